@@ -1,0 +1,186 @@
+"""The ``socialcrm`` command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from socialcrm.core.settings import get_settings
+from socialcrm.tenancy.models import Role
+
+app = typer.Typer(help="socialcrm: the social layer of a CRM.", no_args_is_help=True)
+api_key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+app.add_typer(api_key_app, name="api-key")
+app.add_typer(user_app, name="user")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from socialcrm.migrations import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    out.print(f"database is up to date ({_safe_url(settings.database_url)})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API and UI.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Start the sandbox and load demo data.")] = False,
+    sandbox_port: Annotated[int, typer.Option(help="Port of the demo sandbox.")] = 8001,
+    worker: Annotated[bool, typer.Option(help="Run the queue consumer in-process.")] = True,
+) -> None:
+    """Run the API, the UI and (by default) an in-process queue worker."""
+    import uvicorn
+
+    from socialcrm.core.logging import configure_logging
+    from socialcrm.migrations import upgrade
+
+    settings = get_settings()
+    if "SOCIALCRM_BASE_URL" not in os.environ:
+        settings.base_url = f"http://{host}:{port}"
+    configure_logging(settings.log_format)
+    upgrade(settings.database_url)
+    if demo:
+        _start_demo(settings, host, sandbox_port)
+    consumer = None
+    if worker:
+        from socialcrm.core.queue import start_consumer
+
+        consumer = start_consumer(settings.queue_workers)
+    from socialcrm.web.app import create_app
+
+    try:
+        uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False)
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+
+
+def _start_demo(settings: object, host: str, sandbox_port: int) -> None:
+    from socialcrm.core.db import get_database
+    from socialcrm.core.settings import Settings
+    from socialcrm.demo import DEMO_WORLD, load_demo
+    from socialcrm.sandbox.testing import start_sandbox
+
+    assert isinstance(settings, Settings)
+    sandbox = start_sandbox(DEMO_WORLD, host=host, port=sandbox_port)
+    settings.sandbox_url = sandbox.url
+    login = load_demo(get_database(), settings, sandbox.url)
+    out.rule("[bold]socialcrm demo[/bold]")
+    out.print(f"Open      {settings.base_url}")
+    out.print(f"Log in    {login.email} / {login.password}")
+    out.print(
+        f"Sandbox   {sandbox.url}  (X, Mastodon, Bluesky; Bluesky app password: app-password)"
+    )
+    out.print(f"API key   {login.api_key}")
+    auth = f"Authorization: Bearer {login.api_key}"
+    out.print(f"Try       curl -H '{auth}' {settings.base_url}/api/contacts")
+    out.rule()
+
+
+@app.command("worker")
+def run_worker(
+    workers: Annotated[int, typer.Option(help="Worker threads.")] = 4,
+    periodic: Annotated[bool, typer.Option(help="Also run the periodic scheduler.")] = True,
+) -> None:
+    """A standalone queue consumer (run any number of them against Redis)."""
+    import socialcrm.tasks  # noqa: F401
+    from socialcrm.core.logging import configure_logging
+    from socialcrm.core.queue import huey
+
+    configure_logging(get_settings().log_format)
+    huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic).run()
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8001,
+    world: Annotated[
+        Path | None, typer.Option(help="World JSON file.", exists=True, dir_okay=False)
+    ] = None,
+) -> None:
+    """Run the local social-network sandbox (X, Mastodon, Bluesky)."""
+    from socialcrm.demo import DEMO_WORLD
+    from socialcrm.sandbox.testing import serve as serve_sandbox
+
+    serve_sandbox(host, port, world or DEMO_WORLD)
+
+
+@api_key_app.command("create")
+def api_key_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name (created if missing).")],
+    role: Annotated[Role, typer.Option(help="Role of the key.")] = Role.ADMIN,
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+) -> None:
+    """Create an API key; the key is the last line of output and is shown only once."""
+    from socialcrm.core.db import get_database
+    from socialcrm.core.errors import AppError
+    from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
+
+    try:
+        with get_database().session(system=True) as session:
+            record = get_or_create_tenant(session, tenant)
+            key, raw = create_api_key(session, tenant=record, role=role, name=name)
+            key_id = key.id
+    except AppError as exc:
+        _fail(exc.message)
+        return
+    err.print(f"API key {key_id} created for tenant {tenant!r} with role {role.value}")
+    print(raw)
+
+
+@user_app.command("create")
+def user_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name (created if missing).")],
+    email: Annotated[str, typer.Option()],
+    role: Annotated[Role, typer.Option()] = Role.AGENT,
+    name: Annotated[str, typer.Option()] = "",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, envvar="SOCIALCRM_NEW_PASSWORD"
+        ),
+    ] = "",
+) -> None:
+    """Create a user who can log in to the UI."""
+    from socialcrm.core.db import get_database
+    from socialcrm.core.errors import AppError
+    from socialcrm.tenancy.service import create_user, get_or_create_tenant
+
+    try:
+        with get_database().session(system=True) as session:
+            record = get_or_create_tenant(session, tenant)
+            user = create_user(
+                session, tenant=record, email=email, password=password, role=role, name=name
+            )
+            user_id = user.id
+    except AppError as exc:
+        _fail(exc.message)
+        return
+    out.print(f"user {user_id} <{email}> created in tenant {tenant!r} as {role.value}")
+
+
+if __name__ == "__main__":
+    app()

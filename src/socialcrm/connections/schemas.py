@@ -1,0 +1,80 @@
+"""API shapes of connections. Tokens never leave the server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from socialcrm.connections.models import AccountStatus, Ownership
+
+Provider = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=20)]
+
+
+class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Provider
+    scope: Ownership = Ownership.PERSONAL
+    instance_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
+    identifier: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = (
+        None
+    )
+    app_password: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class AuthorizationOut(BaseModel):
+    authorization_url: str
+    expires_at: datetime
+
+
+class ConnectionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    provider: str
+    external_user_id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+    ownership: Ownership
+    owner_user_id: int | None
+    scopes: list[str]
+    status: AccountStatus
+    status_reason: str
+    expires_at: datetime | None
+    connected_at: datetime
+    revoked_at: datetime | None
+    provider_revoked: bool
+
+
+class ConnectionList(BaseModel):
+    items: list[ConnectionOut]
+
+
+class ProviderAppIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ]
+    client_secret: Annotated[str, StringConstraints(max_length=2000)] = ""
+    instance_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
+
+
+class ProviderAppOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    provider: str
+    instance_url: str
+    client_id: str
+    has_secret: bool
+
+
+class ProviderOut(BaseModel):
+    name: str
+    display_name: str
+    capabilities: list[str]
+    connect_with: str  # "oauth" | "app_password"
+    redirect_uri: str

@@ -1,0 +1,695 @@
+"""Connect, use, refresh and disconnect social accounts.
+
+Every provider call made on behalf of a connected account goes through ``with_account``, which
+refuses accounts that are not active, refreshes tokens ahead of expiry and applies the token
+life cycle of ``lifecycle.py`` to whatever the network answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from socialcrm.connections import gateway
+from socialcrm.connections.lifecycle import (
+    TokenEvent,
+    event_for,
+    merge_tokens,
+    needs_refresh,
+    next_status,
+)
+from socialcrm.connections.models import (
+    AccountStatus,
+    OAuthState,
+    Ownership,
+    ProviderApp,
+    SocialAccount,
+)
+from socialcrm.core import audit
+from socialcrm.core.db import Database, utcnow
+from socialcrm.core.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+from socialcrm.core.notify import notify
+from socialcrm.core.queue import enqueue_after_commit
+from socialcrm.core.settings import get_settings
+from socialcrm.providers.base import (
+    AppCredentials,
+    CallContext,
+    Capability,
+    ProfileData,
+    Provider,
+    ProviderError,
+    RateLimited,
+    ReconnectRequired,
+    TokenSet,
+    TransientProviderError,
+)
+from socialcrm.providers.registry import PROVIDERS
+from socialcrm.tenancy.models import Role
+from socialcrm.tenancy.service import Principal
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+STATE_TTL = timedelta(minutes=10)
+
+
+class AccountNotActive(Conflict):
+    """The account is revoked or needs reconnecting: no task may use it."""
+
+
+class OAuthCallbackError(AppError):
+    status_code, code = 400, "oauth_error"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationStart:
+    authorization_url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHandle:
+    """What a task needs to act as a connected account."""
+
+    id: int
+    tenant_id: int
+    provider: str
+    instance_url: str
+    ctx: CallContext
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _hash_state(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def redirect_uri(provider: str) -> str:
+    """Each provider has its own redirect URI (mix-up defence, RFC 9700 §4.4)."""
+    return f"{get_settings().base_url.rstrip('/')}/oauth/callback/{provider}"
+
+
+def capabilities(provider: str) -> frozenset[Capability]:
+    info = PROVIDERS.get(provider)
+    if info is None:
+        raise ValidationFailed(
+            f"unknown provider {provider!r}", details={"known": sorted(PROVIDERS)}
+        )
+    return info.capabilities
+
+
+def _stored_tokens(account: SocialAccount) -> TokenSet | None:
+    if not account.access_token:
+        return None
+    return TokenSet(
+        access_token=account.access_token,
+        refresh_token=account.refresh_token,
+        expires_at=account.expires_at,
+        scopes=tuple(account.scopes),
+    )
+
+
+def _apply_tokens(account: SocialAccount, tokens: TokenSet) -> None:
+    merged = merge_tokens(_stored_tokens(account), tokens)
+    account.access_token = merged.access_token
+    account.refresh_token = merged.refresh_token
+    account.expires_at = merged.expires_at
+    account.scopes = list(merged.scopes)
+    account.token_version = (account.token_version or 0) + 1
+
+
+def _call(provider: str, action: Callable[[Provider], Awaitable[T]], instance_url: str = "") -> T:
+    """A provider call from a request: typed failures become clear API errors."""
+    try:
+        return gateway.call(provider, action, instance_url=instance_url)
+    except RateLimited as exc:
+        wait = max(1, int((exc.retry_at - utcnow()).total_seconds()))
+        raise UpstreamUnavailable(
+            f"{provider} is rate limiting us; try again later", details={"retry_after": wait}
+        ) from exc
+    except TransientProviderError as exc:
+        raise UpstreamUnavailable(f"{provider} is not answering; try again later") from exc
+
+
+# --- app credentials ----------------------------------------------------------------------
+
+
+def set_provider_app(
+    session: Session,
+    principal: Principal,
+    *,
+    provider: str,
+    client_id: str,
+    client_secret: str,
+    instance_url: str = "",
+) -> ProviderApp:
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin can set app credentials")
+    capabilities(provider)
+    app = session.scalars(
+        select(ProviderApp).where(
+            ProviderApp.provider == provider, ProviderApp.instance_url == instance_url
+        )
+    ).first()
+    if app is None:
+        app = ProviderApp(provider=provider, instance_url=instance_url, client_id=client_id)
+        session.add(app)
+    app.client_id = client_id
+    if client_secret:
+        app.client_secret = client_secret
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="provider_app.set",
+        target_type="provider_app",
+        target_id=provider,
+        details={"client_id": client_id},
+    )
+    session.flush()
+    return app
+
+
+def list_provider_apps(session: Session) -> list[ProviderApp]:
+    return list(session.scalars(select(ProviderApp).order_by(ProviderApp.provider)))
+
+
+def _app_credentials(session: Session, provider: str, instance_url: str) -> AppCredentials:
+    app = session.scalars(
+        select(ProviderApp).where(
+            ProviderApp.provider == provider, ProviderApp.instance_url == instance_url
+        )
+    ).first()
+    if app is not None:
+        return AppCredentials(app.client_id, app.client_secret or "")
+    endpoints = PROVIDERS[provider]
+    if not endpoints.dynamic_registration:
+        raise Conflict(
+            f"no app credentials for {provider}: an admin sets them first "
+            f"(PUT /api/provider-apps/{provider})",
+            details={"provider": provider},
+        )
+    uri = redirect_uri(provider)
+
+    async def register(p: Provider) -> AppCredentials:
+        return await p.register_app(uri, p.oauth_endpoints().default_scopes)
+
+    creds = _call(provider, register, instance_url)
+    session.add(
+        ProviderApp(
+            provider=provider,
+            instance_url=instance_url,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+        )
+    )
+    session.flush()
+    return creds
+
+
+# --- connect ------------------------------------------------------------------------------
+
+
+def _check_ownership(principal: Principal, ownership: Ownership) -> None:
+    if ownership == Ownership.BRAND and principal.role != Role.ADMIN:
+        raise Forbidden("only an admin can connect a brand account")
+
+
+def start_oauth(
+    session: Session,
+    principal: Principal,
+    *,
+    provider: str,
+    ownership: Ownership,
+    instance_url: str = "",
+) -> AuthorizationStart:
+    caps = capabilities(provider)
+    if Capability.OAUTH not in caps:
+        raise ValidationFailed(
+            f"{provider} connects with an app password, not an OAuth redirect",
+            details={"provider": provider, "needs": ["identifier", "app_password"]},
+        )
+    _check_ownership(principal, ownership)
+    app = _app_credentials(session, provider, instance_url)
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)  # 86 chars of [A-Za-z0-9_-]: RFC 7636 §4.1
+    uri = redirect_uri(provider)
+    now = utcnow()
+    session.add(
+        OAuthState(
+            state_hash=_hash_state(state),
+            provider=provider,
+            ownership=ownership,
+            user_id=principal.user_id,
+            actor=principal.actor,
+            code_verifier=verifier,
+            redirect_uri=uri,
+            instance_url=instance_url,
+            created_at=now,
+            expires_at=now + STATE_TTL,
+        )
+    )
+
+    async def authorize(p: Provider) -> str:
+        return p.authorization_url(
+            app,
+            redirect_uri=uri,
+            state=state,
+            code_verifier=verifier,
+            scopes=p.oauth_endpoints().default_scopes,
+        )
+
+    url = gateway.call(provider, authorize, instance_url=instance_url)
+    session.flush()
+    return AuthorizationStart(authorization_url=url, expires_at=now + STATE_TTL)
+
+
+def _claim_state(db: Database, provider: str, state: str) -> OAuthState:
+    """Single use: the state is spent by the first callback that presents it."""
+    with db.session(system=True) as session:
+        record = session.scalars(
+            select(OAuthState).where(OAuthState.state_hash == _hash_state(state))
+        ).first()
+        if record is None or record.provider != provider:
+            raise OAuthCallbackError("unknown or mismatched state: start connecting again")
+        if record.used_at is not None:
+            raise OAuthCallbackError("this authorization was already used: start again")
+        if record.expires_at <= utcnow():
+            raise OAuthCallbackError("this authorization expired: start connecting again")
+        claimed = session.execute(
+            update(OAuthState)
+            .where(OAuthState.id == record.id, OAuthState.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise OAuthCallbackError("this authorization was already used: start again")
+        session.expunge(record)
+        return record
+
+
+def complete_oauth(db: Database, *, provider: str, params: Mapping[str, str]) -> SocialAccount:
+    """The redirect back from the network: exchange the code, read the profile, store."""
+    capabilities(provider)
+    state = params.get("state", "")
+    if not state:
+        raise OAuthCallbackError("the callback carries no state")
+    record = _claim_state(db, provider, state)
+    if params.get("error"):
+        raise OAuthCallbackError(
+            f"the connection was not allowed ({params['error']})",
+            details={"error": params["error"]},
+        )
+    code = params.get("code", "")
+    if not code:
+        raise OAuthCallbackError("the callback carries no authorization code")
+    with db.session(tenant_id=record.tenant_id) as session:
+        app = _app_credentials(session, provider, record.instance_url)
+
+        async def exchange(p: Provider) -> tuple[TokenSet, ProfileData]:
+            tokens = await p.exchange_code(
+                app, code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier
+            )
+            return tokens, await p.me(CallContext(access_token=tokens.access_token))
+
+        try:
+            tokens, profile = _call(provider, exchange, record.instance_url)
+        except ReconnectRequired as exc:
+            raise OAuthCallbackError(
+                "the authorization code is invalid or expired: start connecting again"
+            ) from exc
+        account = _upsert_account(
+            session,
+            provider=provider,
+            profile=profile,
+            tokens=tokens,
+            ownership=Ownership(record.ownership),
+            owner_user_id=record.user_id,
+            actor=record.actor,
+            instance_url=record.instance_url,
+        )
+        session.expunge(account)
+        return account
+
+
+def connect_with_app_password(
+    session: Session,
+    principal: Principal,
+    *,
+    provider: str,
+    ownership: Ownership,
+    identifier: str,
+    app_password: str,
+) -> SocialAccount:
+    caps = capabilities(provider)
+    if Capability.APP_PASSWORD not in caps:
+        raise ValidationFailed(f"{provider} connects through OAuth: omit identifier/app_password")
+    _check_ownership(principal, ownership)
+
+    async def login(p: Provider) -> tuple[TokenSet, ProfileData]:
+        tokens = await p.login_with_app_password(identifier, app_password)
+        return tokens, await p.me(CallContext(access_token=tokens.access_token))
+
+    try:
+        tokens, profile = _call(provider, login)
+    except ReconnectRequired as exc:
+        raise ValidationFailed("the identifier or app password was not accepted") from exc
+    return _upsert_account(
+        session,
+        provider=provider,
+        profile=profile,
+        tokens=tokens,
+        ownership=ownership,
+        owner_user_id=principal.user_id,
+        actor=principal.actor,
+        instance_url="",
+    )
+
+
+def _upsert_account(
+    session: Session,
+    *,
+    provider: str,
+    profile: ProfileData,
+    tokens: TokenSet,
+    ownership: Ownership,
+    owner_user_id: int | None,
+    actor: str,
+    instance_url: str,
+) -> SocialAccount:
+    """A reconnect updates the same row, so the account keeps its history."""
+    account = session.scalars(
+        select(SocialAccount).where(
+            SocialAccount.provider == provider,
+            SocialAccount.external_user_id == profile.user_id,
+        )
+    ).first()
+    reconnect = account is not None
+    if account is None:
+        account = SocialAccount(provider=provider, external_user_id=profile.user_id)
+        session.add(account)
+        account.status = AccountStatus.ACTIVE
+    account.status = next_status(AccountStatus(account.status), TokenEvent.CONNECTED)
+    account.handle = profile.handle
+    account.display_name = profile.display_name
+    account.avatar_url = profile.avatar_url
+    account.instance_url = instance_url
+    account.ownership = ownership
+    account.owner_user_id = None if ownership == Ownership.BRAND else owner_user_id
+    account.status_reason = ""
+    account.revoked_at = None
+    account.provider_revoked = False
+    account.connected_at = utcnow()
+    _apply_tokens(account, tokens)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="social_account.reconnect" if reconnect else "social_account.connect",
+        target_type="social_account",
+        target_id=account.id,
+        details={"provider": provider, "handle": profile.handle, "ownership": ownership},
+    )
+    return account
+
+
+# --- read ---------------------------------------------------------------------------------
+
+
+def _visible(principal: Principal, account: SocialAccount) -> bool:
+    return (
+        principal.role == Role.ADMIN
+        or account.ownership == Ownership.BRAND
+        or account.owner_user_id == principal.user_id
+    )
+
+
+def list_accounts(session: Session, principal: Principal) -> list[SocialAccount]:
+    accounts = session.scalars(select(SocialAccount).order_by(SocialAccount.id))
+    return [a for a in accounts if _visible(principal, a)]
+
+
+def get_account(session: Session, principal: Principal, account_id: int) -> SocialAccount:
+    account = session.get(SocialAccount, account_id)
+    if account is None or not _visible(principal, account):
+        raise NotFound(f"connection {account_id} not found")
+    return account
+
+
+# --- disconnect ---------------------------------------------------------------------------
+
+
+def disconnect(session: Session, principal: Principal, account_id: int) -> SocialAccount:
+    """Stop using the account at once; revoke at the provider from the queue (with retries)."""
+    account = get_account(session, principal, account_id)
+    if principal.role != Role.ADMIN and account.owner_user_id != principal.user_id:
+        raise Forbidden("only an admin or the account's owner can disconnect it")
+    if account.status == AccountStatus.REVOKED:
+        return account
+    account.status = next_status(AccountStatus(account.status), TokenEvent.DISCONNECTED)
+    account.revoked_at = utcnow()
+    account.status_reason = f"disconnected by {principal.actor}"
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="social_account.disconnect",
+        target_type="social_account",
+        target_id=account.id,
+        details={"provider": account.provider, "handle": account.handle},
+    )
+    from socialcrm.connections.tasks import revoke_at_provider
+
+    enqueue_after_commit(session, revoke_at_provider, account.tenant_id, account.id)
+    session.flush()
+    return account
+
+
+def revoke_tokens(db: Database, tenant_id: int, account_id: int) -> bool:
+    """Revoke (RFC 7009) a disconnected account's grant at the network, then forget the tokens.
+
+    Returns False when there is nothing to do. Transient failures propagate so the queue
+    retries; an already-invalid grant counts as revoked.
+    """
+    with db.session(tenant_id=tenant_id) as session:
+        account = session.get(SocialAccount, account_id)
+        if account is None or account.status != AccountStatus.REVOKED:
+            return False
+        tokens = _stored_tokens(account)
+        provider, instance_url = account.provider, account.instance_url
+        if tokens is None:
+            return False
+        app = (
+            _app_credentials(session, provider, instance_url)
+            if Capability.OAUTH in capabilities(provider)
+            else AppCredentials("")
+        )
+    if Capability.REVOKE in capabilities(provider):
+
+        async def revoke(p: Provider) -> None:
+            await p.revoke(app, tokens)
+
+        with contextlib.suppress(ReconnectRequired):  # the grant is already dead there
+            gateway.call(provider, revoke, instance_url=instance_url)
+    with db.session(tenant_id=tenant_id) as session:
+        account = session.get(SocialAccount, account_id)
+        if account is not None and account.status == AccountStatus.REVOKED:
+            account.access_token = None
+            account.refresh_token = None
+            account.provider_revoked = Capability.REVOKE in capabilities(provider)
+    return True
+
+
+# --- use and refresh ----------------------------------------------------------------------
+
+
+def _lock_account(session: Session, account_id: int) -> SocialAccount | None:
+    """Serialise refreshes of one account (X refresh tokens are single-use).
+
+    An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite, on both until
+    the unit of work ends; the row is then re-read under that lock.
+    """
+    session.execute(
+        update(SocialAccount)
+        .where(SocialAccount.id == account_id)
+        .values(token_version=SocialAccount.token_version)
+        .execution_options(synchronize_session=False)
+    )
+    return session.get(SocialAccount, account_id, populate_existing=True)
+
+
+def refresh_tokens(db: Database, tenant_id: int, account_id: int, *, force: bool = False) -> bool:
+    """Refresh the account's tokens if due; the rotated pair is committed before any use."""
+    margin = timedelta(seconds=get_settings().token_refresh_margin_s)
+    with db.session(tenant_id=tenant_id) as session:
+        account = _lock_account(session, account_id)
+        if account is None or account.status != AccountStatus.ACTIVE:
+            return False
+        caps = capabilities(account.provider)
+        if Capability.REFRESH not in caps or not account.refresh_token:
+            return False
+        if not force and not needs_refresh(account.expires_at, utcnow(), margin):
+            return False
+        app = (
+            _app_credentials(session, account.provider, account.instance_url)
+            if Capability.OAUTH in caps
+            else AppCredentials("")
+        )
+        refresh_token = account.refresh_token
+
+        async def refresh(p: Provider) -> TokenSet:
+            return await p.refresh(app, refresh_token)
+
+        try:
+            fresh = gateway.call(account.provider, refresh, instance_url=account.instance_url)
+        except ReconnectRequired as exc:
+            _mark_failed(session, account, exc)
+            return False
+        _apply_tokens(account, fresh)
+        account.last_refreshed_at = utcnow()
+        log.info("tokens_refreshed", account_id=account.id, provider=account.provider)
+    return True
+
+
+def _mark_failed(session: Session, account: SocialAccount, error: ProviderError) -> None:
+    status = next_status(AccountStatus(account.status), event_for(error))
+    if status == account.status:
+        return
+    account.status = status
+    account.status_reason = f"{account.provider} no longer accepts this connection: reconnect it"
+    notify(
+        session,
+        user_id=account.owner_user_id,
+        kind="reconnect_required",
+        message=f"Your {account.provider} account @{account.handle} needs reconnecting.",
+        link=f"/connections#account-{account.id}",
+    )
+    audit.record(
+        session,
+        actor="system",
+        action="social_account.error",
+        target_type="social_account",
+        target_id=account.id,
+        details={"provider": account.provider, "reason": type(error).__name__},
+    )
+    log.warning("account_needs_reconnect", account_id=account.id, provider=account.provider)
+
+
+def open_account(db: Database, tenant_id: int, account_id: int) -> AccountHandle:
+    """The account's credentials for one task, refreshed if due; refuses inactive accounts."""
+    refresh_tokens(db, tenant_id, account_id)
+    with db.session(tenant_id=tenant_id) as session:
+        account = session.get(SocialAccount, account_id)
+        if account is None:
+            raise NotFound(f"connection {account_id} not found")
+        if account.status != AccountStatus.ACTIVE or not account.access_token:
+            raise AccountNotActive(
+                f"connection {account_id} is {account.status}: it cannot be used",
+                details={"status": account.status},
+            )
+        return AccountHandle(
+            id=account.id,
+            tenant_id=tenant_id,
+            provider=account.provider,
+            instance_url=account.instance_url,
+            ctx=CallContext(
+                access_token=account.access_token,
+                user_id=account.external_user_id,
+                handle=account.handle,
+            ),
+        )
+
+
+def with_account(
+    db: Database,
+    tenant_id: int,
+    account_id: int,
+    action: Callable[[Provider, CallContext], Awaitable[T]],
+) -> T:
+    """Run ``action`` as the connected account: the one door every task goes through."""
+    handle = open_account(db, tenant_id, account_id)
+    try:
+        return gateway.call(
+            handle.provider, lambda p: action(p, handle.ctx), instance_url=handle.instance_url
+        )
+    except ReconnectRequired:
+        # An access token can die early; one forced refresh tells expiry from revocation.
+        if refresh_tokens(db, tenant_id, account_id, force=True):
+            handle = open_account(db, tenant_id, account_id)
+            try:
+                return gateway.call(
+                    handle.provider,
+                    lambda p: action(p, handle.ctx),
+                    instance_url=handle.instance_url,
+                )
+            except ReconnectRequired as second:
+                first = second
+        with db.session(tenant_id=tenant_id) as session:
+            account = session.get(SocialAccount, account_id)
+            if account is not None and account.status == AccountStatus.ACTIVE:
+                _mark_failed(session, account, first)
+        raise
+
+
+def sync_profile(db: Database, tenant_id: int, account_id: int) -> None:
+    """Keep the connected account's own name and avatar current (periodic)."""
+
+    async def me(p: Provider, ctx: CallContext) -> ProfileData:
+        return await p.me(ctx)
+
+    profile = with_account(db, tenant_id, account_id, me)
+    with db.session(tenant_id=tenant_id) as session:
+        account = session.get(SocialAccount, account_id)
+        if account is not None and account.status == AccountStatus.ACTIVE:
+            account.handle = profile.handle
+            account.display_name = profile.display_name
+            account.avatar_url = profile.avatar_url
+
+
+def active_accounts(db: Database) -> list[tuple[int, int]]:
+    """(tenant_id, account_id) of every active account: what periodic work may touch."""
+    with db.session(system=True) as session:
+        rows = session.execute(
+            select(SocialAccount.tenant_id, SocialAccount.id).where(
+                SocialAccount.status == AccountStatus.ACTIVE
+            )
+        )
+        return [(int(t), int(a)) for t, a in rows]
+
+
+def accounts_due_for_refresh(db: Database) -> list[tuple[int, int]]:
+    horizon = utcnow() + timedelta(seconds=get_settings().token_refresh_margin_s * 2)
+    with db.session(system=True) as session:
+        rows = session.execute(
+            select(SocialAccount.tenant_id, SocialAccount.id).where(
+                SocialAccount.status == AccountStatus.ACTIVE,
+                SocialAccount.refresh_token.is_not(None),
+                SocialAccount.expires_at <= horizon,
+            )
+        )
+        return [(int(t), int(a)) for t, a in rows]
+
+
+def purge_expired_states(db: Database) -> int:
+    with db.session(system=True) as session:
+        stale = session.scalars(
+            select(OAuthState).where(OAuthState.expires_at < utcnow() - timedelta(days=1))
+        ).all()
+        for record in stale:
+            session.delete(record)
+        return len(stale)

@@ -1,0 +1,196 @@
+"""structlog for the whole process: JSON in production, readable in a terminal, secrets redacted.
+
+Standard-library loggers (uvicorn, httpx, SQLAlchemy, Huey) are routed through the same
+processors, so redaction applies to every line the process writes, not only to ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from typing import Final, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+REDACTED: Final = "[REDACTED]"
+
+# Keys whose value is a secret whatever it looks like; compared case-insensitively, with "-"
+# read as "_" so that HTTP header names ("X-Api-Key", "Authorization") match too.
+SECRET_KEYS: Final = frozenset(
+    {
+        "code",
+        "state",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "code_verifier",
+        "password",
+        "api_key",
+        "x_api_key",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+    }
+)
+
+_QUERY_SECRETS: Final = (
+    "code|state|token|access_token|refresh_token|id_token|client_secret|code_verifier"
+    "|password|api_key"
+)
+# Order matters: the OAuth callback's whole query goes first, then the narrower patterns.
+_STRING_SECRETS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    # Our OAuth callback: the query carries the authorization code and state; drop all of it.
+    (re.compile(r"(/oauth/callback[^\s?#\"']*\?)[^\s#\"']*"), rf"\1{REDACTED}"),
+    # Bearer tokens anywhere; any scheme's credentials after an Authorization header name.
+    (re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1 {REDACTED}"),
+    (
+        re.compile(
+            r"(\bauthorization[\"']?\s*[:=]\s*[\"']?)((?:[A-Za-z]+\s+)?)[^\s\"',;]+",
+            re.IGNORECASE,
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    # Secret URL parameters (query or fragment); code/state only as URL parameters.
+    (re.compile(rf"([?&;#](?:{_QUERY_SECRETS})=)[^&#\s\"']*", re.IGNORECASE), rf"\1{REDACTED}"),
+    # key=value in free text (form bodies, exception messages).
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9_])((?:access_token|refresh_token|id_token|client_secret"
+            r"|code_verifier|password|api_key)=)[^&\s\"',;]*",
+            re.IGNORECASE,
+        ),
+        rf"\1{REDACTED}",
+    ),
+    # "key": "value" inside JSON text (provider error bodies).
+    (
+        re.compile(rf"(\"(?:{_QUERY_SECRETS}|authorization)\"\s*:\s*\")[^\"]*", re.IGNORECASE),
+        rf"\1{REDACTED}",
+    ),
+    # API keys: ours are scrm_<random>; also the common sk_live_/sk_test_/sk- styles.
+    (re.compile(r"\b(scrm_|sk_|sk-)[A-Za-z0-9_-]{16,}"), rf"\1{REDACTED}"),
+    # JSON Web Tokens (id tokens, some access tokens) wherever they appear.
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), REDACTED),
+)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with bearer tokens, API keys and secret URL parameters replaced."""
+    for pattern, replacement in _STRING_SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and key.lower().replace("-", "_") in SECRET_KEYS
+
+
+def _redact_value(value: object) -> object:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: REDACTED if _is_secret_key(k) else _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_redact_value(item) for item in value)
+    return value
+
+
+def redact_processor(_logger: WrappedLogger, _method_name: str, event_dict: EventDict) -> EventDict:
+    """A structlog processor: secret keys (recursively) and secrets inside strings redacted.
+
+    Pure: returns a new event dict and leaves the caller's objects untouched.
+    """
+    redacted = _redact_value(event_dict)
+    assert isinstance(redacted, dict)
+    return redacted
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _renderer(fmt: str, stream: TextIO) -> Processor:
+    if fmt == "auto":
+        fmt = "console" if stream.isatty() else "json"
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    if fmt == "console":
+        # Plain tracebacks: rich ones print local variables, which may hold tokens.
+        return structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+    raise ValueError(f"unknown log format {fmt!r}: use auto, json or console")
+
+
+# Loggers that libraries configure with handlers of their own (uvicorn's dictConfig); they are
+# emptied so that their records reach the root handler and its redaction.
+_ROUTED_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "huey")
+
+
+def configure_logging(
+    fmt: str = "auto", *, level: int | str = logging.INFO, stream: TextIO | None = None
+) -> None:
+    """Route structlog and stdlib logging to one redacting handler on ``stream`` (stderr).
+
+    ``fmt`` is ``auto`` (console on a TTY, JSON otherwise), ``json`` or ``console``. Calling it
+    again replaces the previous configuration. Run uvicorn with ``log_config=None`` (or call
+    this after it starts) so that its access log goes through here too.
+    """
+    output = stream if stream is not None else sys.stderr
+    renderer = _renderer(fmt, output)
+    shared = _shared_processors()
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # Not cached: a logger used before configure_logging (at import time) must not keep
+        # an unredacted configuration for the life of the process.
+        cache_logger_on_first_use=False,
+    )
+
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # Tracebacks become text before redaction, so secrets in them are caught too.
+                structlog.processors.format_exc_info,
+                redact_processor,
+                renderer,
+            ],
+        )
+    )
+
+    root = logging.getLogger()
+    # Every existing root handler goes: one left behind would print lines unredacted.
+    for existing in root.handlers[:]:
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+
+    for name in _ROUTED_LOGGERS:
+        routed = logging.getLogger(name)
+        for existing in routed.handlers[:]:
+            routed.removeHandler(existing)
+        routed.propagate = True

@@ -1,0 +1,75 @@
+"""One Settings object, read from ``SOCIALCRM_*`` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from cryptography.fernet import Fernet
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; defaults give an embedded single-machine install."""
+
+    model_config = SettingsConfigDict(env_prefix="SOCIALCRM_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    queue_url: str = ""
+    secret_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    sandbox_url: str = ""
+    allow_private_fetch: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    base_url: str = "http://127.0.0.1:8000"
+    log_format: str = "auto"  # auto | json | console
+    queue_workers: int = 2
+    immediate_queue: bool = False  # run tasks inline (tests of pure flows)
+    token_refresh_margin_s: int = 300
+    provider_timeout_s: float = 10.0
+
+    @field_validator("secret_keys", "allow_private_fetch", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allow_private_fetch")
+    @classmethod
+    def _valid_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+    def resolved(self) -> Settings:
+        """Fill the defaults that depend on DATA_DIR and create secret keys on first run."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'socialcrm.db'}"
+        if not self.queue_url:
+            self.queue_url = f"sqlite:///{self.data_dir / 'queue.db'}"
+        if not self.secret_keys:
+            self.secret_keys = _load_or_create_keys(self.data_dir / "secret_keys")
+        return self
+
+
+def _load_or_create_keys(path: Path) -> list[str]:
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(Fernet.generate_key().decode() + "\n")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings().resolved()

@@ -1,0 +1,264 @@
+"""API shapes of the CRM records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from socialcrm.core.db import MAX_ID
+from socialcrm.crm.models import CampaignStatus, LeadStatus, Priority, TicketStatus, Tier
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+Phone = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[0-9+().\s/-]+$"
+    ),
+]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "youtube", "tiktok")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SocialHandle(Strict):
+    network: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)]
+    handle: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    user_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @field_validator("network")
+    @classmethod
+    def _known_network(cls, value: str) -> str:
+        if value not in NETWORKS:
+            raise ValueError(f"unknown network {value!r}; one of {', '.join(NETWORKS)}")
+        return value
+
+    @field_validator("handle")
+    @classmethod
+    def _strip_at(cls, value: str) -> str:
+        value = value.removeprefix("@")
+        if not value:
+            raise ValueError("handle must not be empty")
+        return value
+
+
+class ContactIn(Strict):
+    name: Name
+    emails: Annotated[list[EmailStr], Field(max_length=20)] = []
+    phones: Annotated[list[Phone], Field(max_length=20)] = []
+    company: Short = ""
+    title: Short = ""
+    website: Url = ""
+    location: Short = ""
+    handles: Annotated[list[SocialHandle], Field(max_length=40)] = []
+    tier: Tier = Tier.STANDARD
+    owner_id: Id | None = None
+    account_id: Id | None = None
+    enrichment_consent: bool = False
+    marketing_consent: bool = False
+
+
+class ContactPatch(Strict):
+    name: Name | None = None
+    emails: Annotated[list[EmailStr], Field(max_length=20)] | None = None
+    phones: Annotated[list[Phone], Field(max_length=20)] | None = None
+    company: Short | None = None
+    title: Short | None = None
+    website: Url | None = None
+    location: Short | None = None
+    handles: Annotated[list[SocialHandle], Field(max_length=40)] | None = None
+    tier: Tier | None = None
+    owner_id: Id | None = None
+    account_id: Id | None = None
+    enrichment_consent: bool | None = None
+    marketing_consent: bool | None = None
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ContactOut(Out):
+    id: int
+    name: str
+    emails: list[str]
+    phones: list[str]
+    company: str
+    title: str
+    website: str
+    location: str
+    handles: list[SocialHandle]
+    tier: Tier
+    owner_id: int | None
+    account_id: int | None
+    enrichment_consent: bool
+    marketing_consent: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountIn(Strict):
+    name: Name
+    website: Url = ""
+    industry: Short = ""
+    tier: Tier = Tier.STANDARD
+
+
+class AccountPatch(Strict):
+    name: Name | None = None
+    website: Url | None = None
+    industry: Short | None = None
+    tier: Tier | None = None
+
+
+class AccountOut(Out):
+    id: int
+    name: str
+    website: str
+    industry: str
+    tier: Tier
+    created_at: datetime
+    updated_at: datetime
+
+
+class LeadIn(Strict):
+    name: Name
+    contact_id: Id | None = None
+    source: Short = "manual"
+    status: LeadStatus = LeadStatus.NEW
+    notes: Text = ""
+    campaign_id: Id | None = None
+
+
+class LeadPatch(Strict):
+    name: Name | None = None
+    contact_id: Id | None = None
+    source: Short | None = None
+    status: LeadStatus | None = None
+    notes: Text | None = None
+    campaign_id: Id | None = None
+
+
+class LeadOut(Out):
+    id: int
+    name: str
+    contact_id: int | None
+    source: str
+    status: LeadStatus
+    notes: str
+    campaign_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketIn(Strict):
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    description: Text = ""
+    contact_id: Id | None = None
+    status: TicketStatus = TicketStatus.OPEN
+    priority: Priority = Priority.NORMAL
+    queue: Short = "general"
+    assignee_id: Id | None = None
+
+
+class TicketPatch(Strict):
+    subject: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+        | None
+    ) = None
+    description: Text | None = None
+    contact_id: Id | None = None
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    queue: Short | None = None
+    assignee_id: Id | None = None
+
+
+class TicketOut(Out):
+    id: int
+    subject: str
+    description: str
+    contact_id: int | None
+    status: TicketStatus
+    priority: Priority
+    queue: str
+    assignee_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActivityIn(Strict):
+    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    subject: Annotated[str, StringConstraints(max_length=300)] = ""
+    body: Text = ""
+    contact_id: Id | None = None
+    ticket_id: Id | None = None
+    campaign_id: Id | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class ActivityPatch(Strict):
+    subject: Annotated[str, StringConstraints(max_length=300)] | None = None
+    body: Text | None = None
+    contact_id: Id | None = None
+    ticket_id: Id | None = None
+    campaign_id: Id | None = None
+
+
+class ActivityOut(Out):
+    id: int
+    kind: str
+    subject: str
+    body: str
+    contact_id: int | None
+    ticket_id: int | None
+    campaign_id: int | None
+    social_account_id: int | None
+    external_id: str
+    occurred_at: datetime | None
+    created_at: datetime
+
+
+class CampaignIn(Strict):
+    name: Name
+    status: CampaignStatus = CampaignStatus.DRAFT
+    tracking_tag: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+
+class CampaignPatch(Strict):
+    name: Name | None = None
+    status: CampaignStatus | None = None
+    tracking_tag: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = (
+        None
+    )
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+
+class CampaignOut(Out):
+    id: int
+    name: str
+    status: CampaignStatus
+    tracking_tag: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

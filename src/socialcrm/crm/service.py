@@ -1,0 +1,145 @@
+"""CRM use cases: create, read, update, delete and list records of the caller's tenant.
+
+The session is tenant-scoped (see ``core.db``), so these functions never filter by tenant
+themselves and cannot reach another tenant's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialcrm.core.db import Base
+from socialcrm.core.errors import NotFound, ValidationFailed
+from socialcrm.crm.models import Account, Activity, Campaign, Contact, Lead, Ticket
+from socialcrm.tenancy.models import User
+
+M = TypeVar("M", bound=Base)
+
+# Which id fields point at which tenant-scoped table: a reference must exist in the tenant.
+REFERENCES: dict[str, type[Base]] = {
+    "account_id": Account,
+    "contact_id": Contact,
+    "ticket_id": Ticket,
+    "campaign_id": Campaign,
+    "owner_id": User,
+    "assignee_id": User,
+}
+
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: Sequence[Any]
+    next_cursor: str | None
+
+
+def contact_search_text(values: dict[str, Any]) -> str:
+    """What a free-text search over Contacts looks at, lower-cased."""
+    handles = [f"{h['network']}:{h['handle']}" for h in values.get("handles", [])]
+    parts = [
+        values.get("name", ""),
+        values.get("company", ""),
+        *values.get("emails", []),
+        *values.get("phones", []),
+        *handles,
+    ]
+    return " ".join(str(p) for p in parts if p).lower()
+
+
+def _check_references(session: Session, values: dict[str, Any]) -> None:
+    for field, model in REFERENCES.items():
+        ref = values.get(field)
+        if ref is not None and session.get(model, ref) is None:
+            raise ValidationFailed(
+                f"{field} {ref} does not exist", details={"field": field, "value": ref}
+            )
+
+
+def get(session: Session, model: type[M], record_id: int) -> M:
+    record = session.get(model, record_id)
+    if record is None:
+        raise NotFound(f"{model.__name__.lower()} {record_id} not found")
+    return record
+
+
+def create(session: Session, model: type[M], values: dict[str, Any]) -> M:
+    _check_references(session, values)
+    if model is Contact:
+        values = {**values, "search_text": contact_search_text(values)}
+    record = model(**values)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def update(session: Session, model: type[M], record_id: int, changes: dict[str, Any]) -> M:
+    record = get(session, model, record_id)
+    _check_references(session, changes)
+    for field, value in changes.items():
+        setattr(record, field, value)
+    if isinstance(record, Contact):
+        record.search_text = contact_search_text(
+            {
+                "name": record.name,
+                "company": record.company,
+                "emails": record.emails,
+                "phones": record.phones,
+                "handles": record.handles,
+            }
+        )
+    session.flush()
+    return record
+
+
+def delete(session: Session, model: type[M], record_id: int) -> None:
+    session.delete(get(session, model, record_id))
+    session.flush()
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise ValidationFailed("cursor is not valid", details={"cursor": cursor})
+    return int(cursor)
+
+
+def list_page(
+    session: Session,
+    model: type[M],
+    *,
+    limit: int,
+    cursor: str | None,
+    query: str | None = None,
+) -> Page:
+    """Newest first, keyset-paginated on the primary key (stable under concurrent inserts)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}")
+    pk = model.__mapper__.primary_key[0]
+    stmt = select(model).order_by(pk.desc()).limit(limit + 1)
+    after = parse_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(pk < after)
+    if query and model is Contact:
+        needle = query.strip().lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Contact.search_text.like(f"%{escaped}%", escape="\\"))
+    rows = list(session.scalars(stmt))
+    next_cursor = str(getattr(rows[limit - 1], str(pk.key))) if len(rows) > limit else None
+    return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+RESOURCES: dict[str, type[Base]] = {
+    "contacts": Contact,
+    "accounts": Account,
+    "leads": Lead,
+    "tickets": Ticket,
+    "activities": Activity,
+    "campaigns": Campaign,
+}

@@ -1,0 +1,96 @@
+"""Shared shape of the adapters: every operation raises ``NotSupported`` until a network's
+adapter implements it, so an adapter only writes what its API really offers."""
+
+from __future__ import annotations
+
+from typing import ClassVar, NoReturn
+
+from socialcrm.providers.base import (
+    AppCredentials,
+    CallContext,
+    Capability,
+    MentionPage,
+    NotSupported,
+    OAuthEndpoints,
+    PostData,
+    ProfileData,
+    TokenSet,
+)
+
+
+class AdapterBase:
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def _unsupported(self, operation: str) -> NoReturn:
+        raise NotSupported(f"{self.display_name} does not offer {operation}")
+
+    def oauth_endpoints(self) -> OAuthEndpoints:
+        self._unsupported("OAuth")
+
+    async def me(self, ctx: CallContext) -> ProfileData:
+        self._unsupported("the signed-in profile")
+
+    async def lookup_handle(self, ctx: CallContext, handle: str) -> ProfileData:
+        self._unsupported("lookup by handle")
+
+    async def lookup_user_id(self, ctx: CallContext, user_id: str) -> ProfileData:
+        self._unsupported("lookup by id")
+
+    async def lookup_email(self, ctx: CallContext, email: str) -> ProfileData | None:
+        self._unsupported("lookup by email")
+
+    async def search_people(
+        self, ctx: CallContext, query: str, limit: int = 10
+    ) -> list[ProfileData]:
+        self._unsupported("people search")
+
+    async def posts(self, ctx: CallContext, user_id: str, limit: int = 10) -> list[PostData]:
+        self._unsupported("posts")
+
+    async def mentions(self, ctx: CallContext, cursor: str | None) -> MentionPage:
+        self._unsupported("mentions")
+
+    async def reply(self, ctx: CallContext, in_reply_to: PostData, text: str) -> PostData:
+        self._unsupported("replies")
+
+    async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str:
+        self._unsupported("direct messages")
+
+    async def publish(self, ctx: CallContext, text: str) -> PostData:
+        self._unsupported("publishing")
+
+    async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
+        self._unsupported("post metrics")
+
+    def authorization_url(
+        self,
+        app: AppCredentials,
+        *,
+        redirect_uri: str,
+        state: str,
+        code_verifier: str,
+        scopes: tuple[str, ...],
+    ) -> str:
+        self._unsupported("OAuth")
+
+    async def exchange_code(
+        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
+    ) -> TokenSet:
+        self._unsupported("OAuth")
+
+    async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
+        self._unsupported("token refresh (its tokens do not expire)")
+
+    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
+        self._unsupported("token revocation")
+
+    async def register_app(self, redirect_uri: str, scopes: tuple[str, ...]) -> AppCredentials:
+        self._unsupported("dynamic app registration")
+
+    async def login_with_app_password(self, identifier: str, password: str) -> TokenSet:
+        self._unsupported("app passwords")

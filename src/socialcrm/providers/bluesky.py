@@ -1,0 +1,457 @@
+"""Bluesky (atproto XRPC): app-password sessions, profiles, feeds, notifications, chat.
+
+Authenticated calls go to the PDS (which proxies ``app.bsky.*``); when a separate public
+AppView is configured, plain reads go there without a token. An expired access JWT is
+400 ``ExpiredToken`` → ``TokenExpired`` (refresh with ``refresh`` and retry).
+"""
+
+from __future__ import annotations
+
+import base64
+import json as jsonlib
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from socialcrm.providers.adapter import AdapterBase
+from socialcrm.providers.base import (
+    AppCredentials,
+    CallContext,
+    Capability,
+    MentionPage,
+    PostData,
+    ProfileData,
+    ProfileGone,
+    ReconnectRequired,
+    TokenSet,
+    TransientProviderError,
+)
+from socialcrm.providers.handles import InvalidHandle, parse_handle
+from socialcrm.providers.outcomes import TokenExpired
+from socialcrm.providers.ratelimit import BLUESKY_HEADERS
+from socialcrm.providers.wire import (
+    JsonObject,
+    QueryParams,
+    Wire,
+    field_int,
+    field_list,
+    field_obj,
+    field_str,
+    field_time,
+    json_object,
+    parse_time,
+    rejected,
+    send,
+    utc_now,
+)
+
+BLUESKY_WIRE = Wire("bluesky", BLUESKY_HEADERS)
+REAL_PDS_URL = "https://bsky.social"
+REAL_APPVIEW_URL = "https://public.api.bsky.app"
+ACCESS_TOKEN_LIFETIME = timedelta(hours=2)  # when the access token is not a readable JWT
+CHAT_PROXY = {"atproto-proxy": "did:web:api.bsky.chat#bsky_chat"}
+POST_COLLECTION = "app.bsky.feed.post"
+MENTION_REASONS = frozenset({"mention", "reply"})
+PAGE_SIZE = 50
+MAX_MENTION_PAGES = 5
+_GONE_ERRORS = frozenset(
+    {"NotFound", "ActorNotFound", "RecordNotFound", "AccountDeactivated", "AccountTakedown"}
+)
+_GONE_MESSAGES = ("not found", "unable to resolve")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BlueskyProvider(AdapterBase):
+    name: ClassVar[str] = "bluesky"
+    display_name: ClassVar[str] = "Bluesky"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.APP_PASSWORD,
+            Capability.REFRESH,
+            Capability.LOOKUP_BY_HANDLE,
+            Capability.LOOKUP_BY_ID,
+            Capability.SEARCH_PEOPLE,
+            Capability.PROFILE,
+            Capability.POSTS,
+            Capability.MENTIONS,
+            Capability.DM,
+            Capability.REPLY,
+            Capability.PUBLISH,
+            Capability.METRICS,
+            Capability.REVOKE,
+        }
+    )
+
+    def __init__(
+        self, http: httpx.AsyncClient, pds_url: str, appview_url: str | None = None
+    ) -> None:
+        self._http = http
+        self._pds = pds_url.rstrip("/")
+        self._appview = (appview_url or pds_url).rstrip("/")
+        self._public_reads = self._appview != self._pds
+
+    # --- sessions ---------------------------------------------------------------------------------
+
+    async def login_with_app_password(self, identifier: str, password: str) -> TokenSet:
+        payload = {"identifier": identifier.strip().removeprefix("@"), "password": password}
+        body = await self._xrpc("POST", self._pds, "com.atproto.server.createSession", json=payload)
+        return session_tokens(body, utc_now())
+
+    async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
+        """refreshSession rotates the refresh JWT; an expired one means reconnecting."""
+        try:
+            body = await self._xrpc(
+                "POST", self._pds, "com.atproto.server.refreshSession", token=refresh_token
+            )
+        except TokenExpired as exc:
+            raise ReconnectRequired("bluesky: refresh token expired") from exc
+        return session_tokens(body, utc_now())
+
+    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
+        """deleteSession with the refresh JWT; a session already dead counts as revoked."""
+        if not tokens.refresh_token:
+            return
+        try:
+            await self._xrpc(
+                "POST",
+                self._pds,
+                "com.atproto.server.deleteSession",
+                token=tokens.refresh_token,
+                expect_body=False,
+            )
+        except ReconnectRequired:
+            return
+
+    # --- reading --------------------------------------------------------------------------------
+
+    async def me(self, ctx: CallContext) -> ProfileData:
+        session = await self._xrpc(
+            "GET", self._pds, "com.atproto.server.getSession", ctx=ctx, token=ctx.access_token
+        )
+        return await self.lookup_user_id(ctx, field_str(session, "did"))
+
+    async def lookup_handle(self, ctx: CallContext, handle: str) -> ProfileData:
+        return await self._profile(ctx, actor_for_lookup(handle))
+
+    async def lookup_user_id(self, ctx: CallContext, user_id: str) -> ProfileData:
+        if not user_id.startswith("did:"):
+            raise ProfileGone(f"bluesky: user ids are DIDs, not {user_id!r}")
+        return await self._profile(ctx, user_id)
+
+    async def search_people(
+        self, ctx: CallContext, query: str, limit: int = 10
+    ) -> list[ProfileData]:
+        params: QueryParams = {"q": query, "limit": min(max(limit, 1), 100)}
+        body = await self._read(ctx, "app.bsky.actor.searchActors", params)
+        return [profile_from_view(a) for a in field_list(body, "actors")][:limit]
+
+    async def posts(self, ctx: CallContext, user_id: str, limit: int = 10) -> list[PostData]:
+        params: QueryParams = {"actor": user_id, "limit": min(max(limit, 1), 100)}
+        body = await self._read(ctx, "app.bsky.feed.getAuthorFeed", params)
+        own = [item for item in field_list(body, "feed") if not item.get("reason")]
+        return [post_from_view(field_obj(item, "post")) for item in own][:limit]
+
+    async def mentions(self, ctx: CallContext, cursor: str | None) -> MentionPage:
+        """Mentions and replies newer than ``cursor`` (``indexedAt|uri``), oldest first."""
+        stored = parse_mention_cursor(cursor)
+        newest = stored
+        found: dict[str, JsonObject] = {}
+        params: dict[str, str | int] = {"limit": PAGE_SIZE}
+        for _page in range(MAX_MENTION_PAGES):
+            body = await self._xrpc(
+                "GET",
+                self._pds,
+                "app.bsky.notification.listNotifications",
+                ctx=ctx,
+                token=ctx.access_token,
+                params=params,
+            )
+            notes = field_list(body, "notifications")
+            fresh = [n for n in notes if stored is None or notification_key(n) > stored]
+            for note in fresh:
+                newest = max(newest or notification_key(note), notification_key(note))
+                if field_str(note, "reason") in MENTION_REASONS:
+                    found[field_str(note, "uri")] = note
+            next_cursor = field_str(body, "cursor")
+            if len(fresh) < len(notes) or not notes or not next_cursor:
+                break
+            params["cursor"] = next_cursor
+        ordered = sorted(found.values(), key=notification_key)
+        posts = [post_from_notification(n) for n in ordered]
+        return MentionPage(posts=posts, cursor=format_mention_cursor(newest) if newest else cursor)
+
+    async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
+        return post_from_view(await self._post_view(ctx, post_id))
+
+    # --- writing --------------------------------------------------------------------------------
+
+    async def publish(self, ctx: CallContext, text: str) -> PostData:
+        return await self._create_post(ctx, text, reply=None)
+
+    async def reply(self, ctx: CallContext, in_reply_to: PostData, text: str) -> PostData:
+        """The thread root comes from the parent's own record (a reply to a reply)."""
+        parent_view = await self._post_view(ctx, in_reply_to.id)
+        parent = {"uri": field_str(parent_view, "uri"), "cid": field_str(parent_view, "cid")}
+        root = field_obj(field_obj(field_obj(parent_view, "record"), "reply"), "root") or parent
+        return await self._create_post(ctx, text, reply={"root": root, "parent": parent})
+
+    async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str:
+        convo = await self._xrpc(
+            "GET",
+            self._pds,
+            "chat.bsky.convo.getConvoForMembers",
+            ctx=ctx,
+            token=ctx.access_token,
+            params={"members": recipient_user_id},
+            headers=CHAT_PROXY,
+        )
+        convo_id = field_str(field_obj(convo, "convo"), "id")
+        message = await self._xrpc(
+            "POST",
+            self._pds,
+            "chat.bsky.convo.sendMessage",
+            ctx=ctx,
+            token=ctx.access_token,
+            json={"convoId": convo_id, "message": {"text": text}},
+            headers=CHAT_PROXY,
+        )
+        message_id = field_str(message, "id")
+        if not message_id:
+            raise TransientProviderError("bluesky: sendMessage answer without id")
+        return message_id
+
+    async def _create_post(
+        self, ctx: CallContext, text: str, reply: Mapping[str, Any] | None
+    ) -> PostData:
+        if not ctx.user_id:
+            session = await self._xrpc(
+                "GET", self._pds, "com.atproto.server.getSession", ctx=ctx, token=ctx.access_token
+            )
+            ctx.user_id, ctx.handle = field_str(session, "did"), field_str(session, "handle")
+        now = utc_now()
+        record: JsonObject = {
+            "$type": POST_COLLECTION,
+            "text": text,
+            "createdAt": atproto_time(now),
+        }
+        if reply is not None:
+            record["reply"] = dict(reply)
+        created = await self._xrpc(
+            "POST",
+            self._pds,
+            "com.atproto.repo.createRecord",
+            ctx=ctx,
+            token=ctx.access_token,
+            json={"repo": ctx.user_id, "collection": POST_COLLECTION, "record": record},
+        )
+        uri, cid = field_str(created, "uri"), field_str(created, "cid")
+        parent_uri = field_str(field_obj(reply or {}, "parent"), "uri")
+        return PostData(
+            network="bluesky",
+            id=uri,
+            author_user_id=ctx.user_id,
+            author_handle=ctx.handle,
+            text=text,
+            created_at=now,
+            url=post_url(ctx.handle or ctx.user_id, uri),
+            in_reply_to_id=parent_uri or None,
+            ref=f"{uri}|{cid}",
+        )
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    async def _profile(self, ctx: CallContext, actor: str) -> ProfileData:
+        return profile_from_view(
+            await self._read(ctx, "app.bsky.actor.getProfile", {"actor": actor})
+        )
+
+    async def _post_view(self, ctx: CallContext, uri: str) -> JsonObject:
+        if not uri.startswith("at://"):
+            raise ProfileGone(f"bluesky: post ids are at:// URIs, not {uri!r}")
+        body = await self._read(ctx, "app.bsky.feed.getPosts", {"uris": [uri]})
+        views = field_list(body, "posts")
+        if not views:
+            raise ProfileGone(f"bluesky: post {uri} not found")
+        return views[0]
+
+    async def _read(self, ctx: CallContext, nsid: str, params: QueryParams) -> JsonObject:
+        if self._public_reads:
+            return await self._xrpc("GET", self._appview, nsid, ctx=ctx, params=params)
+        return await self._xrpc(
+            "GET", self._pds, nsid, ctx=ctx, token=ctx.access_token, params=params
+        )
+
+    async def _xrpc(
+        self,
+        method: str,
+        base: str,
+        nsid: str,
+        *,
+        ctx: CallContext | None = None,
+        token: str | None = None,
+        params: QueryParams | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        expect_body: bool = True,
+    ) -> JsonObject:
+        response = await send(
+            self._http,
+            BLUESKY_WIRE,
+            method,
+            f"{base}/xrpc/{nsid}",
+            token=token,
+            ctx=ctx,
+            params=params,
+            json=json,
+            headers=headers,
+        )
+        raise_for_xrpc_error(response)
+        return json_object(response, BLUESKY_WIRE) if expect_body else {}
+
+
+# --- pure payload mapping -------------------------------------------------------------------------
+
+
+def raise_for_xrpc_error(response: httpx.Response) -> None:
+    """XRPC errors are ``{"error": Name, "message": …}``; 401/429/5xx are handled by ``send``."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    error, message = field_str(body, "error"), field_str(body, "message")
+    if error == "ExpiredToken":
+        raise TokenExpired(f"bluesky: {message or 'token expired'}")
+    gone_message = any(m in message.lower() for m in _GONE_MESSAGES)
+    if (
+        response.status_code == 404
+        or error in _GONE_ERRORS
+        or (error == "InvalidRequest" and gone_message)
+    ):
+        raise ProfileGone(f"bluesky: {message or error or 'not found'}")
+    raise rejected(response, BLUESKY_WIRE)
+
+
+def actor_for_lookup(handle: str) -> str:
+    try:
+        parsed = parse_handle(handle, "bluesky")
+    except InvalidHandle as exc:
+        raise ProfileGone(f"bluesky: no such handle ({exc})") from exc
+    if parsed is None:
+        raise ProfileGone(f"bluesky: not a profile: {handle!r}")
+    return parsed.handle
+
+
+def jwt_expiry(token: str, now: datetime) -> datetime:
+    """The ``exp`` claim of a JWT, read without verifying it; else ``now + 2 h``."""
+    parts = token.split(".")
+    if len(parts) == 3:
+        try:
+            padded = parts[1] + "=" * (-len(parts[1]) % 4)
+            claims = jsonlib.loads(base64.urlsafe_b64decode(padded))
+            exp = claims.get("exp") if isinstance(claims, dict) else None
+            if isinstance(exp, int | float) and not isinstance(exp, bool):
+                return datetime.fromtimestamp(exp, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    return now + ACCESS_TOKEN_LIFETIME
+
+
+def session_tokens(body: Mapping[str, Any], now: datetime) -> TokenSet:
+    access = field_str(body, "accessJwt")
+    if not access:
+        raise TransientProviderError("bluesky: session answer without accessJwt")
+    return TokenSet(
+        access_token=access,
+        refresh_token=field_str(body, "refreshJwt") or None,
+        expires_at=jwt_expiry(access, now),
+    )
+
+
+def atproto_time(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def notification_key(note: Mapping[str, Any]) -> tuple[datetime, str]:
+    return (field_time(note, "indexedAt") or _EPOCH, field_str(note, "uri"))
+
+
+def format_mention_cursor(key: tuple[datetime, str]) -> str:
+    return f"{key[0].isoformat()}|{key[1]}"
+
+
+def parse_mention_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    stamp, _, uri = cursor.partition("|")
+    moment = parse_time(stamp)
+    return (moment, uri) if moment else None
+
+
+def post_url(actor: str, uri: str) -> str:
+    return f"https://bsky.app/profile/{actor}/post/{uri.rsplit('/', 1)[-1]}"
+
+
+def profile_from_view(view: Mapping[str, Any]) -> ProfileData:
+    handle = field_str(view, "handle")
+    return ProfileData(
+        network="bluesky",
+        user_id=field_str(view, "did"),
+        handle=handle,
+        display_name=field_str(view, "displayName"),
+        bio=field_str(view, "description"),
+        avatar_url=field_str(view, "avatar"),
+        followers=field_int(view, "followersCount"),
+        following=field_int(view, "followsCount"),
+        post_count=field_int(view, "postsCount"),
+        profile_url=f"https://bsky.app/profile/{handle or field_str(view, 'did')}",
+        created_at=field_time(view, "createdAt"),
+    )
+
+
+def _post_from_record(
+    uri: str, cid: str, author: Mapping[str, Any], record: Mapping[str, Any]
+) -> PostData:
+    handle, did = field_str(author, "handle"), field_str(author, "did")
+    parent = field_obj(field_obj(record, "reply"), "parent")
+    return PostData(
+        network="bluesky",
+        id=uri,
+        author_user_id=did,
+        author_handle=handle,
+        text=field_str(record, "text"),
+        created_at=field_time(record, "createdAt"),
+        url=post_url(handle or did, uri),
+        in_reply_to_id=field_str(parent, "uri") or None,
+        ref=f"{uri}|{cid}",
+    )
+
+
+def post_from_view(view: Mapping[str, Any]) -> PostData:
+    post = _post_from_record(
+        field_str(view, "uri"),
+        field_str(view, "cid"),
+        field_obj(view, "author"),
+        field_obj(view, "record"),
+    )
+    return replace(
+        post,
+        likes=field_int(view, "likeCount"),
+        reposts=field_int(view, "repostCount"),
+        replies=field_int(view, "replyCount"),
+    )
+
+
+def post_from_notification(note: Mapping[str, Any]) -> PostData:
+    return _post_from_record(
+        field_str(note, "uri"),
+        field_str(note, "cid"),
+        field_obj(note, "author"),
+        field_obj(note, "record"),
+    )

@@ -1,0 +1,215 @@
+"""OAuth 2.0 + PKCE through Authlib, with the network's answers mapped to typed outcomes.
+
+Each call builds a short-lived ``AsyncOAuth2Client`` over the caller's transport (so tests'
+``MockTransport`` and the caller's connection pool are used); closing it never closes the
+caller's transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+from socialcrm.providers.base import (
+    AppCredentials,
+    ReconnectRequired,
+    TokenSet,
+    TransientProviderError,
+)
+from socialcrm.providers.outcomes import RequestRejected
+from socialcrm.providers.wire import Wire, check_status, error_summary, utc_now
+
+_DEAD_GRANT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
+
+
+class _SharedTransport(httpx.AsyncBaseTransport):
+    """Delegates to the caller's transport and leaves it open on close."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClientConfig:
+    """Where a network's OAuth endpoints are and how its token endpoint authenticates us."""
+
+    wire: Wire
+    authorize_url: str
+    token_url: str
+    revoke_url: str | None
+    auth_method: str  # Authlib's: client_secret_basic | client_secret_post | none
+
+
+def _client(http: httpx.AsyncClient, app: AppCredentials, auth_method: str) -> Any:
+    transport: httpx.AsyncBaseTransport = http._transport
+    client = AsyncOAuth2Client(
+        client_id=app.client_id,
+        client_secret=app.client_secret or None,
+        token_endpoint_auth_method=auth_method,
+        revocation_endpoint_auth_method=auth_method,
+        code_challenge_method="S256",
+        transport=_SharedTransport(transport),
+        timeout=http.timeout,
+    )
+    return client
+
+
+def auth_method_for(app: AppCredentials, confidential: str) -> str:
+    """Public clients (no secret) send only ``client_id``; confidential ones authenticate."""
+    return confidential if app.client_secret else "none"
+
+
+def authorization_url(
+    config: OAuthClientConfig,
+    http: httpx.AsyncClient,
+    app: AppCredentials,
+    *,
+    redirect_uri: str,
+    state: str,
+    code_verifier: str,
+    scopes: tuple[str, ...],
+) -> str:
+    client = _client(http, app, config.auth_method)
+    url, _state = client.create_authorization_url(
+        config.authorize_url,
+        state=state,
+        code_verifier=code_verifier,
+        redirect_uri=redirect_uri,
+        scope=" ".join(scopes),
+    )
+    return str(url)
+
+
+async def exchange_code(
+    config: OAuthClientConfig,
+    http: httpx.AsyncClient,
+    app: AppCredentials,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+) -> TokenSet:
+    async with _client(http, app, config.auth_method) as client:
+        _check_answers(client, config.wire)
+        with _oauth_outcomes(config.wire):
+            token = await client.fetch_token(
+                config.token_url,
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=redirect_uri,
+                code_verifier=code_verifier,
+            )
+    return token_set(token, utc_now(), config.wire)
+
+
+async def refresh(
+    config: OAuthClientConfig, http: httpx.AsyncClient, app: AppCredentials, refresh_token: str
+) -> TokenSet:
+    """Exchange a refresh token; the answer's (rotated) refresh token is the one to keep."""
+    async with _client(http, app, config.auth_method) as client:
+        _check_answers(client, config.wire)
+        with _oauth_outcomes(config.wire):
+            token = await client.refresh_token(config.token_url, refresh_token=refresh_token)
+    return token_set(token, utc_now(), config.wire)
+
+
+async def revoke(
+    config: OAuthClientConfig,
+    http: httpx.AsyncClient,
+    app: AppCredentials,
+    *,
+    token: str,
+    token_type_hint: str,
+) -> None:
+    if config.revoke_url is None:
+        return
+    async with _client(http, app, config.auth_method) as client:
+        with _oauth_outcomes(config.wire):
+            response = await client.revoke_token(
+                config.revoke_url, token=token, token_type_hint=token_type_hint
+            )
+    _raise_for_revoke(response, config.wire)
+
+
+def _raise_for_revoke(response: httpx.Response, wire: Wire) -> None:
+    check_status(response, wire)
+    if response.status_code >= 400:
+        body = _json_or_empty(response)
+        if body.get("error") in _DEAD_GRANT_ERRORS:
+            raise ReconnectRequired(f"{wire.network}: revoke refused ({error_summary(response)})")
+        raise RequestRejected(response.status_code, f"{wire.network}: revoke refused")
+
+
+def _json_or_empty(response: httpx.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _check_answers(client: Any, wire: Wire) -> None:
+    """Before Authlib reads a token answer: 429 → RateLimited, 5xx → Transient."""
+
+    def hook(response: httpx.Response) -> httpx.Response:
+        if response.status_code == 429 or response.status_code >= 500:
+            check_status(response, wire)
+        return response
+
+    client.register_compliance_hook("access_token_response", hook)
+    client.register_compliance_hook("refresh_token_response", hook)
+
+
+@contextmanager
+def _oauth_outcomes(wire: Wire) -> Iterator[None]:
+    """Authlib's and httpx's exceptions → our typed outcomes."""
+    try:
+        yield
+    except OAuthError as exc:
+        code = str(getattr(exc, "error", ""))
+        message = f"{wire.network}: {code} ({getattr(exc, 'description', '') or ''})"
+        if code in _DEAD_GRANT_ERRORS:
+            raise ReconnectRequired(message) from exc
+        raise RequestRejected(400, message) from exc
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        message = f"{wire.network}: token endpoint HTTP {status}"
+        if status in {401, 403}:
+            raise ReconnectRequired(message) from exc
+        raise RequestRejected(status, message) from exc
+    except httpx.TransportError as exc:
+        raise TransientProviderError(f"{wire.network}: {type(exc).__name__}") from exc
+    except ValueError as exc:  # Authlib: the answer was not a JSON object
+        raise TransientProviderError(f"{wire.network}: unreadable token answer") from exc
+
+
+def token_set(token: Mapping[str, Any], now: datetime, wire: Wire) -> TokenSet:
+    """A ``TokenSet`` from a token answer; refuses one without an access token."""
+    access = token.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise TransientProviderError(f"{wire.network}: token answer without an access_token")
+    refresh_token = token.get("refresh_token")
+    expires_in = token.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        expires_at = now + timedelta(seconds=float(expires_in))
+    scope = token.get("scope")
+    return TokenSet(
+        access_token=access,
+        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        expires_at=expires_at,
+        scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+    )

@@ -1,0 +1,206 @@
+"""X API v2 under ``/x``: users, timelines, tweets and DMs (OAuth routes live in oauth.py)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
+from socialcrm.sandbox.paging import IdWindow, as_int, take_page
+from socialcrm.sandbox.signals import x_problem
+from socialcrm.sandbox.world import Account, Post
+from socialcrm.sandbox.x_shapes import (
+    INVALID_REQUEST_TYPE,
+    decode_page_token,
+    encode_page_token,
+    x_invalid_parameter,
+    x_not_found,
+    x_timeline,
+    x_tweet,
+    x_user,
+)
+
+router = APIRouter(prefix="/x", tags=["sandbox: x"])
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+_ID = re.compile(r"^[0-9]{1,19}$")
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    in_reply_to_tweet_id: str
+
+
+class TweetIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    text: str = ""
+    reply: ReplyIn | None = None
+
+
+class DirectMessageIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    text: str = ""
+
+
+def _caller(request: Request) -> Account:
+    state = sandbox_state(request)
+    value = bearer_token(request)
+    token = state.grants.lookup("x", value, "access") if value else None
+    if token is None or token.status(state.clock()) != "active":
+        raise NetworkError(401, x_problem(401))
+    account = state.world.account_by_id("x", token.account_id)
+    if account is None:
+        raise NetworkError(401, x_problem(401))
+    return account
+
+
+def _check(pattern: re.Pattern[str], parameter: str, value: str) -> None:
+    if not pattern.fullmatch(value):
+        message = f"The `{parameter}` query parameter value [{value}] is not valid"
+        raise NetworkError(400, x_invalid_parameter(parameter, value, message))
+
+
+def _max_results(raw: str | None) -> int:
+    if raw is None:
+        return 10
+    value = as_int(raw)
+    if value is None or not 5 <= value <= 100:
+        message = f"The `max_results` query parameter value [{raw}] is not between 5 and 100"
+        raise NetworkError(400, x_invalid_parameter("max_results", raw, message))
+    return value
+
+
+def _id_window(request: Request) -> IdWindow:
+    query = request.query_params
+    token = query.get("pagination_token")
+    below = as_int(query.get("until_id"))
+    if token is not None:
+        token_id = decode_page_token(token)
+        if token_id is None:
+            message = f"The `pagination_token` query parameter value [{token}] is not valid"
+            raise NetworkError(400, x_invalid_parameter("pagination_token", token, message))
+        below = min(int(token_id), below) if below is not None else int(token_id)
+    return IdWindow(above=as_int(query.get("since_id")), below=below)
+
+
+def _timeline(request: Request, posts: list[Post]) -> dict[str, Any]:
+    limit = _max_results(request.query_params.get("max_results"))
+    page = take_page(posts, lambda p: p.id, _id_window(request), limit)
+    world = sandbox_state(request).world
+    items = [x_tweet(p, world) for p in page.items]
+    next_token = encode_page_token(page.items[-1].id) if page.has_more else None
+    return x_timeline(items, next_token)
+
+
+def _user(request: Request, account: Account) -> dict[str, Any]:
+    world = sandbox_state(request).world
+    return {"data": x_user(account, world.posts_count("x", account.user_id))}
+
+
+@router.get("/2/users/me")
+async def users_me(request: Request) -> dict[str, Any]:
+    await admit(request, "x", "lookup_handle")
+    return _user(request, _caller(request))
+
+
+@router.get("/2/users/by/username/{username}")
+async def user_by_username(username: str, request: Request) -> dict[str, Any]:
+    await admit(request, "x", "lookup_handle")
+    _caller(request)
+    _check(_USERNAME, "username", username)
+    account = sandbox_state(request).world.account_by_handle("x", username)
+    if account is None:
+        return x_not_found("user", "username", username)
+    return _user(request, account)
+
+
+@router.get("/2/users/{user_id}")
+async def user_by_id(user_id: str, request: Request) -> dict[str, Any]:
+    await admit(request, "x", "profile")
+    _caller(request)
+    _check(_ID, "id", user_id)
+    account = sandbox_state(request).world.account_by_id("x", user_id)
+    if account is None:
+        return x_not_found("user", "id", user_id)
+    return _user(request, account)
+
+
+@router.get("/2/users/{user_id}/tweets")
+async def user_tweets(user_id: str, request: Request) -> dict[str, Any]:
+    await admit(request, "x", "posts")
+    _caller(request)
+    _check(_ID, "id", user_id)
+    world = sandbox_state(request).world
+    if world.account_by_id("x", user_id) is None:
+        return x_not_found("user", "id", user_id)
+    return _timeline(request, world.posts_by("x", user_id))
+
+
+@router.get("/2/users/{user_id}/mentions")
+async def user_mentions(user_id: str, request: Request) -> dict[str, Any]:
+    await admit(request, "x", "mentions")
+    _caller(request)
+    _check(_ID, "id", user_id)
+    world = sandbox_state(request).world
+    if world.account_by_id("x", user_id) is None:
+        return x_not_found("user", "id", user_id)
+    return _timeline(request, [n.post for n in world.notices_for("x", user_id)])
+
+
+@router.get("/2/tweets/{tweet_id}")
+async def tweet_by_id(tweet_id: str, request: Request) -> dict[str, Any]:
+    await admit(request, "x", "metrics")
+    _caller(request)
+    _check(_ID, "id", tweet_id)
+    world = sandbox_state(request).world
+    post = world.post("x", tweet_id)
+    if post is None:
+        return x_not_found("tweet", "id", tweet_id)
+    return {"data": x_tweet(post, world)}
+
+
+@router.post("/2/tweets", status_code=201)
+async def create_tweet(body: TweetIn, request: Request) -> JSONResponse:
+    await admit(request, "x", "reply" if body.reply else "publish")
+    author = _caller(request)
+    if not body.text.strip():
+        raise NetworkError(400, _invalid_body("text", "Tweet text must not be empty."))
+    world = sandbox_state(request).world
+    parent_id = body.reply.in_reply_to_tweet_id if body.reply else None
+    if parent_id is not None and world.post("x", parent_id) is None:
+        detail = "You attempted to reply to a Tweet that is deleted or not visible to you."
+        raise NetworkError(403, x_problem(403, detail))
+    post = world.add_post("x", author.user_id, body.text, in_reply_to_id=parent_id)
+    data = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
+    return JSONResponse({"data": data}, status_code=201)
+
+
+@router.post("/2/dm_conversations/with/{participant_id}/messages", status_code=201)
+async def send_dm(participant_id: str, body: DirectMessageIn, request: Request) -> JSONResponse:
+    await admit(request, "x", "dm")
+    sender = _caller(request)
+    world = sandbox_state(request).world
+    recipient = world.account_by_id("x", participant_id)
+    if recipient is None or recipient.user_id == sender.user_id:
+        message = f"participant_id [{participant_id}] is not a user you can message"
+        raise NetworkError(400, x_invalid_parameter("participant_id", participant_id, message))
+    if not body.text.strip():
+        raise NetworkError(400, _invalid_body("text", "Message text must not be empty."))
+    pair = sorted((sender.user_id, recipient.user_id), key=int)
+    conversation_id = f"{pair[0]}-{pair[1]}"
+    dm = world.add_dm("x", sender.user_id, recipient.user_id, body.text, conversation_id)
+    data = {"dm_conversation_id": conversation_id, "dm_event_id": dm.id}
+    return JSONResponse({"data": data}, status_code=201)
+
+
+def _invalid_body(field: str, message: str) -> dict[str, Any]:
+    return {
+        "errors": [{"parameters": {field: []}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": INVALID_REQUEST_TYPE,
+    }

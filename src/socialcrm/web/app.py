@@ -1,0 +1,84 @@
+"""The application factory: API, UI, error envelope, health."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
+
+from socialcrm import __version__
+from socialcrm.connections.routes import router as connections_router
+from socialcrm.core.db import get_database
+from socialcrm.core.errors import AppError, envelope, install_error_handlers
+from socialcrm.core.settings import get_settings
+from socialcrm.crm.routes import router as crm_router
+from socialcrm.web import ui
+
+STATIC_DIR = ui.WEB_DIR / "static"
+
+
+def session_secret() -> str:
+    """The UI cookie key, derived from the first secret key (rotates with it)."""
+    first = get_settings().secret_keys[0]
+    return hashlib.sha256(b"socialcrm-session:" + first.encode()).hexdigest()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="socialcrm",
+        version=__version__,
+        description="The social layer of a CRM: contacts, social accounts and the networks.",
+    )
+    install_error_handlers(app)
+
+    @app.exception_handler(ui.LoginRequired)
+    async def _login_required(request: Request, _exc: Exception) -> Response:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        if request.url.path.startswith("/api") or "text/html" not in request.headers.get(
+            "accept", ""
+        ):
+            headers = (
+                {"Retry-After": str(exc.details["retry_after"])}
+                if "retry_after" in exc.details
+                else None
+            )
+            return JSONResponse(
+                envelope(exc.code, exc.message, exc.details), exc.status_code, headers=headers
+            )
+        return ui.render(
+            request,
+            None,
+            "error.html",
+            status=exc.status_code,
+            title="Something is not right",
+            message=exc.message,
+        )
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(),
+        session_cookie="socialcrm_session",
+        same_site="lax",
+        https_only=get_settings().base_url.startswith("https://"),
+        max_age=8 * 3600,
+    )
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict[str, Any]:
+        with get_database().engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(crm_router)
+    app.include_router(connections_router)
+    app.include_router(ui.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,243 @@
+"""Server-rendered UI: login, contacts, connected accounts, and the OAuth callback."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from socialcrm.connections import service as connections
+from socialcrm.connections.models import Ownership
+from socialcrm.core import notify
+from socialcrm.core.db import get_database
+from socialcrm.core.errors import AppError, Forbidden, Unauthenticated
+from socialcrm.crm import service as crm
+from socialcrm.crm.models import Contact
+from socialcrm.providers.base import Capability
+from socialcrm.providers.registry import PROVIDERS
+from socialcrm.tenancy.models import Role, Tenant, User
+from socialcrm.tenancy.service import Principal, authenticate_password
+from socialcrm.web.deps import Ctx
+
+WEB_DIR = Path(__file__).parent
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+router = APIRouter()
+
+
+class LoginRequired(Exception):
+    """Raised by UI dependencies; answered with a redirect to /login."""
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(str(expected), token):
+        raise Forbidden("the form expired: reload the page and try again")
+
+
+def ui_context(request: Request) -> Iterator[Ctx]:
+    data = request.session.get("principal")
+    if not data:
+        raise LoginRequired
+    principal = Principal(
+        tenant_id=int(data["tenant_id"]), role=Role(data["role"]), user_id=int(data["user_id"])
+    )
+    with get_database().session(tenant_id=principal.tenant_id) as session:
+        user = session.get(User, principal.user_id)
+        if user is None or not user.active:
+            request.session.clear()
+            raise LoginRequired
+        yield Ctx(session=session, principal=principal)
+
+
+UiCtx = Annotated[Ctx, Depends(ui_context, scope="function")]
+CsrfField = Annotated[str, Form(max_length=100)]
+
+
+def render(
+    request: Request, ctx: Ctx | None, name: str, status: int = 200, **values: Any
+) -> HTMLResponse:
+    common: dict[str, Any] = {
+        "csrf": _csrf_token(request),
+        "user": None,
+        "tenant": None,
+        "unread": [],
+    }
+    if ctx is not None:
+        user = ctx.session.get(User, ctx.principal.user_id)
+        tenant = ctx.session.get(Tenant, ctx.principal.tenant_id)
+        common["user"], common["tenant"] = user, tenant
+        common["unread"] = notify.unread_for(
+            ctx.session, ctx.principal.user_id or 0, is_admin=ctx.principal.role == Role.ADMIN
+        )
+    return templates.TemplateResponse(request, name, {**common, **values}, status_code=status)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/contacts", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(
+    request: Request, next: Annotated[str, Query(max_length=200)] = "/contacts"
+) -> HTMLResponse:
+    return render(request, None, "login.html", next=_safe_next(next), error="")
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths: no open redirect through ?next=."""
+    return target if target.startswith("/") and not target.startswith("//") else "/contacts"
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
+    next: Annotated[str, Form(max_length=200)] = "/contacts",
+) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        with get_database().session(system=True) as session:
+            principal = authenticate_password(session, email, password)
+    except (Unauthenticated, AppError) as exc:
+        return render(
+            request, None, "login.html", status=401, next=_safe_next(next), error=exc.message
+        )
+    request.session.clear()  # new session on login (fixation defence)
+    request.session["principal"] = {
+        "tenant_id": principal.tenant_id,
+        "role": principal.role.value,
+        "user_id": principal.user_id,
+    }
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: CsrfField) -> RedirectResponse:
+    _check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/contacts", response_class=HTMLResponse)
+def contacts_page(
+    request: Request,
+    ctx: UiCtx,
+    q: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    page = crm.list_page(ctx.session, Contact, limit=50, cursor=cursor or None, query=q or None)
+    return render(request, ctx, "contacts.html", page=page, q=q)
+
+
+@router.get("/contacts/{contact_id}", response_class=HTMLResponse)
+def contact_page(request: Request, ctx: UiCtx, contact_id: int) -> HTMLResponse:
+    contact = crm.get(ctx.session, Contact, contact_id)
+    return render(request, ctx, "contact.html", contact=contact)
+
+
+@router.get("/connections", response_class=HTMLResponse)
+def connections_page(
+    request: Request,
+    ctx: UiCtx,
+    connected: Annotated[int | None, Query()] = None,
+    error: Annotated[str, Query(max_length=300)] = "",
+) -> HTMLResponse:
+    accounts = connections.list_accounts(ctx.session, ctx.principal)
+    providers = [
+        {
+            "name": name,
+            "display_name": info.display_name,
+            "oauth": Capability.OAUTH in info.capabilities,
+        }
+        for name, info in PROVIDERS.items()
+    ]
+    return render(
+        request,
+        ctx,
+        "connections.html",
+        accounts=accounts,
+        providers=providers,
+        connected=connected,
+        error=error,
+        is_admin=ctx.principal.role == Role.ADMIN,
+    )
+
+
+@router.post("/connections", response_model=None)
+def connect(
+    request: Request,
+    ctx: UiCtx,
+    provider: Annotated[str, Form(max_length=20)],
+    csrf: CsrfField,
+    scope: Annotated[Ownership, Form()] = Ownership.PERSONAL,
+    identifier: Annotated[str, Form(max_length=320)] = "",
+    app_password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        if identifier or app_password:
+            account = connections.connect_with_app_password(
+                ctx.session,
+                ctx.principal,
+                provider=provider,
+                ownership=scope,
+                identifier=identifier,
+                app_password=app_password,
+            )
+            return RedirectResponse(f"/connections?connected={account.id}", status_code=303)
+        start = connections.start_oauth(
+            ctx.session, ctx.principal, provider=provider, ownership=scope
+        )
+    except AppError as exc:
+        ctx.session.rollback()
+        return _connections_error(request, ctx, exc)
+    return RedirectResponse(start.authorization_url, status_code=303)
+
+
+def _connections_error(request: Request, ctx: Ctx, exc: AppError) -> HTMLResponse:
+    response = connections_page(request, ctx, error=exc.message)
+    response.status_code = exc.status_code
+    return response
+
+
+@router.post("/connections/{account_id}/disconnect", response_model=None)
+def disconnect(request: Request, ctx: UiCtx, account_id: int, csrf: CsrfField) -> Response:
+    _check_csrf(request, csrf)
+    connections.disconnect(ctx.session, ctx.principal, account_id)
+    return RedirectResponse("/connections", status_code=303)
+
+
+@router.get("/oauth/callback/{provider}", response_model=None)
+def oauth_callback(request: Request, provider: str) -> Response:
+    """Where the network sends the browser back. Errors: a clear 400 page, nothing stored."""
+    params = {k: v for k, v in request.query_params.items() if k in {"code", "state", "error"}}
+    try:
+        account = connections.complete_oauth(get_database(), provider=provider, params=params)
+    except AppError as exc:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise
+        return render(
+            request,
+            None,
+            "error.html",
+            status=exc.status_code,
+            title="Could not connect the account",
+            message=exc.message,
+        )
+    return RedirectResponse(f"/connections?connected={account.id}", status_code=303)

@@ -1,0 +1,163 @@
+"""Test harness: real databases, one rolled-back transaction per test, the sandbox over HTTP.
+
+SQLite always; PostgreSQL when SOCIALCRM_TEST_POSTGRES_URL is set (CI sets it, and fails
+loudly when the server is missing); Redis likewise with SOCIALCRM_TEST_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_DATA_DIR = tempfile.mkdtemp(prefix="socialcrm-test-")
+os.environ.setdefault("SOCIALCRM_DATA_DIR", _DATA_DIR)
+os.environ["SOCIALCRM_IMMEDIATE_QUEUE"] = "true"
+os.environ["SOCIALCRM_BASE_URL"] = "http://testserver"
+os.environ.pop("SOCIALCRM_SANDBOX_URL", None)
+os.environ.pop("SOCIALCRM_DATABASE_URL", None)
+os.environ.pop("SOCIALCRM_QUEUE_URL", None)
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, event, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from socialcrm.core.db import Database, make_engine, set_database  # noqa: E402
+from socialcrm.core.logging import configure_logging  # noqa: E402
+from socialcrm.core.settings import get_settings  # noqa: E402
+from socialcrm.migrations import upgrade  # noqa: E402
+from socialcrm.tenancy.models import Role, Tenant  # noqa: E402
+from socialcrm.tenancy.service import create_api_key, get_or_create_tenant  # noqa: E402
+
+PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "")
+REDIS_URL = os.environ.get("SOCIALCRM_TEST_REDIS_URL", "")
+PG_SCHEMA = "socialcrm_test"
+TEST_WORLD = Path(__file__).parents[1] / "src" / "socialcrm" / "sandbox" / "worlds" / "test.json"
+
+
+def _sqlite_transactional(engine: Engine) -> None:
+    """pysqlite defers BEGIN and so breaks SAVEPOINTs; tests need both (SQLAlchemy's recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: object) -> None:
+        conn.exec_driver_sql("BEGIN")  # type: ignore[attr-defined]
+
+
+def make_test_engine(tmp_dir: str) -> Engine:
+    if PG_URL:
+        admin = make_engine(PG_URL)
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+                conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+        except Exception as exc:  # CI must fail loudly when PostgreSQL is missing
+            pytest.exit(f"PostgreSQL at SOCIALCRM_TEST_POSTGRES_URL is not reachable: {exc}", 3)
+        finally:
+            admin.dispose()
+        sep = "&" if "?" in PG_URL else "?"
+        url = f"{PG_URL}{sep}options=-csearch_path%3D{PG_SCHEMA}"
+        upgrade(url)
+        return make_engine(url)
+    url = f"sqlite:///{tmp_dir}/test.db"
+    upgrade(url)
+    engine = make_engine(url)
+    _sqlite_transactional(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    eng = make_test_engine(str(tmp_path_factory.mktemp("db")))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def database(engine: Engine) -> Iterator[Database]:
+    """Everything a test does happens in one transaction that is rolled back afterwards."""
+    connection = engine.connect()
+    outer = connection.begin()
+    db = Database(engine, bind=connection)
+    set_database(db)
+    try:
+        yield db
+    finally:
+        set_database(None)
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def system_session(database: Database) -> Iterator[Session]:
+    with database.session(system=True) as session:
+        yield session
+
+
+def make_tenant(session: Session, *, name: str = "Tenant A") -> Tenant:
+    return get_or_create_tenant(session, name)
+
+
+def make_api_key(session: Session, *, tenant: Tenant, role: Role = Role.ADMIN) -> str:
+    return create_api_key(session, tenant=tenant, role=role)[1]
+
+
+@pytest.fixture
+def app_client(database: Database) -> Iterator[TestClient]:
+    from socialcrm.web.app import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def tenant_key(database: Database) -> str:
+    with database.session(system=True) as session:
+        return make_api_key(session, tenant=make_tenant(session, name="Tenant A"))
+
+
+@pytest.fixture
+def api(app_client: TestClient, tenant_key: str) -> TestClient:
+    app_client.headers["Authorization"] = f"Bearer {tenant_key}"
+    return app_client
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[object]:
+    from socialcrm.sandbox.testing import start_sandbox
+
+    running = start_sandbox(TEST_WORLD)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: object) -> Iterator[object]:
+    """The sandbox, reset to the test world, and every adapter pointed at it."""
+    settings = get_settings()
+    sandbox_server.reset()  # type: ignore[attr-defined]
+    previous = settings.sandbox_url
+    settings.sandbox_url = sandbox_server.url  # type: ignore[attr-defined]
+    try:
+        yield sandbox_server
+    finally:
+        settings.sandbox_url = previous
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not REDIS_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set SOCIALCRM_TEST_REDIS_URL: the Redis queue is not tested")
+        pytest.skip("SOCIALCRM_TEST_REDIS_URL not set (outside CI)")
+    return REDIS_URL
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # What the service does at start: one redacting handler, plain tracebacks (no locals).
+    configure_logging("console")
