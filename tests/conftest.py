@@ -33,7 +33,8 @@ from socialcrm.tenancy.service import create_api_key, get_or_create_tenant  # no
 
 PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("SOCIALCRM_TEST_REDIS_URL", "")
-PG_SCHEMA = "socialcrm_test"
+# One schema per test process: several runs (and developers) can share one PostgreSQL.
+PG_SCHEMA = f"socialcrm_test_{os.getpid()}"
 TEST_WORLD = Path(__file__).parents[1] / "src" / "socialcrm" / "sandbox" / "worlds" / "test.json"
 
 
@@ -76,6 +77,11 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     eng = make_test_engine(str(tmp_path_factory.mktemp("db")))
     yield eng
     eng.dispose()
+    if PG_URL:
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture

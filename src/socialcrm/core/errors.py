@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -102,6 +103,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             envelope(code, str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(sa_exc.DataError)
+    async def _data(_request: Request, exc: sa_exc.DataError) -> JSONResponse:
+        # A value the schema let through but the column cannot hold: the caller's input.
+        log.warning("data_error", error_type=type(exc.orig).__name__)
+        return JSONResponse(
+            envelope("validation_error", "a value is too long or out of range for storage"), 400
+        )
+
+    @app.exception_handler(sa_exc.IntegrityError)
+    async def _integrity(_request: Request, exc: sa_exc.IntegrityError) -> JSONResponse:
+        log.warning("integrity_error", error_type=type(exc.orig).__name__)
+        return JSONResponse(envelope("conflict", "the change conflicts with existing data"), 409)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

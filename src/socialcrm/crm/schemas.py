@@ -20,6 +20,7 @@ from socialcrm.crm.models import CampaignStatus, LeadStatus, Priority, TicketSta
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Industry = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 Phone = Annotated[
@@ -116,14 +117,14 @@ class ContactOut(Out):
 class AccountIn(Strict):
     name: Name
     website: Url = ""
-    industry: Short = ""
+    industry: Industry = ""
     tier: Tier = Tier.STANDARD
 
 
 class AccountPatch(Strict):
     name: Name | None = None
     website: Url | None = None
-    industry: Short | None = None
+    industry: Industry | None = None
     tier: Tier | None = None
 
 

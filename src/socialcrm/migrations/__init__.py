@@ -19,7 +19,8 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Every branch to its head: domains add their own revisions on top of the foundation."""
     command.upgrade(alembic_config(database_url), revision)
 
 
