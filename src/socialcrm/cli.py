@@ -12,7 +12,12 @@ from rich.console import Console
 from socialcrm.core.settings import get_settings
 from socialcrm.tenancy.models import Role
 
-app = typer.Typer(help="socialcrm: the social layer of a CRM.", no_args_is_help=True)
+# No locals in tracebacks: they may hold tokens, passwords and keys.
+app = typer.Typer(
+    help="socialcrm: the social layer of a CRM.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 api_key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")

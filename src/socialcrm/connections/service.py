@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import structlog
 from sqlalchemy import select, update
@@ -150,6 +151,36 @@ def _call(provider: str, action: Callable[[Provider], Awaitable[T]], instance_ur
 
 # --- app credentials ----------------------------------------------------------------------
 
+DEFAULT_MASTODON_INSTANCE = "https://mastodon.social"
+
+
+def instance_for(provider: str, instance_url: str) -> str:
+    """The instance origin a connection talks to: only Mastodon has instances.
+
+    Under the sandbox there is one instance (the sandbox's), so the value is ignored; otherwise
+    it is normalised to an https origin (fetched later only through the SSRF-safe client).
+    """
+    if provider != "mastodon":
+        if instance_url:
+            raise ValidationFailed(
+                f"instance_url applies only to Mastodon, not {provider}",
+                details={"provider": provider},
+            )
+        return ""
+    if get_settings().sandbox_url:
+        return ""
+    value = (instance_url or DEFAULT_MASTODON_INSTANCE).strip().rstrip("/")
+    if "://" not in value:
+        value = f"https://{value}"
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host or "." not in host or parts.path or parts.query:
+        raise ValidationFailed(
+            "instance_url must be a Mastodon server such as https://mastodon.social",
+            details={"instance_url": instance_url},
+        )
+    return f"https://{parts.netloc.lower()}"
+
 
 def set_provider_app(
     session: Session,
@@ -163,6 +194,7 @@ def set_provider_app(
     if principal.role != Role.ADMIN:
         raise Forbidden("only an admin can set app credentials")
     capabilities(provider)
+    instance_url = instance_for(provider, instance_url)
     app = session.scalars(
         select(ProviderApp).where(
             ProviderApp.provider == provider, ProviderApp.instance_url == instance_url
@@ -246,6 +278,7 @@ def start_oauth(
             details={"provider": provider, "needs": ["identifier", "app_password"]},
         )
     _check_ownership(principal, ownership)
+    instance_url = instance_for(provider, instance_url)
     app = _app_credentials(session, provider, instance_url)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 chars of [A-Za-z0-9_-]: RFC 7636 §4.1

@@ -223,13 +223,20 @@ async def config(body: ConfigIn, request: Request) -> dict[str, float]:
 @router.post("/apps", status_code=201)
 async def register_app(body: AppIn, request: Request) -> JSONResponse:
     grants = sandbox_state(request).grants
-    if body.client_id is not None and grants.app(body.network, body.client_id) is not None:
-        raise control_error(
-            409, "conflict", "client_id already registered.", client_id=body.client_id
-        )
+    status = 201
+    redirect_uris = list(body.redirect_uris)
+    existing = grants.app(body.network, body.client_id) if body.client_id is not None else None
+    if existing is not None:
+        # Like a developer portal: the app's owner (who knows its secret) may add redirect URIs.
+        if existing.client_secret is None or existing.client_secret != body.client_secret:
+            raise control_error(
+                409, "conflict", "client_id already registered.", client_id=body.client_id
+            )
+        redirect_uris = list(dict.fromkeys([*existing.redirect_uris, *redirect_uris]))
+        status = 200
     app = grants.register_app(
         body.network,
-        body.redirect_uris,
+        redirect_uris,
         name=body.name,
         client_id=body.client_id,
         client_secret=body.client_secret,
@@ -238,4 +245,4 @@ async def register_app(body: AppIn, request: Request) -> JSONResponse:
     shown = asdict(app)
     shown["redirect_uris"] = list(app.redirect_uris)
     shown["scopes"] = list(app.scopes) if app.scopes is not None else None
-    return JSONResponse(shown, status_code=201)
+    return JSONResponse(shown, status_code=status)

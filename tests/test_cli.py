@@ -1,0 +1,152 @@
+"""The ``socialcrm`` command line, run for real in subprocesses on a fresh data directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def cli_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCRM_")}
+    env["SOCIALCRM_DATA_DIR"] = str(data_dir)
+    env["SOCIALCRM_LOG_FORMAT"] = "json"
+    return env
+
+
+def socialcrm(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "socialcrm.cli", *args],
+        env=cli_env(data_dir),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(data_dir: Path, *args: str, port: int) -> Iterator[tuple[str, Path]]:
+    """``socialcrm serve ...`` in the background until /health answers; its output in a file."""
+    log = data_dir / "serve.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "socialcrm.cli", "serve", "--port", str(port), *args],
+            env=cli_env(data_dir),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert process.poll() is None, log.read_text()
+                try:
+                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            yield base, log
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_api_key_create_prints_the_key_last_and_it_works(tmp_path: Path) -> None:
+    assert socialcrm(tmp_path, "migrate").returncode == 0
+    made = socialcrm(tmp_path, "api-key", "create", "--tenant", "Acme", "--role", "agent")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    assert key.startswith("scrm_")
+    with running(tmp_path, "--no-worker", port=free_port()) as (base, log):
+        headers = {"Authorization": f"Bearer {key}"}
+        created = httpx.post(f"{base}/api/contacts", json={"name": "Ada"}, headers=headers)
+        assert created.status_code == 201, created.text
+        listed = httpx.get(f"{base}/api/contacts", headers=headers).json()
+        assert [c["name"] for c in listed["items"]] == ["Ada"]
+        assert httpx.get(f"{base}/api/contacts").status_code == 401
+    assert key not in log.read_text()
+
+
+def test_bad_input_is_a_message_and_a_non_zero_exit(tmp_path: Path) -> None:
+    assert socialcrm(tmp_path, "migrate").returncode == 0
+    bad_role = socialcrm(tmp_path, "api-key", "create", "--tenant", "Acme", "--role", "owner")
+    assert bad_role.returncode != 0
+    assert "owner" in bad_role.stderr
+    made = socialcrm(
+        tmp_path,
+        "user",
+        "create",
+        "--tenant",
+        "Acme",
+        "--email",
+        "ada@acme.test",
+        stdin="s3cret-passw0rd\ns3cret-passw0rd\n",
+    )
+    assert made.returncode == 0, made.stderr
+    again = socialcrm(
+        tmp_path,
+        "user",
+        "create",
+        "--tenant",
+        "Acme",
+        "--email",
+        "ada@acme.test",
+        stdin="s3cret-passw0rd\ns3cret-passw0rd\n",
+    )
+    assert again.returncode != 0
+    assert "error" in again.stderr.lower()
+    missing_world = socialcrm(tmp_path, "sandbox", "--world", str(tmp_path / "nope.json"))
+    assert missing_world.returncode != 0
+
+
+@pytest.mark.timeout(180)
+def test_serve_demo_is_ready_to_click(tmp_path: Path) -> None:
+    """What ``make run`` starts: the API, the UI, a worker, the sandbox and the demo data."""
+    port, sandbox_port = free_port(), free_port()
+    with running(tmp_path, "--demo", "--sandbox-port", str(sandbox_port), port=port) as (
+        base,
+        log,
+    ):
+        output = log.read_text()
+        login = re.search(r"Log in\s+(\S+) / (\S+)", output)
+        key = re.search(r"API key\s+(scrm_\S+)", output)
+        assert login is not None and key is not None, output
+        contacts = httpx.get(
+            f"{base}/api/contacts", headers={"Authorization": f"Bearer {key[1]}"}
+        ).json()
+        assert len(contacts["items"]) >= 5
+        with httpx.Client(base_url=base, follow_redirects=True) as browser:
+            page = browser.get("/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            home = browser.post(
+                "/login", data={"email": login[1], "password": login[2], "csrf": csrf[1]}
+            )
+            assert home.status_code == 200
+            assert contacts["items"][0]["name"] in home.text
+            connections = browser.get("/connections")
+            assert "Connect" in connections.text
+        assert httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/health").status_code == 200
