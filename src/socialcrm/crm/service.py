@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Integer, select, text
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Base
@@ -110,6 +110,20 @@ def parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
+def _contact_matches(session: Session, needle: str) -> ColumnElement[bool]:
+    """Substring search on the contact's search text, through the trigram index.
+
+    SQLite answers from its FTS5 trigram table (needles of 3+ characters); PostgreSQL's
+    ``LIKE`` uses the pg_trgm GIN index by itself.
+    """
+    if session.get_bind().dialect.name == "sqlite" and len(needle) >= 3:
+        phrase = '"' + needle.replace('"', '""') + '"'
+        hits = text("SELECT rowid FROM contacts_search WHERE contacts_search MATCH :phrase")
+        return Contact.id.in_(hits.bindparams(phrase=phrase).columns(rowid=Integer))
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Contact.search_text.like(f"%{escaped}%", escape="\\")
+
+
 def list_page(
     session: Session,
     model: type[M],
@@ -127,9 +141,7 @@ def list_page(
     if after is not None:
         stmt = stmt.where(pk < after)
     if query and model is Contact:
-        needle = query.strip().lower()
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Contact.search_text.like(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(_contact_matches(session, query.strip().lower()))
     rows = list(session.scalars(stmt))
     next_cursor = str(getattr(rows[limit - 1], str(pk.key))) if len(rows) > limit else None
     return Page(items=rows[:limit], next_cursor=next_cursor)
