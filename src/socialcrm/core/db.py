@@ -99,6 +99,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
@@ -110,6 +111,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_savepoint(conn: Connection, _name: str) -> None:
+    """pysqlite begins a transaction only before a write, so reads run in autocommit and
+    concurrent writers wait for each other (busy_timeout) instead of failing to upgrade a
+    stale read snapshot. A SAVEPOINT outside a transaction would itself become the
+    transaction, and its RELEASE would commit early: open the real one first, IMMEDIATE
+    because a savepoint guards a write."""
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # Primary keys are 32-bit on PostgreSQL (SERIAL); API ids beyond are refused as input errors.
