@@ -19,7 +19,16 @@ pytestmark = pytest.mark.anyio
 
 
 def test_provider_names() -> None:
-    assert provider_names() == ("x", "mastodon", "bluesky")
+    assert provider_names() == (
+        "x",
+        "mastodon",
+        "bluesky",
+        "linkedin",
+        "facebook",
+        "instagram",
+        "youtube",
+        "tiktok",
+    )
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import TypeVar
 
 import httpx
@@ -18,6 +20,12 @@ T = TypeVar("T")
 USER_AGENT = "socialcrm/0.1"
 
 
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """Built once: loading the CA bundle costs ~100 ms, far more than a provider call."""
+    return ssl.create_default_context()
+
+
 def _client(instance_url: str) -> httpx.AsyncClient:
     settings = get_settings()
     if instance_url and not settings.sandbox_url:
@@ -26,7 +34,9 @@ def _client(instance_url: str) -> httpx.AsyncClient:
             allow_private=settings.allow_private_fetch, timeout=settings.provider_timeout_s
         )
     return httpx.AsyncClient(
-        timeout=settings.provider_timeout_s, headers={"User-Agent": USER_AGENT}
+        timeout=settings.provider_timeout_s,
+        headers={"User-Agent": USER_AGENT},
+        verify=_tls_context(),
     )
 
 

@@ -64,6 +64,11 @@ class AdapterBase:
     async def publish(self, ctx: CallContext, text: str) -> PostData:
         self._unsupported("publishing")
 
+    async def publish_media(
+        self, ctx: CallContext, text: str, media_urls: tuple[str, ...]
+    ) -> PostData:
+        self._unsupported("publishing photos or videos")
+
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
         self._unsupported("post metrics")
 

@@ -27,6 +27,7 @@ class Capability(StrEnum):
     DM = "dm"
     REPLY = "reply"
     PUBLISH = "publish"
+    PUBLISH_MEDIA = "publish_media"  # a post needs photos or a video (Instagram, TikTok)
     METRICS = "metrics"
     REVOKE = "revoke"
     REFRESH = "refresh"  # tokens expire and can be refreshed
@@ -179,6 +180,10 @@ class Provider(Protocol):
     async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str: ...
 
     async def publish(self, ctx: CallContext, text: str) -> PostData: ...
+
+    async def publish_media(
+        self, ctx: CallContext, text: str, media_urls: tuple[str, ...]
+    ) -> PostData: ...
 
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData: ...
 

@@ -83,6 +83,9 @@ class MastodonProvider(AdapterBase):
             Capability.REVOKE,
         }
     )
+    capability_notes: ClassVar[Mapping[Capability, str]] = {
+        Capability.LOOKUP_BY_EMAIL: "admin API of the account's own instance (admin:read:accounts)",
+    }
 
     def __init__(self, http: httpx.AsyncClient, instance_url: str) -> None:
         self._http = http

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
@@ -51,6 +52,10 @@ class OAuthClientConfig:
     token_url: str
     revoke_url: str | None
     auth_method: str  # Authlib's: client_secret_basic | client_secret_post | none
+    # Networks that deviate from RFC 6749: TikTok names the client "client_key" in every
+    # request and separates scopes with commas.
+    extra_params: tuple[tuple[str, str], ...] = ()
+    scope_separator: str = " "
 
 
 def _client(http: httpx.AsyncClient, app: AppCredentials, auth_method: str) -> Any:
@@ -88,7 +93,8 @@ def authorization_url(
         state=state,
         code_verifier=code_verifier,
         redirect_uri=redirect_uri,
-        scope=" ".join(scopes),
+        scope=config.scope_separator.join(scopes),
+        **dict(config.extra_params),
     )
     return str(url)
 
@@ -111,6 +117,7 @@ async def exchange_code(
                 code=code,
                 redirect_uri=redirect_uri,
                 code_verifier=code_verifier,
+                **dict(config.extra_params),
             )
     return token_set(token, utc_now(), config.wire)
 
@@ -122,7 +129,9 @@ async def refresh(
     async with _client(http, app, config.auth_method) as client:
         _check_answers(client, config.wire)
         with _oauth_outcomes(config.wire):
-            token = await client.refresh_token(config.token_url, refresh_token=refresh_token)
+            token = await client.refresh_token(
+                config.token_url, refresh_token=refresh_token, **dict(config.extra_params)
+            )
     return token_set(token, utc_now(), config.wire)
 
 
@@ -139,7 +148,10 @@ async def revoke(
     async with _client(http, app, config.auth_method) as client:
         with _oauth_outcomes(config.wire):
             response = await client.revoke_token(
-                config.revoke_url, token=token, token_type_hint=token_type_hint
+                config.revoke_url,
+                token=token,
+                token_type_hint=token_type_hint,
+                body=urlencode(config.extra_params),
             )
     _raise_for_revoke(response, config.wire)
 
@@ -211,5 +223,5 @@ def token_set(token: Mapping[str, Any], now: datetime, wire: Wire) -> TokenSet:
         access_token=access,
         refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
         expires_at=expires_at,
-        scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+        scopes=tuple(scope.replace(",", " ").split()) if isinstance(scope, str) else (),
     )

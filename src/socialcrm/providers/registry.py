@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import httpx
 
+from socialcrm.providers import linkedin, meta, tiktok, youtube
 from socialcrm.providers.base import Capability, Provider
 from socialcrm.providers.bluesky import REAL_APPVIEW_URL, REAL_PDS_URL, BlueskyProvider
+from socialcrm.providers.linkedin import LinkedInProvider
 from socialcrm.providers.mastodon import MastodonProvider
+from socialcrm.providers.meta import FacebookProvider, InstagramProvider
+from socialcrm.providers.tiktok import TikTokProvider
 from socialcrm.providers.x import REAL_API_URL, REAL_AUTH_URL, XProvider
+from socialcrm.providers.youtube import YouTubeProvider
 
 
 class UnknownProvider(LookupError):
@@ -29,15 +34,29 @@ class ProviderInfo:
     capabilities: frozenset[Capability]
     sandbox_prefix: str
     dynamic_registration: bool  # registers its own OAuth app per instance (Mastodon)
+    # What a capability covers where the network allows only part of it ("Pages only").
+    notes: Mapping[Capability, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
     {
-        cls.name: ProviderInfo(cls.name, cls.display_name, cls.capabilities, prefix, dynamic)
+        cls.name: ProviderInfo(
+            cls.name,
+            cls.display_name,
+            cls.capabilities,
+            prefix,
+            dynamic,
+            MappingProxyType(dict(getattr(cls, "capability_notes", {}))),
+        )
         for cls, prefix, dynamic in (
             (XProvider, "/x", False),
             (MastodonProvider, "/mastodon", True),
             (BlueskyProvider, "/bsky", False),
+            (LinkedInProvider, "/linkedin", False),
+            (FacebookProvider, "/facebook", False),
+            (InstagramProvider, "/instagram", False),
+            (YouTubeProvider, "/youtube", False),
+            (TikTokProvider, "/tiktok", False),
         )
     }
 )
@@ -64,20 +83,48 @@ def build_provider(
 ) -> Provider:
     """An adapter talking to ``sandbox_url + prefix`` when set, else to the real network."""
     info = provider_info(name)
-    if sandbox_url is not None:
-        base = sandbox_url.rstrip("/") + info.sandbox_prefix
-        real_x = (base, base)
-        real_bluesky: tuple[str, str | None] = (base, None)
-        instance = base
-    else:
-        real_x = (REAL_API_URL, REAL_AUTH_URL)
-        real_bluesky = (REAL_PDS_URL, REAL_APPVIEW_URL)
-        instance = ""
+    base = sandbox_url.rstrip("/") + info.sandbox_prefix if sandbox_url is not None else None
     if name == XProvider.name:
-        return XProvider(http, real_x[0], auth_base_url=real_x[1])
+        return XProvider(http, base or REAL_API_URL, auth_base_url=base or REAL_AUTH_URL)
     if name == BlueskyProvider.name:
-        return BlueskyProvider(http, real_bluesky[0], appview_url=real_bluesky[1])
-    return MastodonProvider(http, instance or instance_origin(instance_url))
+        return BlueskyProvider(
+            http, base or REAL_PDS_URL, appview_url=None if base else REAL_APPVIEW_URL
+        )
+    if name == MastodonProvider.name:
+        return MastodonProvider(http, base or instance_origin(instance_url))
+    return _build_rest_provider(name, http, base)
+
+
+def _build_rest_provider(name: str, http: httpx.AsyncClient, base: str | None) -> Provider:
+    """The networks with fixed hosts: in the sandbox every host is its one prefix."""
+    if name == LinkedInProvider.name:
+        return LinkedInProvider(
+            http, base or linkedin.REAL_API_URL, auth_base_url=base or linkedin.REAL_AUTH_URL
+        )
+    if name == FacebookProvider.name:
+        return FacebookProvider(
+            http,
+            base or meta.REAL_FACEBOOK_GRAPH_URL,
+            auth_url=base or meta.REAL_FACEBOOK_DIALOG_URL,
+            token_url=base or meta.REAL_FACEBOOK_GRAPH_URL,
+        )
+    if name == InstagramProvider.name:
+        return InstagramProvider(
+            http,
+            base or meta.REAL_INSTAGRAM_GRAPH_URL,
+            auth_url=base or meta.REAL_INSTAGRAM_AUTH_URL,
+            token_url=base or meta.REAL_INSTAGRAM_TOKEN_URL,
+        )
+    if name == YouTubeProvider.name:
+        return YouTubeProvider(
+            http,
+            base or youtube.REAL_API_URL,
+            auth_url=base or youtube.REAL_AUTH_URL,
+            token_url=base or youtube.REAL_TOKEN_URL,
+        )
+    return TikTokProvider(
+        http, base or tiktok.REAL_API_URL, auth_base_url=base or tiktok.REAL_AUTH_URL
+    )
 
 
 def instance_origin(instance_url: str | None) -> str:

@@ -8,9 +8,9 @@ to each adapter. Also holds the small typed readers for JSON payloads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -38,6 +38,8 @@ class Wire:
     network: str
     rate_headers: RateHeaders
     unauthorized: type[ReconnectRequired] = ReconnectRequired
+    # When a 429 names no reset: the network's own window end (LinkedIn: next UTC midnight).
+    window_end: Callable[[datetime], datetime] | None = None
 
 
 async def send(
@@ -76,7 +78,11 @@ def check_status(response: httpx.Response, wire: Wire, ctx: CallContext | None =
         ctx.budget = budget
     status = response.status_code
     if status == 429:
-        raise rate_limited(response.headers, wire.rate_headers, utc_now())
+        now = utc_now()
+        if wire.window_end is None:
+            raise rate_limited(response.headers, wire.rate_headers, now)
+        backoff = max(wire.window_end(now) - now, timedelta(seconds=1))
+        raise rate_limited(response.headers, wire.rate_headers, now, backoff)
     if status == 401:
         raise wire.unauthorized(f"{wire.network}: unauthorised ({error_summary(response)})")
     if status >= 500:

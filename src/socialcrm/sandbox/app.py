@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from socialcrm.sandbox import bluesky, control, mastodon, x
+from socialcrm.sandbox import bluesky, control, graph, linkedin, mastodon, tiktok, x, youtube
 from socialcrm.sandbox.gate import NetworkError, RateHeadersMiddleware
-from socialcrm.sandbox.oauth import MASTODON_OAUTH, X_OAUTH, oauth_router
+from socialcrm.sandbox.oauth import ALL_OAUTH, oauth_router
 from socialcrm.sandbox.schema import Network, load_world_spec
 from socialcrm.sandbox.signals import error_body, mastodon_error, reason_phrase, xrpc_error
 from socialcrm.sandbox.state import SandboxState
@@ -23,6 +23,11 @@ _PREFIXES: tuple[tuple[str, Network], ...] = (
     ("/x/", "x"),
     ("/mastodon/", "mastodon"),
     ("/bsky/", "bluesky"),
+    ("/linkedin/", "linkedin"),
+    ("/facebook/", "facebook"),
+    ("/instagram/", "instagram"),
+    ("/youtube/", "youtube"),
+    ("/tiktok/", "tiktok"),
 )
 
 
@@ -44,8 +49,19 @@ def invalid_request_body(network: Network | None, message: str) -> tuple[int, di
         return 422, mastodon_error(422, f"Validation failed: {message}")
     if network == "bluesky":
         return 400, xrpc_error(400, "InvalidRequest", message)
+    if network is not None:
+        return 400, error_body(network, 400) | _with_message(network, message)
     envelope = {"code": "validation_error", "message": message, "details": {}}
     return 422, {"error": envelope}
+
+
+def _with_message(network: Network, message: str) -> dict[str, Any]:
+    """The network's 400 body, saying what was wrong."""
+    body = error_body(network, 400)
+    if network == "linkedin":
+        return {"message": message}
+    inner = body.get("error")
+    return {"error": {**inner, "message": message}} if isinstance(inner, dict) else {}
 
 
 async def _network_error(_: Request, error: Exception) -> JSONResponse:
@@ -80,7 +96,10 @@ def create_app(
     """A sandbox app seeded with ``world`` (a dict, a JSON file, or None for the demo world)."""
     app = FastAPI(
         title="socialcrm sandbox",
-        description="Local emulator of X API v2, Mastodon and Bluesky (see docs/providers.md).",
+        description=(
+            "Local emulator of X API v2, Mastodon, Bluesky, LinkedIn, Facebook Pages, "
+            "Instagram, YouTube Data API v3 and TikTok (see docs/providers.md)."
+        ),
         version="1",
     )
     app.state.sandbox = SandboxState(load_world_spec(world), clock)
@@ -90,11 +109,15 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for router in (
         control.router,
-        oauth_router(X_OAUTH),
-        oauth_router(MASTODON_OAUTH),
+        *(oauth_router(paths) for paths in ALL_OAUTH),
         x.router,
         mastodon.router,
         bluesky.router,
+        linkedin.router,
+        graph.facebook,
+        graph.instagram,
+        youtube.router,
+        tiktok.router,
     ):
         app.include_router(router)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from socialcrm.sandbox.bluesky_shapes import post_cid, post_uri
 from socialcrm.sandbox.gate import NetworkError, sandbox_state
-from socialcrm.sandbox.schema import Network, load_world_spec
+from socialcrm.sandbox.schema import Network, OAuthNetwork, load_world_spec
 from socialcrm.sandbox.times import iso_z
 from socialcrm.sandbox.traffic import ANY_FAMILY, Budget, Family, Fault
 from socialcrm.sandbox.world import DirectMessage, Post, World
@@ -68,7 +68,7 @@ class ConfigIn(_In):
 
 
 class AppIn(_In):
-    network: Literal["x", "mastodon"]
+    network: OAuthNetwork
     redirect_uris: list[str] = Field(min_length=1)
     client_id: str | None = None
     client_secret: str | None = None

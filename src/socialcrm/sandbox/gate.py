@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from socialcrm.sandbox.schema import Network
-from socialcrm.sandbox.signals import error_body, rate_headers
+from socialcrm.sandbox.signals import error_body, limit_signal, rate_headers
 from socialcrm.sandbox.state import SandboxState
 from socialcrm.sandbox.traffic import Family, Quota
 
@@ -48,8 +48,11 @@ def _set_headers(request: Request, headers: dict[str, str]) -> None:
     setattr(request.state, _STATE_KEY, headers)
 
 
-async def admit(request: Request, network: Network, family: Family) -> None:
-    """Log the call, then apply an injected fault or the caller's budget (raising NetworkError)."""
+async def admit(request: Request, network: Network, family: Family, cost: int = 1) -> None:
+    """Log the call, then apply an injected fault or the caller's budget (raising NetworkError).
+
+    ``cost``: what the call spends from the budget (YouTube's quota units; 1 elsewhere).
+    """
     state = sandbox_state(request)
     caller = request.headers.get("authorization") or "anonymous"
     state.traffic.log_call(network, family)
@@ -62,12 +65,12 @@ async def admit(request: Request, network: Network, family: Family) -> None:
         seen = state.traffic.peek(network, family, caller, now)
         quota = Quota(seen.limit, 0, now + retry_after, seen.window_s, exceeded=True)
         _set_headers(request, rate_headers(network, quota, retry_after))
-        raise NetworkError(429, error_body(network, 429))
-    quota = state.traffic.charge(network, family, caller, now)
+        raise NetworkError(*limit_signal(network, from_budget=False))
+    quota = state.traffic.charge(network, family, caller, now, cost)
     if quota.exceeded:
         retry_after = max(math.ceil(quota.reset_at - now), 1)
         _set_headers(request, rate_headers(network, quota, retry_after))
-        raise NetworkError(429, error_body(network, 429))
+        raise NetworkError(*limit_signal(network, from_budget=True))
     _set_headers(request, rate_headers(network, quota))
     if fault is not None and fault.status != 200:
         raise NetworkError(fault.status, error_body(network, fault.status))

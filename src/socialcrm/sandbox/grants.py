@@ -26,6 +26,13 @@ BLUESKY_REFRESH_TTL_S = 90 * 24 * 3600.0
 # Networks whose access tokens expire, and the scope that asks for a refresh token.
 # (Mastodon tokens never expire and come without refresh tokens.)
 OFFLINE_SCOPES: dict[Network, str] = {"x": "offline.access"}
+# Networks that always issue a refresh token with an expiring access token (LinkedIn's
+# partner programme, Google with access_type=offline as our adapter asks, TikTok), and those
+# whose tokens expire without any refresh token (Meta's long-lived tokens: 60 days).
+ALWAYS_REFRESH: frozenset[Network] = frozenset({"linkedin", "youtube", "tiktok"})
+EXPIRING: frozenset[Network] = (
+    frozenset(OFFLINE_SCOPES) | ALWAYS_REFRESH | frozenset({"facebook", "instagram"})
+)
 
 
 class GrantError(Exception):
@@ -222,12 +229,17 @@ class Grants:
                 raise GrantError("invalid_grant", "code_verifier does not match code_challenge.")
             code.used = True
             refresh_scope = OFFLINE_SCOPES.get(app.network)
-            with_refresh = refresh_scope is not None and refresh_scope in code.scope
-            expiring = app.network in OFFLINE_SCOPES
+            with_refresh = app.network in ALWAYS_REFRESH or (
+                refresh_scope is not None and refresh_scope in code.scope
+            )
+            expiring = app.network in EXPIRING
             return self._issue(code, app.client_id, with_refresh=with_refresh, expiring=expiring)
 
-    def refresh(self, app: App, refresh_value: str) -> Issued:
-        """Rotate: a new access and refresh token; the presented refresh token dies at once."""
+    def refresh(self, app: App, refresh_value: str, *, rotate: bool = True) -> Issued:
+        """Rotate: a new access and refresh token; the presented refresh token dies at once.
+
+        Without ``rotate`` (Google) only a new access token; the refresh token lives on.
+        """
         with self._lock:
             old = self._store.tokens.get(refresh_value)
             if (
@@ -237,6 +249,8 @@ class Grants:
                 or old.status(self._clock()) != "active"
             ):
                 raise GrantError("invalid_grant", "Invalid refresh token.")
+            if not rotate:
+                return self._issue(old, app.client_id, with_refresh=False, expiring=True)
             old.revoked = True
             return self._issue(old, app.client_id, with_refresh=True, expiring=True)
 

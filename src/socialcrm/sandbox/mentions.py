@@ -11,7 +11,19 @@ _X = re.compile(r"(?<![\w@])@(\w{1,15})(?!\w)")
 _MASTODON = re.compile(r"(?<![\w@/])@(\w+)(?:@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))?")
 _BLUESKY = re.compile(r"(?<![\w@])@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+)")
 
-PATTERNS: dict[Network, re.Pattern[str]] = {"x": _X, "mastodon": _MASTODON, "bluesky": _BLUESKY}
+# Facebook tags Pages by username, Instagram tags usernames; the others' @-names only render.
+_DOTTED = re.compile(r"(?<![\w@])@([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)")
+
+PATTERNS: dict[Network, re.Pattern[str]] = {
+    "x": _X,
+    "mastodon": _MASTODON,
+    "bluesky": _BLUESKY,
+    "linkedin": _DOTTED,
+    "facebook": _DOTTED,
+    "instagram": _DOTTED,
+    "youtube": _DOTTED,
+    "tiktok": _DOTTED,
+}
 
 
 def mentioned_handles(network: Network, text: str) -> list[str]:

@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Network = Literal["x", "mastodon", "bluesky"]
-NETWORKS: tuple[Network, ...] = ("x", "mastodon", "bluesky")
+Network = Literal[
+    "x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "youtube", "tiktok"
+]
+NETWORKS: tuple[Network, ...] = (
+    "x",
+    "mastodon",
+    "bluesky",
+    "linkedin",
+    "facebook",
+    "instagram",
+    "youtube",
+    "tiktok",
+)
+OAuthNetwork = Literal["x", "mastodon", "linkedin", "facebook", "instagram", "youtube", "tiktok"]
+# What kind of account a world account is, where the network tells kinds apart.
+ACCOUNT_TYPES: dict[str, frozenset[str]] = {
+    "linkedin": frozenset({"member", "organization"}),
+    "facebook": frozenset({"page", "person"}),
+    "instagram": frozenset({"business", "creator", "personal"}),
+}
+_USER_IDS: dict[str, re.Pattern[str]] = {
+    "bluesky": re.compile(r"did:[a-z]+:[A-Za-z0-9._:%-]+"),
+    "linkedin": re.compile(r"[A-Za-z0-9_-]{1,40}"),  # organisations numeric, members opaque
+    "youtube": re.compile(r"UC[A-Za-z0-9_-]{22}"),  # channel id
+    "tiktok": re.compile(r"[A-Za-z0-9_.-]{1,64}"),  # open_id
+}
+_ID_RULES = {
+    "bluesky": "a DID",
+    "linkedin": "1-40 of A-Z a-z 0-9 _ -",
+    "youtube": "a channel id (UC + 22 characters)",
+    "tiktok": "an open_id (1-64 of A-Z a-z 0-9 _ . -)",
+}
 
 WORLDS_DIR = Path(__file__).parent / "worlds"
 DEMO_WORLD_PATH = WORLDS_DIR / "demo.json"
@@ -55,17 +86,31 @@ class AccountSpec(_Strict):
     email_visible: bool = False
     removed: bool = False
     app_password: str | None = None
+    account_type: str | None = None  # linkedin member|organization, facebook page|person, ...
     posts: list[PostSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _network_identity(self) -> AccountSpec:
         if self.network == "bluesky" and not self.user_id.startswith("did:"):
             raise ValueError(f"bluesky user_id must be a DID, got {self.user_id!r}")
-        if self.network != "bluesky" and not self.user_id.isdigit():
+        pattern = _USER_IDS.get(self.network)
+        if pattern is None and not self.user_id.isdigit():
             raise ValueError(f"{self.network} user_id must be numeric, got {self.user_id!r}")
+        if pattern is not None and not pattern.fullmatch(self.user_id):
+            rule = _ID_RULES[self.network]
+            raise ValueError(f"{self.network} user_id must be {rule}, got {self.user_id!r}")
         if self.handle.startswith("@"):
             raise ValueError(f"handles carry no '@': {self.handle!r}")
+        kinds = ACCOUNT_TYPES.get(self.network)
+        if self.account_type is not None and (kinds is None or self.account_type not in kinds):
+            allowed = sorted(kinds) if kinds else "none"
+            raise ValueError(f"{self.network} account_type must be one of {allowed}")
         return self
+
+    def kind(self) -> str | None:
+        """The account type, defaulting to the kind the network's API serves."""
+        defaults = {"linkedin": "organization", "facebook": "page", "instagram": "business"}
+        return self.account_type or defaults.get(self.network)
 
 
 class PersonSpec(_Strict):
@@ -78,7 +123,7 @@ class PersonSpec(_Strict):
 
 
 class AppSpec(_Strict):
-    network: Literal["x", "mastodon"]
+    network: OAuthNetwork
     client_id: str = Field(min_length=1)
     client_secret: str | None = None
     redirect_uris: list[str] = Field(min_length=1)

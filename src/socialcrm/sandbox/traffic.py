@@ -77,14 +77,14 @@ class _Store:
     calls: Counter[tuple[Network, Family]] = field(default_factory=Counter)
 
 
-def consume(window: _Window, budget: Budget, now: float) -> tuple[_Window, Quota]:
-    """Spend one request from a fixed window (a fresh window once the old one has passed)."""
+def consume(window: _Window, budget: Budget, now: float, cost: int = 1) -> tuple[_Window, Quota]:
+    """Spend ``cost`` from a fixed window (a fresh window once the old one has passed)."""
     if now >= window.started_at + budget.window_s:
         window = _Window(started_at=now)
     reset_at = window.started_at + budget.window_s
-    exceeded = window.used >= budget.limit
+    exceeded = window.used + cost > budget.limit
     if not exceeded:
-        window.used += 1
+        window.used += cost
     remaining = max(budget.limit - window.used, 0)
     return window, Quota(budget.limit, remaining, reset_at, budget.window_s, exceeded)
 
@@ -147,13 +147,15 @@ class Traffic:
         with self._lock:
             return list(self._store.budgets)
 
-    def charge(self, network: Network, family: Family, caller: str, now: float) -> Quota:
-        """Count one request of ``caller`` (a token) against the family's budget."""
+    def charge(
+        self, network: Network, family: Family, caller: str, now: float, cost: int = 1
+    ) -> Quota:
+        """Count one request (``cost`` units) of ``caller`` against the family's budget."""
         with self._lock:
             budget = self._budget_for(network, family)
             key = (network, family, budget.endpoint, caller)
             window = self._store.windows.get(key) or _Window(started_at=now)
-            window, quota = consume(window, budget, now)
+            window, quota = consume(window, budget, now, cost)
             self._store.windows[key] = window
             return quota
 

@@ -42,6 +42,7 @@ class Account:
     company: str | None
     location: str | None
     website: str | None
+    account_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def account_from_spec(person: PersonSpec, spec: AccountSpec) -> Account:
         company=person.company,
         location=person.location,
         website=person.website,
+        account_type=spec.kind(),
     )
 
 
@@ -154,9 +156,15 @@ def notice_reason(network: Network, mentioned: bool, replied_to_me: bool) -> Rea
     """
     if network == "bluesky" and replied_to_me:
         return "reply"
+    if network in _NO_MENTIONS:
+        return None
     if mentioned or (network == "x" and replied_to_me):
         return "mention"
     return None
+
+
+# Networks whose APIs have no mentions timeline (tags, for Facebook and Instagram, are).
+_NO_MENTIONS: frozenset[Network] = frozenset({"linkedin", "youtube", "tiktok"})
 
 
 class World:
@@ -268,6 +276,16 @@ class World:
                 seen.add(parent.id)
                 root = parent
             return root
+
+    def replies_to(self, network: Network, post_id: str) -> list[Post]:
+        """Readable direct replies to a post, newest first (YouTube's comment threads)."""
+        with self._lock:
+            found = (
+                self._readable(p)
+                for (n, _), p in self._ix.posts.items()
+                if n == network and p.in_reply_to_id == post_id
+            )
+            return sorted((p for p in found if p is not None), key=lambda p: -int(p.id))
 
     def reply_count(self, post: Post) -> int:
         with self._lock:

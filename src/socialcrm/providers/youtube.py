@@ -1,0 +1,435 @@
+"""YouTube Data API v3: channels (by handle or id), uploads, video statistics, comment threads.
+
+Google OAuth 2.0 with PKCE and refresh tokens. The API has no mentions and no messaging, and
+publishing means uploading a video file, which a text post cannot be. Every call costs quota
+units from a daily budget reset at midnight Pacific time; an exhausted budget is HTTP 403
+``quotaExceeded`` (not 429), so it is mapped here, to the next Pacific midnight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from socialcrm.providers.adapter import AdapterBase
+from socialcrm.providers.base import (
+    AppCredentials,
+    CallContext,
+    Capability,
+    OAuthEndpoints,
+    PostData,
+    ProfileData,
+    ProfileGone,
+    RateLimited,
+    TokenSet,
+    TransientProviderError,
+)
+from socialcrm.providers.handles import InvalidHandle, parse_handle
+from socialcrm.providers.limits import NO_RATE_HEADERS, next_pacific_midnight
+from socialcrm.providers.oauth import OAuthClientConfig, auth_method_for
+from socialcrm.providers.oauth import authorization_url as oauth_authorization_url
+from socialcrm.providers.oauth import exchange_code as oauth_exchange_code
+from socialcrm.providers.oauth import refresh as oauth_refresh
+from socialcrm.providers.oauth import revoke as oauth_revoke
+from socialcrm.providers.outcomes import RequestRejected, TokenExpired
+from socialcrm.providers.wire import (
+    JsonObject,
+    QueryParams,
+    Wire,
+    field_list,
+    field_obj,
+    field_str,
+    field_time,
+    json_object,
+    send,
+    utc_now,
+)
+
+YOUTUBE_WIRE = Wire(
+    "youtube", NO_RATE_HEADERS, unauthorized=TokenExpired, window_end=next_pacific_midnight
+)
+REAL_API_URL = "https://www.googleapis.com"
+REAL_AUTH_URL = "https://accounts.google.com"
+REAL_TOKEN_URL = "https://oauth2.googleapis.com"  # noqa: S105 - a URL
+API_PATH = "/youtube/v3"
+DEFAULT_SCOPES = (
+    "https://www.googleapis.com/auth/youtube.readonly",
+    "https://www.googleapis.com/auth/youtube.force-ssl",
+)
+CHANNEL_PARTS = "snippet,statistics,contentDetails"
+QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded", "rateLimitExceeded"})
+_GONE_REASONS = frozenset(
+    {"channelNotFound", "videoNotFound", "commentNotFound", "commentThreadNotFound"}
+)
+
+
+class YouTubeProvider(AdapterBase):
+    name: ClassVar[str] = "youtube"
+    display_name: ClassVar[str] = "YouTube"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.OAUTH,
+            Capability.REFRESH,
+            Capability.LOOKUP_BY_HANDLE,
+            Capability.LOOKUP_BY_ID,
+            Capability.PROFILE,
+            Capability.POSTS,
+            Capability.REPLY,
+            Capability.METRICS,
+            Capability.REVOKE,
+        }
+    )
+    capability_notes: ClassVar[Mapping[Capability, str]] = {
+        Capability.POSTS: "uploaded videos",
+        Capability.REPLY: "comments on videos and replies to comments",
+    }
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_url: str,
+        *,
+        auth_url: str | None = None,
+        token_url: str | None = None,
+    ) -> None:
+        self._http = http
+        self._api = api_url.rstrip("/") + API_PATH
+        self._auth = (auth_url or api_url).rstrip("/")
+        self._token = (token_url or api_url).rstrip("/")
+
+    # --- connecting ---------------------------------------------------------------------------
+
+    def oauth_endpoints(self) -> OAuthEndpoints:
+        return OAuthEndpoints(
+            authorize_url=f"{self._auth}/o/oauth2/v2/auth",
+            token_url=f"{self._token}/token",
+            revoke_url=f"{self._token}/revoke",
+            default_scopes=DEFAULT_SCOPES,
+        )
+
+    def _oauth(self, app: AppCredentials) -> OAuthClientConfig:
+        endpoints = self.oauth_endpoints()
+        return OAuthClientConfig(
+            wire=YOUTUBE_WIRE,
+            authorize_url=endpoints.authorize_url,
+            token_url=endpoints.token_url,
+            revoke_url=endpoints.revoke_url,
+            auth_method=auth_method_for(app, "client_secret_post"),
+            # Google issues a refresh token only for offline access, once per consent.
+            extra_params=(("access_type", "offline"), ("prompt", "consent")),
+        )
+
+    def authorization_url(
+        self,
+        app: AppCredentials,
+        *,
+        redirect_uri: str,
+        state: str,
+        code_verifier: str,
+        scopes: tuple[str, ...],
+    ) -> str:
+        return oauth_authorization_url(
+            self._oauth(app),
+            self._http,
+            app,
+            redirect_uri=redirect_uri,
+            state=state,
+            code_verifier=code_verifier,
+            scopes=scopes,
+        )
+
+    async def exchange_code(
+        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
+    ) -> TokenSet:
+        config = self._oauth(app)
+        plain = OAuthClientConfig(
+            config.wire, config.authorize_url, config.token_url, None, config.auth_method
+        )
+        return await oauth_exchange_code(
+            plain,
+            self._http,
+            app,
+            code=code,
+            redirect_uri=redirect_uri,
+            code_verifier=code_verifier,
+        )
+
+    async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
+        """Google keeps the refresh token; the answer carries only a new access token."""
+        config = self._oauth(app)
+        plain = OAuthClientConfig(
+            config.wire, config.authorize_url, config.token_url, None, config.auth_method
+        )
+        fresh = await oauth_refresh(plain, self._http, app, refresh_token)
+        if fresh.refresh_token:
+            return fresh
+        return TokenSet(fresh.access_token, refresh_token, fresh.expires_at, fresh.scopes)
+
+    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
+        config = self._oauth(app)
+        plain = OAuthClientConfig(
+            config.wire, config.authorize_url, config.token_url, config.revoke_url, "none"
+        )
+        token = tokens.refresh_token or tokens.access_token
+        await oauth_revoke(plain, self._http, app, token=token, token_type_hint="")
+
+    # --- reading --------------------------------------------------------------------------------
+
+    async def me(self, ctx: CallContext) -> ProfileData:
+        return await self._channel(ctx, {"mine": "true"})
+
+    async def lookup_handle(self, ctx: CallContext, handle: str) -> ProfileData:
+        try:
+            parsed = parse_handle(handle, "youtube")
+        except InvalidHandle as exc:
+            raise ProfileGone(f"youtube: no such channel ({exc})") from exc
+        if parsed is None:
+            raise ProfileGone(f"youtube: not a channel: {handle!r}")
+        if parsed.kind == "channel":
+            return await self._channel(ctx, {"id": parsed.handle})
+        if parsed.kind == "user":
+            return await self._channel(ctx, {"forUsername": parsed.handle})
+        return await self._channel(ctx, {"forHandle": f"@{parsed.handle}"})
+
+    async def lookup_user_id(self, ctx: CallContext, user_id: str) -> ProfileData:
+        return await self._channel(ctx, {"id": _channel_id(user_id)})
+
+    async def posts(self, ctx: CallContext, user_id: str, limit: int = 10) -> list[PostData]:
+        """The channel's latest uploads (playlistItems: 1 unit, unlike search's 100)."""
+        uploads = "UU" + _channel_id(user_id)[2:]
+        params: QueryParams = {
+            "part": "snippet,contentDetails",
+            "playlistId": uploads,
+            "maxResults": min(max(limit, 1), 50),
+        }
+        body = await self._call(ctx, "GET", "/playlistItems", params=params)
+        return [video_from_playlist_item(i) for i in field_list(body, "items")][:limit]
+
+    async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
+        params: QueryParams = {"part": "snippet,statistics", "id": post_id}
+        items = field_list(await self._call(ctx, "GET", "/videos", params=params), "items")
+        if not items:
+            raise ProfileGone(f"youtube: no video {post_id!r}")
+        return video_from_resource(items[0])
+
+    async def comment_threads(
+        self, ctx: CallContext, video_id: str, limit: int = 20
+    ) -> list[PostData]:
+        """Top-level comments on a video, newest first (each one a thread to reply into)."""
+        params: QueryParams = {
+            "part": "snippet",
+            "videoId": video_id,
+            "order": "time",
+            "maxResults": min(max(limit, 1), 100),
+        }
+        body = await self._call(ctx, "GET", "/commentThreads", params=params)
+        return [comment_from_thread(t) for t in field_list(body, "items")][:limit]
+
+    # --- writing --------------------------------------------------------------------------------
+
+    async def reply(self, ctx: CallContext, in_reply_to: PostData, text: str) -> PostData:
+        """On a video: a new comment thread. On a comment: a reply in its thread."""
+        if in_reply_to.ref == "comment":
+            payload: JsonObject = {"snippet": {"parentId": in_reply_to.id, "textOriginal": text}}
+            body = await self._call(
+                ctx, "POST", "/comments", params={"part": "snippet"}, json=payload
+            )
+            return comment_from_resource(body, in_reply_to_id=in_reply_to.id)
+        payload = {
+            "snippet": {
+                "videoId": in_reply_to.id,
+                "topLevelComment": {"snippet": {"textOriginal": text}},
+            }
+        }
+        body = await self._call(
+            ctx, "POST", "/commentThreads", params={"part": "snippet"}, json=payload
+        )
+        return comment_from_thread(body)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    async def _channel(self, ctx: CallContext, selector: Mapping[str, str]) -> ProfileData:
+        params: QueryParams = {"part": CHANNEL_PARTS, **selector}
+        items = field_list(await self._call(ctx, "GET", "/channels", params=params), "items")
+        if not items:  # YouTube answers 200 with no items for an unknown channel
+            raise ProfileGone(f"youtube: no channel for {dict(selector)}")
+        return channel_profile(items[0])
+
+    async def _call(
+        self,
+        ctx: CallContext,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        json: Any = None,
+    ) -> JsonObject:
+        response = await send(
+            self._http,
+            YOUTUBE_WIRE,
+            method,
+            self._api + path,
+            token=ctx.access_token,
+            ctx=ctx,
+            params=params,
+            json=json,
+        )
+        raise_for_google_error(response)
+        return json_object(response, YOUTUBE_WIRE)
+
+
+# --- pure payload mapping -------------------------------------------------------------------------
+
+
+def google_error_reasons(body: Any) -> tuple[str, ...]:
+    error = field_obj(body if isinstance(body, dict) else {}, "error")
+    return tuple(field_str(e, "reason") for e in field_list(error, "errors"))
+
+
+def raise_for_google_error(response: httpx.Response) -> None:
+    """``{"error": {"code", "message", "errors": [{"domain", "reason"}]}}`` → outcomes."""
+    status = response.status_code
+    if status < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    reasons = google_error_reasons(body)
+    message = field_str(field_obj(body if isinstance(body, dict) else {}, "error"), "message")
+    if status == 403 and QUOTA_REASONS.intersection(reasons):
+        when = next_pacific_midnight(utc_now())
+        raise RateLimited(when, f"youtube: quota exhausted until {when.isoformat()}")
+    if status == 404 or _GONE_REASONS.intersection(reasons):
+        raise ProfileGone(f"youtube: {message or 'not found'}")
+    raise RequestRejected(status, f"youtube: {message or f'HTTP {status}'} {list(reasons)}")
+
+
+def _channel_id(user_id: str) -> str:
+    try:
+        parsed = parse_handle(user_id, "youtube")
+    except InvalidHandle as exc:
+        raise ProfileGone(f"youtube: channel ids are UC + 22 characters ({exc})") from exc
+    if parsed is None or parsed.kind != "channel":
+        raise ProfileGone(f"youtube: channel ids are UC + 22 characters, not {user_id!r}")
+    return parsed.handle
+
+
+def _count(stats: Mapping[str, Any], key: str) -> int | None:
+    """YouTube sends counts as decimal strings (they exceed 2^53 for big channels)."""
+    value = stats.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def channel_profile(channel: Mapping[str, Any]) -> ProfileData:
+    snippet = field_obj(channel, "snippet")
+    stats = field_obj(channel, "statistics")
+    custom = field_str(snippet, "customUrl")
+    channel_id = field_str(channel, "id")
+    hidden = stats.get("hiddenSubscriberCount") is True
+    thumbnails = field_obj(snippet, "thumbnails")
+    avatar = field_str(field_obj(thumbnails, "high"), "url") or field_str(
+        field_obj(thumbnails, "default"), "url"
+    )
+    return ProfileData(
+        network="youtube",
+        user_id=channel_id,
+        handle=custom.removeprefix("@") or channel_id,
+        display_name=field_str(snippet, "title"),
+        bio=field_str(snippet, "description"),
+        avatar_url=avatar,
+        followers=None if hidden else _count(stats, "subscriberCount"),
+        post_count=_count(stats, "videoCount"),
+        profile_url=f"https://www.youtube.com/{custom}"
+        if custom.startswith("@")
+        else f"https://www.youtube.com/channel/{channel_id}",
+        location=field_str(snippet, "country"),
+        created_at=field_time(snippet, "publishedAt"),
+    )
+
+
+def _video_url(video_id: str) -> str:
+    return f"https://www.youtube.com/watch?v={video_id}"
+
+
+def video_from_playlist_item(item: Mapping[str, Any]) -> PostData:
+    snippet = field_obj(item, "snippet")
+    details = field_obj(item, "contentDetails")
+    video_id = field_str(details, "videoId") or field_str(
+        field_obj(snippet, "resourceId"), "videoId"
+    )
+    return PostData(
+        network="youtube",
+        id=video_id,
+        author_user_id=field_str(snippet, "videoOwnerChannelId") or field_str(snippet, "channelId"),
+        author_handle="",
+        text=field_str(snippet, "title"),
+        created_at=field_time(details, "videoPublishedAt") or field_time(snippet, "publishedAt"),
+        url=_video_url(video_id),
+        ref="video",
+    )
+
+
+def video_from_resource(video: Mapping[str, Any]) -> PostData:
+    snippet = field_obj(video, "snippet")
+    stats = field_obj(video, "statistics")
+    video_id = field_str(video, "id")
+    return PostData(
+        network="youtube",
+        id=video_id,
+        author_user_id=field_str(snippet, "channelId"),
+        author_handle="",
+        text=field_str(snippet, "title"),
+        created_at=field_time(snippet, "publishedAt"),
+        url=_video_url(video_id),
+        likes=_count(stats, "likeCount"),
+        replies=_count(stats, "commentCount"),
+        impressions=_count(stats, "viewCount"),
+        ref="video",
+    )
+
+
+def comment_from_resource(comment: Mapping[str, Any], in_reply_to_id: str | None) -> PostData:
+    snippet = field_obj(comment, "snippet")
+    comment_id = field_str(comment, "id")
+    video_id = field_str(snippet, "videoId")
+    if not comment_id:
+        raise TransientProviderError("youtube: comment without id")
+    return PostData(
+        network="youtube",
+        id=comment_id,
+        author_user_id=field_str(field_obj(snippet, "authorChannelId"), "value"),
+        author_handle=field_str(snippet, "authorDisplayName").removeprefix("@"),
+        text=field_str(snippet, "textOriginal") or field_str(snippet, "textDisplay"),
+        created_at=field_time(snippet, "publishedAt"),
+        url=f"{_video_url(video_id)}&lc={comment_id}" if video_id else "",
+        in_reply_to_id=in_reply_to_id or field_str(snippet, "parentId") or video_id or None,
+        likes=_count(snippet, "likeCount"),
+        ref="comment",
+    )
+
+
+def comment_from_thread(thread: Mapping[str, Any]) -> PostData:
+    snippet = field_obj(thread, "snippet")
+    top = field_obj(snippet, "topLevelComment")
+    video_id = field_str(snippet, "videoId")
+    top_snippet = {"videoId": video_id, **field_obj(top, "snippet")}
+    comment = comment_from_resource({**top, "snippet": top_snippet}, video_id or None)
+    replies = _count(snippet, "totalReplyCount")
+    return PostData(
+        network=comment.network,
+        id=comment.id,
+        author_user_id=comment.author_user_id,
+        author_handle=comment.author_handle,
+        text=comment.text,
+        created_at=comment.created_at,
+        url=comment.url,
+        in_reply_to_id=comment.in_reply_to_id,
+        likes=comment.likes,
+        replies=replies,
+        ref="comment",
+    )
