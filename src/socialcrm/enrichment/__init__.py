@@ -1,0 +1,1 @@
+"""Enrich Contacts with public social profiles: matching, links, snapshots, runs."""

@@ -1,0 +1,153 @@
+"""UI of enrichment: the Contact's Social tab and the enrichment report (server-rendered)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from socialcrm.core.db import get_database
+from socialcrm.core.errors import AppError
+from socialcrm.core.queue import enqueue_after_commit
+from socialcrm.enrichment import runs, service
+from socialcrm.enrichment.models import LinkStatus
+from socialcrm.providers.base import Capability
+from socialcrm.providers.registry import PROVIDERS
+from socialcrm.tenancy.models import Role
+from socialcrm.web.deps import Ctx
+from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
+
+router = APIRouter()
+
+
+def _lookup_networks() -> list[dict[str, str]]:
+    return [
+        {"name": name, "display_name": info.display_name}
+        for name, info in PROVIDERS.items()
+        if Capability.LOOKUP_BY_HANDLE in info.capabilities
+    ]
+
+
+def _social_page(
+    request: Request,
+    ctx: Ctx,
+    contact_id: int,
+    *,
+    error: str = "",
+    notice: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    contact = service.contact_or_404(ctx.session, contact_id)
+    view = service.social_of(ctx.session, contact)
+    linked = [v for v in view.links if v.link.status in (LinkStatus.LINKED, LinkStatus.STALE)]
+    suggested = [v for v in view.links if v.link.status == LinkStatus.SUGGESTED]
+    return render(
+        request,
+        ctx,
+        "enrichment/social.html",
+        status=status,
+        contact=contact,
+        view=view,
+        linked=linked,
+        suggested=suggested,
+        networks=_lookup_networks(),
+        error=error,
+        notice=notice,
+    )
+
+
+@router.get("/contacts/{contact_id}/social", response_class=HTMLResponse)
+def social_tab(request: Request, ctx: UiCtx, contact_id: int, notice: str = "") -> HTMLResponse:
+    return _social_page(request, ctx, contact_id, notice=notice[:200])
+
+
+def _back(contact_id: int, notice: str) -> RedirectResponse:
+    from urllib.parse import quote
+
+    return RedirectResponse(
+        f"/contacts/{contact_id}/social?notice={quote(notice)}", status_code=303
+    )
+
+
+@router.post("/contacts/{contact_id}/social/find", response_model=None)
+def find_profiles(request: Request, ctx: UiCtx, contact_id: int, csrf: CsrfField) -> Response:
+    _check_csrf(request, csrf)
+    contact = service.contact_or_404(ctx.session, contact_id)
+    try:
+        runs.ensure_startable(ctx.session)
+        outcome = service.enrich_contacts(
+            get_database(), ctx.session, ctx.principal.tenant_id, [contact]
+        )
+    except AppError as exc:
+        ctx.session.rollback()
+        return _social_page(request, ctx, contact_id, error=exc.message, status=exc.status_code)
+    if outcome.status == "deferred":
+        return _back(contact_id, "The network asked us to wait; the search continues later.")
+    c = outcome.counts
+    return _back(contact_id, f"Search done: {c.linked} linked, {c.suggested} suggested.")
+
+
+@router.post("/contacts/{contact_id}/social/links", response_model=None)
+def add_profile(
+    request: Request,
+    ctx: UiCtx,
+    contact_id: int,
+    csrf: CsrfField,
+    handle_or_url: Annotated[str, Form(max_length=500)],
+    provider: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        service.add_manual_link(
+            get_database(),
+            ctx.session,
+            ctx.principal,
+            contact_id,
+            handle_or_url,
+            provider or None,
+        )
+    except AppError as exc:
+        ctx.session.rollback()
+        return _social_page(request, ctx, contact_id, error=exc.message, status=exc.status_code)
+    return _back(contact_id, "Profile linked.")
+
+
+@router.post("/social-links/{link_id}/{action}", response_model=None)
+def decide(request: Request, ctx: UiCtx, link_id: int, action: str, csrf: CsrfField) -> Response:
+    _check_csrf(request, csrf)
+    actions = {
+        "confirm": (service.confirm_link, "Suggestion confirmed."),
+        "reject": (service.reject_link, "Suggestion rejected; it will not be suggested again."),
+        "use-as-photo": (service.use_as_photo, "Contact photo updated."),
+    }
+    if action not in actions:
+        return render(request, ctx, "error.html", status=404, title="Not found", message="")
+    do, notice = actions[action]
+    link = do(ctx.session, ctx.principal, link_id)
+    return _back(link.contact_id, notice)
+
+
+@router.get("/enrichment", response_class=HTMLResponse)
+def report_page(request: Request, ctx: UiCtx) -> HTMLResponse:
+    return render(
+        request,
+        ctx,
+        "enrichment/report.html",
+        report=service.report(ctx.session),
+        runs=runs.list_runs(ctx.session, 10),
+        can_start=ctx.principal.role in (Role.ADMIN, Role.MARKETING),
+    )
+
+
+@router.post("/enrichment/runs", response_model=None)
+def start_run(request: Request, ctx: UiCtx, csrf: CsrfField) -> Response:
+    _check_csrf(request, csrf)
+    ctx.require(Role.ADMIN, Role.MARKETING)
+    runs.ensure_startable(ctx.session)
+    run, new = runs.create_run(ctx.session, trigger="manual", actor=ctx.principal.actor)
+    if new:
+        from socialcrm.enrichment.tasks import run_enrichment
+
+        enqueue_after_commit(ctx.session, run_enrichment, ctx.principal.tenant_id, run.id)
+    return RedirectResponse("/enrichment", status_code=303)
