@@ -1,0 +1,1 @@
+"""Email intake, signature extraction and contact enrichment suggestions."""

@@ -1,0 +1,173 @@
+"""Which addresses are people we may propose as Contacts: not free-mail, not role accounts."""
+
+from __future__ import annotations
+
+import re
+
+FREE_MAIL = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "yahoo.de",
+        "yahoo.es",
+        "yahoo.it",
+        "ymail.com",
+        "rocketmail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "hotmail.de",
+        "hotmail.es",
+        "hotmail.it",
+        "outlook.com",
+        "outlook.de",
+        "outlook.fr",
+        "live.com",
+        "live.co.uk",
+        "live.de",
+        "live.fr",
+        "msn.com",
+        "aol.com",
+        "aol.de",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "gmx.de",
+        "gmx.net",
+        "gmx.at",
+        "gmx.ch",
+        "gmx.com",
+        "web.de",
+        "t-online.de",
+        "freenet.de",
+        "posteo.de",
+        "mailbox.org",
+        "protonmail.com",
+        "proton.me",
+        "pm.me",
+        "tutanota.com",
+        "tuta.io",
+        "hey.com",
+        "fastmail.com",
+        "fastmail.fm",
+        "zoho.com",
+        "yandex.com",
+        "yandex.ru",
+        "mail.ru",
+        "orange.fr",
+        "wanadoo.fr",
+        "free.fr",
+        "laposte.net",
+        "sfr.fr",
+        "libero.it",
+        "virgilio.it",
+        "alice.it",
+        "tiscali.it",
+        "seznam.cz",
+        "wp.pl",
+        "o2.pl",
+        "onet.pl",
+        "interia.pl",
+        "bluewin.ch",
+        "terra.com.br",
+        "uol.com.br",
+        "bol.com.br",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "naver.com",
+        "daum.net",
+        "rediffmail.com",
+    ]
+)
+ROLE_LOCAL_PARTS = frozenset(
+    [
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "no_reply",
+        "mailer-daemon",
+        "postmaster",
+        "bounce",
+        "bounces",
+        "info",
+        "office",
+        "contact",
+        "kontakt",
+        "hello",
+        "hallo",
+        "hi",
+        "support",
+        "help",
+        "helpdesk",
+        "service",
+        "kundenservice",
+        "customerservice",
+        "sales",
+        "vertrieb",
+        "marketing",
+        "newsletter",
+        "news",
+        "notifications",
+        "notification",
+        "alerts",
+        "alert",
+        "admin",
+        "administrator",
+        "webmaster",
+        "hostmaster",
+        "abuse",
+        "billing",
+        "accounts",
+        "accounting",
+        "invoices",
+        "invoice",
+        "rechnung",
+        "buchhaltung",
+        "team",
+        "jobs",
+        "careers",
+        "hr",
+        "press",
+        "privacy",
+        "security",
+        "legal",
+        "orders",
+        "order",
+        "shop",
+        "store",
+        "reservations",
+        "booking",
+        "bookings",
+        "reception",
+        "enquiries",
+        "inquiries",
+        "feedback",
+        "system",
+        "automated",
+        "robot",
+    ]
+)
+_ROLE_PATTERN = re.compile(r"^(no-?reply|do-?not-?reply|bounce|notifications?)[._\-+]", re.I)
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def is_free_mail(address: str) -> bool:
+    return domain_of(address) in FREE_MAIL
+
+
+def is_role_address(address: str) -> bool:
+    local = address.partition("@")[0].lower()
+    base = local.split("+")[0]
+    return (
+        base in ROLE_LOCAL_PARTS
+        or _ROLE_PATTERN.match(base) is not None
+        or base.endswith(("-team", ".team", "-noreply", ".noreply"))
+    )

@@ -1,0 +1,247 @@
+"""UI: received emails, the enrichment window (a checkbox per value, grouped per participant),
+the Contact's enrichment page with its completeness, and enrichment from a ticket's emails."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
+
+from socialcrm.core.errors import AppError
+from socialcrm.crm import service as crm
+from socialcrm.crm.models import Contact
+from socialcrm.signatures import service
+from socialcrm.signatures.models import EnrichmentSuggestion, SuggestionStatus
+from socialcrm.web import ui
+from socialcrm.web.deps import Ctx
+from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
+
+router = APIRouter()
+
+IdList = Annotated[list[int], Form()]
+TextList = Annotated[list[str], Form()]
+
+
+def pending_email_values(contact: Contact) -> int:
+    """For the Contact page's enrichment button: how many values wait (0 hides it)."""
+    session = object_session(contact)
+    if session is None:
+        return 0
+    count = session.scalar(
+        select(func.count(EnrichmentSuggestion.id)).where(
+            EnrichmentSuggestion.subject_key == f"contact:{contact.id}",
+            EnrichmentSuggestion.status == SuggestionStatus.PENDING,
+        )
+    )
+    return int(count or 0)
+
+
+ui.templates.env.globals["pending_email_values"] = pending_email_values
+
+
+@router.get("/emails", response_class=HTMLResponse)
+def emails_page(request: Request, ctx: UiCtx) -> HTMLResponse:
+    emails, _ = service.list_emails(ctx.session, limit=100, cursor=None)
+    rows = [{"email": e, "pending": service.has_pending(ctx.session, e)} for e in emails]
+    return render(request, ctx, "signatures/emails.html", rows=rows)
+
+
+@router.get("/emails/{email_id}", response_class=HTMLResponse)
+def email_page(request: Request, ctx: UiCtx, email_id: int, saved: int = 0) -> HTMLResponse:
+    email = service.get_email(ctx.session, email_id)
+    window = service.email_enrichment(ctx.session, email.id)
+    return render(
+        request,
+        ctx,
+        "signatures/email.html",
+        email=email,
+        windows=[window],
+        contacts=_contact_choices(ctx.session),
+        saved=bool(saved),
+        error="",
+    )
+
+
+@router.post("/emails/{email_id}/enrichment", response_model=None)
+def save_email_enrichment(
+    request: Request,
+    ctx: UiCtx,
+    email_id: int,
+    csrf: CsrfField,
+    shown: IdList = [],  # noqa: B006 (FastAPI reads the default, never mutates it)
+    accept: IdList = [],  # noqa: B006
+    create: TextList = [],  # noqa: B006
+    link_address: TextList = [],  # noqa: B006
+    link_contact: TextList = [],  # noqa: B006
+    back: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse | RedirectResponse:
+    _check_csrf(request, csrf)
+    try:
+        save_window(
+            ctx,
+            email_id,
+            shown,
+            accept,
+            create,
+            dict(zip(link_address, link_contact, strict=False)),
+        )
+    except AppError as exc:
+        ctx.session.rollback()
+        email = service.get_email(ctx.session, email_id)
+        return render(
+            request,
+            ctx,
+            "signatures/email.html",
+            status=exc.status_code,
+            email=email,
+            windows=[service.email_enrichment(ctx.session, email.id)],
+            contacts=_contact_choices(ctx.session),
+            saved=False,
+            error=exc.message,
+        )
+    target = back if back.startswith("/") and not back.startswith("//") else f"/emails/{email_id}"
+    return RedirectResponse(f"{target}?saved=1", status_code=303)
+
+
+def save_window(
+    ctx: Ctx,
+    email_id: int,
+    shown: list[int],
+    accept: list[int],
+    create: list[str],
+    links: dict[str, str],
+) -> None:
+    """What Save in the window does: connect unknown addresses, then per Contact accept the
+    ticked values and reject the unticked ones (they are not offered again)."""
+    actor = ctx.principal.actor
+    for address in create:
+        service.connect_participant(
+            ctx.session, email_id, address, contact_id=None, create=True, name=None, actor=actor
+        )
+    for address, contact_ref in links.items():
+        if contact_ref.strip() and address not in create:
+            service.connect_participant(
+                ctx.session,
+                email_id,
+                address,
+                contact_id=_contact_id(contact_ref),
+                create=False,
+                name=None,
+                actor=actor,
+            )
+    rows = ctx.session.scalars(
+        select(EnrichmentSuggestion).where(EnrichmentSuggestion.id.in_(set(shown)))
+    ).all()
+    per_contact: dict[int, tuple[list[int], list[int]]] = {}
+    for row in rows:
+        if row.status != SuggestionStatus.PENDING:
+            continue
+        ticked = row.id in accept
+        if row.contact_id is None:
+            if not ticked:  # an address that stays unknown: remember the "no" all the same
+                row.status = SuggestionStatus.REJECTED
+                row.decided_by = actor
+            continue
+        accepted, rejected = per_contact.setdefault(row.contact_id, ([], []))
+        (accepted if ticked else rejected).append(row.id)
+    for contact_id, (accepted, rejected) in per_contact.items():
+        _apply_one_per_field(ctx, contact_id, accepted, rejected)
+
+
+def _apply_one_per_field(
+    ctx: Ctx, contact_id: int, accepted: list[int], rejected: list[int]
+) -> None:
+    """Single-valued fields take the first ticked value; other ticked ones stay pending."""
+    rows = {
+        r.id: r
+        for r in ctx.session.scalars(
+            select(EnrichmentSuggestion).where(EnrichmentSuggestion.id.in_(accepted))
+        )
+    }
+    taken: set[str] = set()
+    keep: list[int] = []
+    for i in accepted:
+        field = rows[i].field
+        if field in service.SINGLE_FIELDS:
+            if field in taken:
+                continue
+            taken.add(field)
+        keep.append(i)
+    service.apply(ctx.session, contact_id, accept=keep, reject=rejected, actor=ctx.principal.actor)
+
+
+def _contact_id(ref: str) -> int:
+    value = ref.strip().split(" ", 1)[0].lstrip("#")
+    if not value.isdigit():
+        raise AppError("pick a contact from the list (its number comes first)")
+    return int(value)
+
+
+def _contact_choices(session: Session) -> list[Contact]:
+    return list(crm.list_page(session, Contact, limit=200, cursor=None).items)
+
+
+@router.get("/contacts/{contact_id}/enrichment", response_class=HTMLResponse)
+def contact_enrichment_page(
+    request: Request, ctx: UiCtx, contact_id: int, saved: int = 0
+) -> HTMLResponse:
+    view = service.contact_enrichment(ctx.session, contact_id)
+    contact = crm.get(ctx.session, Contact, contact_id)
+    window: dict[str, Any] = {
+        "email_id": None,
+        "participants": [
+            {
+                "email": ", ".join(contact.emails),
+                "name": contact.name,
+                "contact_id": contact.id,
+                "contact_name": contact.name,
+                "actions": ["enrich"] if view["pending"] else [],
+                "values": view["pending"],
+            }
+        ],
+    }
+    return render(
+        request,
+        ctx,
+        "signatures/contact_enrichment.html",
+        contact=contact,
+        view=view,
+        window=window,
+        saved=bool(saved),
+    )
+
+
+@router.post("/contacts/{contact_id}/enrichment", response_model=None)
+def save_contact_enrichment(
+    request: Request,
+    ctx: UiCtx,
+    contact_id: int,
+    csrf: CsrfField,
+    shown: IdList = [],  # noqa: B006
+    accept: IdList = [],  # noqa: B006
+) -> RedirectResponse:
+    _check_csrf(request, csrf)
+    pending = {s["id"] for s in service.contact_enrichment(ctx.session, contact_id)["pending"]}
+    shown_ids = [i for i in shown if i in pending]
+    ticked = [i for i in accept if i in shown_ids]
+    _apply_one_per_field(ctx, contact_id, ticked, [i for i in shown_ids if i not in ticked])
+    return RedirectResponse(f"/contacts/{contact_id}/enrichment?saved=1", status_code=303)
+
+
+@router.get("/tickets/{ticket_id}/enrichment", response_class=HTMLResponse)
+def ticket_enrichment_page(
+    request: Request, ctx: UiCtx, ticket_id: int, saved: int = 0
+) -> HTMLResponse:
+    view = service.ticket_enrichment(ctx.session, ticket_id)
+    return render(
+        request,
+        ctx,
+        "signatures/ticket.html",
+        view=view,
+        windows=view["emails"],
+        contacts=_contact_choices(ctx.session),
+        saved=bool(saved),
+    )
