@@ -1,0 +1,411 @@
+"""Identity resolution speed over a graph of 1,000,000 identities, SQLite then PostgreSQL.
+
+For each backend: seed N contacts, each with an X account (user id + handle) in the identity
+graph; then
+  1. in-process: ``identity.service.resolve`` p50/p99 per path (user id, handle, cached,
+     look-alike, unknown), one unit of work per call like a request;
+  2. over HTTP on loopback: `socialcrm serve` in a subprocess, open-loop load at a fixed
+     request rate from concurrent keep-alive clients (POST /api/v1/resolve by user id);
+  3. memory: the graph's size in the database and the server's peak RSS.
+
+    .venv/bin/python bench/identity.py [--identities 1000000] [--rate 500] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BENCH_SCHEMA = "socialcrm_bench_identity"
+UID_BASE = 1_000_000_000
+
+
+def handle_of(i: int) -> str:
+    return f"cust_{i}"
+
+
+# --- seeding (child process, so each backend gets its own settings) ------------------------
+
+
+def seed(count: int) -> None:
+    from sqlalchemy import insert, select
+
+    from socialcrm.core.db import get_database, utcnow
+    from socialcrm.core.settings import get_settings
+    from socialcrm.crm.models import Contact
+    from socialcrm.crm.service import contact_search_text
+    from socialcrm.identity.models import HandleAlias, IdentityProfile
+    from socialcrm.identity.normalise import normalise_handle
+    from socialcrm.migrations import upgrade
+    from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
+
+    upgrade(get_settings().database_url)
+    db = get_database()
+    with db.session(system=True) as session:
+        tenant = get_or_create_tenant(session, "Bench")
+        _, key = create_api_key(session, tenant=tenant)
+        tenant_id = tenant.id
+    now = utcnow()
+    batch = 10_000
+    with db.engine.begin() as conn:
+        first_id = None
+        for start in range(0, count, batch):
+            rows: list[dict[str, Any]] = []
+            for i in range(start, min(count, start + batch)):
+                values = {
+                    "name": f"Customer {i}",
+                    "emails": [f"c{i}@example.com"],
+                    "phones": [],
+                    "handles": [
+                        {"network": "x", "handle": handle_of(i), "user_id": str(UID_BASE + i)}
+                    ],
+                    "tier": "platinum" if i % 100 == 0 else "standard",
+                }
+                rows.append(
+                    values
+                    | {
+                        "search_text": contact_search_text(values),
+                        "tenant_id": tenant_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            conn.execute(insert(Contact), rows)
+            if first_id is None:
+                first_id = conn.execute(
+                    select(Contact.id)
+                    .where(Contact.tenant_id == tenant_id)
+                    .order_by(Contact.id)
+                    .limit(1)
+                ).scalar_one()
+            profiles = []
+            aliases = []
+            for i in range(start, min(count, start + batch)):
+                n = normalise_handle(handle_of(i), "x")
+                profiles.append(
+                    {
+                        "id": i + 1,
+                        "tenant_id": tenant_id,
+                        "network": "x",
+                        "user_id": str(UID_BASE + i),
+                        "handle": n.handle,
+                        "url": n.url,
+                        "contact_id": first_id + i,
+                        "source": "bench",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                aliases.append(
+                    {
+                        "tenant_id": tenant_id,
+                        "profile_id": i + 1,
+                        "network": "x",
+                        "handle": n.handle,
+                        "local": n.local,
+                        "skeleton": n.skeleton,
+                        "first_seen_at": now,
+                    }
+                )
+            conn.execute(insert(IdentityProfile), profiles)
+            conn.execute(insert(HandleAlias), aliases)
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('identity_profiles','id'), {count})"
+            )
+            conn.exec_driver_sql("ANALYZE")
+    else:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    print(json.dumps({"key": key, "tenant_id": tenant_id}))
+
+
+# --- in-process -------------------------------------------------------------------------------
+
+
+def in_process(count: int, samples: int) -> None:
+    from socialcrm.core.db import get_database
+    from socialcrm.identity import service
+    from socialcrm.identity.cache import resolution_cache
+    from socialcrm.identity.schemas import ResolveIn
+
+    info = json.loads(os.environ["BENCH_INFO"])
+    tenant_id = info["tenant_id"]
+    db = get_database()
+    rng = random.Random(11)
+    before = rss_self_mb()
+
+    def run(name: str, make: Any, *, clear: bool) -> None:
+        lat = []
+        for _ in range(samples):
+            req = make()
+            if clear:
+                resolution_cache.clear()
+            t0 = time.perf_counter()
+            with db.session(tenant_id=tenant_id) as session:
+                out = service.resolve(session, tenant_id, req, actor="bench")
+            lat.append((time.perf_counter() - t0) * 1000)
+        print(
+            f"  {name:44} p50 {pct(lat, 50):7.3f} ms   p99 {pct(lat, 99):7.3f} ms   ({out.reason})"
+        )
+
+    def by_uid() -> ResolveIn:
+        i = rng.randrange(count)
+        return ResolveIn(handle=handle_of(i), channel="x", user_id=str(UID_BASE + i))
+
+    def by_handle() -> ResolveIn:
+        return ResolveIn(handle=f"@{handle_of(rng.randrange(count))}", channel="x")
+
+    hot = [by_uid() for _ in range(200)]
+    run("by user id (cache cold)", by_uid, clear=True)
+    run("by handle, no user id (cache cold)", by_handle, clear=True)
+    for req in hot:
+        with db.session(tenant_id=tenant_id) as session:
+            service.resolve(session, tenant_id, req, actor="bench")
+    run("by user id (cache warm)", lambda: rng.choice(hot), clear=False)
+    run(
+        "look-alike of a customer (-> review)",
+        lambda: ResolveIn(handle=f"cu\u0455t_{rng.randrange(count)}", channel="x"),
+        clear=True,
+    )
+    run(
+        "unknown sender",
+        lambda: ResolveIn(
+            handle=f"nobody_{rng.randrange(10**6)}", channel="x", user_id=str(rng.randrange(10**9))
+        ),
+        clear=True,
+    )
+    gc.collect()
+    print(f"  in-process RSS: {rss_self_mb():.0f} MB (before resolving {before:.0f} MB)")
+
+
+def rss_self_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- over HTTP ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialcrm.cli", "serve", "--port", str(port), "--no-worker"],
+        env=env | {"SOCIALCRM_LOG_FORMAT": "json"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def open_loop(
+    base: str, key: str, bodies: list[dict[str, Any]], rate: float, clients: int
+) -> tuple[float, list[float], int]:
+    """Send at a fixed rate regardless of answers (open loop): queueing shows in latency."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=httpx.Timeout(30, pool=None)
+    ) as client:
+        # At most `clients` requests in flight (httpx's pool degrades with thousands of waiters);
+        # latency counts from the moment a request was due, so queueing is not hidden.
+        gate = asyncio.Semaphore(clients)
+
+        async def one(body: dict[str, Any], due: float) -> None:
+            nonlocal errors
+            async with gate:
+                try:
+                    response = await client.post("/api/v1/resolve", json=body)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+            latencies.append((time.perf_counter() - due) * 1000)
+            errors += 0 if ok else 1
+
+        tasks = []
+        started = time.perf_counter()
+        for i, body in enumerate(bodies):
+            due = started + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(body, due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return len(bodies) / elapsed, latencies, errors
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1]
+
+
+def db_size(env: dict[str, str], data_dir: str) -> str:
+    url = env.get("SOCIALCRM_DATABASE_URL", "")
+    if not url:
+        size = sum(p.stat().st_size for p in Path(data_dir).glob("socialcrm.db*"))
+        return f"SQLite file {size / 2**20:.0f} MB (contacts + graph)"
+    import psycopg
+
+    with psycopg.connect(PG_URL) as conn:
+        rows = conn.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r' "
+            "AND c.relname LIKE 'identity_%%'",
+            (BENCH_SCHEMA,),
+        ).fetchone()
+    return f"identity tables {int(rows[0] or 0) / 2**20:.0f} MB on disk (with indexes)"
+
+
+def run_backend(label: str, env: dict[str, str], args: argparse.Namespace, data_dir: str) -> None:
+    t0 = time.perf_counter()
+    out = (
+        subprocess.run(
+            [sys.executable, __file__, "--child-seed", str(args.identities)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    info = json.loads(out)
+    print(
+        f"\n[{label}] seeded {args.identities:,} identities in {time.perf_counter() - t0:.0f} s; "
+        f"{db_size(env, data_dir)}"
+    )
+    print(" in-process resolve (one unit of work per call):")
+    subprocess.run(
+        [sys.executable, __file__, "--child-inproc", str(args.identities), str(args.samples)],
+        env=env | {"BENCH_INFO": out},
+        check=True,
+    )
+    port = free_port()
+    server = start_server(env, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        rng = random.Random(5)
+        warm = [
+            {"handle": handle_of(i), "channel": "x", "user_id": str(UID_BASE + i)}
+            for i in (rng.randrange(args.identities) for _ in range(300))
+        ]
+        asyncio.run(open_loop(base, info["key"], warm, 200, args.clients))
+        total = int(args.rate * args.seconds)
+        for name, bodies in (
+            (
+                "by user id, random over all (mostly uncached)",
+                [
+                    {"handle": handle_of(i), "channel": "x", "user_id": str(UID_BASE + i)}
+                    for i in (rng.randrange(args.identities) for _ in range(total))
+                ],
+            ),
+            (
+                "by user id, 2,000 active senders (cache hits)",
+                [
+                    {"handle": handle_of(i), "channel": "x", "user_id": str(UID_BASE + i)}
+                    for i in (rng.randrange(2_000) * 499 for _ in range(total))
+                ],
+            ),
+        ):
+            achieved, lat, errors = asyncio.run(
+                open_loop(base, info["key"], bodies, args.rate, args.clients)
+            )
+            goal = "meets" if pct(lat, 99) <= 20 else "MISSES"
+            print(
+                f" HTTP {name:48} offered {args.rate:.0f}/s achieved {achieved:5.0f}/s  "
+                f"p50 {pct(lat, 50):6.2f} ms  p99 {pct(lat, 99):7.2f} ms  errors {errors}  "
+                f"({goal} p99<=20ms)"
+            )
+        print(f" server peak RSS: {rss_mb(server.pid):.0f} MB")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def postgres_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
+            conn.execute(f"CREATE SCHEMA {BENCH_SCHEMA}")
+        return True
+    except Exception as exc:
+        print(f"\n[postgresql] skipped: {exc}")
+        return False
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child-seed":
+        seed(int(sys.argv[2]))
+        return
+    if len(sys.argv) > 3 and sys.argv[1] == "--child-inproc":
+        in_process(int(sys.argv[2]), int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--identities", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
+    args = parser.parse_args()
+    print(
+        f"bench/identity.py: {args.identities:,} identities, {args.rate:.0f} req/s "
+        f"for {args.seconds:.0f} s "
+        f"over {args.clients} connections, {os.cpu_count()} cores, one uvicorn process"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCRM_")}
+        base_env |= {"SOCIALCRM_DATA_DIR": tmp}
+        if args.only in (None, "sqlite"):
+            run_backend("sqlite", base_env, args, tmp)
+        if args.only in (None, "postgresql") and postgres_reachable():
+            url = f"{PG_URL}?options=-csearch_path%3D{BENCH_SCHEMA}"
+            run_backend("postgresql", base_env | {"SOCIALCRM_DATABASE_URL": url}, args, tmp)
+            import psycopg
+
+            with psycopg.connect(PG_URL) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Identity resolution: social handles and platform user ids to known customers."""

@@ -1,0 +1,509 @@
+"""The identity graph's write side: link accounts to Contacts, keep handle history, map emails.
+
+``record_identity`` is the one entry point other domains call (enrichment, connected accounts,
+signatures): give it a Contact, a network, the platform user id when known and the handle.
+Every query names its tenant explicitly as well (the session guard does too), so these
+functions are also correct inside a system session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import event, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+
+from socialcrm.core.db import utcnow
+from socialcrm.crm import service as crm
+from socialcrm.crm.models import Contact
+from socialcrm.identity.cache import CacheKey, resolution_cache
+from socialcrm.identity.models import EmailHandleLink, HandleAlias, IdentityProfile
+from socialcrm.identity.normalise import (
+    ImpossibleHandle,
+    NormalisedHandle,
+    identity_user_id,
+    normalise_handle,
+)
+
+log = structlog.get_logger(__name__)
+
+_INVALIDATE = "identity.invalidate"
+_SKIP_SYNC = "identity.skip_contact_sync"
+_TO_SYNC = "identity.contacts_to_sync"
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """What ``record_identity`` did: the profile, and whether another Contact already held it."""
+
+    profile: IdentityProfile
+    conflict_contact_id: int | None = None
+
+
+def tenant_of(session: Session, fallback: int | None = None) -> int:
+    tenant_id = session.info.get("tenant_id") or fallback
+    if tenant_id is None:
+        raise ValueError("identity graph writes need a tenant")
+    return int(tenant_id)
+
+
+def cache_keys(tenant_id: int, profile: IdentityProfile) -> list[CacheKey]:
+    keys: list[CacheKey] = [(tenant_id, profile.network, f"h:{profile.handle}")]
+    if profile.user_id:
+        keys.append((tenant_id, profile.network, f"id:{profile.user_id}"))
+    return keys
+
+
+def invalidate(
+    session: Session,
+    tenant_id: int,
+    *,
+    contact_ids: tuple[int | None, ...] = (),
+    keys: list[CacheKey] | None = None,
+) -> None:
+    """Drop cached answers now and again after commit (a reader could refill in between)."""
+    pending = session.info.setdefault(_INVALIDATE, [])
+    for contact_id in contact_ids:
+        if contact_id is not None:
+            resolution_cache.invalidate_contact(tenant_id, contact_id)
+            pending.append(("contact", tenant_id, contact_id))
+    if keys:
+        resolution_cache.invalidate_keys(keys)
+        pending.append(("keys", tenant_id, keys))
+
+
+@event.listens_for(Session, "after_commit")
+def _invalidate_after_commit(session: Session) -> None:
+    for kind, tenant_id, what in session.info.pop(_INVALIDATE, []):
+        if kind == "contact":
+            resolution_cache.invalidate_contact(tenant_id, what)
+        else:
+            resolution_cache.invalidate_keys(what)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_INVALIDATE, None)
+    session.info.pop(_TO_SYNC, None)
+
+
+# --- lookups ---------------------------------------------------------------------------------
+
+
+def profile_by_user_id(
+    session: Session, tenant_id: int, network: str, user_id: str
+) -> IdentityProfile | None:
+    return session.scalars(
+        select(IdentityProfile).where(
+            IdentityProfile.tenant_id == tenant_id,
+            IdentityProfile.network == network,
+            IdentityProfile.user_id == user_id,
+        )
+    ).first()
+
+
+def aliases_for_handle(
+    session: Session, tenant_id: int, network: str, handle: str
+) -> list[tuple[HandleAlias, IdentityProfile]]:
+    rows = session.execute(
+        select(HandleAlias, IdentityProfile)
+        .join(IdentityProfile, IdentityProfile.id == HandleAlias.profile_id)
+        .where(
+            HandleAlias.tenant_id == tenant_id,
+            HandleAlias.network == network,
+            HandleAlias.handle == handle,
+        )
+        .limit(20)
+    ).all()
+    return [(a, p) for a, p in rows]
+
+
+def look_alikes(
+    session: Session, tenant_id: int, network: str, skeletons: tuple[str, ...], handle: str
+) -> list[tuple[HandleAlias, IdentityProfile]]:
+    """Known handles of ``network`` that look like ``handle`` but are not it."""
+    rows = session.execute(
+        select(HandleAlias, IdentityProfile)
+        .join(IdentityProfile, IdentityProfile.id == HandleAlias.profile_id)
+        .where(
+            HandleAlias.tenant_id == tenant_id,
+            HandleAlias.network == network,
+            HandleAlias.skeleton.in_(skeletons),
+            HandleAlias.handle != handle,
+        )
+        .limit(10)
+    ).all()
+    return [(a, p) for a, p in rows if p.contact_id is not None or p.lead_id is not None]
+
+
+def same_name_elsewhere(
+    session: Session, tenant_id: int, network: str, local: str
+) -> list[tuple[HandleAlias, IdentityProfile]]:
+    """Current handles with the same account name on other networks (a weak signal)."""
+    rows = session.execute(
+        select(HandleAlias, IdentityProfile)
+        .join(IdentityProfile, IdentityProfile.id == HandleAlias.profile_id)
+        .where(
+            HandleAlias.tenant_id == tenant_id,
+            HandleAlias.local == local,
+            HandleAlias.network != network,
+            HandleAlias.retired_at.is_(None),
+            IdentityProfile.contact_id.is_not(None),
+        )
+        .limit(10)
+    ).all()
+    return [(a, p) for a, p in rows]
+
+
+def email_links(
+    session: Session, tenant_id: int, network: str, handle: str, user_id: str | None
+) -> list[EmailHandleLink]:
+    cond = EmailHandleLink.handle == handle
+    if user_id:
+        cond = cond | (EmailHandleLink.user_id == user_id)
+    return list(
+        session.scalars(
+            select(EmailHandleLink)
+            .where(EmailHandleLink.tenant_id == tenant_id, EmailHandleLink.network == network, cond)
+            .limit(20)
+        )
+    )
+
+
+def contacts_with_email(session: Session, tenant_id: int, email: str) -> list[int]:
+    """Contacts that carry ``email`` (exact, case-insensitive); a scan narrowed by LIKE."""
+    needle = email.strip().lower()
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = session.execute(
+        select(Contact.id, Contact.emails)
+        .where(
+            Contact.tenant_id == tenant_id, Contact.search_text.like(f"%{escaped}%", escape="\\")
+        )
+        .limit(50)
+    ).all()
+    return [cid for cid, emails in rows if needle in {str(e).strip().lower() for e in emails}]
+
+
+def profiles_of_contact(session: Session, tenant_id: int, contact_id: int) -> list[IdentityProfile]:
+    return list(
+        session.scalars(
+            select(IdentityProfile)
+            .where(IdentityProfile.tenant_id == tenant_id, IdentityProfile.contact_id == contact_id)
+            .order_by(IdentityProfile.updated_at, IdentityProfile.id)
+        )
+    )
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def record_identity(
+    session: Session,
+    contact_id: int | None,
+    network: str,
+    user_id: str | None,
+    handle: str,
+    source: str,
+    *,
+    lead_id: int | None = None,
+    relink: bool = False,
+) -> Linked:
+    """Link the account (``network``, ``user_id``, ``handle``) to ``contact_id``.
+
+    A known user id with a new handle keeps the old handle as history. An account already
+    linked to a different Contact is left alone and reported as a conflict, unless ``relink``
+    (a person decided, e.g. in the review queue). Raises ``ImpossibleHandle`` on bad input.
+    """
+    tenant_id = tenant_of(session)
+    n = normalise_handle(handle, network)
+    uid = _graph_user_id(n, user_id)
+    profile = _find_or_create(session, tenant_id, n, uid, source)
+    rename_profile(session, tenant_id, profile, n)
+    conflict = None
+    if contact_id is not None and profile.contact_id != contact_id:
+        if profile.contact_id is not None and not relink:
+            conflict = profile.contact_id
+        else:
+            previous = profile.contact_id
+            profile.contact_id = contact_id
+            profile.source = source
+            invalidate(
+                session,
+                tenant_id,
+                contact_ids=(previous, contact_id),
+                keys=cache_keys(tenant_id, profile),
+            )
+            if previous is not None:
+                _drop_from_contact(session, tenant_id, previous, profile)
+    if lead_id is not None and profile.lead_id is None:
+        profile.lead_id = lead_id
+    session.flush()
+    if profile.contact_id is not None and source != "contact" and conflict is None:
+        _write_back(session, tenant_id, profile.contact_id, profile)
+    return Linked(profile, conflict)
+
+
+def _graph_user_id(n: NormalisedHandle, user_id: str | None) -> str | None:
+    raw = user_id or n.user_id
+    return identity_user_id(n.network, raw, n.instance) if raw else None
+
+
+def _find_or_create(
+    session: Session, tenant_id: int, n: NormalisedHandle, uid: str | None, source: str
+) -> IdentityProfile:
+    if uid is not None:
+        found = profile_by_user_id(session, tenant_id, n.network.value, uid)
+        if found is not None:
+            return found
+    # A profile known only by this handle becomes this user id's profile.
+    for alias, profile in aliases_for_handle(session, tenant_id, n.network.value, n.handle):
+        if alias.retired_at is None and profile.user_id is None:
+            if uid is not None:
+                profile.user_id = uid
+                invalidate(session, tenant_id, contact_ids=(profile.contact_id,))
+            return profile
+    profile = IdentityProfile(
+        tenant_id=tenant_id,
+        network=n.network.value,
+        user_id=uid,
+        handle=n.handle,
+        url=n.url,
+        source=source,
+    )
+    try:
+        with session.begin_nested():
+            session.add(profile)
+            session.flush()
+            session.add(_alias(tenant_id, profile.id, n))
+            session.flush()
+    except sa_exc.IntegrityError:
+        # Another transaction recorded the same user id first: use theirs.
+        if uid is None:
+            raise
+        found = profile_by_user_id(session, tenant_id, n.network.value, uid)
+        if found is None:
+            raise
+        return found
+    return profile
+
+
+def _alias(tenant_id: int, profile_id: int, n: NormalisedHandle) -> HandleAlias:
+    return HandleAlias(
+        tenant_id=tenant_id,
+        profile_id=profile_id,
+        network=n.network.value,
+        handle=n.handle,
+        local=n.local,
+        skeleton=n.skeleton,
+    )
+
+
+def rename_profile(
+    session: Session, tenant_id: int, profile: IdentityProfile, n: NormalisedHandle
+) -> str | None:
+    """Make ``n`` the profile's current handle; the old one stays as history. Returns it."""
+    if profile.handle == n.handle:
+        return None
+    old = profile.handle
+    now = utcnow()
+    invalidate(
+        session, tenant_id, contact_ids=(profile.contact_id,), keys=cache_keys(tenant_id, profile)
+    )
+    session.execute(
+        update(HandleAlias)
+        .where(
+            HandleAlias.tenant_id == tenant_id,
+            HandleAlias.profile_id == profile.id,
+            HandleAlias.retired_at.is_(None),
+        )
+        .values(retired_at=now)
+    )
+    existing = session.scalars(
+        select(HandleAlias).where(
+            HandleAlias.tenant_id == tenant_id,
+            HandleAlias.profile_id == profile.id,
+            HandleAlias.handle == n.handle,
+        )
+    ).first()
+    if existing is not None:
+        existing.retired_at = None  # a handle that comes back
+    else:
+        session.add(_alias(tenant_id, profile.id, n))
+    profile.handle = n.handle
+    profile.url = n.url
+    session.flush()
+    log.info("identity.handle_changed", network=profile.network, profile_id=profile.id)
+    if profile.contact_id is not None:
+        _write_back(session, tenant_id, profile.contact_id, profile, old_handle=old)
+    return old
+
+
+def record_email_handle(
+    session: Session,
+    email: str,
+    network: str,
+    handle: str,
+    *,
+    user_id: str | None = None,
+    source: str = "enrichment",
+) -> EmailHandleLink:
+    """Remember that ``email`` belongs to this handle; points at the Contact carrying it."""
+    tenant_id = tenant_of(session)
+    n = normalise_handle(handle, network)
+    address = email.strip().lower()
+    uid = _graph_user_id(n, user_id)
+    contacts = contacts_with_email(session, tenant_id, address)
+    link = session.scalars(
+        select(EmailHandleLink).where(
+            EmailHandleLink.tenant_id == tenant_id,
+            EmailHandleLink.email == address,
+            EmailHandleLink.network == n.network.value,
+            EmailHandleLink.handle == n.handle,
+        )
+    ).first()
+    if link is None:
+        link = EmailHandleLink(
+            tenant_id=tenant_id, email=address, network=n.network.value, handle=n.handle
+        )
+        session.add(link)
+    link.user_id = uid or link.user_id
+    link.source = source
+    link.contact_id = contacts[0] if len(contacts) == 1 else None
+    session.flush()
+    invalidate(session, tenant_id, keys=[(tenant_id, n.network.value, f"h:{n.handle}")])
+    return link
+
+
+# --- keeping Contact.handles and the graph in step ----------------------------------------
+
+
+def _write_back(
+    session: Session,
+    tenant_id: int,
+    contact_id: int,
+    profile: IdentityProfile,
+    *,
+    old_handle: str | None = None,
+) -> None:
+    """Show the linked handle on the Contact (its ``handles`` list) without losing others."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        return
+    entries: list[dict[str, Any]] = [dict(h) for h in contact.handles]
+    entry = {"network": profile.network, "handle": profile.handle}
+    if profile.user_id:
+        entry["user_id"] = profile.user_id
+    for i, current in enumerate(entries):
+        if current.get("network") != profile.network:
+            continue
+        same_id = profile.user_id is not None and current.get("user_id") == profile.user_id
+        same_handle = _same_handle(current.get("handle"), profile, old_handle)
+        if same_id or same_handle:
+            if current == entry:
+                return
+            entries[i] = entry
+            break
+    else:
+        entries.append(entry)
+    session.info.setdefault(_SKIP_SYNC, set()).add(contact_id)
+    crm.update(session, Contact, contact_id, {"handles": entries})
+
+
+def _same_handle(value: object, profile: IdentityProfile, old_handle: str | None) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        text = normalise_handle(value, profile.network).handle
+    except ImpossibleHandle:
+        return False
+    return text in {profile.handle, old_handle}
+
+
+def _drop_from_contact(
+    session: Session, tenant_id: int, contact_id: int, profile: IdentityProfile
+) -> None:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        return
+    kept = [
+        h
+        for h in contact.handles
+        if not (
+            h.get("network") == profile.network
+            and (
+                (profile.user_id is not None and h.get("user_id") == profile.user_id)
+                or _same_handle(h.get("handle"), profile, None)
+            )
+        )
+    ]
+    if len(kept) != len(contact.handles):
+        session.info.setdefault(_SKIP_SYNC, set()).add(contact_id)
+        crm.update(session, Contact, contact_id, {"handles": kept})
+
+
+def sync_contact(session: Session, tenant_id: int, contact_id: int) -> int:
+    """Bring the graph in line with a Contact's ``handles`` list; returns handles linked."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        return 0
+    linked = 0
+    for entry in list(contact.handles):
+        try:
+            result = record_identity(
+                session,
+                contact_id,
+                str(entry.get("network", "")),
+                entry.get("user_id") or None,
+                str(entry.get("handle", "")),
+                "contact",
+            )
+        except ImpossibleHandle:
+            continue  # a handle the CRM accepted but no network could have: nothing to link
+        if result.conflict_contact_id is not None:
+            from socialcrm.identity import reviews
+
+            reviews.open_conflict(session, tenant_id, result.profile, contact_id)
+        else:
+            linked += 1
+    return linked
+
+
+@event.listens_for(Session, "after_flush")
+def _note_changed_contacts(session: Session, _ctx: Any) -> None:
+    skip = session.info.get(_SKIP_SYNC, set())
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, Contact) or obj.id in skip:
+            continue
+        if obj in session.new:
+            if obj.handles:
+                session.info.setdefault(_TO_SYNC, {})[obj.id] = obj.tenant_id
+        elif sa_inspect(obj).attrs.handles.history.has_changes():
+            session.info.setdefault(_TO_SYNC, {})[obj.id] = obj.tenant_id
+
+
+@event.listens_for(Session, "before_commit")
+def _sync_changed_contacts(session: Session) -> None:
+    """Contacts created or edited anywhere (API, UI, import) become resolvable at once."""
+    if session.info.get(_TO_SYNC):
+        session.flush()  # everything pending is written under its own tenant first
+    while pending := session.info.pop(_TO_SYNC, None):
+        for contact_id, tenant_id in pending.items():
+            original = session.info.get("tenant_id")
+            try:
+                with session.begin_nested():
+                    if original is None:
+                        session.info["tenant_id"] = tenant_id
+                    sync_contact(session, tenant_id, contact_id)
+            except (sa_exc.SQLAlchemyError, ValueError) as exc:
+                log.warning(
+                    "identity.contact_sync_failed",
+                    contact_id=contact_id,
+                    error_type=type(exc).__name__,
+                )
+            finally:
+                session.info["tenant_id"] = original
+    session.info.pop(_SKIP_SYNC, None)

@@ -1,0 +1,44 @@
+"""A tenant's identity-resolution settings, kept in ``Tenant.policy["identity"]``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from socialcrm.crm.models import Tier
+
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+BotId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+
+MAX_CACHE_TTL_S = 300  # profile data may be at most five minutes old
+
+DEFAULT_SPAM_KEYWORDS = (
+    "free followers",
+    "buy followers",
+    "cheap followers",
+    "crypto giveaway",
+    "bitcoin doubler",
+    "double your bitcoin",
+    "airdrop claim",
+    "claim your prize",
+    "earn money fast",
+    "dm for promo",
+    "promo code in bio",
+    "click the link in bio",
+)
+
+
+class IdentityPolicy(BaseModel):
+    """Defaults suit most tenants; every field can be changed with PUT /api/identity/settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confidence_threshold: Annotated[float, Field(ge=0.5, le=1.0)] = 0.85
+    fresh_tiers: Annotated[list[Tier], Field(max_length=10)] = [Tier.PLATINUM]
+    cache_ttl_s: Annotated[int, Field(ge=0, le=MAX_CACHE_TTL_S)] = MAX_CACHE_TTL_S
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 100
+    min_account_age_days: Annotated[int, Field(ge=0, le=365)] = 7
+    bot_user_ids: Annotated[list[BotId], Field(max_length=10_000)] = []
+    bot_handles: Annotated[list[BotId], Field(max_length=10_000)] = []
+    spam_keywords: Annotated[list[Keyword], Field(max_length=1_000)] = list(DEFAULT_SPAM_KEYWORDS)

@@ -1,0 +1,150 @@
+"""HTTP API of identity resolution and the review queue (thin: parse, call, shape)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from socialcrm.core import audit
+from socialcrm.core.db import MAX_ID
+from socialcrm.core.errors import envelope
+from socialcrm.identity import reviews, service
+from socialcrm.identity.models import ReviewStatus
+from socialcrm.identity.policy import IdentityPolicy
+from socialcrm.identity.schemas import (
+    BatchIn,
+    BatchItemError,
+    BatchItemOut,
+    BatchOut,
+    MergeIn,
+    MergeOut,
+    RejectIn,
+    ResolveIn,
+    ResolveOut,
+    ReviewOut,
+    ReviewPage,
+)
+from socialcrm.tenancy.models import Role
+from socialcrm.web.deps import ApiCtx, api_context
+
+router = APIRouter(tags=["identity"])
+
+# The resolve endpoints authenticate, resolve and commit in ONE worker thread: with the
+# authentication in a separate dependency, a burst of concurrent requests can hold every
+# worker thread while waiting for a pooled connection whose holders wait for a thread.
+_unit_of_work = contextmanager(api_context)
+
+ReviewId = Annotated[int, Path(ge=1, le=MAX_ID)]
+DECIDERS = (Role.ADMIN, Role.AGENT)
+
+
+@router.post(
+    "/api/v1/resolve",
+    response_model=ResolveOut,
+    name="resolve_identity",
+    responses={429: {"description": "this platform user id went over its budget"}},
+)
+def resolve(request: Request, body: ResolveIn) -> Any:
+    """Who is this sender? Resolves a handle (and platform user id) to a known customer."""
+    with _unit_of_work(request) as ctx:
+        tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
+        try:
+            return service.resolve(ctx.session, tenant_id, body, actor=actor)
+        except service.SenderRateLimited as exc:
+            # Answered, not raised: the report for review is committed with this request.
+            service.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
+            return JSONResponse(
+                envelope(exc.code, exc.message, exc.details),
+                exc.status_code,
+                headers={"Retry-After": str(exc.details["retry_after"])},
+            )
+
+
+@router.post("/api/v1/resolve:batch", response_model=BatchOut, name="resolve_identity_batch")
+def resolve_batch(request: Request, body: BatchIn) -> BatchOut:
+    """Up to 1,000 senders at once; each item answers with its result or its own error."""
+    with _unit_of_work(request) as ctx:
+        results = service.resolve_batch(
+            ctx.session, ctx.principal.tenant_id, body.requests, actor=ctx.principal.actor
+        )
+    items = [
+        BatchItemOut(
+            index=i,
+            result=result,
+            error=None
+            if error is None
+            else BatchItemError(code=error.code, message=error.message, details=error.details),
+        )
+        for i, (result, error) in enumerate(results)
+    ]
+    return BatchOut(results=items)
+
+
+@router.get("/api/identity/reviews", response_model=ReviewPage, name="list_identity_reviews")
+def list_reviews(
+    ctx: ApiCtx,
+    status: ReviewStatus | None = ReviewStatus.PENDING,
+    limit: Annotated[int, Query(ge=1, le=reviews.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> Any:
+    items, next_cursor = reviews.list_reviews(
+        ctx.session, status=status, limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/api/identity/reviews/{review_id}", response_model=ReviewOut)
+def get_review(ctx: ApiCtx, review_id: ReviewId) -> Any:
+    return service.get_review(ctx.session, review_id)
+
+
+@router.post("/api/identity/reviews/{review_id}/merge", response_model=MergeOut)
+def merge_review(
+    ctx: ApiCtx, review_id: ReviewId, body: Annotated[MergeIn | None, Body()] = None
+) -> Any:
+    """Same customer: link the identity (its Lead, or the other Contact) to the survivor."""
+    ctx.require(*DECIDERS)
+    body = body or MergeIn()
+    review, contact_id, moved = service.merge_review(
+        ctx.session,
+        ctx.principal.tenant_id,
+        review_id,
+        contact_id=body.contact_id,
+        keep=list(body.keep),
+        actor=ctx.principal.actor,
+    )
+    return {"review": review, "contact_id": contact_id, "moved": moved}
+
+
+@router.post("/api/identity/reviews/{review_id}/reject", response_model=ReviewOut)
+def reject_review(
+    ctx: ApiCtx, review_id: ReviewId, body: Annotated[RejectIn | None, Body()] = None
+) -> Any:
+    """Not the same customer: close the question; it is not asked again."""
+    ctx.require(*DECIDERS)
+    note = body.note if body is not None else ""
+    return service.reject_review(ctx.session, review_id, note=note, actor=ctx.principal.actor)
+
+
+@router.get("/api/identity/settings", response_model=IdentityPolicy)
+def get_settings(ctx: ApiCtx) -> IdentityPolicy:
+    return service.tenant_policy(ctx.session, ctx.principal.tenant_id)[0]
+
+
+@router.put("/api/identity/settings", response_model=IdentityPolicy)
+def put_settings(ctx: ApiCtx, body: IdentityPolicy) -> IdentityPolicy:
+    """Threshold, always-fresh tiers, cache TTL (≤ 300 s), rate limit, bot rules (admin)."""
+    ctx.require(Role.ADMIN)
+    policy = service.update_policy(ctx.session, ctx.principal.tenant_id, body)
+    audit.record(
+        ctx.session,
+        actor=ctx.principal.actor,
+        action="identity.settings.update",
+        target_type="tenant",
+        target_id=ctx.principal.tenant_id,
+        details={"confidence_threshold": policy.confidence_threshold},
+    )
+    return policy
