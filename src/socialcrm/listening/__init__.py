@@ -1,0 +1,1 @@
+"""Social listening: rules, mention ingestion, social leads and tickets, live notifications."""

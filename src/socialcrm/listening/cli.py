@@ -1,0 +1,38 @@
+"""``socialcrm listening …``: poll connected accounts now (or keep polling, for low latency)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from socialcrm.core.db import Database, get_database
+from socialcrm.listening import service
+
+app = typer.Typer(help="Social listening.", no_args_is_help=True)
+out = Console()
+
+
+@app.command("poll")
+def poll(
+    watch: Annotated[bool, typer.Option(help="Keep polling until interrupted.")] = False,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between rounds.")] = 5.0,
+) -> None:
+    """Poll every active connected account's mentions since its cursor, once or repeatedly."""
+    db = get_database()
+    while True:
+        _one_round(db, keep=watch)
+        if not watch:
+            return
+        time.sleep(interval)
+
+
+def _one_round(db: Database, *, keep: bool) -> None:
+    accounts = service.accounts_to_poll(db)
+    with Progress(console=out, transient=not keep) as progress:
+        task = progress.add_task("polling accounts", total=len(accounts))
+        stored = service.poll_everything(db, on_done=lambda _o: progress.advance(task))
+    out.print(f"{len(accounts)} account(s) polled, {stored} new mention(s) stored")

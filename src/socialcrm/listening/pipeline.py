@@ -1,0 +1,624 @@
+"""Ingestion: normalise, analyse, match all rules in one pass, persist in batches, act.
+
+Everything a batch causes (mentions, the (mention, rule) ledger, Leads, Tickets, notifications,
+outbound webhook deliveries) is written in the caller's unit of work, so it commits or vanishes
+together. A retried batch finds its mentions stored and does nothing again; the unique
+(mention_id, rule_id) ledger makes a second firing of a rule on a mention impossible.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from socialcrm.connections.models import SocialAccount
+from socialcrm.core.db import utcnow
+from socialcrm.core.notify import notify
+from socialcrm.crm.models import Activity, Lead, Ticket, TicketStatus
+from socialcrm.listening import analysis, customers, delivery, live, routing, sla
+from socialcrm.listening.matcher import CompiledRule, GeoCircle, MentionFeatures, RuleIndex
+from socialcrm.listening.models import (
+    ConversationTicket,
+    LeadRoutingRule,
+    ListeningRule,
+    MentionMatch,
+    SocialLead,
+    SocialMention,
+    SocialTicket,
+)
+from socialcrm.listening.query import parse
+from socialcrm.providers.base import PostData
+from socialcrm.tenancy.models import Tenant
+
+ACTIONS = ("lead", "ticket", "notify", "campaign")
+CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A post, DM or lead-form submission as any source hands it to the pipeline."""
+
+    network: str
+    external_id: str
+    text: str
+    author_user_id: str = ""
+    author_handle: str = ""
+    author_name: str = ""
+    posted_at: datetime | None = None
+    kind: str = "mention"
+    account_id: int | None = None
+    url: str = ""
+    in_reply_to_id: str | None = None
+    conversation_id: str = ""
+    language: str = ""  # as the network declared it
+    lat: float | None = None
+    lon: float | None = None
+    country: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    campaign_id: int | None = None
+
+
+@dataclass(slots=True)
+class IngestResult:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    matched: int = 0
+    leads: int = 0
+    tickets: int = 0
+    mention_ids: list[int] = field(default_factory=list)
+
+
+def from_post(post: PostData, account_id: int | None) -> Incoming:
+    metrics = {
+        k: v
+        for k, v in {
+            "likes": post.likes,
+            "reposts": post.reposts,
+            "replies": post.replies,
+            "impressions": post.impressions,
+        }.items()
+        if v is not None
+    }
+    return Incoming(
+        network=post.network,
+        external_id=post.id,
+        text=post.text,
+        author_user_id=post.author_user_id,
+        author_handle=post.author_handle,
+        posted_at=post.created_at,
+        account_id=account_id,
+        url=post.url,
+        in_reply_to_id=post.in_reply_to_id,
+        metrics=metrics,
+    )
+
+
+# --- compiling a tenant's rules -----------------------------------------------------------
+
+
+def compile_rule(rule: ListeningRule, handles: dict[int, str]) -> CompiledRule:
+    geo = rule.geo or None
+    brand_ids = frozenset(int(a) for a in rule.brand_account_ids or [])
+    return CompiledRule(
+        id=rule.id,
+        query=parse(rule.query or ""),
+        networks=frozenset(rule.networks or []),
+        account_ids=frozenset(int(a) for a in rule.account_ids or []),
+        brand_account_ids=brand_ids,
+        brand_handles=frozenset(f"@{handles[a].lower()}" for a in brand_ids if a in handles),
+        languages=frozenset(rule.languages or []),
+        countries=frozenset(rule.countries or []),
+        geo=GeoCircle(float(geo["lat"]), float(geo["lon"]), float(geo["radius_km"]))
+        if geo
+        else None,
+        sentiments=frozenset(rule.sentiments or []),
+    )
+
+
+def account_handles(session: Session) -> dict[int, str]:
+    rows = session.execute(select(SocialAccount.id, SocialAccount.handle))
+    return {int(i): str(h) for i, h in rows}
+
+
+_cache_lock = threading.Lock()
+_index_cache: dict[int, tuple[tuple[Any, ...], RuleIndex, dict[int, ListeningRuleView]]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ListeningRuleView:
+    """What actions need of a rule, detached from any session."""
+
+    id: int
+    name: str
+    support: bool
+    owner_id: int | None
+    campaign_id: int | None
+    actions: tuple[str, ...]
+
+
+def effective_actions(rule: ListeningRule | ListeningRuleView) -> tuple[str, ...]:
+    wanted = list(rule.actions or [])
+    if rule.support and "ticket" not in wanted:
+        wanted.append("ticket")
+    if rule.campaign_id and "campaign" not in wanted:
+        wanted.append("campaign")
+    return tuple(a for a in ACTIONS if a in wanted)
+
+
+def tenant_index(
+    session: Session, tenant_id: int
+) -> tuple[RuleIndex, dict[int, ListeningRuleView]]:
+    """The tenant's active rules, compiled once per version of them."""
+    signature = tuple(
+        session.execute(
+            select(
+                func.count(ListeningRule.id),
+                func.max(ListeningRule.id),
+                func.max(ListeningRule.updated_at),
+            ).where(ListeningRule.active.is_(True))
+        ).one()
+    )
+    with _cache_lock:
+        cached = _index_cache.get(tenant_id)
+    if cached is not None and cached[0] == signature:
+        return cached[1], cached[2]
+    rules = list(
+        session.scalars(
+            select(ListeningRule).where(ListeningRule.active.is_(True)).order_by(ListeningRule.id)
+        )
+    )
+    handles = account_handles(session)
+    index = RuleIndex.build(compile_rule(r, handles) for r in rules)
+    views = {
+        r.id: ListeningRuleView(
+            r.id, r.name, r.support, r.owner_id, r.campaign_id, effective_actions(r)
+        )
+        for r in rules
+    }
+    with _cache_lock:
+        _index_cache[tenant_id] = (signature, index, views)
+    return index, views
+
+
+# --- the batch ----------------------------------------------------------------------------
+
+
+def _existing_ids(session: Session, items: Sequence[Incoming]) -> set[tuple[str, str]]:
+    by_network: dict[str, list[str]] = {}
+    for item in items:
+        by_network.setdefault(item.network, []).append(item.external_id)
+    found: set[tuple[str, str]] = set()
+    for network, ids in by_network.items():
+        for start in range(0, len(ids), CHUNK):
+            rows = session.scalars(
+                select(SocialMention.external_id).where(
+                    SocialMention.network == network,
+                    SocialMention.external_id.in_(ids[start : start + CHUNK]),
+                )
+            )
+            found.update((network, r) for r in rows)
+    return found
+
+
+def _conversations(session: Session, items: Sequence[Incoming]) -> dict[tuple[str, str], str]:
+    """Conversation of each item: the network's, else its parent's, else the post itself."""
+    parents: dict[str, set[str]] = {}
+    for item in items:
+        if not item.conversation_id and item.in_reply_to_id:
+            parents.setdefault(item.network, set()).add(item.in_reply_to_id)
+    known: dict[tuple[str, str], str] = {}
+    for network, ids in parents.items():
+        rows = session.execute(
+            select(SocialMention.external_id, SocialMention.conversation_id).where(
+                SocialMention.network == network, SocialMention.external_id.in_(list(ids))
+            )
+        )
+        known.update({(network, e): c for e, c in rows})
+    result: dict[tuple[str, str], str] = {}
+    for item in items:  # oldest first: a reply's parent earlier in the batch is already known
+        key = (item.network, item.external_id)
+        if item.conversation_id:
+            result[key] = item.conversation_id
+        elif item.in_reply_to_id:
+            parent = (item.network, item.in_reply_to_id)
+            result[key] = result.get(parent) or known.get(parent) or item.in_reply_to_id
+        else:
+            result[key] = item.external_id
+    return result
+
+
+def _row(tenant_id: int, item: Incoming, conversation: str, now: datetime) -> dict[str, Any]:
+    language = analysis.detect_language(item.text, item.language)
+    mood = analysis.score_sentiment(item.text, language)
+    return {
+        "tenant_id": tenant_id,
+        "network": item.network,
+        "external_id": item.external_id[:300],
+        "kind": item.kind,
+        "account_id": item.account_id,
+        "conversation_id": conversation[:300],
+        "in_reply_to_id": item.in_reply_to_id,
+        "author_user_id": item.author_user_id[:200],
+        "author_handle": item.author_handle[:320],
+        "author_name": item.author_name[:200],
+        "text": item.text,
+        "language": language,
+        "sentiment_score": mood.score,
+        "sentiment_label": mood.label,
+        "sentiment_method": mood.method,
+        "lat": item.lat,
+        "lon": item.lon,
+        "country": item.country.upper()[:2],
+        "url": item.url[:1000],
+        "posted_at": item.posted_at or now,
+        "ingested_at": now,
+        "metrics": item.metrics,
+        "details": item.details,
+        "rule_ids": [],
+        "campaign_id": item.campaign_id,
+        "contact_id": None,
+        "lead_id": None,
+        "ticket_id": None,
+    }
+
+
+def ingest(session: Session, tenant_id: int, items: Iterable[Incoming]) -> IngestResult:
+    """Store what is new of ``items`` and fire the matching rules' actions, in this unit of work."""
+    batch = list({(i.network, i.external_id): i for i in items if i.external_id}.values())
+    result = IngestResult(received=len(batch))
+    if not batch:
+        return result
+    existing = _existing_ids(session, batch)
+    fresh = [i for i in batch if (i.network, i.external_id) not in existing]
+    result.duplicates = len(batch) - len(fresh)
+    if not fresh:
+        return result
+    index, views = tenant_index(session, tenant_id)
+    conversations = _conversations(session, fresh)
+    now = utcnow()
+    rows = []
+    for item in fresh:
+        row = _row(tenant_id, item, conversations[(item.network, item.external_id)], now)
+        row["rule_ids"] = index.match(
+            MentionFeatures(
+                network=item.network,
+                text=item.text,
+                account_id=item.account_id,
+                language=row["language"],
+                country=row["country"],
+                lat=item.lat,
+                lon=item.lon,
+                sentiment=row["sentiment_label"],
+                kind=item.kind,
+            )
+        )
+        rows.append(row)
+    ids = list(
+        session.scalars(
+            insert(SocialMention).returning(SocialMention.id, sort_by_parameter_order=True),
+            rows,
+        )
+    )
+    result.stored, result.mention_ids = len(ids), ids
+    ledger = [
+        {
+            "tenant_id": tenant_id,
+            "mention_id": mention_id,
+            "rule_id": rule_id,
+            "actions_done": list(views[rule_id].actions),
+            "fired_at": now,
+        }
+        for mention_id, row in zip(ids, rows, strict=True)
+        for rule_id in row["rule_ids"]
+    ]
+    if ledger:
+        session.execute(insert(MentionMatch), ledger)
+    result.matched = sum(1 for row in rows if row["rule_ids"])
+    acting = [
+        (mention_id, row)
+        for mention_id, row in zip(ids, rows, strict=True)
+        if row["kind"] != "mention" or any(views[r].actions for r in row["rule_ids"])
+    ]
+    if acting:
+        mentions = {
+            m.id: m
+            for m in session.scalars(
+                select(SocialMention).where(SocialMention.id.in_([i for i, _ in acting]))
+            )
+        }
+        for mention_id, row in acting:
+            mention = mentions[mention_id]
+            _act(session, tenant_id, mention, [views[r] for r in row["rule_ids"]], result)
+    for mention_id, row in zip(ids, rows, strict=True):
+        if row["rule_ids"]:
+            delivery.emit(
+                session,
+                "mention.matched",
+                f"mention.matched:{mention_id}",
+                {"mention_id": mention_id, "rule_ids": row["rule_ids"], "text": row["text"][:500]},
+            )
+    live.publish_after_commit(session, tenant_id, "mentions", {"ids": ids, "count": len(ids)})
+    return result
+
+
+def _act(
+    session: Session,
+    tenant_id: int,
+    mention: SocialMention,
+    rules: Sequence[ListeningRuleView],
+    result: IngestResult,
+) -> None:
+    for rule in rules:
+        if "campaign" in rule.actions and rule.campaign_id and mention.campaign_id is None:
+            attribute_to_campaign(session, mention, rule.campaign_id)
+    if mention.kind in ("dm", "lead_form") or any("lead" in r.actions for r in rules):
+        lead_rule = next((r for r in rules if "lead" in r.actions), None)
+        campaign = mention.campaign_id or (lead_rule.campaign_id if lead_rule else None)
+        outcome = capture_lead(
+            session,
+            tenant_id,
+            mention,
+            campaign_id=campaign,
+            fallback_owner=lead_rule.owner_id if lead_rule else None,
+        )
+        result.leads += 1 if outcome.created else 0
+    ticket_rule = next((r for r in rules if "ticket" in r.actions), None)
+    if ticket_rule is not None:
+        outcome_t = open_or_join_ticket(
+            session, tenant_id, mention, assignee_id=ticket_rule.owner_id
+        )
+        result.tickets += 1 if outcome_t.created else 0
+    for rule in rules:
+        if "notify" in rule.actions:
+            notify_owner(session, tenant_id, mention, rule)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+def attribute_to_campaign(session: Session, mention: SocialMention, campaign_id: int) -> None:
+    mention.campaign_id = campaign_id
+    session.add(
+        Activity(
+            kind="social_mention",
+            subject=f"{mention.network} mention by @{mention.author_handle}"[:300],
+            body=mention.text,
+            contact_id=mention.contact_id,
+            campaign_id=campaign_id,
+            social_account_id=mention.account_id,
+            external_id=mention.external_id[:200],
+            occurred_at=mention.posted_at,
+        )
+    )
+
+
+def notify_owner(
+    session: Session, tenant_id: int, mention: SocialMention, rule: ListeningRuleView
+) -> None:
+    message = f"“{rule.name}” matched @{mention.author_handle} on {mention.network}: {mention.text}"
+    note = notify(
+        session,
+        user_id=rule.owner_id,
+        kind="listening_match",
+        message=message[:500],
+        link=f"/listening/inbox#mention-{mention.id}",
+    )
+    session.flush()
+    live.publish_after_commit(
+        session,
+        tenant_id,
+        "notification",
+        {"id": note.id, "user_id": rule.owner_id, "message": note.message, "link": note.link},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LeadOutcome:
+    lead_id: int | None
+    created: bool
+    contact_id: int | None = None  # the author is a customer: no Lead
+
+
+def _route(session: Session, mention: SocialMention) -> tuple[int | None, str]:
+    rules = list(
+        session.scalars(
+            select(LeadRoutingRule)
+            .where(LeadRoutingRule.active.is_(True))
+            .order_by(LeadRoutingRule.position, LeadRoutingRule.id)
+        )
+    )
+    routes = [
+        routing.Route(r.id, r.kind, tuple(r.values or []), tuple(int(u) for u in r.user_ids or []))
+        for r in rules
+    ]
+    chosen = routing.choose(
+        routes, routing.LeadFacts(mention.language, mention.country, mention.text)
+    )
+    if chosen is None:
+        return None, ""
+    position = session.scalar(
+        update(LeadRoutingRule)
+        .where(LeadRoutingRule.id == chosen.id)
+        .values(next_index=LeadRoutingRule.next_index + 1)
+        .returning(LeadRoutingRule.next_index)
+        .execution_options(synchronize_session=False)
+    )
+    return routing.pick(chosen, int(position or 1) - 1), f"{chosen.kind} rule {chosen.id}"
+
+
+def capture_lead(
+    session: Session,
+    tenant_id: int,
+    mention: SocialMention,
+    *,
+    campaign_id: int | None,
+    fallback_owner: int | None = None,
+) -> LeadOutcome:
+    """A Lead for a non-customer author, one per platform user (identity resolution asked)."""
+    known = customers.resolve_author(
+        session, mention.network, mention.author_user_id, mention.author_handle
+    )
+    if known is not None:
+        mention.contact_id = known.contact_id
+        return LeadOutcome(None, False, known.contact_id)
+    author_key = mention.author_user_id or f"handle:{mention.author_handle.lower()}"
+    existing = session.scalars(
+        select(SocialLead).where(
+            SocialLead.network == mention.network, SocialLead.author_user_id == author_key
+        )
+    ).first()
+    if existing is not None:
+        mention.lead_id = existing.lead_id
+        return LeadOutcome(existing.lead_id, False)
+    fields = mention.details.get("fields", {}) if mention.kind == "lead_form" else {}
+    name = str(fields.get("full_name") or mention.author_name or f"@{mention.author_handle}")
+    identity_lead = customers.guest_lead_for(
+        session, mention.network, mention.author_user_id, mention.author_handle, name
+    )
+    assignee, reason = _route(session, mention)
+    if assignee is None and fallback_owner is not None:
+        assignee, reason = fallback_owner, "rule owner"
+    created = identity_lead is None or identity_lead[1]
+    if identity_lead is None:
+        lead = Lead(
+            name=name[:200],
+            source=f"social:{mention.network}:{mention.kind}"[:80],
+            campaign_id=campaign_id,
+            notes=f"{mention.url}\n{mention.text}".strip()[:4000],
+        )
+        session.add(lead)
+        session.flush()
+        lead_id = lead.id
+    else:
+        lead_id = identity_lead[0]
+        guest = session.get(Lead, lead_id)
+        if guest is not None and guest.campaign_id is None:
+            guest.campaign_id = campaign_id  # the campaign that brought this person in
+    session.add(
+        SocialLead(
+            lead_id=lead_id,
+            network=mention.network,
+            author_user_id=author_key[:200],
+            author_handle=mention.author_handle[:320],
+            mention_id=mention.id,
+            form_id=str(mention.details.get("form_id", ""))[:200],
+            campaign_id=campaign_id,
+            assignee_id=assignee,
+            routing_reason=reason,
+        )
+    )
+    mention.lead_id = lead_id
+    session.flush()
+    if assignee is not None:
+        notify(
+            session,
+            user_id=assignee,
+            kind="lead_assigned",
+            message=f"New social lead from @{mention.author_handle} on {mention.network}."[:500],
+            link=f"/listening/inbox#mention-{mention.id}",
+        )
+    live.publish_after_commit(
+        session, tenant_id, "lead", {"lead_id": lead_id, "mention_id": mention.id}
+    )
+    delivery.emit(
+        session,
+        "lead.created",
+        f"lead.created:{lead_id}",
+        {"lead_id": lead_id, "mention_id": mention.id, "network": mention.network},
+    )
+    return LeadOutcome(lead_id, created)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketOutcome:
+    ticket_id: int
+    created: bool
+
+
+def open_or_join_ticket(
+    session: Session, tenant_id: int, mention: SocialMention, *, assignee_id: int | None = None
+) -> TicketOutcome:
+    """Mentions of one conversation join its open Ticket; otherwise a new one with an SLA."""
+    if mention.ticket_id is not None:
+        return TicketOutcome(mention.ticket_id, False)
+    known = customers.resolve_author(
+        session, mention.network, mention.author_user_id, mention.author_handle
+    )
+    if known is not None:
+        mention.contact_id = known.contact_id
+    conversation = mention.conversation_id or mention.external_id
+    pointer = session.scalars(
+        select(ConversationTicket).where(
+            ConversationTicket.network == mention.network,
+            ConversationTicket.conversation_id == conversation,
+        )
+    ).first()
+    if pointer is not None:
+        current = session.get(Ticket, pointer.ticket_id)
+        if current is not None and current.status != TicketStatus.CLOSED:
+            mention.ticket_id = current.id
+            session.add(
+                Activity(
+                    kind="social_mention",
+                    subject=f"Follow-up from @{mention.author_handle}"[:300],
+                    body=mention.text,
+                    contact_id=mention.contact_id,
+                    ticket_id=current.id,
+                    social_account_id=mention.account_id,
+                    external_id=mention.external_id[:200],
+                    occurred_at=mention.posted_at,
+                )
+            )
+            return TicketOutcome(current.id, False)
+    tenant = session.get(Tenant, tenant_id)
+    terms = sla.support_terms(tenant.policy if tenant else None, known.tier if known else None)
+    ticket = Ticket(
+        subject=f"{mention.network} @{mention.author_handle}: {mention.text}"[:300],
+        description=f"{mention.text}\n\n{mention.url}".strip(),
+        contact_id=mention.contact_id,
+        priority=terms.priority,
+        queue=terms.queue,
+        assignee_id=assignee_id,
+    )
+    session.add(ticket)
+    session.flush()
+    now = utcnow()
+    session.add(
+        SocialTicket(
+            ticket_id=ticket.id,
+            network=mention.network,
+            conversation_id=conversation,
+            mention_id=mention.id,
+            tier=terms.tier,
+            first_response_due_at=now + terms.first_response,
+            created_at=now,
+        )
+    )
+    if pointer is None:
+        session.add(
+            ConversationTicket(
+                network=mention.network, conversation_id=conversation, ticket_id=ticket.id
+            )
+        )
+    else:
+        pointer.ticket_id = ticket.id
+    mention.ticket_id = ticket.id
+    session.flush()
+    live.publish_after_commit(
+        session, tenant_id, "ticket", {"ticket_id": ticket.id, "mention_id": mention.id}
+    )
+    delivery.emit(
+        session,
+        "ticket.created",
+        f"ticket.created:{ticket.id}",
+        {"ticket_id": ticket.id, "mention_id": mention.id, "queue": terms.queue},
+    )
+    return TicketOutcome(ticket.id, True)

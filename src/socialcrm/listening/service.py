@@ -1,0 +1,597 @@
+"""Listening use cases: rules and their preview, the inbox, escalation, polling, webhooks."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialcrm.connections import service as connections
+from socialcrm.connections.models import AccountStatus, SocialAccount
+from socialcrm.core import audit
+from socialcrm.core.db import Database, utcnow
+from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from socialcrm.crm.models import Campaign
+from socialcrm.listening import hooks, pipeline
+from socialcrm.listening.matcher import MentionFeatures, RuleIndex
+from socialcrm.listening.models import (
+    InboundWebhook,
+    LeadRoutingRule,
+    ListeningCursor,
+    ListeningRule,
+    MentionMatch,
+    SocialMention,
+    WebhookSubscription,
+)
+from socialcrm.listening.query import QuerySyntaxError, parse
+from socialcrm.providers.base import (
+    CallContext,
+    Capability,
+    MentionPage,
+    Provider,
+    ProviderError,
+    RateLimited,
+)
+from socialcrm.providers.registry import PROVIDERS
+from socialcrm.tenancy.models import Role, User
+from socialcrm.tenancy.service import Principal
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+EDITORS = (Role.ADMIN, Role.MARKETING)
+PREVIEW_DAYS = 7
+PREVIEW_SCAN = 20_000
+MENTIONS_QUERY = "mentions"
+
+
+def require_editor(principal: Principal) -> None:
+    if principal.role not in EDITORS:
+        raise Forbidden("listening rules are managed by admins and marketing users")
+
+
+# --- rules --------------------------------------------------------------------------------
+
+
+def check_rule_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    """Validate what the schema cannot: the query, and references inside the tenant."""
+    try:
+        parse(values.get("query", "") or "")
+    except QuerySyntaxError as exc:
+        raise ValidationFailed(
+            f"the query is not valid: {exc}", details={"field": "query", "position": exc.position}
+        ) from exc
+    for network in values.get("networks", []) or []:
+        if network not in PROVIDERS:
+            raise ValidationFailed(f"unknown network {network!r}", details={"field": "networks"})
+    for name in ("account_ids", "brand_account_ids"):
+        for account_id in values.get(name, []) or []:
+            if session.get(SocialAccount, account_id) is None:
+                raise ValidationFailed(
+                    f"connected account {account_id} does not exist", details={"field": name}
+                )
+    if values.get("owner_id") is not None and session.get(User, values["owner_id"]) is None:
+        raise ValidationFailed("owner_id does not exist", details={"field": "owner_id"})
+    campaign = values.get("campaign_id")
+    if campaign is not None and session.get(Campaign, campaign) is None:
+        raise ValidationFailed("campaign_id does not exist", details={"field": "campaign_id"})
+    return values
+
+
+def create_rule(session: Session, principal: Principal, values: dict[str, Any]) -> ListeningRule:
+    require_editor(principal)
+    rule = ListeningRule(**check_rule_values(session, values))
+    session.add(rule)
+    session.flush()
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="listening_rule.create",
+        target_type="listening_rule",
+        target_id=rule.id,
+        details={"name": rule.name},
+    )
+    return rule
+
+
+def get_rule(session: Session, rule_id: int) -> ListeningRule:
+    rule = session.get(ListeningRule, rule_id)
+    if rule is None:
+        raise NotFound(f"listening rule {rule_id} not found")
+    return rule
+
+
+def update_rule(
+    session: Session, principal: Principal, rule_id: int, changes: dict[str, Any]
+) -> ListeningRule:
+    require_editor(principal)
+    rule = get_rule(session, rule_id)
+    check_rule_values(session, changes)
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    rule.updated_at = utcnow()
+    session.flush()
+    return rule
+
+
+def delete_rule(session: Session, principal: Principal, rule_id: int) -> None:
+    require_editor(principal)
+    session.delete(get_rule(session, rule_id))
+    session.flush()
+
+
+def list_rules(session: Session) -> list[ListeningRule]:
+    return list(session.scalars(select(ListeningRule).order_by(ListeningRule.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    scanned: int
+    matched: int
+    samples: list[SocialMention]
+
+
+def preview(session: Session, values: dict[str, Any], *, limit: int = 50) -> Preview:
+    """What an unsaved rule would have matched among the mentions of the last 7 days."""
+    check_rule_values(session, values)
+    draft = ListeningRule(id=0, **values)
+    compiled = pipeline.compile_rule(draft, pipeline.account_handles(session))
+    index = RuleIndex.build([compiled])
+    since = utcnow() - timedelta(days=PREVIEW_DAYS)
+    mentions = session.scalars(
+        select(SocialMention)
+        .where(SocialMention.posted_at >= since)
+        .order_by(SocialMention.posted_at.desc(), SocialMention.id.desc())
+        .limit(PREVIEW_SCAN)
+    ).all()
+    hits = [m for m in mentions if index.match(features_of(m))]
+    return Preview(scanned=len(mentions), matched=len(hits), samples=hits[:limit])
+
+
+def features_of(m: SocialMention) -> MentionFeatures:
+    return MentionFeatures(
+        network=m.network,
+        text=m.text,
+        account_id=m.account_id,
+        language=m.language,
+        country=m.country,
+        lat=m.lat,
+        lon=m.lon,
+        sentiment=m.sentiment_label,
+        kind=m.kind,
+    )
+
+
+# --- the inbox ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilters:
+    rule_id: int | None = None
+    sentiment: str | None = None
+    network: str | None = None
+    language: str | None = None
+    has_lead: bool | None = None
+    has_ticket: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MentionPageOut:
+    items: list[SocialMention]
+    next_cursor: str | None
+
+
+def list_mentions(
+    session: Session, filters: InboxFilters, *, limit: int = 50, cursor: str | None = None
+) -> MentionPageOut:
+    stmt = select(SocialMention)
+    if filters.rule_id is not None:
+        stmt = stmt.where(
+            SocialMention.id.in_(
+                select(MentionMatch.mention_id).where(MentionMatch.rule_id == filters.rule_id)
+            )
+        )
+    if filters.sentiment:
+        stmt = stmt.where(SocialMention.sentiment_label == filters.sentiment)
+    if filters.network:
+        stmt = stmt.where(SocialMention.network == filters.network)
+    if filters.language:
+        stmt = stmt.where(SocialMention.language == filters.language)
+    if filters.has_lead is not None:
+        lead = SocialMention.lead_id
+        stmt = stmt.where(lead.is_not(None) if filters.has_lead else lead.is_(None))
+    if filters.has_ticket is not None:
+        ticket = SocialMention.ticket_id
+        stmt = stmt.where(ticket.is_not(None) if filters.has_ticket else ticket.is_(None))
+    if cursor:
+        if not cursor.isdigit() or len(cursor) > 18:
+            raise ValidationFailed("cursor is not valid", details={"cursor": cursor})
+        stmt = stmt.where(SocialMention.id < int(cursor))
+    rows = list(session.scalars(stmt.order_by(SocialMention.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    items = rows[:limit]
+    return MentionPageOut(items, str(items[-1].id) if more and items else None)
+
+
+def get_mention(session: Session, mention_id: int) -> SocialMention:
+    mention = session.get(SocialMention, mention_id)
+    if mention is None:
+        raise NotFound(f"mention {mention_id} not found")
+    return mention
+
+
+def convert_to_ticket(
+    session: Session, principal: Principal, mention_id: int
+) -> pipeline.TicketOutcome:
+    """An agent escalates a mention: it joins its conversation's open Ticket or opens one."""
+    mention = get_mention(session, mention_id)
+    outcome = pipeline.open_or_join_ticket(
+        session, principal.tenant_id, mention, assignee_id=principal.user_id
+    )
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="mention.convert_to_ticket",
+        target_type="social_mention",
+        target_id=mention.id,
+        details={"ticket_id": outcome.ticket_id, "created": outcome.created},
+    )
+    return outcome
+
+
+def create_lead(session: Session, principal: Principal, mention_id: int) -> pipeline.LeadOutcome:
+    mention = get_mention(session, mention_id)
+    outcome = pipeline.capture_lead(
+        session,
+        principal.tenant_id,
+        mention,
+        campaign_id=mention.campaign_id,
+        fallback_owner=principal.user_id,
+    )
+    if outcome.contact_id is not None:
+        raise Conflict(
+            "the author is already a customer: no lead",
+            details={"contact_id": outcome.contact_id},
+        )
+    return outcome
+
+
+# --- lead routing -------------------------------------------------------------------------
+
+
+def create_routing_rule(
+    session: Session, principal: Principal, values: dict[str, Any]
+) -> LeadRoutingRule:
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin sets lead routing")
+    for user_id in values.get("user_ids", []):
+        if session.get(User, user_id) is None:
+            raise ValidationFailed(f"user {user_id} does not exist", details={"field": "user_ids"})
+    rule = LeadRoutingRule(**values)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def list_routing_rules(session: Session) -> list[LeadRoutingRule]:
+    stmt = select(LeadRoutingRule).order_by(LeadRoutingRule.position, LeadRoutingRule.id)
+    return list(session.scalars(stmt))
+
+
+def delete_routing_rule(session: Session, principal: Principal, rule_id: int) -> None:
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin sets lead routing")
+    rule = session.get(LeadRoutingRule, rule_id)
+    if rule is None:
+        raise NotFound(f"routing rule {rule_id} not found")
+    session.delete(rule)
+    session.flush()
+
+
+# --- ingestion units of work --------------------------------------------------------------
+
+
+def ingest_committed(db: Database, tenant_id: int, items: Sequence[pipeline.Incoming]) -> Any:
+    """Ingest in its own unit of work; a concurrent writer's conflict is retried once."""
+    return _retry_conflict(lambda: _ingest_once(db, tenant_id, items))
+
+
+def _ingest_once(
+    db: Database, tenant_id: int, items: Sequence[pipeline.Incoming]
+) -> pipeline.IngestResult:
+    with db.session(tenant_id=tenant_id) as session:
+        return pipeline.ingest(session, tenant_id, items)
+
+
+def _retry_conflict(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except sa_exc.IntegrityError:
+        # Another worker stored the same mention (or Lead, or Ticket) first: the second try
+        # sees its rows and does not act again.
+        log.info("ingest_conflict_retry")
+        return action()
+
+
+# --- polling ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PollOutcome:
+    account_id: int
+    status: str  # polled | skipped | rate_limited
+    result: pipeline.IngestResult = field(default_factory=pipeline.IngestResult)
+
+
+def accounts_to_poll(db: Database) -> list[tuple[int, int]]:
+    """Active accounts whose network lists mentions and that are not waiting out a rate limit."""
+    active = connections.active_accounts(db)
+    now = utcnow()
+    with db.session(system=True) as session:
+        paused = {
+            int(a)
+            for (a,) in session.execute(
+                select(ListeningCursor.account_id).where(ListeningCursor.resume_at > now)
+            )
+        }
+        rows = session.execute(
+            select(SocialAccount.id, SocialAccount.provider).where(
+                SocialAccount.status == AccountStatus.ACTIVE
+            )
+        )
+        providers = {int(i): str(p) for i, p in rows}
+    return [
+        (t, a)
+        for t, a in active
+        if a not in paused
+        and providers.get(a) in PROVIDERS
+        and Capability.MENTIONS in PROVIDERS[providers[a]].capabilities
+    ]
+
+
+def _cursor(session: Session, account_id: int) -> ListeningCursor:
+    row = session.scalars(
+        select(ListeningCursor).where(
+            ListeningCursor.account_id == account_id, ListeningCursor.query_key == MENTIONS_QUERY
+        )
+    ).first()
+    if row is None:
+        row = ListeningCursor(account_id=account_id, query_key=MENTIONS_QUERY)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def poll_account(db: Database, tenant_id: int, account_id: int) -> PollOutcome:
+    """Fetch the account's mentions since its cursor and ingest them; the cursor moves only
+    together with the stored mentions. ``RateLimited`` is recorded and raised for the queue."""
+    with db.session(tenant_id=tenant_id) as session:
+        account = session.get(SocialAccount, account_id)
+        if account is None or account.status != AccountStatus.ACTIVE:
+            return PollOutcome(account_id, "skipped")
+        row = _cursor(session, account_id)
+        if row.resume_at is not None and row.resume_at > utcnow():
+            return PollOutcome(account_id, "rate_limited")
+        cursor = row.cursor
+
+    async def fetch(p: Provider, ctx: CallContext) -> MentionPage:
+        return await p.mentions(ctx, cursor)
+
+    try:
+        page = connections.with_account(db, tenant_id, account_id, fetch)
+    except RateLimited as exc:
+        with db.session(tenant_id=tenant_id) as session:
+            row = _cursor(session, account_id)
+            row.resume_at, row.last_error = exc.retry_at, "rate limited"
+        raise
+    handles = _author_handles(db, tenant_id, account_id, page)
+    items = [
+        dataclasses.replace(
+            pipeline.from_post(post, account_id),
+            author_handle=post.author_handle or handles.get(post.author_user_id, ""),
+        )
+        for post in page.posts
+    ]
+
+    def store() -> pipeline.IngestResult:
+        with db.session(tenant_id=tenant_id) as session:
+            result = pipeline.ingest(session, tenant_id, items)
+            row = _cursor(session, account_id)
+            row.cursor = page.cursor
+            row.last_polled_at, row.resume_at, row.last_error = utcnow(), None, ""
+            return result
+
+    return PollOutcome(account_id, "polled", _retry_conflict(store))
+
+
+MAX_AUTHOR_LOOKUPS = 20
+
+
+def _author_handles(
+    db: Database, tenant_id: int, account_id: int, page: MentionPage
+) -> dict[str, str]:
+    """Handles of authors a network named only by id (X without ``includes``): from mentions
+    already stored, else a few lookups through the same account."""
+    missing = {p.author_user_id for p in page.posts if p.author_user_id and not p.author_handle}
+    if not missing:
+        return {}
+    networks = {p.network for p in page.posts}
+    with db.session(tenant_id=tenant_id) as session:
+        rows = session.execute(
+            select(SocialMention.author_user_id, SocialMention.author_handle).where(
+                SocialMention.network.in_(networks),
+                SocialMention.author_user_id.in_(missing),
+                SocialMention.author_handle != "",
+            )
+        )
+        found = {str(u): str(h) for u, h in rows}
+    unknown = sorted(missing - set(found))[:MAX_AUTHOR_LOOKUPS]
+    if not unknown:
+        return found
+
+    async def lookup(p: Provider, ctx: CallContext) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for user_id in unknown:
+            try:
+                names[user_id] = (await p.lookup_user_id(ctx, user_id)).handle
+            except ProviderError:
+                continue
+        return names
+
+    with contextlib.suppress(ProviderError):  # the mentions are worth storing without handles
+        found.update(connections.with_account(db, tenant_id, account_id, lookup))
+    return found
+
+
+def poll_everything(db: Database, on_done: Callable[[PollOutcome], None] | None = None) -> int:
+    """Poll every pollable account now, in this process (the CLI's and tests' worker)."""
+    count = 0
+    for tenant_id, account_id in accounts_to_poll(db):
+        try:
+            outcome = poll_account(db, tenant_id, account_id)
+        except (RateLimited, connections.AccountNotActive, NotFound) as exc:
+            outcome = PollOutcome(account_id, type(exc).__name__)
+        except Exception as exc:  # one failing account must not stop the others
+            log.warning("poll_failed", account_id=account_id, error_type=type(exc).__name__)
+            outcome = PollOutcome(account_id, "failed")
+        count += outcome.result.stored
+        if on_done is not None:
+            on_done(outcome)
+    return count
+
+
+# --- inbound webhooks ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewInboundWebhook:
+    endpoint: InboundWebhook
+    secret: str
+    verify_token: str
+
+
+def create_inbound_webhook(
+    session: Session, principal: Principal, values: dict[str, Any]
+) -> NewInboundWebhook:
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin creates webhook endpoints")
+    if (
+        values.get("account_id") is not None
+        and session.get(SocialAccount, values["account_id"]) is None
+    ):
+        raise ValidationFailed("account_id does not exist", details={"field": "account_id"})
+    if (
+        values.get("campaign_id") is not None
+        and session.get(Campaign, values["campaign_id"]) is None
+    ):
+        raise ValidationFailed("campaign_id does not exist", details={"field": "campaign_id"})
+    secret = values.pop("secret", None) or secrets.token_urlsafe(32)
+    verify_token = secrets.token_urlsafe(16)
+    endpoint = InboundWebhook(
+        token=secrets.token_urlsafe(24), secret=secret, verify_token=verify_token, **values
+    )
+    session.add(endpoint)
+    session.flush()
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="listening_webhook.create",
+        target_type="listening_inbound_webhook",
+        target_id=endpoint.id,
+        details={"style": endpoint.style, "network": endpoint.network},
+    )
+    return NewInboundWebhook(endpoint, secret, verify_token)
+
+
+def list_inbound_webhooks(session: Session) -> list[InboundWebhook]:
+    return list(session.scalars(select(InboundWebhook).order_by(InboundWebhook.id)))
+
+
+def delete_inbound_webhook(session: Session, principal: Principal, endpoint_id: int) -> None:
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin removes webhook endpoints")
+    endpoint = session.get(InboundWebhook, endpoint_id)
+    if endpoint is None:
+        raise NotFound(f"webhook endpoint {endpoint_id} not found")
+    session.delete(endpoint)
+    session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInfo:
+    tenant_id: int
+    style: str
+    network: str
+    secret: str
+    verify_token: str
+    account_id: int | None
+    campaign_id: int | None
+
+
+def find_endpoint(db: Database, token: str) -> EndpointInfo:
+    with db.session(system=True) as session:
+        endpoint = session.scalars(
+            select(InboundWebhook).where(
+                InboundWebhook.token == token, InboundWebhook.active.is_(True)
+            )
+        ).first()
+        if endpoint is None:
+            raise NotFound("no such webhook endpoint")
+        return EndpointInfo(
+            endpoint.tenant_id,
+            endpoint.style,
+            endpoint.network,
+            endpoint.secret,
+            endpoint.verify_token,
+            endpoint.account_id,
+            endpoint.campaign_id,
+        )
+
+
+def receive_webhook(db: Database, endpoint: EndpointInfo, payload: dict[str, Any]) -> Any:
+    """A verified payload into the same pipeline polling feeds."""
+    if endpoint.style == "x":
+        items = hooks.parse_x(payload, endpoint.account_id)
+    else:
+        items = hooks.parse_meta(
+            payload, endpoint.network, endpoint.account_id, endpoint.campaign_id
+        )
+    return ingest_committed(db, endpoint.tenant_id, items)
+
+
+# --- outbound webhooks --------------------------------------------------------------------
+
+
+def create_subscription(
+    session: Session, principal: Principal, values: dict[str, Any]
+) -> tuple[WebhookSubscription, str]:
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin adds outbound webhooks")
+    secret = secrets.token_urlsafe(32)
+    sub = WebhookSubscription(secret=secret, **values)
+    session.add(sub)
+    session.flush()
+    return sub, secret
+
+
+def list_subscriptions(session: Session) -> list[WebhookSubscription]:
+    return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
+
+
+def delete_subscription(session: Session, principal: Principal, sub_id: int) -> None:
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin removes outbound webhooks")
+    sub = session.get(WebhookSubscription, sub_id)
+    if sub is None:
+        raise NotFound(f"webhook subscription {sub_id} not found")
+    session.delete(sub)
+    session.flush()

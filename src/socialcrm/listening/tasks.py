@@ -1,0 +1,47 @@
+"""Queue entry points of listening: thin wrappers over the service."""
+
+from __future__ import annotations
+
+import structlog
+from huey import crontab
+
+from socialcrm.connections.service import AccountNotActive
+from socialcrm.core.db import get_database
+from socialcrm.core.errors import NotFound
+from socialcrm.core.queue import huey
+from socialcrm.listening import delivery, service
+from socialcrm.providers.base import RateLimited, ReconnectRequired
+
+log = structlog.get_logger(__name__)
+
+
+@huey.task(retries=3, retry_delay=30)
+def poll_account_mentions(tenant_id: int, account_id: int) -> int:
+    try:
+        outcome = service.poll_account(get_database(), tenant_id, account_id)
+    except RateLimited as exc:
+        # The network said when: a queue ETA, never a sleeping worker.
+        poll_account_mentions.schedule((tenant_id, account_id), eta=exc.retry_at)
+        return 0
+    except (AccountNotActive, NotFound, ReconnectRequired):
+        log.info("poll_skipped_inactive", account_id=account_id)
+        return 0
+    return outcome.result.stored
+
+
+@huey.periodic_task(crontab(minute="*"))
+def poll_all_mentions() -> int:
+    """Every active connected account, each in its own task (revoked/errored are not listed)."""
+    accounts = service.accounts_to_poll(get_database())
+    for tenant_id, account_id in accounts:
+        poll_account_mentions(tenant_id, account_id)
+    return len(accounts)
+
+
+@huey.task(retries=0)
+def deliver_webhook(tenant_id: int, delivery_id: int) -> bool:
+    retry_at = delivery.deliver(get_database(), tenant_id, delivery_id)
+    if retry_at is not None:
+        deliver_webhook.schedule((tenant_id, delivery_id), eta=retry_at)
+        return False
+    return True

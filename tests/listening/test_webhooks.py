@@ -1,0 +1,260 @@
+"""Webhooks in (signature and challenge checks, same pipeline) and out (signed, retried)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from socialcrm.core.db import Database
+from socialcrm.core.settings import get_settings
+from socialcrm.crm.models import Lead
+from socialcrm.listening import delivery, hooks
+from socialcrm.listening.models import SocialLead, SocialMention, WebhookDelivery
+from tests.listening.test_api import tenant_id
+
+X_EVENT = {
+    "for_user_id": "1001",
+    "tweet_create_events": [
+        {
+            "id_str": "880001",
+            "text": "@ada my order is broken, refund please",
+            "created_at": "Wed Oct 10 20:19:24 +0000 2018",
+            "lang": "en",
+            "user": {"id_str": "4242", "screen_name": "hal", "name": "Hal"},
+            "coordinates": {"type": "Point", "coordinates": [-0.1278, 51.5074]},
+            "place": {"country_code": "GB"},
+        },
+        {"id_str": "880002", "text": "my own tweet", "user": {"id_str": "1001"}},
+    ],
+    "direct_message_events": [
+        {
+            "type": "message_create",
+            "id": "dm1",
+            "created_timestamp": "1700000000000",
+            "message_create": {
+                "sender_id": "5151",
+                "message_data": {"text": "Do you ship to Oslo?"},
+            },
+        }
+    ],
+    "users": {"5151": {"screen_name": "ola", "name": "Ola N"}},
+}
+
+
+def endpoint(api: TestClient, style: str, network: str = "x") -> dict[str, Any]:
+    answer = api.post("/api/listening/webhook-endpoints", json={"style": style, "network": network})
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    assert body["secret"] and body["url"].startswith("http://testserver/hooks/listening/")
+    return body
+
+
+def path(ep: dict[str, Any]) -> str:
+    return str(ep["url"]).removeprefix("http://testserver")
+
+
+def test_x_crc_challenge(api: TestClient) -> None:
+    ep = endpoint(api, "x")
+    answer = api.get(path(ep), params={"crc_token": "challenge-123"})
+    expected = hooks.x_crc_response(ep["secret"], "challenge-123")
+    assert answer.status_code == 200 and answer.json() == {"response_token": expected}
+    assert api.get(path(ep)).status_code == 400
+    assert api.get("/hooks/listening/not-a-token", params={"crc_token": "c"}).status_code == 404
+    listed = api.get("/api/listening/webhook-endpoints").json()
+    assert listed[0]["secret"] is None  # shown once, never again
+
+
+def test_x_events_verified_and_ingested(api: TestClient, database: Database) -> None:
+    ep = endpoint(api, "x")
+    api.post(
+        "/api/listening/rules",
+        json={
+            "name": "geo",
+            "query": "refund",
+            "geo": {"lat": 51.5, "lon": -0.1, "radius_km": 10},
+            "countries": ["GB"],
+            "support": True,
+        },
+    )
+    body = json.dumps(X_EVENT).encode()
+    unsigned = api.post(path(ep), content=body)
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "unauthenticated"
+    forged = api.post(
+        path(ep),
+        content=body,
+        headers={"x-twitter-webhooks-signature": hooks.x_signature("wrong-secret", body)},
+    )
+    assert forged.status_code == 401
+    tampered = api.post(
+        path(ep),
+        content=body.replace(b"refund", b"refunds"),
+        headers={"x-twitter-webhooks-signature": hooks.x_signature(ep["secret"], body)},
+    )
+    assert tampered.status_code == 401
+    signed = {"x-twitter-webhooks-signature": hooks.x_signature(ep["secret"], body)}
+    answer = api.post(path(ep), content=body, headers=signed)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"received": 2, "stored": 2, "duplicates": 0}  # own tweet skipped
+    replay = api.post(path(ep), content=body, headers=signed)
+    assert replay.json()["duplicates"] == 2
+    with database.session(tenant_id=tenant_id(database)) as session:
+        tweet = session.scalars(
+            select(SocialMention).where(SocialMention.external_id == "880001")
+        ).one()
+        assert (tweet.country, tweet.lat, tweet.ticket_id is not None) == ("GB", 51.5074, True)
+        dm = session.scalars(select(SocialMention).where(SocialMention.kind == "dm")).one()
+        lead = session.get(Lead, dm.lead_id)  # an inbound DM from a stranger is a lead
+        assert lead is not None and lead.name == "Ola N" and lead.source.startswith("social:x")
+
+
+def test_meta_lead_ads(api: TestClient, database: Database) -> None:
+    ep = endpoint(api, "meta", network="facebook")
+    wrong = api.get(
+        path(ep), params={"hub.mode": "subscribe", "hub.verify_token": "no", "hub.challenge": "42"}
+    )
+    assert wrong.status_code == 401
+    ok = api.get(
+        path(ep),
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": ep["verify_token"],
+            "hub.challenge": "42",
+        },
+    )
+    assert ok.status_code == 200 and ok.text == "42"
+    payload = {
+        "object": "page",
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "field": "leadgen",
+                        "value": {
+                            "leadgen_id": "L1",
+                            "form_id": "F9",
+                            "created_time": 1700000000,
+                            "user_id": "fb-77",
+                            "field_data": [
+                                {"name": "full_name", "values": ["Pat Lee"]},
+                                {"name": "email", "values": ["pat@example.com"]},
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    body = json.dumps(payload).encode()
+    bad = api.post(path(ep), content=body, headers={"X-Hub-Signature-256": "sha256=00"})
+    assert bad.status_code == 401
+    sig = {"X-Hub-Signature-256": hooks.meta_signature(ep["secret"], body)}
+    assert api.post(path(ep), content=body, headers=sig).status_code == 200
+    assert (
+        api.post(
+            path(ep),
+            content=b"[1]",
+            headers={"X-Hub-Signature-256": hooks.meta_signature(ep["secret"], b"[1]")},
+        ).status_code
+        == 400
+    )
+    with database.session(tenant_id=tenant_id(database)) as session:
+        social = session.scalars(select(SocialLead)).one()
+        lead = session.get(Lead, social.lead_id)
+        assert lead is not None and lead.name == "Pat Lee"
+        assert (social.form_id, social.author_user_id) == ("F9", "fb-77")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    answers: list[int] = []
+    seen: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append((dict(self.headers), body))
+        self.send_response(type(self).answers.pop(0) if type(self).answers else 200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.seen, _Receiver.answers = [], []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings = get_settings()
+    previous = settings.allow_private_fetch
+    settings.allow_private_fetch = ["127.0.0.1/32"]
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        settings.allow_private_fetch = previous
+        server.shutdown()
+
+
+def test_outbound_webhooks_signed_and_retried_with_backoff(
+    api: TestClient, database: Database, receiver: str
+) -> None:
+    sub = api.post(
+        "/api/listening/webhook-subscriptions", json={"url": receiver, "events": ["ticket.created"]}
+    )
+    assert sub.status_code == 201, sub.text
+    secret = sub.json()["secret"]
+    _Receiver.answers = [503]  # the first attempt fails
+    api.post("/api/listening/rules", json={"name": "s", "query": "broken", "support": True})
+    from tests.listening.factories import ingest, post
+
+    tenant = tenant_id(database)
+    ingest(database, tenant, post("it is broken"))
+    assert len(_Receiver.seen) == 1  # sent after commit (the test queue runs tasks at once)
+    with database.session(tenant_id=tenant) as session:
+        row = session.scalars(select(WebhookDelivery)).one()
+        assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
+        assert row.next_attempt_at is not None
+        delivery_id = row.id
+    assert delivery.deliver(database, tenant, delivery_id) is None  # the retry succeeds
+    headers, body = _Receiver.seen[-1]
+    stamp = headers["X-SocialCRM-Timestamp"]
+    expected = (
+        "sha256="
+        + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    )
+    assert headers["X-SocialCRM-Signature"] == expected
+    assert json.loads(body)["event"] == "ticket.created"
+    with database.session(tenant_id=tenant) as session:
+        done = session.get(WebhookDelivery, delivery_id)
+        assert done is not None and (done.status, done.attempts) == ("delivered", 2)
+    assert delivery.deliver(database, tenant, delivery_id) is None  # delivered: not resent
+    assert len(_Receiver.seen) == 2
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    delays = [delivery.backoff(n).total_seconds() for n in range(1, 12)]
+    assert delays[:4] == [30, 60, 120, 240]
+    assert max(delays) == delivery.MAX_DELAY_S
+
+
+def test_outbound_refuses_private_addresses(api: TestClient, database: Database) -> None:
+    api.post(
+        "/api/listening/webhook-subscriptions",
+        json={"url": "http://127.0.0.1:9/x", "events": ["*"]},
+    )
+    api.post("/api/listening/rules", json={"name": "s", "query": "broken", "support": True})
+    from tests.listening.factories import ingest, post
+
+    tenant = tenant_id(database)
+    ingest(database, tenant, post("broken"))
+    with database.session(tenant_id=tenant) as session:
+        errors = {r.last_error for r in session.scalars(select(WebhookDelivery))}
+    assert errors == {"UnsafeURL"}
