@@ -1,0 +1,173 @@
+"""UI of publishing: the composer with per-network counters, the scheduled-posts list, and the
+campaign page with server-rendered SVG charts and its CSV."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from socialcrm.core.errors import AppError
+from socialcrm.crm.models import Campaign
+from socialcrm.publishing import attribution, charts, service, textrules
+from socialcrm.publishing.clock import Occurrence
+from socialcrm.publishing.routes import post_out
+from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
+
+router = APIRouter()
+
+
+def _page(
+    request: Request,
+    ctx: Any,
+    *,
+    error: str = "",
+    notice: str = "",
+    status: int = 200,
+    form: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    accounts = service.brand_accounts(ctx.session)
+    posts = post_out(ctx.session, service.list_posts(ctx.session, limit=50))
+    handles = {a.id: f"{a.provider} @{a.handle}" for a in accounts}
+    campaigns = list(ctx.session.scalars(select(Campaign).order_by(Campaign.name).limit(200)))
+    return render(
+        request,
+        ctx,
+        "publishing/index.html",
+        status=status,
+        accounts=accounts,
+        posts=posts,
+        handles=handles,
+        campaigns=campaigns,
+        error=error,
+        notice=notice,
+        form=form or {},
+        limits={n: r.limit for n, r in textrules.RULES.items()},
+        is_admin=ctx.principal.role == "admin",
+    )
+
+
+@router.get("/publishing", response_class=HTMLResponse)
+def composer(request: Request, ctx: UiCtx, notice: str = "") -> HTMLResponse:
+    return _page(request, ctx, notice=notice[:200])
+
+
+@router.post("/publishing/count")
+def count(ctx: UiCtx, text: Annotated[str, Form(max_length=70_000)] = "") -> JSONResponse:
+    """The composer's live counters: each network's own units, from the same rules as the API."""
+    networks = sorted({a.provider for a in service.brand_accounts(ctx.session)} or {"x"})
+    counted = [textrules.count(n, text) for n in networks]
+    return JSONResponse(
+        [
+            {"network": c.network, "used": c.used, "limit": c.limit, "fits": c.fits, "unit": c.unit}
+            for c in counted
+        ]
+    )
+
+
+@router.post("/publishing", response_model=None)
+async def compose(request: Request, ctx: UiCtx, csrf: CsrfField) -> Response:
+    _check_csrf(request, csrf)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items()}
+    account_ids = [int(str(v)) for v in form.getlist("account_id") if str(v).isdigit()]
+    return await run_in_threadpool(_compose, request, ctx, values, account_ids)
+
+
+def _compose(
+    request: Request, ctx: Any, values: dict[str, str], account_ids: list[int]
+) -> Response:
+    """The database work of the composer, off the event loop."""
+    targets = [service.TargetSpec(a, values.get(f"variant_{a}") or None) for a in account_ids]
+    try:
+        local = datetime.fromisoformat(values["local_time"]) if values.get("local_time") else None
+        campaign = values.get("campaign_id", "")
+        comp = service.Composition(
+            text=values.get("text", "")[:70_000],
+            targets=targets,
+            action=values.get("action", "draft"),
+            local_time=local,
+            time_zone=values.get("time_zone", "UTC")[:64] or "UTC",
+            occurrence=Occurrence(values.get("occurrence", "earlier")),
+            campaign_id=int(campaign) if campaign.isdigit() else None,
+            track_links=values.get("track_links") == "on",
+        )
+        post = service.compose(ctx.session, ctx.principal, comp)
+    except (AppError, ValueError) as exc:
+        ctx.session.rollback()
+        message = exc.message if isinstance(exc, AppError) else "the time is not valid"
+        details = exc.details if isinstance(exc, AppError) else {}
+        problems = details.get("too_long_or_empty") if isinstance(details, dict) else None
+        if problems:
+            message += ": " + "; ".join(
+                f"{p['network']} {p['used']}/{p['limit']} {p['unit']}" for p in problems
+            )
+        status = exc.status_code if isinstance(exc, AppError) else 400
+        return _page(request, ctx, error=message, status=status, form=values)
+    return RedirectResponse(f"/publishing?notice={quote(f'Post {post.id} saved')}", status_code=303)
+
+
+@router.post("/publishing/{post_id}/cancel", response_model=None)
+def cancel(request: Request, ctx: UiCtx, post_id: int, csrf: CsrfField) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        service.cancel_post(ctx.session, ctx.principal, post_id)
+    except AppError as exc:
+        ctx.session.rollback()
+        return _page(request, ctx, error=exc.message, status=exc.status_code)
+    return RedirectResponse(f"/publishing?notice={quote('Post cancelled')}", status_code=303)
+
+
+@router.post("/publishing/{post_id}/review", response_model=None)
+def review(
+    request: Request,
+    ctx: UiCtx,
+    post_id: int,
+    csrf: CsrfField,
+    decision: Annotated[str, Form(max_length=10)] = "approve",
+) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        service.review_post(ctx.session, ctx.principal, post_id, approve=decision == "approve")
+    except AppError as exc:
+        ctx.session.rollback()
+        return _page(request, ctx, error=exc.message, status=exc.status_code)
+    return RedirectResponse(f"/publishing?notice={quote('Review saved')}", status_code=303)
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(request: Request, ctx: UiCtx, campaign_id: int) -> HTMLResponse:
+    result = attribution.campaign_attribution(ctx.session, campaign_id)
+    return render(
+        request,
+        ctx,
+        "publishing/campaign.html",
+        report=attribution.as_dict(result),
+        engagement_svg=charts.engagement_over_time(result.series),
+        sentiment_svg=charts.bars(result.mentions.get("by_sentiment", {}), "Sentiment mix"),
+        funnel_svg=charts.bars(
+            {
+                "leads": result.leads["total"],
+                "qualified": result.leads["qualified"] + result.leads["converted"],
+                "converted": result.leads["converted"],
+            },
+            "Leads funnel",
+        ),
+    )
+
+
+@router.get("/campaigns/{campaign_id}/attribution.csv")
+def campaign_csv(ctx: UiCtx, campaign_id: int) -> Response:
+    result = attribution.campaign_attribution(ctx.session, campaign_id)
+    return Response(
+        attribution.as_csv(result),
+        media_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="campaign-{campaign_id}-attribution.csv"'
+        },
+    )
