@@ -10,6 +10,10 @@ import typer
 from rich.console import Console
 
 from socialcrm.core.settings import get_settings
+from socialcrm.enrichment.cli import enrich_app
+from socialcrm.identity.cli import identity_app
+from socialcrm.listening.cli import app as listening_app
+from socialcrm.signatures.cli import emails_app
 from socialcrm.tenancy.models import Role
 
 # No locals in tracebacks: they may hold tokens, passwords and keys.
@@ -22,6 +26,10 @@ api_key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(user_app, name="user")
+app.add_typer(listening_app, name="listening")
+app.add_typer(emails_app, name="emails")
+app.add_typer(enrich_app, name="enrich")
+app.add_typer(identity_app, name="identity")
 err = Console(stderr=True)
 out = Console()
 
@@ -116,6 +124,44 @@ def run_worker(
 
     configure_logging(get_settings().log_format)
     huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic).run()
+
+
+@app.command()
+def discover(
+    source: Annotated[Path, typer.Argument(help="Items: a .csv or .jsonl file with site_web.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="A .csv or .jsonl file.")],
+) -> None:
+    """Find organisations' social profiles on their websites (same engine as the jobs API)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from socialcrm.discovery.files import InputError, discover_file
+
+    if not source.is_file():
+        _fail(f"{source}: no such file")
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("sites", total=None)
+        try:
+            summary = discover_file(
+                source,
+                output,
+                progress=lambda n: bar.advance(task, n),
+                on_total=lambda total: bar.update(task, total=total),
+            )
+        except InputError as exc:
+            _fail(str(exc))
+            return
+    failures = ", ".join(f"{k} {v}" for k, v in summary.failures.most_common()) or "none"
+    err.print(
+        f"{summary.rows} rows: {summary.crawled} sites read, profiles found for {summary.found}, "
+        f"{summary.skipped} without a usable site_web; failures: {failures}"
+    )
+    out.print(f"wrote {output}")
 
 
 @app.command()

@@ -25,8 +25,8 @@ DEMO_AGENT = "agent@acme.test"
 DEMO_PASSWORD = "socialcrm-demo"  # noqa: S105 - printed for the local demo on purpose
 DEMO_WORLD = Path(__file__).parent / "sandbox" / "worlds" / "demo.json"
 DEMO_APPS = {
-    "x": ("demo-x-client", "demo-x-secret"),
-    "mastodon": ("demo-mastodon-client", "demo-mastodon-secret"),
+    network: (f"demo-{network}-client", f"demo-{network}-secret")
+    for network in ("x", "mastodon", "linkedin", "facebook", "instagram", "youtube", "tiktok")
 }
 
 

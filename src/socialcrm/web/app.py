@@ -17,6 +17,22 @@ from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, envelope, install_error_handlers
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.routes import router as crm_router
+from socialcrm.discovery.account_routes import router as discovery_accounts_router
+from socialcrm.discovery.routes import router as discovery_router
+from socialcrm.engage.routes import router as engage_router
+from socialcrm.engage.ui import router as engage_ui_router
+from socialcrm.enrichment.routes import router as enrichment_router
+from socialcrm.enrichment.ui import router as enrichment_ui_router
+from socialcrm.identity.routes import router as identity_router
+from socialcrm.identity.ui import router as identity_ui_router
+from socialcrm.listening.routes import hooks_router as listening_hooks_router
+from socialcrm.listening.routes import router as listening_router
+from socialcrm.listening.ui import router as listening_ui_router
+from socialcrm.publishing.routes import redirects as publishing_redirects
+from socialcrm.publishing.routes import router as publishing_router
+from socialcrm.publishing.ui import router as publishing_ui_router
+from socialcrm.signatures.routes import router as signatures_router
+from socialcrm.signatures.ui import router as signatures_ui_router
 from socialcrm.web import ui
 
 STATIC_DIR = ui.WEB_DIR / "static"
@@ -79,6 +95,22 @@ def create_app() -> FastAPI:
 
     app.include_router(crm_router)
     app.include_router(connections_router)
+    app.include_router(discovery_router)
+    app.include_router(discovery_accounts_router)
+    app.include_router(enrichment_router)
+    app.include_router(enrichment_ui_router, include_in_schema=False)
+    app.include_router(identity_router)
+    app.include_router(identity_ui_router, include_in_schema=False)
+    app.include_router(listening_router)
+    app.include_router(listening_hooks_router)
+    app.include_router(listening_ui_router, include_in_schema=False)
+    app.include_router(publishing_router)
+    app.include_router(engage_router)
+    app.include_router(engage_ui_router, include_in_schema=False)
+    app.include_router(publishing_ui_router, include_in_schema=False)
+    app.include_router(publishing_redirects)
+    app.include_router(signatures_router)
+    app.include_router(signatures_ui_router, include_in_schema=False)
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

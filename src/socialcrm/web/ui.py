@@ -19,6 +19,7 @@ from socialcrm.core.errors import AppError, Forbidden, Unauthenticated
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.providers.base import Capability
+from socialcrm.providers.capability_table import capability_labels
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role, Tenant, User
 from socialcrm.tenancy.service import Principal, authenticate_password
@@ -164,6 +165,7 @@ def connections_page(
             "name": name,
             "display_name": info.display_name,
             "oauth": Capability.OAUTH in info.capabilities,
+            "offers": capability_labels(info.capabilities),
         }
         for name, info in PROVIDERS.items()
     ]
