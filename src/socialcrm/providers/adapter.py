@@ -1,5 +1,6 @@
 """Shared shape of the adapters: every operation raises ``NotSupported`` until a network's
-adapter implements it, so an adapter only writes what its API really offers."""
+adapter implements it, so an adapter only writes what its API really offers. Also the small
+helpers every adapter needs (its own account's id, a handle parsed for a lookup)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from socialcrm.providers.base import (
     OAuthEndpoints,
     PostData,
     ProfileData,
+    ProfileGone,
     TokenSet,
 )
+from socialcrm.providers.handles import InvalidHandle, ParsedHandle, parse_handle
 
 
 class AdapterBase:
@@ -28,6 +31,13 @@ class AdapterBase:
 
     def _unsupported(self, operation: str) -> NoReturn:
         raise NotSupported(f"{self.display_name} does not offer {operation}")
+
+    async def _own_id(self, ctx: CallContext) -> str:
+        """The connected account's id (and handle), read with ``me`` once per call context."""
+        if not ctx.user_id:
+            own = await self.me(ctx)
+            ctx.user_id, ctx.handle = own.user_id, own.handle
+        return ctx.user_id
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         self._unsupported("OAuth")
@@ -99,3 +109,15 @@ class AdapterBase:
 
     async def login_with_app_password(self, identifier: str, password: str) -> TokenSet:
         self._unsupported("app passwords")
+
+
+def parse_profile(handle: str, network: str, *, no_such: str, not_a: str) -> ParsedHandle:
+    """``parse_handle`` for a lookup: text that names no profile of ``network`` is
+    ``ProfileGone`` ("{network}: no such {no_such} (…)" / "{network}: not a {not_a}: …")."""
+    try:
+        parsed = parse_handle(handle, network)
+    except InvalidHandle as exc:
+        raise ProfileGone(f"{network}: no such {no_such} ({exc})") from exc
+    if parsed is None:
+        raise ProfileGone(f"{network}: not a {not_a}: {handle!r}")
+    return parsed

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from socialcrm.providers.adapter import AdapterBase
+from socialcrm.providers.adapter import AdapterBase, parse_profile
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -29,20 +29,22 @@ from socialcrm.providers.base import (
     TokenSet,
     TransientProviderError,
 )
-from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.outcomes import TokenExpired
 from socialcrm.providers.ratelimit import BLUESKY_HEADERS
 from socialcrm.providers.wire import (
+    EPOCH,
     JsonObject,
     QueryParams,
     Wire,
+    error_body,
     field_int,
     field_list,
     field_obj,
     field_str,
     field_time,
+    format_mention_cursor,
     json_object,
-    parse_time,
+    parse_mention_cursor,
     rejected,
     send,
     utc_now,
@@ -61,7 +63,6 @@ _GONE_ERRORS = frozenset(
     {"NotFound", "ActorNotFound", "RecordNotFound", "AccountDeactivated", "AccountTakedown"}
 )
 _GONE_MESSAGES = ("not found", "unable to resolve")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BlueskyProvider(AdapterBase):
@@ -319,11 +320,7 @@ def raise_for_xrpc_error(response: httpx.Response) -> None:
     """XRPC errors are ``{"error": Name, "message": …}``; 401/429/5xx are handled by ``send``."""
     if response.status_code < 400:
         return
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
+    body = error_body(response)
     error, message = field_str(body, "error"), field_str(body, "message")
     if error == "ExpiredToken":
         raise TokenExpired(f"bluesky: {message or 'token expired'}")
@@ -338,13 +335,7 @@ def raise_for_xrpc_error(response: httpx.Response) -> None:
 
 
 def actor_for_lookup(handle: str) -> str:
-    try:
-        parsed = parse_handle(handle, "bluesky")
-    except InvalidHandle as exc:
-        raise ProfileGone(f"bluesky: no such handle ({exc})") from exc
-    if parsed is None:
-        raise ProfileGone(f"bluesky: not a profile: {handle!r}")
-    return parsed.handle
+    return parse_profile(handle, "bluesky", no_such="handle", not_a="profile").handle
 
 
 def jwt_expiry(token: str, now: datetime) -> datetime:
@@ -379,19 +370,7 @@ def atproto_time(moment: datetime) -> str:
 
 
 def notification_key(note: Mapping[str, Any]) -> tuple[datetime, str]:
-    return (field_time(note, "indexedAt") or _EPOCH, field_str(note, "uri"))
-
-
-def format_mention_cursor(key: tuple[datetime, str]) -> str:
-    return f"{key[0].isoformat()}|{key[1]}"
-
-
-def parse_mention_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    stamp, _, uri = cursor.partition("|")
-    moment = parse_time(stamp)
-    return (moment, uri) if moment else None
+    return (field_time(note, "indexedAt") or EPOCH, field_str(note, "uri"))
 
 
 def post_url(actor: str, uri: str) -> str:

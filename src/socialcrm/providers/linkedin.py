@@ -17,9 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from socialcrm.providers.adapter import AdapterBase
 from socialcrm.providers.base import (
-    AppCredentials,
     CallContext,
     Capability,
     NotSupported,
@@ -27,16 +25,11 @@ from socialcrm.providers.base import (
     PostData,
     ProfileData,
     ProfileGone,
-    TokenSet,
     TransientProviderError,
 )
 from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.limits import NO_RATE_HEADERS, next_utc_midnight
-from socialcrm.providers.oauth import OAuthClientConfig, auth_method_for
-from socialcrm.providers.oauth import authorization_url as oauth_authorization_url
-from socialcrm.providers.oauth import exchange_code as oauth_exchange_code
-from socialcrm.providers.oauth import refresh as oauth_refresh
-from socialcrm.providers.oauth import revoke as oauth_revoke
+from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import TokenExpired
 from socialcrm.providers.wire import (
     JsonObject,
@@ -72,7 +65,7 @@ DEFAULT_SCOPES = (
 _VERSION_HEADERS = {"LinkedIn-Version": LINKEDIN_VERSION, "X-Restli-Protocol-Version": "2.0.0"}
 
 
-class LinkedInProvider(AdapterBase):
+class LinkedInProvider(OAuth2Adapter):
     name: ClassVar[str] = "linkedin"
     display_name: ClassVar[str] = "LinkedIn"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -96,13 +89,8 @@ class LinkedInProvider(AdapterBase):
         Capability.REPLY: "comments",
         Capability.REFRESH: "refresh tokens for Community Management partners",
     }
-
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, auth_base_url: str | None = None
-    ) -> None:
-        self._http = http
-        self._base = base_url.rstrip("/")
-        self._auth_base = (auth_base_url or base_url).rstrip("/")
+    wire: ClassVar[Wire] = LINKEDIN_WIRE
+    # ``revoke`` revokes the access token: the refresh token dies with its grant.
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -112,60 +100,6 @@ class LinkedInProvider(AdapterBase):
             token_url=f"{self._auth_base}/oauth/v2/accessToken",
             revoke_url=f"{self._auth_base}/oauth/v2/revoke",
             default_scopes=DEFAULT_SCOPES,
-        )
-
-    def _oauth(self, app: AppCredentials) -> OAuthClientConfig:
-        endpoints = self.oauth_endpoints()
-        return OAuthClientConfig(
-            wire=LINKEDIN_WIRE,
-            authorize_url=endpoints.authorize_url,
-            token_url=endpoints.token_url,
-            revoke_url=endpoints.revoke_url,
-            auth_method=auth_method_for(app, "client_secret_post"),
-        )
-
-    def authorization_url(
-        self,
-        app: AppCredentials,
-        *,
-        redirect_uri: str,
-        state: str,
-        code_verifier: str,
-        scopes: tuple[str, ...],
-    ) -> str:
-        return oauth_authorization_url(
-            self._oauth(app),
-            self._http,
-            app,
-            redirect_uri=redirect_uri,
-            state=state,
-            code_verifier=code_verifier,
-            scopes=scopes,
-        )
-
-    async def exchange_code(
-        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
-    ) -> TokenSet:
-        return await oauth_exchange_code(
-            self._oauth(app),
-            self._http,
-            app,
-            code=code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-        )
-
-    async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
-        return await oauth_refresh(self._oauth(app), self._http, app, refresh_token)
-
-    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
-        """LinkedIn revokes access tokens (the refresh token dies with its grant)."""
-        await oauth_revoke(
-            self._oauth(app),
-            self._http,
-            app,
-            token=tokens.access_token,
-            token_type_hint="access_token",  # noqa: S106 - a hint name, not a secret
         )
 
     # --- reading --------------------------------------------------------------------------------
@@ -205,7 +139,7 @@ class LinkedInProvider(AdapterBase):
     # --- writing --------------------------------------------------------------------------------
 
     async def publish(self, ctx: CallContext, text: str) -> PostData:
-        author = await self._author(ctx)
+        author = await self._own_id(ctx)
         payload = {
             "author": author,
             "commentary": text,
@@ -235,7 +169,7 @@ class LinkedInProvider(AdapterBase):
     async def reply(self, ctx: CallContext, in_reply_to: PostData, text: str) -> PostData:
         """A comment on the post, as the connected member or organisation."""
         urn = _share_urn(in_reply_to.id)
-        actor = await self._author(ctx)
+        actor = await self._own_id(ctx)
         payload = {"actor": actor, "object": urn, "message": {"text": text}}
         path = f"/rest/socialActions/{quote(urn, safe='')}/comments"
         comment = json_object(await self._send(ctx, "POST", path, json=payload), LINKEDIN_WIRE)
@@ -254,12 +188,6 @@ class LinkedInProvider(AdapterBase):
         )
 
     # --- plumbing ---------------------------------------------------------------------------------
-
-    async def _author(self, ctx: CallContext) -> str:
-        if not ctx.user_id:
-            own = await self.me(ctx)
-            ctx.user_id, ctx.handle = own.user_id, own.handle
-        return ctx.user_id
 
     async def _with_followers(self, ctx: CallContext, org: Mapping[str, Any]) -> ProfileData:
         urn = f"{ORGANIZATION_URN}{field_str(org, 'id')}"

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from socialcrm.providers.adapter import AdapterBase
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -26,15 +25,11 @@ from socialcrm.providers.base import (
     PostData,
     ProfileData,
     ProfileGone,
-    TokenSet,
     TransientProviderError,
 )
 from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.html_text import html_links, html_to_text
-from socialcrm.providers.oauth import OAuthClientConfig, auth_method_for
-from socialcrm.providers.oauth import authorization_url as oauth_authorization_url
-from socialcrm.providers.oauth import exchange_code as oauth_exchange_code
-from socialcrm.providers.oauth import revoke as oauth_revoke
+from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import ScopeMissing
 from socialcrm.providers.ratelimit import MASTODON_HEADERS
 from socialcrm.providers.wire import (
@@ -63,7 +58,7 @@ _ACCT = re.compile(r"@?([A-Za-z0-9_]{1,30})(?:@([A-Za-z0-9.\-]+(?::[0-9]+)?))?")
 _ID = re.compile(r"[0-9A-Za-z]{1,64}")
 
 
-class MastodonProvider(AdapterBase):
+class MastodonProvider(OAuth2Adapter):
     name: ClassVar[str] = "mastodon"
     display_name: ClassVar[str] = "Mastodon"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -86,31 +81,23 @@ class MastodonProvider(AdapterBase):
     capability_notes: ClassVar[Mapping[Capability, str]] = {
         Capability.LOOKUP_BY_EMAIL: "admin API of the account's own instance (admin:read:accounts)",
     }
+    wire: ClassVar[Wire] = MASTODON_WIRE
+    # Tokens do not expire (no REFRESH); ``revoke`` revokes the access token.
 
     def __init__(self, http: httpx.AsyncClient, instance_url: str) -> None:
-        self._http = http
-        self._base = instance_url.rstrip("/")
+        super().__init__(http, instance_url)
         self._host = (urlsplit(self._base).hostname or "").lower()
 
     # --- connecting ---------------------------------------------------------------------------
 
     def oauth_endpoints(self) -> OAuthEndpoints:
+        """Per instance: every Mastodon server is its own authorization server."""
         return OAuthEndpoints(
             authorize_url=f"{self._base}/oauth/authorize",
             token_url=f"{self._base}/oauth/token",
             revoke_url=f"{self._base}/oauth/revoke",
             default_scopes=DEFAULT_SCOPES,
             register_url=f"{self._base}/api/v1/apps",
-        )
-
-    def _oauth(self, app: AppCredentials) -> OAuthClientConfig:
-        endpoints = self.oauth_endpoints()
-        return OAuthClientConfig(
-            wire=MASTODON_WIRE,
-            authorize_url=endpoints.authorize_url,
-            token_url=endpoints.token_url,
-            revoke_url=endpoints.revoke_url,
-            auth_method=auth_method_for(app, "client_secret_post"),
         )
 
     async def register_app(self, redirect_uri: str, scopes: tuple[str, ...]) -> AppCredentials:
@@ -129,46 +116,6 @@ class MastodonProvider(AdapterBase):
         if not client_id:
             raise TransientProviderError("mastodon: app registration without client_id")
         return AppCredentials(client_id=client_id, client_secret=field_str(body, "client_secret"))
-
-    def authorization_url(
-        self,
-        app: AppCredentials,
-        *,
-        redirect_uri: str,
-        state: str,
-        code_verifier: str,
-        scopes: tuple[str, ...],
-    ) -> str:
-        return oauth_authorization_url(
-            self._oauth(app),
-            self._http,
-            app,
-            redirect_uri=redirect_uri,
-            state=state,
-            code_verifier=code_verifier,
-            scopes=scopes,
-        )
-
-    async def exchange_code(
-        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
-    ) -> TokenSet:
-        return await oauth_exchange_code(
-            self._oauth(app),
-            self._http,
-            app,
-            code=code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-        )
-
-    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
-        await oauth_revoke(
-            self._oauth(app),
-            self._http,
-            app,
-            token=tokens.access_token,
-            token_type_hint="access_token",  # noqa: S106 (a hint name, not a secret)
-        )
 
     # --- reading --------------------------------------------------------------------------------
 

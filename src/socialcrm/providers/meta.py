@@ -10,12 +10,12 @@ reconnects.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
-from socialcrm.providers.adapter import AdapterBase
+from socialcrm.providers.adapter import parse_profile
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -31,28 +31,28 @@ from socialcrm.providers.base import (
     TokenSet,
     TransientProviderError,
 )
-from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.limits import (
     META_THROTTLE_CODES,
     NO_RATE_HEADERS,
     meta_budget,
     meta_retry_at,
 )
-from socialcrm.providers.oauth import OAuthClientConfig, auth_method_for
-from socialcrm.providers.oauth import authorization_url as oauth_authorization_url
-from socialcrm.providers.oauth import exchange_code as oauth_exchange_code
+from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import RequestRejected
 from socialcrm.providers.wire import (
+    EPOCH,
     JsonObject,
     QueryParams,
     Wire,
+    error_body,
     field_int,
     field_list,
     field_obj,
     field_str,
     field_time,
+    format_mention_cursor,
     json_object,
-    parse_time,
+    parse_mention_cursor,
     send,
     utc_now,
 )
@@ -96,13 +96,10 @@ MAX_MENTION_PAGES = 5
 _GONE_CODES = frozenset({803})  # "(#803) Some of the aliases you requested do not exist"
 _GONE_SUBCODES = frozenset({33, 2207013})  # object does not exist; IG user cannot be found
 _DEAD_TOKEN_CODES = frozenset({102, 190})
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class _GraphAdapter(AdapterBase):
+class _GraphAdapter(OAuth2Adapter):
     """Plumbing shared by the two Graph adapters: one call, Meta's outcomes, OAuth."""
-
-    wire: ClassVar[Wire]
 
     def __init__(
         self,
@@ -112,54 +109,11 @@ class _GraphAdapter(AdapterBase):
         auth_url: str | None = None,
         token_url: str | None = None,
     ) -> None:
-        self._http = http
-        self._graph = graph_url.rstrip("/")
-        self._auth = (auth_url or graph_url).rstrip("/")
+        super().__init__(http, graph_url, auth_url)
         self._token = (token_url or graph_url).rstrip("/")
 
     def _url(self, path: str) -> str:
-        return f"{self._graph}/{GRAPH_VERSION}/{path.lstrip('/')}"
-
-    def _oauth(self, app: AppCredentials) -> OAuthClientConfig:
-        endpoints = self.oauth_endpoints()
-        return OAuthClientConfig(
-            wire=self.wire,
-            authorize_url=endpoints.authorize_url,
-            token_url=endpoints.token_url,
-            revoke_url=endpoints.revoke_url,
-            auth_method=auth_method_for(app, "client_secret_post"),
-        )
-
-    def authorization_url(
-        self,
-        app: AppCredentials,
-        *,
-        redirect_uri: str,
-        state: str,
-        code_verifier: str,
-        scopes: tuple[str, ...],
-    ) -> str:
-        return oauth_authorization_url(
-            self._oauth(app),
-            self._http,
-            app,
-            redirect_uri=redirect_uri,
-            state=state,
-            code_verifier=code_verifier,
-            scopes=scopes,
-        )
-
-    async def exchange_code(
-        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
-    ) -> TokenSet:
-        return await oauth_exchange_code(
-            self._oauth(app),
-            self._http,
-            app,
-            code=code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-        )
+        return f"{self._base}/{GRAPH_VERSION}/{path.lstrip('/')}"
 
     async def _call(
         self,
@@ -244,7 +198,7 @@ class FacebookProvider(_GraphAdapter):
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         return OAuthEndpoints(
-            authorize_url=f"{self._auth}/{GRAPH_VERSION}/dialog/oauth",
+            authorize_url=f"{self._auth_base}/{GRAPH_VERSION}/dialog/oauth",
             token_url=f"{self._token}/{GRAPH_VERSION}/oauth/access_token",
             revoke_url=None,
             default_scopes=FACEBOOK_SCOPES,
@@ -310,12 +264,6 @@ class FacebookProvider(_GraphAdapter):
             raise TransientProviderError("facebook: Send API answer without message_id")
         return message_id
 
-    async def _own_id(self, ctx: CallContext) -> str:
-        if not ctx.user_id:
-            own = await self.me(ctx)
-            ctx.user_id, ctx.handle = own.user_id, own.handle
-        return ctx.user_id
-
     def _own_post(
         self, ctx: CallContext, post_id: str, text: str, in_reply_to_id: str | None
     ) -> PostData:
@@ -364,7 +312,7 @@ class InstagramProvider(_GraphAdapter):
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         return OAuthEndpoints(
-            authorize_url=f"{self._auth}/oauth/authorize",
+            authorize_url=f"{self._auth_base}/oauth/authorize",
             token_url=f"{self._token}/oauth/access_token",
             revoke_url=None,
             default_scopes=INSTAGRAM_SCOPES,
@@ -471,12 +419,6 @@ class InstagramProvider(_GraphAdapter):
                 raise TransientProviderError("instagram: the video is still being processed")
         return container
 
-    async def _own_id(self, ctx: CallContext) -> str:
-        if not ctx.user_id:
-            own = await self.me(ctx)
-            ctx.user_id, ctx.handle = own.user_id, own.handle
-        return ctx.user_id
-
 
 # --- pure payload mapping -------------------------------------------------------------------------
 
@@ -485,11 +427,7 @@ def raise_for_graph_error(response: httpx.Response, wire: Wire) -> None:
     """Meta's error object → typed outcomes (401/5xx were handled by ``send``)."""
     if response.status_code < 400:
         return
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    error = field_obj(body if isinstance(body, dict) else {}, "error")
+    error = field_obj(error_body(response), "error")
     code = field_int(error, "code") or 0
     subcode = field_int(error, "error_subcode") or 0
     message = field_str(error, "message") or f"HTTP {response.status_code}"
@@ -506,23 +444,12 @@ def raise_for_graph_error(response: httpx.Response, wire: Wire) -> None:
 
 
 def _facebook_alias(handle: str) -> str:
-    try:
-        parsed = parse_handle(handle, "facebook")
-    except InvalidHandle as exc:
-        raise ProfileGone(f"facebook: no such Page ({exc})") from exc
-    if parsed is None:
-        raise ProfileGone(f"facebook: not a Page: {handle!r}")
+    parsed = parse_profile(handle, "facebook", no_such="Page", not_a="Page")
     return parsed.user_id or parsed.handle
 
 
 def _instagram_username(handle: str) -> str:
-    try:
-        parsed = parse_handle(handle, "instagram")
-    except InvalidHandle as exc:
-        raise ProfileGone(f"instagram: no such account ({exc})") from exc
-    if parsed is None:
-        raise ProfileGone(f"instagram: not a profile: {handle!r}")
-    return parsed.handle
+    return parse_profile(handle, "instagram", no_such="account", not_a="profile").handle
 
 
 def _graph_id(value: str) -> str:
@@ -614,17 +541,5 @@ def instagram_media(view: Mapping[str, Any]) -> PostData:
 
 
 def item_key(item: Mapping[str, Any]) -> tuple[datetime, str]:
-    moment = field_time(item, "created_time") or field_time(item, "timestamp") or _EPOCH
+    moment = field_time(item, "created_time") or field_time(item, "timestamp") or EPOCH
     return (moment, field_str(item, "id"))
-
-
-def format_mention_cursor(key: tuple[datetime, str]) -> str:
-    return f"{key[0].isoformat()}|{key[1]}"
-
-
-def parse_mention_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    stamp, _, item_id = cursor.partition("|")
-    moment = parse_time(stamp)
-    return (moment, item_id) if moment else None

@@ -2,30 +2,33 @@
 
 Each call builds a short-lived ``AsyncOAuth2Client`` over the caller's transport (so tests'
 ``MockTransport`` and the caller's connection pool are used); closing it never closes the
-caller's transport.
+caller's transport. ``OAuth2Adapter`` gives an adapter the connecting half of ``Provider``
+from its ``oauth_endpoints`` and a few class attributes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+from socialcrm.providers.adapter import AdapterBase
 from socialcrm.providers.base import (
     AppCredentials,
+    Capability,
     ReconnectRequired,
     TokenSet,
     TransientProviderError,
 )
 from socialcrm.providers.outcomes import RequestRejected
-from socialcrm.providers.wire import Wire, check_status, error_summary, utc_now
+from socialcrm.providers.wire import Wire, check_status, error_body, error_summary, utc_now
 
 _DEAD_GRANT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 
@@ -159,18 +162,9 @@ async def revoke(
 def _raise_for_revoke(response: httpx.Response, wire: Wire) -> None:
     check_status(response, wire)
     if response.status_code >= 400:
-        body = _json_or_empty(response)
-        if body.get("error") in _DEAD_GRANT_ERRORS:
+        if error_body(response).get("error") in _DEAD_GRANT_ERRORS:
             raise ReconnectRequired(f"{wire.network}: revoke refused ({error_summary(response)})")
         raise RequestRejected(response.status_code, f"{wire.network}: revoke refused")
-
-
-def _json_or_empty(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _check_answers(client: Any, wire: Wire) -> None:
@@ -225,3 +219,111 @@ def token_set(token: Mapping[str, Any], now: datetime, wire: Wire) -> TokenSet:
         expires_at=expires_at,
         scopes=tuple(scope.replace(",", " ").split()) if isinstance(scope, str) else (),
     )
+
+
+class OAuth2Adapter(AdapterBase):
+    """The connecting half of an adapter whose network speaks OAuth 2.0 + PKCE.
+
+    The adapter sets ``wire`` and implements ``oauth_endpoints``; each method forwards to this
+    module's function of the same name. The class attributes say where a network departs from
+    the plain flow. ``refresh`` and ``revoke`` act only for an adapter that declares
+    ``Capability.REFRESH`` / ``Capability.REVOKE``; elsewhere they stay ``NotSupported``.
+    """
+
+    wire: ClassVar[Wire]
+    # How a confidential client authenticates at the token endpoint (a public one, without a
+    # secret, sends only its client_id): Authlib's client_secret_post | client_secret_basic.
+    confidential_auth: ClassVar[str] = "client_secret_post"
+    # The same at the revocation endpoint, where the network wants otherwise (Google: "none").
+    revoke_auth: ClassVar[str | None] = None
+    # Added to the authorization URL only (Google: offline access, consent every time).
+    authorize_params: ClassVar[tuple[tuple[str, str], ...]] = ()
+    scope_separator: ClassVar[str] = " "
+    # ``revoke`` sends the refresh token, when there is one, where revoking it ends the whole
+    # grant; else the access token.
+    revoke_refresh_token: ClassVar[bool] = False
+    # ``revoke`` names the token's type (RFC 7009 ``token_type_hint``).
+    revoke_type_hint: ClassVar[bool] = True
+
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, auth_base_url: str | None = None
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._auth_base = (auth_base_url or base_url).rstrip("/")
+
+    def _client_params(self, app: AppCredentials) -> tuple[tuple[str, str], ...]:
+        """Parameters every OAuth request carries besides RFC 6749's (TikTok: client_key)."""
+        return ()
+
+    def _oauth(self, app: AppCredentials) -> OAuthClientConfig:
+        endpoints = self.oauth_endpoints()
+        return OAuthClientConfig(
+            wire=self.wire,
+            authorize_url=endpoints.authorize_url,
+            token_url=endpoints.token_url,
+            revoke_url=endpoints.revoke_url,
+            auth_method=auth_method_for(app, self.confidential_auth),
+            extra_params=self._client_params(app),
+            scope_separator=self.scope_separator,
+        )
+
+    def authorization_url(
+        self,
+        app: AppCredentials,
+        *,
+        redirect_uri: str,
+        state: str,
+        code_verifier: str,
+        scopes: tuple[str, ...],
+    ) -> str:
+        config = self._oauth(app)
+        if self.authorize_params:
+            config = replace(config, extra_params=(*config.extra_params, *self.authorize_params))
+        return authorization_url(
+            config,
+            self._http,
+            app,
+            redirect_uri=redirect_uri,
+            state=state,
+            code_verifier=code_verifier,
+            scopes=scopes,
+        )
+
+    async def exchange_code(
+        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
+    ) -> TokenSet:
+        return await exchange_code(
+            self._oauth(app),
+            self._http,
+            app,
+            code=code,
+            redirect_uri=redirect_uri,
+            code_verifier=code_verifier,
+        )
+
+    async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
+        """The answer's refresh token is the one to keep (where the network rotates it)."""
+        if not self.supports(Capability.REFRESH):
+            return await super().refresh(app, refresh_token)
+        return await refresh(self._oauth(app), self._http, app, refresh_token)
+
+    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
+        """RFC 7009 at ``oauth_endpoints().revoke_url`` (nothing to do where there is none)."""
+        if not self.supports(Capability.REVOKE):
+            await super().revoke(app, tokens)
+            return
+        if self.revoke_refresh_token and tokens.refresh_token:
+            token, hint = tokens.refresh_token, "refresh_token"
+        else:
+            token, hint = tokens.access_token, "access_token"
+        config = self._oauth(app)
+        if self.revoke_auth is not None:
+            config = replace(config, auth_method=auth_method_for(app, self.revoke_auth))
+        await revoke(
+            config,
+            self._http,
+            app,
+            token=token,
+            token_type_hint=hint if self.revoke_type_hint else "",
+        )

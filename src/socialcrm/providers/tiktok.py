@@ -12,9 +12,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-import httpx
-
-from socialcrm.providers.adapter import AdapterBase
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -24,15 +21,10 @@ from socialcrm.providers.base import (
     ProfileData,
     ProfileGone,
     ReconnectRequired,
-    TokenSet,
     TransientProviderError,
 )
 from socialcrm.providers.limits import NO_RATE_HEADERS
-from socialcrm.providers.oauth import OAuthClientConfig, auth_method_for
-from socialcrm.providers.oauth import authorization_url as oauth_authorization_url
-from socialcrm.providers.oauth import exchange_code as oauth_exchange_code
-from socialcrm.providers.oauth import refresh as oauth_refresh
-from socialcrm.providers.oauth import revoke as oauth_revoke
+from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import RequestRejected, TokenExpired
 from socialcrm.providers.wire import (
     JsonObject,
@@ -70,7 +62,7 @@ MAX_PHOTOS = 35
 _DEAD_TOKEN_CODES = frozenset({"access_token_invalid", "scope_not_authorized"})
 
 
-class TikTokProvider(AdapterBase):
+class TikTokProvider(OAuth2Adapter):
     name: ClassVar[str] = "tiktok"
     display_name: ClassVar[str] = "TikTok"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -89,13 +81,11 @@ class TikTokProvider(AdapterBase):
         Capability.PUBLISH_MEDIA: "photos or a video from URLs; no text-only posts",
         Capability.METRICS: "the connected creator's own videos",
     }
-
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, auth_base_url: str | None = None
-    ) -> None:
-        self._http = http
-        self._base = base_url.rstrip("/")
-        self._auth_base = (auth_base_url or base_url).rstrip("/")
+    wire: ClassVar[Wire] = TIKTOK_WIRE
+    # TikTok departs from RFC 6749: the client is "client_key" in every request, scopes are
+    # separated by commas, and a revocation names no token type.
+    scope_separator: ClassVar[str] = ","
+    revoke_type_hint: ClassVar[bool] = False
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -107,56 +97,8 @@ class TikTokProvider(AdapterBase):
             default_scopes=(*DEFAULT_SCOPES, PUBLISH_SCOPE),
         )
 
-    def _oauth(self, app: AppCredentials) -> OAuthClientConfig:
-        endpoints = self.oauth_endpoints()
-        return OAuthClientConfig(
-            wire=TIKTOK_WIRE,
-            authorize_url=endpoints.authorize_url,
-            token_url=endpoints.token_url,
-            revoke_url=endpoints.revoke_url,
-            auth_method=auth_method_for(app, "client_secret_post"),
-            extra_params=(("client_key", app.client_id),),
-            scope_separator=",",
-        )
-
-    def authorization_url(
-        self,
-        app: AppCredentials,
-        *,
-        redirect_uri: str,
-        state: str,
-        code_verifier: str,
-        scopes: tuple[str, ...],
-    ) -> str:
-        return oauth_authorization_url(
-            self._oauth(app),
-            self._http,
-            app,
-            redirect_uri=redirect_uri,
-            state=state,
-            code_verifier=code_verifier,
-            scopes=scopes,
-        )
-
-    async def exchange_code(
-        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
-    ) -> TokenSet:
-        return await oauth_exchange_code(
-            self._oauth(app),
-            self._http,
-            app,
-            code=code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-        )
-
-    async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
-        return await oauth_refresh(self._oauth(app), self._http, app, refresh_token)
-
-    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
-        await oauth_revoke(
-            self._oauth(app), self._http, app, token=tokens.access_token, token_type_hint=""
-        )
+    def _client_params(self, app: AppCredentials) -> tuple[tuple[str, str], ...]:
+        return (("client_key", app.client_id),)
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Transport errors, timeouts and 5xx become ``TransientProviderError``, 429 ``RateLimited``
 (from the network's own headers), 401 the network's unauthorised outcome; every answer's
 rate-limit headers are recorded on the ``CallContext``. What a 200, 400 or 404 *means* is left
-to each adapter. Also holds the small typed readers for JSON payloads.
+to each adapter. Also holds the small typed readers for JSON payloads and the ``time|id``
+mention cursor.
 """
 
 from __future__ import annotations
@@ -91,15 +92,20 @@ def check_status(response: httpx.Response, wire: Wire, ctx: CallContext | None =
 
 def error_summary(response: httpx.Response) -> str:
     """A short, token-free description of an error answer for messages and logs."""
+    body = error_body(response)
+    for key in ("error_description", "message", "detail", "error", "title"):
+        if isinstance(body.get(key), str):
+            return f"HTTP {response.status_code} {body[key]}"
+    return f"HTTP {response.status_code}"
+
+
+def error_body(response: httpx.Response) -> JsonObject:
+    """An error answer's JSON object, or ``{}`` when it has none (HTML, empty, an array)."""
     try:
         body = response.json()
     except ValueError:
-        return f"HTTP {response.status_code}"
-    if isinstance(body, dict):
-        for key in ("error_description", "message", "detail", "error", "title"):
-            if isinstance(body.get(key), str):
-                return f"HTTP {response.status_code} {body[key]}"
-    return f"HTTP {response.status_code}"
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def rejected(response: httpx.Response, wire: Wire) -> RequestRejected:
@@ -168,3 +174,20 @@ def parse_time(value: str) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# --- mention cursors: the newest item seen, as ``time|id`` ------------------------------------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the time of an item that carries none
+
+
+def format_mention_cursor(key: tuple[datetime, str]) -> str:
+    return f"{key[0].isoformat()}|{key[1]}"
+
+
+def parse_mention_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    stamp, _, item_id = cursor.partition("|")
+    moment = parse_time(stamp)
+    return (moment, item_id) if moment else None

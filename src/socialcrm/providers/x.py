@@ -9,11 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import httpx
-
-from socialcrm.providers.adapter import AdapterBase
+from socialcrm.providers.adapter import parse_profile
 from socialcrm.providers.base import (
-    AppCredentials,
     CallContext,
     Capability,
     MentionPage,
@@ -21,15 +18,9 @@ from socialcrm.providers.base import (
     PostData,
     ProfileData,
     ProfileGone,
-    TokenSet,
     TransientProviderError,
 )
-from socialcrm.providers.handles import InvalidHandle, parse_handle
-from socialcrm.providers.oauth import OAuthClientConfig, auth_method_for
-from socialcrm.providers.oauth import authorization_url as oauth_authorization_url
-from socialcrm.providers.oauth import exchange_code as oauth_exchange_code
-from socialcrm.providers.oauth import refresh as oauth_refresh
-from socialcrm.providers.oauth import revoke as oauth_revoke
+from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import TokenExpired
 from socialcrm.providers.ratelimit import X_HEADERS
 from socialcrm.providers.wire import (
@@ -70,7 +61,7 @@ MAX_MENTION_PAGES = 5
 _GONE_TYPES = ("/resource-not-found", "/not-authorized-for-resource")
 
 
-class XProvider(AdapterBase):
+class XProvider(OAuth2Adapter):
     name: ClassVar[str] = "x"
     display_name: ClassVar[str] = "X"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -89,13 +80,12 @@ class XProvider(AdapterBase):
             Capability.REVOKE,
         }
     )
-
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, auth_base_url: str | None = None
-    ) -> None:
-        self._http = http
-        self._base = base_url.rstrip("/")
-        self._auth_base = (auth_base_url or base_url).rstrip("/")
+    wire: ClassVar[Wire] = X_WIRE
+    # X authenticates confidential clients with HTTP Basic. It rotates refresh tokens: the
+    # one ``refresh`` returns is the one to store, the old one is dead.
+    confidential_auth: ClassVar[str] = "client_secret_basic"
+    # Revoking the refresh token also kills the access token (and vice versa).
+    revoke_refresh_token: ClassVar[bool] = True
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -106,60 +96,6 @@ class XProvider(AdapterBase):
             revoke_url=f"{self._base}/2/oauth2/revoke",
             default_scopes=DEFAULT_SCOPES,
         )
-
-    def _oauth(self, app: AppCredentials) -> OAuthClientConfig:
-        endpoints = self.oauth_endpoints()
-        return OAuthClientConfig(
-            wire=X_WIRE,
-            authorize_url=endpoints.authorize_url,
-            token_url=endpoints.token_url,
-            revoke_url=endpoints.revoke_url,
-            auth_method=auth_method_for(app, "client_secret_basic"),
-        )
-
-    def authorization_url(
-        self,
-        app: AppCredentials,
-        *,
-        redirect_uri: str,
-        state: str,
-        code_verifier: str,
-        scopes: tuple[str, ...],
-    ) -> str:
-        return oauth_authorization_url(
-            self._oauth(app),
-            self._http,
-            app,
-            redirect_uri=redirect_uri,
-            state=state,
-            code_verifier=code_verifier,
-            scopes=scopes,
-        )
-
-    async def exchange_code(
-        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
-    ) -> TokenSet:
-        return await oauth_exchange_code(
-            self._oauth(app),
-            self._http,
-            app,
-            code=code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-        )
-
-    async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
-        """X rotates refresh tokens: store the returned one, the old one is dead."""
-        return await oauth_refresh(self._oauth(app), self._http, app, refresh_token)
-
-    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
-        """Revoking the refresh token also kills the access token (and vice versa)."""
-        token, hint = (
-            (tokens.refresh_token, "refresh_token")
-            if tokens.refresh_token
-            else (tokens.access_token, "access_token")
-        )
-        await oauth_revoke(self._oauth(app), self._http, app, token=token, token_type_hint=hint)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -191,10 +127,7 @@ class XProvider(AdapterBase):
 
     async def mentions(self, ctx: CallContext, cursor: str | None) -> MentionPage:
         """Mentions newer than ``cursor`` (a tweet id), paging back with ``next_token``."""
-        if not ctx.user_id:
-            own = await self.me(ctx)
-            ctx.user_id, ctx.handle = own.user_id, own.handle
-        user_id = ctx.user_id
+        user_id = await self._own_id(ctx)
         params: dict[str, str | int] = {**_tweet_params(), "max_results": 100}
         if cursor:
             params["since_id"] = cursor
@@ -284,13 +217,7 @@ class XProvider(AdapterBase):
 
 
 def _username(handle: str) -> str:
-    try:
-        parsed = parse_handle(handle, "x")
-    except InvalidHandle as exc:
-        raise ProfileGone(f"x: no such handle ({exc})") from exc
-    if parsed is None:
-        raise ProfileGone(f"x: not a profile: {handle!r}")
-    return parsed.handle
+    return parse_profile(handle, "x", no_such="handle", not_a="profile").handle
 
 
 def _require_numeric(value: str, what: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from socialcrm.providers.adapter import AdapterBase
+from socialcrm.providers.adapter import parse_profile
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -28,16 +28,13 @@ from socialcrm.providers.base import (
 )
 from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.limits import NO_RATE_HEADERS, next_pacific_midnight
-from socialcrm.providers.oauth import OAuthClientConfig, auth_method_for
-from socialcrm.providers.oauth import authorization_url as oauth_authorization_url
-from socialcrm.providers.oauth import exchange_code as oauth_exchange_code
-from socialcrm.providers.oauth import refresh as oauth_refresh
-from socialcrm.providers.oauth import revoke as oauth_revoke
+from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import RequestRejected, TokenExpired
 from socialcrm.providers.wire import (
     JsonObject,
     QueryParams,
     Wire,
+    error_body,
     field_list,
     field_obj,
     field_str,
@@ -65,7 +62,7 @@ _GONE_REASONS = frozenset(
 )
 
 
-class YouTubeProvider(AdapterBase):
+class YouTubeProvider(OAuth2Adapter):
     name: ClassVar[str] = "youtube"
     display_name: ClassVar[str] = "YouTube"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -85,6 +82,17 @@ class YouTubeProvider(AdapterBase):
         Capability.POSTS: "uploaded videos",
         Capability.REPLY: "comments on videos and replies to comments",
     }
+    wire: ClassVar[Wire] = YOUTUBE_WIRE
+    # Google issues a refresh token only for offline access, once per consent.
+    authorize_params: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("access_type", "offline"),
+        ("prompt", "consent"),
+    )
+    # Google's revocation endpoint takes the bare token: no client authentication, no type;
+    # revoking the refresh token ends the whole grant.
+    revoke_auth: ClassVar[str | None] = "none"
+    revoke_type_hint: ClassVar[bool] = False
+    revoke_refresh_token: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -94,86 +102,26 @@ class YouTubeProvider(AdapterBase):
         auth_url: str | None = None,
         token_url: str | None = None,
     ) -> None:
-        self._http = http
-        self._api = api_url.rstrip("/") + API_PATH
-        self._auth = (auth_url or api_url).rstrip("/")
+        super().__init__(http, api_url, auth_url)
+        self._api = self._base + API_PATH
         self._token = (token_url or api_url).rstrip("/")
 
     # --- connecting ---------------------------------------------------------------------------
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         return OAuthEndpoints(
-            authorize_url=f"{self._auth}/o/oauth2/v2/auth",
+            authorize_url=f"{self._auth_base}/o/oauth2/v2/auth",
             token_url=f"{self._token}/token",
             revoke_url=f"{self._token}/revoke",
             default_scopes=DEFAULT_SCOPES,
         )
 
-    def _oauth(self, app: AppCredentials) -> OAuthClientConfig:
-        endpoints = self.oauth_endpoints()
-        return OAuthClientConfig(
-            wire=YOUTUBE_WIRE,
-            authorize_url=endpoints.authorize_url,
-            token_url=endpoints.token_url,
-            revoke_url=endpoints.revoke_url,
-            auth_method=auth_method_for(app, "client_secret_post"),
-            # Google issues a refresh token only for offline access, once per consent.
-            extra_params=(("access_type", "offline"), ("prompt", "consent")),
-        )
-
-    def authorization_url(
-        self,
-        app: AppCredentials,
-        *,
-        redirect_uri: str,
-        state: str,
-        code_verifier: str,
-        scopes: tuple[str, ...],
-    ) -> str:
-        return oauth_authorization_url(
-            self._oauth(app),
-            self._http,
-            app,
-            redirect_uri=redirect_uri,
-            state=state,
-            code_verifier=code_verifier,
-            scopes=scopes,
-        )
-
-    async def exchange_code(
-        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
-    ) -> TokenSet:
-        config = self._oauth(app)
-        plain = OAuthClientConfig(
-            config.wire, config.authorize_url, config.token_url, None, config.auth_method
-        )
-        return await oauth_exchange_code(
-            plain,
-            self._http,
-            app,
-            code=code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-        )
-
     async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
         """Google keeps the refresh token; the answer carries only a new access token."""
-        config = self._oauth(app)
-        plain = OAuthClientConfig(
-            config.wire, config.authorize_url, config.token_url, None, config.auth_method
-        )
-        fresh = await oauth_refresh(plain, self._http, app, refresh_token)
+        fresh = await super().refresh(app, refresh_token)
         if fresh.refresh_token:
             return fresh
         return TokenSet(fresh.access_token, refresh_token, fresh.expires_at, fresh.scopes)
-
-    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
-        config = self._oauth(app)
-        plain = OAuthClientConfig(
-            config.wire, config.authorize_url, config.token_url, config.revoke_url, "none"
-        )
-        token = tokens.refresh_token or tokens.access_token
-        await oauth_revoke(plain, self._http, app, token=token, token_type_hint="")
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -181,12 +129,7 @@ class YouTubeProvider(AdapterBase):
         return await self._channel(ctx, {"mine": "true"})
 
     async def lookup_handle(self, ctx: CallContext, handle: str) -> ProfileData:
-        try:
-            parsed = parse_handle(handle, "youtube")
-        except InvalidHandle as exc:
-            raise ProfileGone(f"youtube: no such channel ({exc})") from exc
-        if parsed is None:
-            raise ProfileGone(f"youtube: not a channel: {handle!r}")
+        parsed = parse_profile(handle, "youtube", no_such="channel", not_a="channel")
         if parsed.kind == "channel":
             return await self._channel(ctx, {"id": parsed.handle})
         if parsed.kind == "user":
@@ -283,8 +226,8 @@ class YouTubeProvider(AdapterBase):
 # --- pure payload mapping -------------------------------------------------------------------------
 
 
-def google_error_reasons(body: Any) -> tuple[str, ...]:
-    error = field_obj(body if isinstance(body, dict) else {}, "error")
+def google_error_reasons(body: Mapping[str, Any]) -> tuple[str, ...]:
+    error = field_obj(body, "error")
     return tuple(field_str(e, "reason") for e in field_list(error, "errors"))
 
 
@@ -293,12 +236,9 @@ def raise_for_google_error(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
+    body = error_body(response)
     reasons = google_error_reasons(body)
-    message = field_str(field_obj(body if isinstance(body, dict) else {}, "error"), "message")
+    message = field_str(field_obj(body, "error"), "message")
     if status == 403 and QUOTA_REASONS.intersection(reasons):
         when = next_pacific_midnight(utc_now())
         raise RateLimited(when, f"youtube: quota exhausted until {when.isoformat()}")
