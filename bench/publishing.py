@@ -325,16 +325,6 @@ def bench_attribution(url: str, args: argparse.Namespace) -> None:
             conn.exec_driver_sql("VACUUM ANALYZE")
     timings, result = measure(db, tenant_id, ids, args.queries)
     report_latency(db, args, timings, result, "as shipped")
-    if db.engine.dialect.name == "postgresql" and result.mentions["available"]:
-        # What-if: listening's table has no campaign index; this is the one we recommend.
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "CREATE INDEX bench_social_mentions_campaign ON social_mentions "
-                "(tenant_id, campaign_id, posted_at) INCLUDE (kind, sentiment_label)"
-            )
-            conn.exec_driver_sql("ANALYZE social_mentions")
-        timings, result = measure(db, tenant_id, ids, args.queries)
-        report_latency(db, args, timings, result, "with the campaign index on social_mentions")
     db.engine.dispose()
 
 

@@ -45,6 +45,14 @@ class SocialMention(TenantScoped, Base):
         UniqueConstraint("tenant_id", "network", "external_id"),
         Index("ix_social_mentions_tenant_posted", "tenant_id", "posted_at"),
         Index("ix_social_mentions_conversation", "tenant_id", "network", "conversation_id"),
+        # Campaign attribution counts a campaign's mentions by day, kind and sentiment.
+        Index(
+            "ix_social_mentions_campaign",
+            "tenant_id",
+            "campaign_id",
+            "posted_at",
+            postgresql_include=["kind", "sentiment_label"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
