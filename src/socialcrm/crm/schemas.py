@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -21,7 +23,24 @@ from socialcrm.crm.models import CampaignStatus, LeadStatus, Priority, TicketSta
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Industry = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+# A scheme (not a host's port, as in "acme.com:8080") at the start of a website.
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
+
+
+def _web_scheme_only(value: str) -> str:
+    """A website is shown as a link: only http(s), or no scheme at all ("acme.com").
+    Anything else (``javascript:``, ``data:``) would run in the browser of whoever clicks."""
+    scheme = _SCHEME.match(value)
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        raise ValueError("a website must be an http(s) address or a bare domain")
+    return value
+
+
+Url = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=500),
+    AfterValidator(_web_scheme_only),
+]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 Phone = Annotated[
     str,

@@ -27,6 +27,16 @@ from socialcrm.web.deps import Ctx
 
 WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
+
+
+def web_href(url: object) -> str:
+    """An outside address fit for ``href``: http(s) only. Profile links, post URLs and
+    websites come from users and from networks; a ``javascript:`` one must never be a link."""
+    text = str(url or "").strip()
+    return text if text.lower().startswith(("http://", "https://")) else ""
+
+
+templates.env.filters["web_href"] = web_href
 router = APIRouter()
 
 
