@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database, utcnow
@@ -136,6 +136,21 @@ def suggestions(session: Session, account_id: int) -> list[AccountProfileSuggest
             .order_by(AccountProfileSuggestion.network, AccountProfileSuggestion.id)
         )
     )
+
+
+def pending_counts(session: Session, account_ids: list[int]) -> dict[int, int]:
+    """How many suggestions wait for a decision, per Account (absent: none)."""
+    if not account_ids:
+        return {}
+    rows = session.execute(
+        select(AccountProfileSuggestion.account_id, func.count())
+        .where(
+            AccountProfileSuggestion.account_id.in_(account_ids),
+            AccountProfileSuggestion.status == SuggestionStatus.SUGGESTED,
+        )
+        .group_by(AccountProfileSuggestion.account_id)
+    ).tuples()
+    return dict(rows.all())
 
 
 def last_run(session: Session, account_id: int) -> AccountDiscoveryRun | None:

@@ -19,6 +19,7 @@ from socialcrm.core.settings import get_settings
 from socialcrm.crm.routes import router as crm_router
 from socialcrm.discovery.account_routes import router as discovery_accounts_router
 from socialcrm.discovery.routes import router as discovery_router
+from socialcrm.discovery.ui import router as discovery_ui_router
 from socialcrm.engage.routes import router as engage_router
 from socialcrm.engage.ui import router as engage_ui_router
 from socialcrm.enrichment.routes import router as enrichment_router
@@ -97,6 +98,7 @@ def create_app() -> FastAPI:
     app.include_router(connections_router)
     app.include_router(discovery_router)
     app.include_router(discovery_accounts_router)
+    app.include_router(discovery_ui_router, include_in_schema=False)
     app.include_router(enrichment_router)
     app.include_router(enrichment_ui_router, include_in_schema=False)
     app.include_router(identity_router)
