@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
+    BOOSTER_DICT,
+    N_SCALAR,
+    NEGATE,
+    SPECIAL_CASES,
     SentimentIntensityAnalyzer,
 )
 
@@ -73,12 +77,85 @@ def _get_detector() -> LanguageDetector:
     return _detector
 
 
+_NEGATE = frozenset(NEGATE)
+
+
+def _negated(word: str) -> bool:
+    """vaderSentiment's ``negated([word])`` for one lower-cased word."""
+    return word in _NEGATE or "n't" in word
+
+
+class _Vader(SentimentIntensityAnalyzer):  # type: ignore[misc]
+    """VADER, scoring exactly as the library does, without its quadratic step.
+
+    The library's ``_negation_check`` and ``_special_idioms_check`` lower-case every word of
+    the text on each call, for each word it scores and each of the three words before it.
+    These overrides lower-case only the (at most four) words they read; the rules are the
+    library's, line for line.
+    ``tests/listening/test_analysis.py`` checks the scores equal the library's.
+    """
+
+    @staticmethod
+    def _negation_check(
+        valence: float, words_and_emoticons: list[str], start_i: int, i: int
+    ) -> float:
+        def low(k: int) -> str:
+            return str(words_and_emoticons[k]).lower()
+
+        if start_i == 0 and _negated(low(i - 1)):
+            valence = valence * N_SCALAR
+        if start_i == 1:
+            if low(i - 2) == "never" and (low(i - 1) == "so" or low(i - 1) == "this"):
+                valence = valence * 1.25
+            elif low(i - 2) == "without" and low(i - 1) == "doubt":
+                pass
+            elif _negated(low(i - 2)):
+                valence = valence * N_SCALAR
+        if start_i == 2:
+            if (low(i - 3) == "never" and (low(i - 2) == "so" or low(i - 2) == "this")) or (
+                low(i - 1) == "so" or low(i - 1) == "this"
+            ):
+                valence = valence * 1.25
+            elif low(i - 3) == "without" and (low(i - 2) == "doubt" or low(i - 1) == "doubt"):
+                pass
+            elif _negated(low(i - 3)):
+                valence = valence * N_SCALAR
+        return valence
+
+    @staticmethod
+    def _special_idioms_check(valence: float, words_and_emoticons: list[str], i: int) -> float:
+        def low(k: int) -> str:
+            return str(words_and_emoticons[k]).lower()
+
+        w3, w2, w1, w0 = low(i - 3), low(i - 2), low(i - 1), low(i)
+        onezero, twoonezero, twoone = f"{w1} {w0}", f"{w2} {w1} {w0}", f"{w2} {w1}"
+        threetwoone, threetwo = f"{w3} {w2} {w1}", f"{w3} {w2}"
+        for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
+            if seq in SPECIAL_CASES:
+                valence = SPECIAL_CASES[seq]
+                break
+        size = len(words_and_emoticons)
+        if size - 1 > i:
+            zeroone = f"{w0} {low(i + 1)}"
+            if zeroone in SPECIAL_CASES:
+                valence = SPECIAL_CASES[zeroone]
+        if size - 1 > i + 1:
+            zeroonetwo = f"{w0} {low(i + 1)} {low(i + 2)}"
+            if zeroonetwo in SPECIAL_CASES:
+                valence = SPECIAL_CASES[zeroonetwo]
+        # booster/dampener bi-grams such as "sort of" or "kind of"
+        for n_gram in (threetwoone, threetwo, twoone):
+            if n_gram in BOOSTER_DICT:
+                valence = valence + BOOSTER_DICT[n_gram]
+        return valence
+
+
 def _get_vader() -> SentimentIntensityAnalyzer:
     global _vader
     if _vader is None:
         with _lock:
             if _vader is None:
-                _vader = SentimentIntensityAnalyzer()
+                _vader = _Vader()
     return _vader
 
 
