@@ -31,7 +31,7 @@ test: install test-deps  ## the whole suite: SQLite, then PostgreSQL + Redis
 	@$(MAKE) --no-print-directory test-scaleout
 
 test-sqlite: install
-	env -u SOCIALCRM_TEST_POSTGRES_URL $(BIN)/pytest -q -p no:cacheprovider
+	env -u SOCIALCRM_TEST_POSTGRES_URL $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/atproto
 
 test-scaleout: install
 	@scripts/test-scaleout.sh
