@@ -17,17 +17,14 @@ import argparse
 import os
 import random
 import resource
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
+from serving import free_port, rss_mb, start_server
 from sqlalchemy import insert, select
 
 PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -181,33 +178,13 @@ def in_process(url: str, tenant_id: int, asks: list[dict[str, str]]) -> list[flo
         db.engine.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def over_http(
     env: dict[str, str], key: str, asks: list[dict[str, str]]
 ) -> tuple[list[float], float]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "socialcrm.cli", "serve", "--port", str(port), "--no-worker"],
-        env=env | {"SOCIALCRM_LOG_FORMAT": "json"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_server(env, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not start") from None
-                time.sleep(0.2)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
 
             def one(ask: dict[str, str]) -> None:
@@ -216,10 +193,7 @@ def over_http(
                 assert response.json()["networks"], response.text
 
             latencies = timed([lambda a=a: one(a) for a in asks])
-        rss = 0.0
-        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                rss = int(line.split()[1]) / 1024
+        rss = rss_mb(proc.pid)
         return latencies, rss
     finally:
         proc.terminate()
