@@ -301,12 +301,16 @@ def ingest(session: Session, tenant_id: int, items: Iterable[Incoming]) -> Inges
             )
         )
         rows.append(row)
-    ids = list(
-        session.scalars(
-            insert(SocialMention).returning(SocialMention.id, sort_by_parameter_order=True),
-            rows,
-        )
+    # RETURNING the key with the id, not ``sort_by_parameter_order``: SQLite has no sentinel
+    # for that, and SQLAlchemy would then insert one row per statement.
+    returned = session.execute(
+        insert(SocialMention).returning(
+            SocialMention.id, SocialMention.network, SocialMention.external_id
+        ),
+        rows,
     )
+    id_of = {(network, external_id): int(i) for i, network, external_id in returned}
+    ids = [id_of[(row["network"], row["external_id"])] for row in rows]
     result.stored, result.mention_ids = len(ids), ids
     ledger = [
         {
