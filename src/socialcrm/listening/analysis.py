@@ -14,6 +14,7 @@ lexicon) plugs in through ``LEXICON_SCORERS`` without touching callers.
 from __future__ import annotations
 
 import re
+import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +22,14 @@ from dataclasses import dataclass
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
     BOOSTER_DICT,
+    C_INCR,
     N_SCALAR,
     NEGATE,
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
+    allcap_differential,
+    normalize,
+    scalar_inc_dec,
 )
 
 LANGUAGES = (
@@ -53,7 +58,7 @@ _LETTERS = re.compile(r"[^\W\d_]")
 _EMOTICON = re.compile(r"(?<!\S)[:;=xX8][-']?[()\[\]dDpP/\\|oO3*]+(?!\S)|<3")
 _lock = threading.Lock()
 _detector: LanguageDetector | None = None
-_vader: SentimentIntensityAnalyzer | None = None
+_vader: _Vader | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,77 +85,168 @@ def _get_detector() -> LanguageDetector:
 _NEGATE = frozenset(NEGATE)
 
 
+class _Vader(SentimentIntensityAnalyzer):  # type: ignore[misc]
+    """VADER's compound score, rule for rule, in one pass over words lower-cased once.
+
+    The library lower-cases every word of the text again for each word it scores and for each
+    of the three words before it, rebuilds the text character by character to describe emoji,
+    and computes pos/neu/neg shares the pipeline never stores. ``compound`` does none of that;
+    its rules are the library's, line for line (``sentiment_valence``, ``_negation_check``,
+    ``_special_idioms_check``, ``_least_check``, ``_but_check``, ``score_valence``).
+    ``tests/listening/test_analysis.py`` checks it equals ``polarity_scores(text)["compound"]``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The library looks emoji up one character at a time: longer keys never match.
+        self.emoji_chars = frozenset(k for k in self.emojis if len(k) == 1)
+
+    def compound(self, text: str) -> float:
+        """The library's compound score of ``text``."""
+        if not self.emoji_chars.isdisjoint(text):
+            text = _describe_emoji(text, self.emojis)
+        text = text.strip()
+        words = [_strip_punc_if_word(w) for w in text.split()]
+        lower = [w.lower() for w in words]
+        lexicon = self.lexicon
+        if lexicon.keys().isdisjoint(lower):
+            return 0.0  # no lexicon word: every valence is 0
+        is_cap_diff = allcap_differential(words)
+        size = len(words)
+        sentiments: list[float] = []
+        for i, low in enumerate(lower):
+            if (
+                low in BOOSTER_DICT
+                or low not in lexicon
+                or (low == "kind" and i < size - 1 and lower[i + 1] == "of")
+            ):
+                sentiments.append(0)
+            else:
+                sentiments.append(self._valence(words, lower, i, is_cap_diff))
+        if "but" in lower:
+            sentiments = self._but_check(words, sentiments)
+        total = float(sum(sentiments))
+        emphasis = self._punctuation_emphasis(text)
+        if total > 0:
+            total += emphasis
+        elif total < 0:
+            total -= emphasis
+        return float(round(normalize(total), 4))
+
+    def _valence(self, words: list[str], lower: list[str], i: int, is_cap_diff: bool) -> float:
+        """``sentiment_valence`` for the lexicon word at ``i``."""
+        lexicon = self.lexicon
+        low = lower[i]
+        valence = lexicon[low]
+        if low == "no" and i != len(lower) - 1 and lower[i + 1] in lexicon:
+            valence = 0.0
+        if (
+            (i > 0 and lower[i - 1] == "no")
+            or (i > 1 and lower[i - 2] == "no")
+            or (i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor"))
+        ):
+            valence = lexicon[low] * N_SCALAR
+        if is_cap_diff and words[i].isupper():
+            valence = valence + C_INCR if valence > 0 else valence - C_INCR
+        for start_i in range(3):
+            if i > start_i and lower[i - (start_i + 1)] not in lexicon:
+                s = scalar_inc_dec(words[i - (start_i + 1)], valence, is_cap_diff)
+                if start_i == 1 and s != 0:
+                    s = s * 0.95
+                if start_i == 2 and s != 0:
+                    s = s * 0.9
+                valence = _negation(valence + s, lower, start_i, i)
+                if start_i == 2:
+                    valence = _idioms(valence, lower, i)
+        return _least(valence, lower, i, lexicon)
+
+
 def _negated(word: str) -> bool:
     """vaderSentiment's ``negated([word])`` for one lower-cased word."""
     return word in _NEGATE or "n't" in word
 
 
-class _Vader(SentimentIntensityAnalyzer):  # type: ignore[misc]
-    """VADER, scoring exactly as the library does, without its quadratic step.
-
-    The library's ``_negation_check`` and ``_special_idioms_check`` lower-case every word of
-    the text on each call, for each word it scores and each of the three words before it.
-    These overrides lower-case only the (at most four) words they read; the rules are the
-    library's, line for line.
-    ``tests/listening/test_analysis.py`` checks the scores equal the library's.
-    """
-
-    @staticmethod
-    def _negation_check(
-        valence: float, words_and_emoticons: list[str], start_i: int, i: int
-    ) -> float:
-        def low(k: int) -> str:
-            return str(words_and_emoticons[k]).lower()
-
-        if start_i == 0 and _negated(low(i - 1)):
+def _negation(valence: float, lower: list[str], start_i: int, i: int) -> float:
+    """``_negation_check`` on lower-cased words."""
+    if start_i == 0 and _negated(lower[i - 1]):
+        valence = valence * N_SCALAR
+    if start_i == 1:
+        if lower[i - 2] == "never" and (lower[i - 1] == "so" or lower[i - 1] == "this"):
+            valence = valence * 1.25
+        elif lower[i - 2] == "without" and lower[i - 1] == "doubt":
+            pass
+        elif _negated(lower[i - 2]):
             valence = valence * N_SCALAR
-        if start_i == 1:
-            if low(i - 2) == "never" and (low(i - 1) == "so" or low(i - 1) == "this"):
-                valence = valence * 1.25
-            elif low(i - 2) == "without" and low(i - 1) == "doubt":
-                pass
-            elif _negated(low(i - 2)):
-                valence = valence * N_SCALAR
-        if start_i == 2:
-            if (low(i - 3) == "never" and (low(i - 2) == "so" or low(i - 2) == "this")) or (
-                low(i - 1) == "so" or low(i - 1) == "this"
-            ):
-                valence = valence * 1.25
-            elif low(i - 3) == "without" and (low(i - 2) == "doubt" or low(i - 1) == "doubt"):
-                pass
-            elif _negated(low(i - 3)):
-                valence = valence * N_SCALAR
-        return valence
-
-    @staticmethod
-    def _special_idioms_check(valence: float, words_and_emoticons: list[str], i: int) -> float:
-        def low(k: int) -> str:
-            return str(words_and_emoticons[k]).lower()
-
-        w3, w2, w1, w0 = low(i - 3), low(i - 2), low(i - 1), low(i)
-        onezero, twoonezero, twoone = f"{w1} {w0}", f"{w2} {w1} {w0}", f"{w2} {w1}"
-        threetwoone, threetwo = f"{w3} {w2} {w1}", f"{w3} {w2}"
-        for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
-            if seq in SPECIAL_CASES:
-                valence = SPECIAL_CASES[seq]
-                break
-        size = len(words_and_emoticons)
-        if size - 1 > i:
-            zeroone = f"{w0} {low(i + 1)}"
-            if zeroone in SPECIAL_CASES:
-                valence = SPECIAL_CASES[zeroone]
-        if size - 1 > i + 1:
-            zeroonetwo = f"{w0} {low(i + 1)} {low(i + 2)}"
-            if zeroonetwo in SPECIAL_CASES:
-                valence = SPECIAL_CASES[zeroonetwo]
-        # booster/dampener bi-grams such as "sort of" or "kind of"
-        for n_gram in (threetwoone, threetwo, twoone):
-            if n_gram in BOOSTER_DICT:
-                valence = valence + BOOSTER_DICT[n_gram]
-        return valence
+    if start_i == 2:
+        if (lower[i - 3] == "never" and (lower[i - 2] == "so" or lower[i - 2] == "this")) or (
+            lower[i - 1] == "so" or lower[i - 1] == "this"
+        ):
+            valence = valence * 1.25
+        elif lower[i - 3] == "without" and (lower[i - 2] == "doubt" or lower[i - 1] == "doubt"):
+            pass
+        elif _negated(lower[i - 3]):
+            valence = valence * N_SCALAR
+    return valence
 
 
-def _get_vader() -> SentimentIntensityAnalyzer:
+def _idioms(valence: float, lower: list[str], i: int) -> float:
+    """``_special_idioms_check`` on lower-cased words (called with ``i >= 3``)."""
+    w3, w2, w1, w0 = lower[i - 3], lower[i - 2], lower[i - 1], lower[i]
+    onezero, twoonezero, twoone = f"{w1} {w0}", f"{w2} {w1} {w0}", f"{w2} {w1}"
+    threetwoone, threetwo = f"{w3} {w2} {w1}", f"{w3} {w2}"
+    for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
+        if seq in SPECIAL_CASES:
+            valence = SPECIAL_CASES[seq]
+            break
+    size = len(lower)
+    if size - 1 > i:
+        zeroone = f"{w0} {lower[i + 1]}"
+        if zeroone in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroone]
+    if size - 1 > i + 1:
+        zeroonetwo = f"{w0} {lower[i + 1]} {lower[i + 2]}"
+        if zeroonetwo in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroonetwo]
+    # booster/dampener bi-grams such as "sort of" or "kind of"
+    for n_gram in (threetwoone, threetwo, twoone):
+        if n_gram in BOOSTER_DICT:
+            valence = valence + BOOSTER_DICT[n_gram]
+    return valence
+
+
+def _least(valence: float, lower: list[str], i: int, lexicon: dict[str, float]) -> float:
+    """``_least_check`` on lower-cased words."""
+    if i > 1 and lower[i - 1] not in lexicon and lower[i - 1] == "least":
+        if lower[i - 2] != "at" and lower[i - 2] != "very":
+            valence = valence * N_SCALAR
+    elif i > 0 and lower[i - 1] not in lexicon and lower[i - 1] == "least":
+        valence = valence * N_SCALAR
+    return float(valence)
+
+
+def _describe_emoji(text: str, emojis: dict[str, str]) -> str:
+    """The library's emoji-to-description step of ``polarity_scores``."""
+    parts: list[str] = []
+    prev_space = True
+    for ch in text:
+        description = emojis.get(ch)
+        if description is not None:
+            if not prev_space:
+                parts.append(" ")
+            parts.append(description)
+            prev_space = False
+        else:
+            parts.append(ch)
+            prev_space = ch == " "
+    return "".join(parts)
+
+
+def _strip_punc_if_word(token: str) -> str:
+    stripped = token.strip(string.punctuation)
+    return token if len(stripped) <= 2 else stripped
+
+
+def _get_vader() -> _Vader:
     global _vader
     if _vader is None:
         with _lock:
@@ -192,27 +288,8 @@ def _neutral_signals(text: str) -> str:
     return " ".join([*emoji, *emoticons])
 
 
-_WORD = re.compile(r"[^\s]+")
-_STRIP = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-
-
-def _carries_sentiment(text: str) -> bool:
-    """Whether any token is in VADER's lexicon (or is an emoji it knows). Without one VADER's
-    compound is exactly 0, so the (pure Python, per-word) scorer is skipped: an exact shortcut."""
-    vader = _get_vader()
-    lexicon, emojis = vader.lexicon, vader.emojis
-    for token in _WORD.findall(text.lower()):
-        if token in lexicon or token.strip(_STRIP) in lexicon:
-            return True
-        if any(ch in emojis for ch in token if not ch.isascii()):
-            return True
-    return False
-
-
 def _vader_score(text: str) -> float:
-    if not _carries_sentiment(text):
-        return 0.0
-    return float(_get_vader().polarity_scores(text)["compound"])
+    return _get_vader().compound(text)
 
 
 # language code -> scorer of text in that language; English uses VADER itself.
