@@ -191,6 +191,8 @@ def throughput(n: int, batch: int) -> None:
     with db.session(system=True) as session:
         tenant_id = get_or_create_tenant(session, "Bench").id
     make_rules(db, tenant_id)
+    import socialcrm.tasks  # noqa: F401  (a worker imports every task module before it starts)
+
     analysis.warm_up()
     with db.session(tenant_id=tenant_id) as session:
         pipeline.tenant_index(session, tenant_id)  # compile once, as a running worker has
