@@ -92,16 +92,28 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# Connections kept open between requests. Beyond the pool each request opens and closes its
+# own connection (a connect, and on SQLite its pragmas, every time), so the pool covers the
+# concurrency a busy server sees; the overflow caps a process at the thread pool's 40.
+POOL_SIZE, POOL_OVERFLOW = 20, 20
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if ":memory:" in url else pool),
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **kwargs
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
