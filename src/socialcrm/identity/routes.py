@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID
@@ -52,7 +52,7 @@ def resolve(request: Request, body: ResolveIn) -> Any:
     with _unit_of_work(request) as ctx:
         tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
         try:
-            return service.resolve(ctx.session, tenant_id, body, actor=actor)
+            answer = service.resolve(ctx.session, tenant_id, body, actor=actor)
         except service.SenderRateLimited as exc:
             # Answered, not raised: the report for review is committed with this request.
             service.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
@@ -61,6 +61,9 @@ def resolve(request: Request, body: ResolveIn) -> Any:
                 exc.status_code,
                 headers={"Retry-After": str(exc.details["retry_after"])},
             )
+    # Serialised here, in this worker thread: FastAPI would validate the answer against
+    # ``response_model`` again, in one more hop to the thread pool.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.post("/api/v1/resolve:batch", response_model=BatchOut, name="resolve_identity_batch")
