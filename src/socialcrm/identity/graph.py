@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core.db import utcnow
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
+from socialcrm.identity import cachebus
 from socialcrm.identity.cache import CacheKey, resolution_cache
 from socialcrm.identity.models import EmailHandleLink, HandleAlias, IdentityProfile
 from socialcrm.identity.normalise import (
@@ -76,13 +77,22 @@ def invalidate(
         pending.append(("keys", tenant_id, keys))
 
 
+def invalidate_all(session: Session, tenant_id: int) -> None:
+    """Drop every cached answer (a policy changed), here now and everywhere after commit."""
+    resolution_cache.clear()
+    session.info.setdefault(_INVALIDATE, []).append(("clear", tenant_id, None))
+
+
 @event.listens_for(Session, "after_commit")
 def _invalidate_after_commit(session: Session) -> None:
     for kind, tenant_id, what in session.info.pop(_INVALIDATE, []):
         if kind == "contact":
             resolution_cache.invalidate_contact(tenant_id, what)
-        else:
+        elif kind == "keys":
             resolution_cache.invalidate_keys(what)
+        else:
+            resolution_cache.clear()
+        cachebus.publish(kind, tenant_id, what)  # and in every other process
 
 
 @event.listens_for(Session, "after_rollback")

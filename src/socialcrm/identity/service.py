@@ -18,7 +18,7 @@ from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import AppError, Conflict, NotFound, RateLimitExceeded, ValidationFailed
 from socialcrm.crm.models import Activity, Contact, Lead, LeadStatus
-from socialcrm.identity import graph, ratelimit, reviews
+from socialcrm.identity import cachebus, graph, ratelimit, reviews
 from socialcrm.identity.botfilter import BotFilter
 from socialcrm.identity.cache import CachedResolution, CacheKey, resolution_cache
 from socialcrm.identity.merge import merge_contacts, merge_lead_into_contact
@@ -82,13 +82,16 @@ def update_policy(session: Session, tenant_id: int, policy: IdentityPolicy) -> I
     tenant.policy = {**tenant.policy, "identity": policy.model_dump(mode="json")}
     session.flush()
     forget_policies()
-    resolution_cache.clear()  # answers given under the old threshold or tiers are void
+    graph.invalidate_all(session, tenant_id)  # answers given under the old threshold or tiers
     return policy
 
 
 def forget_policies() -> None:
     with _policies_lock:
         _policies.clear()
+
+
+cachebus.on_clear.append(forget_policies)  # a policy changed in another process
 
 
 # --- resolving -------------------------------------------------------------------------------
@@ -409,7 +412,7 @@ def _resolved(
         profile_data=_profile_data(session, tenant_id, contact),
         social_graph=_social_graph(session, tenant_id, contact.id),
     )
-    if policy.cache_ttl_s > 0:
+    if policy.cache_ttl_s > 0 and cachebus.may_cache():
         resolution_cache.put(
             keys,
             CachedResolution(
