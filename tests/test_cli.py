@@ -42,13 +42,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(data_dir: Path, *args: str, port: int) -> Iterator[tuple[str, Path]]:
+def running(
+    data_dir: Path, *args: str, port: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, Path]]:
     """``socialcrm serve ...`` in the background until /health answers; its output in a file."""
     log = data_dir / "serve.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "socialcrm.cli", "serve", "--port", str(port), *args],
-            env=cli_env(data_dir),
+            env=cli_env(data_dir) | (env or {}),
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
@@ -66,6 +68,7 @@ def running(data_dir: Path, *args: str, port: int) -> Iterator[tuple[str, Path]]
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
             yield base, log
+            assert process.poll() is None, log.read_text()
         finally:
             process.terminate()
             try:
@@ -150,3 +153,65 @@ def test_serve_demo_is_ready_to_click(tmp_path: Path) -> None:
             connections = browser.get("/connections")
             assert "Connect" in connections.text
         assert httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/health").status_code == 200
+
+
+def test_serve_workers_above_one_need_redis(tmp_path: Path) -> None:
+    result = socialcrm(tmp_path, "serve", "--workers", "2", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "SOCIALCRM_QUEUE_URL=redis://" in result.stderr
+
+
+@pytest.mark.timeout(240)
+def test_serve_workers_share_one_identity_cache_through_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Two server processes: a policy changed through one applies in the other at once (it
+    drops its cached answers and policy), not after the 5-minute and 30-second TTLs."""
+    import redis
+
+    queue_url = redis_url.rsplit("/", 1)[0] + "/13"  # its own database: nothing left behind
+    redis.Redis.from_url(queue_url).flushdb()
+    assert socialcrm(tmp_path, "migrate").returncode == 0
+    made = socialcrm(tmp_path, "api-key", "create", "--tenant", "Acme", "--role", "admin")
+    headers = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+    env = {"SOCIALCRM_QUEUE_URL": queue_url}
+    body = {"handle": "kay", "channel": "x", "user_id": "9"}
+    clients: dict[int, httpx.Client] = {}  # server process -> a keep-alive connection to it
+    try:
+        with running(tmp_path, "--no-worker", "--workers", "2", port=free_port(), env=env) as (
+            base,
+            _log,
+        ):
+            for _ in range(200):  # new connections until each process holds one
+                client = httpx.Client(base_url=base, headers=headers, timeout=20)
+                process = client.get("/health").json()["process"]
+                if process in clients:
+                    client.close()
+                else:
+                    clients[process] = client
+                if len(clients) == 2:
+                    break
+            assert len(clients) == 2, "the kernel never handed a connection to the second process"
+            one, other = clients.values()
+            contact = {
+                "name": "Kay",
+                "handles": [{"network": "x", "handle": "kay", "user_id": "9"}],
+            }
+            assert one.post("/api/contacts", json=contact).is_success
+            for client in (one, other):
+                client.post("/api/v1/resolve", json=body)
+                assert client.post("/api/v1/resolve", json=body).json()["cached"] is True
+            policy = one.get("/api/identity/settings").json()
+            changed = one.put(
+                "/api/identity/settings", json=policy | {"fresh_tiers": ["standard", "platinum"]}
+            )
+            assert changed.status_code == 200, changed.text
+            deadline = time.monotonic() + 5  # the message crosses Redis
+            while other.post("/api/v1/resolve", json=body).json()["cached"]:
+                assert time.monotonic() < deadline, "the other process kept its cached answer"
+                time.sleep(0.05)
+            assert other.post("/api/v1/resolve", json=body).json()["cached"] is False  # policy too
+    finally:
+        for client in clients.values():
+            client.close()
+        redis.Redis.from_url(queue_url).flushdb()

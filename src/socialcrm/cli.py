@@ -62,6 +62,15 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Start the sandbox and load demo data.")] = False,
     sandbox_port: Annotated[int, typer.Option(help="Port of the demo sandbox.")] = 8001,
     worker: Annotated[bool, typer.Option(help="Run the queue consumer in-process.")] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes. More than one needs a Redis queue (SOCIALCRM_QUEUE_URL): "
+            "live events, identity cache invalidations and rate limits cross processes there.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API, the UI and (by default) an in-process queue worker."""
     import uvicorn
@@ -70,6 +79,11 @@ def serve(
     from socialcrm.migrations import upgrade
 
     settings = get_settings()
+    if workers > 1 and not settings.queue_url.startswith(("redis://", "rediss://")):
+        _fail(
+            "--workers above 1 needs SOCIALCRM_QUEUE_URL=redis://…: live events, identity cache "
+            "invalidations and rate limits are shared between the processes through Redis"
+        )
     if "SOCIALCRM_BASE_URL" not in os.environ:
         settings.base_url = f"http://{host}:{port}"
     configure_logging(settings.log_format)
@@ -77,14 +91,26 @@ def serve(
     if demo:
         _start_demo(settings, host, sandbox_port)
     consumer = None
-    if worker:
+    if worker:  # one consumer, in this process, however many server processes there are
         from socialcrm.core.queue import start_consumer
 
         consumer = start_consumer(settings.queue_workers)
     from socialcrm.web.app import create_app
 
     try:
-        uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False)
+        if workers == 1:
+            uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False)
+        else:  # the server processes read their settings from the environment
+            from socialcrm.web import processes
+
+            os.environ["SOCIALCRM_BASE_URL"] = settings.base_url
+            os.environ["SOCIALCRM_SANDBOX_URL"] = settings.sandbox_url
+            try:
+                code = processes.serve(workers, host, port)
+            except OSError as exc:
+                _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+            if code:
+                _fail("a server process exited; all were stopped")
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -92,7 +93,7 @@ def create_app() -> FastAPI:
     def health() -> dict[str, Any]:
         with get_database().engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
+        return {"status": "ok", "version": __version__, "process": os.getpid()}
 
     app.include_router(crm_router)
     app.include_router(connections_router)
@@ -116,3 +117,11 @@ def create_app() -> FastAPI:
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of one process of ``socialcrm serve --workers N`` (it starts with no logging)."""
+    from socialcrm.core.logging import configure_logging
+
+    configure_logging(get_settings().log_format)
+    return create_app()
