@@ -9,6 +9,7 @@ graph; then
   3. memory: the graph's size in the database and the server's peak RSS.
 
     .venv/bin/python bench/identity.py [--identities 1000000] [--rate 500] [--seconds 10]
+        [--workers 2]  (server processes; above 1 they share Redis, SOCIALCRM_TEST_REDIS_URL)
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from serving import free_port, rss_mb, start_server
 
 PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BENCH_SCHEMA = "socialcrm_bench_identity"
 UID_BASE = 1_000_000_000
+REDIS_URL = os.environ.get("SOCIALCRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def handle_of(i: int) -> str:
@@ -206,39 +207,60 @@ def rss_self_mb() -> float:
 async def open_loop(
     base: str, key: str, bodies: list[dict[str, Any]], rate: float, clients: int
 ) -> tuple[float, list[float], int]:
-    """Send at a fixed rate regardless of answers (open loop): queueing shows in latency."""
+    """Send at a fixed rate regardless of answers (open loop): queueing shows in latency.
+
+    A lean HTTP/1.1 client over ``clients`` keep-alive connections (requests encoded up front,
+    answers read by Content-Length): on a 2-core machine the load generator shares the CPU with
+    the server, and a general-purpose client costs as much CPU per request as the server.
+    Latency counts from the moment a request was due, so waiting for a connection is not hidden.
+    """
+    host, port = base.removeprefix("http://").split(":")
+    head = (
+        f"POST /api/v1/resolve HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+    )
+    requests = []
+    for body in bodies:
+        payload = json.dumps(body).encode()
+        requests.append(f"{head}Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(clients):
+        idle.put_nowait(await asyncio.open_connection(host, int(port)))
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=httpx.Timeout(30, pool=None)
-    ) as client:
-        # At most `clients` requests in flight (httpx's pool degrades with thousands of waiters);
-        # latency counts from the moment a request was due, so queueing is not hidden.
-        gate = asyncio.Semaphore(clients)
 
-        async def one(body: dict[str, Any], due: float) -> None:
-            nonlocal errors
-            async with gate:
-                try:
-                    response = await client.post("/api/v1/resolve", json=body)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-            latencies.append((time.perf_counter() - due) * 1000)
-            errors += 0 if ok else 1
+    async def one(request: bytes, due: float) -> None:
+        nonlocal errors
+        reader, writer = await idle.get()
+        try:
+            writer.write(request)
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            errors += status != 200
+        except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
+            errors += 1
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, int(port))
+        idle.put_nowait((reader, writer))
+        latencies.append((time.perf_counter() - due) * 1000)
 
-        tasks = []
-        started = time.perf_counter()
-        for i, body in enumerate(bodies):
-            due = started + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(body, due)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - started
+    tasks = []
+    started = time.perf_counter()
+    for i, request in enumerate(requests):
+        due = started + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(request, due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    while not idle.empty():
+        idle.get_nowait()[1].close()
     return len(bodies) / elapsed, latencies, errors
 
 
@@ -288,7 +310,9 @@ def run_backend(label: str, env: dict[str, str], args: argparse.Namespace, data_
         check=True,
     )
     port = free_port()
-    server = start_server(env, port)
+    if args.workers > 1:  # the processes share cache invalidations and rate limits there
+        env = env | {"SOCIALCRM_QUEUE_URL": REDIS_URL}
+    server = start_server(env, port, args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
         rng = random.Random(5)
@@ -356,11 +380,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (above 1 uses Redis)"
+    )
     args = parser.parse_args()
     print(
         f"bench/identity.py: {args.identities:,} identities, {args.rate:.0f} req/s "
         f"for {args.seconds:.0f} s "
-        f"over {args.clients} connections, {os.cpu_count()} cores, one uvicorn process"
+        f"over {args.clients} connections, {os.cpu_count()} cores, "
+        f"{args.workers} server process(es)"
     )
     with tempfile.TemporaryDirectory() as tmp:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCRM_")}

@@ -18,10 +18,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    """The API without its queue worker, logging JSON to nowhere, ready to take requests."""
+def start_server(env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    """The API without its queue worker, logging JSON to nowhere, ready to take requests.
+    ``workers`` above 1 needs ``SOCIALCRM_QUEUE_URL=redis://…`` in ``env``."""
+    command = ["serve", "--port", str(port), "--no-worker", "--workers", str(workers)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "socialcrm.cli", "serve", "--port", str(port), "--no-worker"],
+        [sys.executable, "-m", "socialcrm.cli", *command],
         env=env | {"SOCIALCRM_LOG_FORMAT": "json"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -38,8 +40,17 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 
 def rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a running process, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak resident memory (VmHWM) of a running process and its children, in MB."""
+    total = 0.0
+    for process in [pid, *children(pid)]:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found

@@ -95,10 +95,10 @@ def serve(
         from socialcrm.core.queue import start_consumer
 
         consumer = start_consumer(settings.queue_workers)
-    from socialcrm.web.app import create_app
-
     try:
         if workers == 1:
+            from socialcrm.web.app import create_app
+
             uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False)
         else:  # the server processes read their settings from the environment
             from socialcrm.web import processes
