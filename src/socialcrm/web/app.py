@@ -95,6 +95,8 @@ def create_app() -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "process": os.getpid()}
 
+    # Routers are matched in this order, route by route: the hottest path comes first.
+    app.include_router(identity_router)
     app.include_router(crm_router)
     app.include_router(connections_router)
     app.include_router(discovery_router)
@@ -102,7 +104,6 @@ def create_app() -> FastAPI:
     app.include_router(discovery_ui_router, include_in_schema=False)
     app.include_router(enrichment_router)
     app.include_router(enrichment_ui_router, include_in_schema=False)
-    app.include_router(identity_router)
     app.include_router(identity_ui_router, include_in_schema=False)
     app.include_router(listening_router)
     app.include_router(listening_hooks_router)
