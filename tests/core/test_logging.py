@@ -20,7 +20,13 @@ import uvicorn.config
 from hypothesis import given
 from hypothesis import strategies as st
 
-from socialcrm.core.logging import REDACTED, configure_logging, redact_processor, redact_text
+from socialcrm.core.logging import (
+    _STRING_SECRETS,
+    REDACTED,
+    configure_logging,
+    redact_processor,
+    redact_text,
+)
 
 ACCESS_TOKEN = "AT-7f3a9c1e5b2d4f60"
 BEARER = "b3ar3r-T0KEN-9d8c7b6a"
@@ -154,6 +160,63 @@ contexts = st.sampled_from(
 def test_a_secret_in_any_known_context_never_survives(context: str, secret: str) -> None:
     event = {"event": context.format(secret), "extra": [context.format(secret)]}
     assert secret not in json.dumps(redact_processor(None, "info", event))
+
+
+def redact_every_pattern(text: str) -> str:
+    """``redact_text`` without the literal guards: every regex on every text."""
+    for secret in _STRING_SECRETS:
+        text = secret.pattern.sub(secret.replacement, text)
+    return text
+
+
+# Pieces of every pattern, in any case, and letters that case-fold oddly
+# (U+0131, U+0130, U+212A, U+017F).
+fragments = st.lists(
+    st.sampled_from(
+        [
+            "Bearer ",
+            "bEaReR\t",
+            "Authorization",
+            "AUTHORIZATION",
+            "author\u0131zation",
+            "author\u0130zation",
+            "/oauth/callback",
+            "?",
+            "&",
+            "#",
+            ";",
+            "=",
+            ": ",
+            '"',
+            "'",
+            "code",
+            "STATE",
+            "Access_Token",
+            "refresh_token",
+            "client_secret",
+            "password",
+            "api_key",
+            "scrm_",
+            "sk_",
+            "sk-",
+            "\u017fk_",
+            "\u212ak-",
+            "eyJ",
+            "EYJ",
+            ".",
+            " ",
+            "abcdEFGH1234",
+            "0123456789abcdef0123",
+        ]
+    )
+    | st.text(max_size=4),
+    max_size=12,
+).map("".join)
+
+
+@given(fragments)
+def test_the_literal_guards_never_skip_a_match(text: str) -> None:
+    assert redact_text(text) == redact_every_pattern(text)
 
 
 # --- real output -----------------------------------------------------------------------------

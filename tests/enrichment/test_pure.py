@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session
 
 from socialcrm.enrichment.keys import contact_keys, handle_key, phone_key
+from socialcrm.enrichment.matching import ContactWork, Refreshes
+from socialcrm.enrichment.models import SocialProfileLink
 from socialcrm.enrichment.pacing import RESET_MARGIN, Pacer, pause_for
 from socialcrm.enrichment.policy import EnrichmentPolicy, policy_from
 from socialcrm.enrichment.scoring import (
@@ -19,6 +22,7 @@ from socialcrm.enrichment.scoring import (
     decide,
     score,
 )
+from socialcrm.enrichment.service import apply_contact, nothing_to_store
 from socialcrm.providers.base import ProfileData, RateBudget
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -132,3 +136,16 @@ def test_lookup_keys_are_normalised() -> None:
         ("email", "ada@example.com"),
         ("handle", "ada"),
     }
+
+
+def test_a_contact_with_no_candidate_and_no_link_has_nothing_to_store() -> None:
+    """The shortcut ``apply_batch`` takes (no savepoint, no flush) skips exactly the Contacts
+    whose ``apply_contact`` writes nothing."""
+    work = ContactWork(7, ADA)
+    session = Session()  # unbound: any query or write would show
+    counts = apply_contact(session, work, [], [], Refreshes(), EnrichmentPolicy(), {"x"}, {}, NOW)
+    assert nothing_to_store([], [])
+    assert (counts.processed, counts.linked, counts.suggested, counts.stale) == (1, 0, 0, 0)
+    assert not session.new and not session.dirty and not session.deleted
+    assert not nothing_to_store([Candidate(profile())], [])
+    assert not nothing_to_store([], [SocialProfileLink(contact_id=7)])

@@ -459,27 +459,57 @@ def apply_batch(
                 if not work.linked.get(outcome.account.provider):
                     searched.add(outcome.account.provider)
             failed = failed or index in outcome.failed
-        try:
-            with session.begin_nested():
-                counts = apply_contact(
-                    session,
-                    work,
-                    candidates,
-                    current.get(work.contact_id, []),
-                    result.refreshes,
-                    policy,
-                    searched,
-                    loaded.last_fetch,
-                    now,
-                )
-                session.flush()
-        except IntegrityError:
-            # Another worker stored this Contact's links at the same moment: theirs stand.
-            log.info("enrichment_concurrent_write", contact_id=work.contact_id)
+        existing = current.get(work.contact_id, [])
+        if nothing_to_store(candidates, existing):
             counts = Counts(processed=1)
+        else:
+            counts = _store_contact(
+                session, work, candidates, existing, result, policy, searched, loaded, now
+            )
         counts.failed += int(failed)
         total.add(counts)
     return total
+
+
+def nothing_to_store(
+    candidates: Sequence[Candidate], existing: Sequence[SocialProfileLink]
+) -> bool:
+    """No candidate and no link: ``apply_contact`` would write nothing (no link, no snapshot,
+    no refresh), so the Contact needs no savepoint and no flush of its own."""
+    return not candidates and not existing
+
+
+def _store_contact(
+    session: Session,
+    work: ContactWork,
+    candidates: list[Candidate],
+    existing: list[SocialProfileLink],
+    result: BatchResult,
+    policy: EnrichmentPolicy,
+    searched: set[str],
+    loaded: Loaded,
+    now: datetime,
+) -> Counts:
+    """``apply_contact`` in a savepoint of its own, so a conflict loses only this Contact."""
+    try:
+        with session.begin_nested():
+            counts = apply_contact(
+                session,
+                work,
+                candidates,
+                existing,
+                result.refreshes,
+                policy,
+                searched,
+                loaded.last_fetch,
+                now,
+            )
+            session.flush()
+    except IntegrityError:
+        # Another worker stored this Contact's links at the same moment: theirs stand.
+        log.info("enrichment_concurrent_write", contact_id=work.contact_id)
+        counts = Counts(processed=1)
+    return counts
 
 
 def posts_wanted(
