@@ -9,7 +9,7 @@ graph; then
   3. memory: the graph's size in the database and the server's peak RSS.
 
     .venv/bin/python bench/identity.py [--identities 1000000] [--rate 500] [--seconds 10]
-        [--workers 2]  (server processes; above 1 they share Redis, SOCIALCRM_TEST_REDIS_URL)
+        [--workers 1,2]  (server processes; above 1 they share Redis, SOCIALCRM_TEST_REDIS_URL)
 """
 
 from __future__ import annotations
@@ -309,10 +309,17 @@ def run_backend(label: str, env: dict[str, str], args: argparse.Namespace, data_
         env=env | {"BENCH_INFO": out},
         check=True,
     )
+    for workers in args.workers:
+        serve_and_load(env, args, info["key"], workers)
+
+
+def serve_and_load(env: dict[str, str], args: argparse.Namespace, key: str, workers: int) -> None:
+    """``workers`` server processes under the open-loop load; latency percentiles, memory."""
     port = free_port()
-    if args.workers > 1:  # the processes share cache invalidations and rate limits there
+    if workers > 1:  # the processes share cache invalidations and rate limits there
         env = env | {"SOCIALCRM_QUEUE_URL": REDIS_URL}
-    server = start_server(env, port, args.workers)
+    server = start_server(env, port, workers)
+    print(f" {workers} server process(es):")
     base = f"http://127.0.0.1:{port}"
     try:
         rng = random.Random(5)
@@ -320,7 +327,7 @@ def run_backend(label: str, env: dict[str, str], args: argparse.Namespace, data_
             {"handle": handle_of(i), "channel": "x", "user_id": str(UID_BASE + i)}
             for i in (rng.randrange(args.identities) for _ in range(300))
         ]
-        asyncio.run(open_loop(base, info["key"], warm, 200, args.clients))
+        asyncio.run(open_loop(base, key, warm, 200, args.clients))
         total = int(args.rate * args.seconds)
         for name, bodies in (
             (
@@ -339,7 +346,7 @@ def run_backend(label: str, env: dict[str, str], args: argparse.Namespace, data_
             ),
         ):
             achieved, lat, errors = asyncio.run(
-                open_loop(base, info["key"], bodies, args.rate, args.clients)
+                open_loop(base, key, bodies, args.rate, args.clients)
             )
             goal = "meets" if pct(lat, 99) <= 20 else "MISSES"
             print(
@@ -381,14 +388,17 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
     parser.add_argument(
-        "--workers", type=int, default=1, help="server processes (above 1 uses Redis)"
+        "--workers",
+        type=lambda v: [int(n) for n in v.split(",")],
+        default=[1],
+        help="server processes, e.g. 1,2 to measure both (above 1 uses Redis)",
     )
     args = parser.parse_args()
     print(
         f"bench/identity.py: {args.identities:,} identities, {args.rate:.0f} req/s "
         f"for {args.seconds:.0f} s "
         f"over {args.clients} connections, {os.cpu_count()} cores, "
-        f"{args.workers} server process(es)"
+        f"server processes {args.workers}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCRM_")}
