@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from socialcrm.connections.models import SocialAccount
+from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import AppError
 from socialcrm.crm.models import Campaign
 from socialcrm.listening import schemas, service
+from socialcrm.listening.models import ListeningRule
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import User
 from socialcrm.web.deps import Ctx
@@ -54,12 +56,20 @@ async def _form_dict(request: Request) -> dict[str, Any]:
     return out
 
 
-def _editor(request: Request, ctx: Ctx, *, error: str = "", status: int = 200) -> HTMLResponse:
+def _editor(
+    request: Request,
+    ctx: Ctx,
+    *,
+    error: str = "",
+    status: int = 200,
+    editing: ListeningRule | None = None,
+) -> HTMLResponse:
     return render(
         request,
         ctx,
         "listening/rules.html",
         status=status,
+        editing=editing,
         rules=service.list_rules(ctx.session),
         networks=list(PROVIDERS),
         accounts=list(ctx.session.scalars(select(SocialAccount).order_by(SocialAccount.id))),
@@ -70,8 +80,11 @@ def _editor(request: Request, ctx: Ctx, *, error: str = "", status: int = 200) -
 
 
 @router.get("/listening/rules", response_class=HTMLResponse)
-def rules_page(request: Request, ctx: UiCtx) -> HTMLResponse:
-    return _editor(request, ctx)
+def rules_page(
+    request: Request, ctx: UiCtx, edit: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+) -> HTMLResponse:
+    """The editor: a new rule, or with ``?edit=<id>`` that rule's fields to change."""
+    return _editor(request, ctx, editing=service.get_rule(ctx.session, edit) if edit else None)
 
 
 @router.post("/listening/rules", response_model=None)
@@ -128,6 +141,31 @@ def delete_rule(request: Request, ctx: UiCtx, rule_id: int, csrf: CsrfField) -> 
     _check_csrf(request, csrf)
     service.delete_rule(ctx.session, ctx.principal, rule_id)
     return RedirectResponse("/listening/rules", status_code=303)
+
+
+# What the editor's form does not show stays as it is (e.g. listen-through accounts set by API).
+_NOT_IN_FORM = ("account_ids", "active")
+
+
+# After /listening/rules/preview: routes match in order, and this path would take "preview".
+@router.post("/listening/rules/{rule_id}", response_model=None)
+async def update_rule(
+    request: Request, ctx: UiCtx, rule_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> Response:
+    form = await _form_dict(request)
+    _check_csrf(request, form.get("csrf", ""))
+    rule = service.get_rule(ctx.session, rule_id)
+    try:
+        body = schemas.RuleIn.model_validate({**_rule_form(form), "name": form.get("name", "")})
+        changes = {k: v for k, v in body.values().items() if k not in _NOT_IN_FORM}
+        service.update_rule(ctx.session, ctx.principal, rule_id, changes)
+    except ValidationError as exc:
+        return _editor(request, ctx, error=_first_error(exc), status=400, editing=rule)
+    except AppError as exc:
+        ctx.session.rollback()
+        rule = service.get_rule(ctx.session, rule_id)
+        return _editor(request, ctx, error=exc.message, status=exc.status_code, editing=rule)
+    return RedirectResponse(f"/listening/rules#rule-{rule_id}", status_code=303)
 
 
 def _filters(
