@@ -20,7 +20,7 @@ from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant
 from tests.live import live_app
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture)
 
 
 def connect_x(base: str, key: str, sandbox_url: str, handle: str = "ada") -> int:
@@ -151,14 +151,15 @@ def test_sandbox_post_reaches_the_stream(site: dict[str, Any]) -> None:
 
 
 @pytest.mark.browser
-def test_a_sandbox_post_appears_in_the_inbox_without_a_reload(site: dict[str, Any]) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (outside CI)")
+def test_a_sandbox_post_appears_in_the_inbox_without_a_reload(
+    site: dict[str, Any],
+    chromium: Path,  # noqa: F811  (CI fails without Debian's chromium; skips only outside CI)
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     base = site["base"]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(f"{base}/listening/inbox")
         page.get_by_label("Email").fill("admin@live.test")
