@@ -7,6 +7,7 @@ loudly when the server is missing); Redis likewise with SOCIALCRM_TEST_REDIS_URL
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +108,24 @@ def system_session(database: Database) -> Iterator[Session]:
 
 def make_tenant(session: Session, *, name: str = "Tenant A") -> Tenant:
     return get_or_create_tenant(session, name)
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token a UI form carries."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None, "no csrf field on the page"
+    return found[1]
+
+
+def ui_login(client: TestClient, email: str, password: str) -> TestClient:
+    """``client`` logged in through the real /login form."""
+    answer = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf": csrf_of(client.get("/login").text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return client
 
 
 def make_api_key(session: Session, *, tenant: Tenant, role: Role = Role.ADMIN) -> str:

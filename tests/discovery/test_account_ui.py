@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from socialcrm.crm.models import Account
 from socialcrm.discovery import accounts
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
-from tests.conftest import make_tenant
+from tests.conftest import csrf_of, make_tenant, ui_login
 from tests.discovery.sites import Site, serve_site
 
 PAGES = Path(__file__).parent / "pages"
@@ -46,21 +45,7 @@ def tenant_id(database: Database) -> int:
 
 @pytest.fixture
 def ui(app_client: TestClient, tenant_id: int) -> TestClient:
-    """Logged in through the real /login form."""
-    csrf = _csrf(app_client.get("/login").text)
-    answer = app_client.post(
-        "/login",
-        data={"email": "ada@bakery.test", "password": PASSWORD, "csrf": csrf},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    return app_client
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None
-    return found[1]
+    return ui_login(app_client, "ada@bakery.test", PASSWORD)
 
 
 def _make_account(database: Database, tenant_id: int, name: str, website: str = "") -> int:
@@ -117,7 +102,7 @@ def test_accept_and_reject_and_a_rejection_is_remembered(
     assert _profiles(page.text) == []
 
     base = f"/accounts/{account_id}/profile-suggestions"
-    csrf = _csrf(page.text)
+    csrf = csrf_of(page.text)
     accepted = ui.post(
         f"{base}/{waiting[FACEBOOK]}/accept", data={"csrf": csrf}, follow_redirects=False
     )
@@ -156,7 +141,7 @@ def test_another_tenants_account_or_an_unknown_one_is_not_found(
         assert answer.status_code == 404, path
         assert "Their Bakery" not in answer.text and 'role="alert"' in answer.text
 
-    csrf = _csrf(ui.get("/accounts").text)
+    csrf = csrf_of(ui.get("/accounts").text)
     answer = ui.post(
         f"/accounts/{theirs}/profile-suggestions/{suggestion}/reject",
         data={"csrf": csrf},

@@ -15,7 +15,7 @@ from socialcrm.listening import service
 from socialcrm.listening.models import ListeningRule
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
-from tests.conftest import make_tenant
+from tests.conftest import csrf_of, make_tenant, ui_login
 
 PASSWORD = "correct horse battery staple"
 
@@ -32,19 +32,11 @@ def tenant_id(database: Database) -> int:
 
 @pytest.fixture
 def ui(app_client: TestClient, tenant_id: int) -> TestClient:
-    answer = app_client.post(
-        "/login",
-        data={"email": "mia@acme.test", "password": PASSWORD, "csrf": csrf(app_client, "/login")},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    return app_client
+    return ui_login(app_client, "mia@acme.test", PASSWORD)
 
 
 def csrf(client: TestClient, path: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
-    assert found is not None
-    return found[1]
+    return csrf_of(client.get(path).text)
 
 
 def rule_form(client: TestClient, **fields: str | list[str]) -> dict[str, str | list[str]]:
