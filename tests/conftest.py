@@ -30,7 +30,11 @@ from socialcrm.core.logging import configure_logging  # noqa: E402
 from socialcrm.core.settings import get_settings  # noqa: E402
 from socialcrm.migrations import upgrade  # noqa: E402
 from socialcrm.tenancy.models import Role, Tenant  # noqa: E402
-from socialcrm.tenancy.service import create_api_key, get_or_create_tenant  # noqa: E402
+from socialcrm.tenancy.service import (  # noqa: E402
+    create_api_key,
+    forget_principals,
+    get_or_create_tenant,
+)
 
 PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("SOCIALCRM_TEST_REDIS_URL", "")
@@ -92,6 +96,7 @@ def database(engine: Engine) -> Iterator[Database]:
     outer = connection.begin()
     db = Database(engine, bind=connection)
     set_database(db)
+    forget_principals()  # a key cached by an earlier test must not outlive its rollback
     try:
         yield db
     finally:

@@ -93,6 +93,32 @@ def test_api_key_create_prints_the_key_last_and_it_works(tmp_path: Path) -> None
     assert key not in log.read_text()
 
 
+def test_api_key_revoke_is_refused_by_a_running_server(tmp_path: Path) -> None:
+    assert socialcrm(tmp_path, "migrate").returncode == 0
+    made = socialcrm(tmp_path, "api-key", "create", "--tenant", "Acme")
+    key = made.stdout.strip().splitlines()[-1]
+    key_id = re.search(r"API key (\d+) created", made.stderr)
+    assert key_id is not None, made.stderr
+    port = free_port()
+    with running(tmp_path, "--no-worker", port=port, env={"SOCIALCRM_API_KEY_CACHE_S": "1"}) as (
+        base,
+        _log,
+    ):
+        headers = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(f"{base}/api/contacts", headers=headers).status_code == 200
+        revoked = socialcrm(tmp_path, "api-key", "revoke", key_id.group(1))
+        assert revoked.returncode == 0, revoked.stderr
+        deadline = time.monotonic() + 10
+        while (answer := httpx.get(f"{base}/api/contacts", headers=headers)).status_code == 200:
+            assert time.monotonic() < deadline, "the server still accepts a revoked key"
+            time.sleep(0.2)
+        assert answer.status_code == 401
+        assert answer.json()["error"]["message"] == "this API key has been revoked"
+    unknown = socialcrm(tmp_path, "api-key", "revoke", "999")
+    assert unknown.returncode != 0
+    assert "no API key 999" in unknown.stderr
+
+
 def test_bad_input_is_a_message_and_a_non_zero_exit(tmp_path: Path) -> None:
     assert socialcrm(tmp_path, "migrate").returncode == 0
     bad_role = socialcrm(tmp_path, "api-key", "create", "--tenant", "Acme", "--role", "owner")

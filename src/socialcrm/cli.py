@@ -228,6 +228,24 @@ def api_key_create(
     print(raw)
 
 
+@api_key_app.command("revoke")
+def api_key_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id, as `api-key create` printed it.")],
+) -> None:
+    """Revoke an API key; running servers refuse it within SOCIALCRM_API_KEY_CACHE_S (10 s)."""
+    from socialcrm.core.db import get_database
+    from socialcrm.core.errors import AppError
+    from socialcrm.tenancy.service import revoke_api_key
+
+    try:
+        with get_database().session(system=True) as session:
+            revoke_api_key(session, key_id)
+    except AppError as exc:
+        _fail(exc.message)
+        return
+    err.print(f"API key {key_id} revoked")
+
+
 @user_app.command("create")
 def user_create(
     tenant: Annotated[str, typer.Option(help="Tenant name (created if missing).")],

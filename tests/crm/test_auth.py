@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.core.errors import NotFound
+from socialcrm.core.settings import get_settings
+from socialcrm.tenancy import service as tenancy_service
+from socialcrm.tenancy.models import ApiKey, Role, Tenant
+from socialcrm.tenancy.service import revoke_api_key
 from tests.conftest import make_api_key, make_tenant
 
 
@@ -30,6 +36,11 @@ def test_inactive_tenant_is_refused(app_client: TestClient, database: Database) 
     response = app_client.get("/api/contacts", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "inactive_account"
+    # A refusal is never cached: reactivated, the key works on the next request.
+    with database.session(system=True) as session:
+        session.execute(update(Tenant).where(Tenant.id == tenant.id).values(active=True))
+    response = app_client.get("/api/contacts", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
 
 
 def test_agents_cannot_run_campaigns(app_client: TestClient, database: Database) -> None:
@@ -51,3 +62,40 @@ def test_keys_are_stored_hashed(database: Database) -> None:
         ).all()
     assert all(raw not in row[0] for row in stored)
     assert all(len(row[1]) < 16 for row in stored)
+
+
+def test_a_revoked_key_is_refused_at_once(app_client: TestClient, database: Database) -> None:
+    with database.session(system=True) as session:
+        tenant = make_tenant(session, name="Revoking")
+        key = make_api_key(session, tenant=tenant)
+        key_id = session.scalars(select(ApiKey.id).where(ApiKey.tenant_id == tenant.id)).one()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert app_client.get("/api/contacts", headers=headers).status_code == 200  # now cached
+    with database.session(system=True) as session:
+        revoke_api_key(session, key_id)
+    response = app_client.get("/api/contacts", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "this API key has been revoked"
+    with database.session(system=True) as session, pytest.raises(NotFound):
+        revoke_api_key(session, key_id + 1000)
+
+
+def test_a_change_made_elsewhere_is_seen_once_the_key_cache_time_passes(
+    app_client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process deactivates the account (here: straight in the database): the key
+    keeps working only until its cached authentication expires, then it is refused."""
+    clock = [1000.0]
+    monkeypatch.setattr(tenancy_service, "_clock", lambda: clock[0])
+    with database.session(system=True) as session:
+        tenant = make_tenant(session, name="Elsewhere")
+        key = make_api_key(session, tenant=tenant)
+    headers = {"Authorization": f"Bearer {key}"}
+    assert app_client.get("/api/contacts", headers=headers).status_code == 200
+    with database.session(system=True) as session:
+        session.execute(update(Tenant).where(Tenant.id == tenant.id).values(active=False))
+    assert app_client.get("/api/contacts", headers=headers).status_code == 200
+    clock[0] += get_settings().api_key_cache_s + 0.01
+    response = app_client.get("/api/contacts", headers=headers)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "inactive_account"

@@ -374,3 +374,22 @@ def test_another_tenant_sees_nothing(
     ).json()
     assert body["resolved"] is False and body["reason"] == "no_match"
     assert app_client.get("/api/identity/reviews", headers=headers).json()["items"] == []
+
+
+def test_a_repeated_sender_is_answered_without_the_database(
+    api: TestClient, database: Database, tenant_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller and the answer are both in memory: no unit of work is opened for it."""
+    make_contact(
+        database, tenant_id, handles=[{"network": "x", "handle": "rep", "user_id": "77"}]
+    )
+    assert resolve(api, "rep", user_id="77")["cached"] is False
+
+    def no_database(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the database was asked")
+
+    monkeypatch.setattr(database, "session", no_database)
+    again = resolve(api, "rep", user_id="77")
+    assert again["cached"] is True and again["resolved"] is True
+    new_sender = {"handle": "someone_new", "channel": "x", "user_id": "78"}
+    assert api.post("/api/v1/resolve", json=new_sender).status_code == 500  # it asked

@@ -28,6 +28,11 @@ def storage_url() -> str:
     return url if url.startswith(("redis://", "rediss://")) else "memory://"
 
 
+def is_local() -> bool:
+    """Counted in this process's memory (no I/O): cheap enough to check on the event loop."""
+    return storage_url() == "memory://"
+
+
 class SweptMemoryStorage(MemoryStorage):
     """``limits``' memory storage, swept once a second by one daemon thread.
 

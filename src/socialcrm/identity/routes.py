@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
-from socialcrm.identity import reviews, service
+from socialcrm.identity import ratelimit, reviews, service
 from socialcrm.identity.models import ReviewStatus
 from socialcrm.identity.policy import IdentityPolicy
 from socialcrm.identity.schemas import (
@@ -28,7 +29,8 @@ from socialcrm.identity.schemas import (
     ReviewPage,
 )
 from socialcrm.tenancy.models import Role
-from socialcrm.web.deps import ApiCtx, api_context
+from socialcrm.tenancy.service import cached_principal
+from socialcrm.web.deps import ApiCtx, api_context, bearer_token
 
 router = APIRouter(tags=["identity"])
 
@@ -47,22 +49,51 @@ DECIDERS = (Role.ADMIN, Role.AGENT)
     name="resolve_identity",
     responses={429: {"description": "this platform user id went over its budget"}},
 )
-def resolve(request: Request, body: ResolveIn) -> Any:
+async def resolve(request: Request, body: ResolveIn) -> Response:
     """Who is this sender? Resolves a handle (and platform user id) to a known customer."""
+    # A caller authenticated moments ago asking about a sender answered moments ago (the usual
+    # case in front of routing) is answered here, on the event loop: no thread, no connection.
+    screened: service.Screening | None = None
+    principal = cached_principal(bearer_token(request))
+    if principal is not None and ratelimit.is_local():
+        try:
+            screened = service.screen_in_memory(principal.tenant_id, body)
+        except service.SenderRateLimited as exc:
+            return await run_in_threadpool(_rate_limited, request, exc)
+        if isinstance(screened, ResolveOut):
+            return _json(screened)
+    return await run_in_threadpool(_resolve, request, body, screened)
+
+
+def _resolve(request: Request, body: ResolveIn, screened: service.Screening | None) -> Response:
     with _unit_of_work(request) as ctx:
         tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
         try:
-            answer = service.resolve(ctx.session, tenant_id, body, actor=actor)
+            answer = service.resolve(ctx.session, tenant_id, body, actor=actor, screened=screened)
         except service.SenderRateLimited as exc:
             # Answered, not raised: the report for review is committed with this request.
             service.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
-            return JSONResponse(
-                envelope(exc.code, exc.message, exc.details),
-                exc.status_code,
-                headers={"Retry-After": str(exc.details["retry_after"])},
-            )
-    # Serialised here, in this worker thread: FastAPI would validate the answer against
-    # ``response_model`` again, in one more hop to the thread pool.
+            return _limited_answer(exc)
+    return _json(answer)
+
+
+def _rate_limited(request: Request, exc: service.SenderRateLimited) -> Response:
+    with _unit_of_work(request) as ctx:
+        tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
+        service.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
+    return _limited_answer(exc)
+
+
+def _limited_answer(exc: service.SenderRateLimited) -> Response:
+    return JSONResponse(
+        envelope(exc.code, exc.message, exc.details),
+        exc.status_code,
+        headers={"Retry-After": str(exc.details["retry_after"])},
+    )
+
+
+def _json(answer: ResolveOut) -> Response:
+    # Serialised here: FastAPI would validate the answer against ``response_model`` again.
     return Response(answer.model_dump_json(), media_type="application/json")
 
 

@@ -111,12 +111,67 @@ class Candidate:
     kind: ReviewKind = ReviewKind.LOW_CONFIDENCE
 
 
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A sender past the bot filter, normalisation and rate limit, not answered from cache."""
+
+    n: NormalisedHandle
+    uid: str | None
+    keys: list[CacheKey]
+
+
+Screening = ResolveOut | Screened | ImpossibleHandle
+
+
 def resolve(
-    session: Session, tenant_id: int, req: ResolveIn, *, actor: str, now: datetime | None = None
+    session: Session,
+    tenant_id: int,
+    req: ResolveIn,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    screened: Screening | None = None,
 ) -> ResolveOut:
-    """Resolve one sender: bot filter, normalise, rate limit, cache, graph, email, guest."""
+    """Resolve one sender: bot filter, normalise, rate limit, cache, graph, email, guest.
+
+    ``screened`` is what ``screen_in_memory`` already found for this request (the sender is
+    then not counted twice against its rate limit).
+    """
     now = now or utcnow()
     policy, bots = tenant_policy(session, tenant_id)
+    step = screened if screened is not None else _screen(tenant_id, req, policy, bots, now)
+    if isinstance(step, ResolveOut):
+        return step
+    if isinstance(step, ImpossibleHandle):
+        return _impossible(session, tenant_id, req, step)
+    n, uid, keys = step.n, step.uid, step.keys
+    candidate = _find_candidate(session, tenant_id, n, uid, req)
+    if isinstance(candidate, ResolveOut):
+        return candidate
+    if candidate is not None and candidate.contact_id is not None:
+        if candidate.confidence >= policy.confidence_threshold and not candidate.force_review:
+            return _resolved(session, tenant_id, n, uid, candidate, policy, keys, now)
+        return _to_review(session, tenant_id, n, uid, candidate, policy)
+    return _guest(session, tenant_id, n, uid, req, candidate)
+
+
+def screen_in_memory(
+    tenant_id: int, req: ResolveIn, now: datetime | None = None
+) -> Screening | None:
+    """The steps of ``resolve`` that need no database, when the tenant's policy is in memory
+    (else ``None``): a bot, or a repeated sender answered from the cache, is answered here
+    without a connection; anything else goes on to ``resolve(..., screened=...)``.
+    Raises ``SenderRateLimited`` like ``resolve``."""
+    with _policies_lock:
+        cached = _policies.get(tenant_id)
+    if cached is None or cached[0] <= time.monotonic():
+        return None
+    return _screen(tenant_id, req, cached[1], cached[2], now or utcnow())
+
+
+def _screen(
+    tenant_id: int, req: ResolveIn, policy: IdentityPolicy, bots: BotFilter, now: datetime
+) -> Screening:
     bare = unicodedata.normalize("NFKC", req.handle).strip().casefold().removeprefix("@")
     verdict = bots.verdict(
         user_id=req.user_id,
@@ -130,7 +185,7 @@ def resolve(
     try:
         n = normalise_handle(req.handle, req.channel)
     except ImpossibleHandle as exc:
-        return _impossible(session, tenant_id, req, exc)
+        return exc
     uid = _user_id(n, req.user_id)
     _rate_limit(tenant_id, n, uid, policy)
 
@@ -138,15 +193,7 @@ def resolve(
     hit = resolution_cache.get(keys[0])
     if hit is not None and hit.handle == n.handle and hit.tier not in policy.fresh_tiers:
         return ResolveOut.model_validate({**hit.answer, "cached": True})
-
-    candidate = _find_candidate(session, tenant_id, n, uid, req)
-    if isinstance(candidate, ResolveOut):
-        return candidate
-    if candidate is not None and candidate.contact_id is not None:
-        if candidate.confidence >= policy.confidence_threshold and not candidate.force_review:
-            return _resolved(session, tenant_id, n, uid, candidate, policy, keys, now)
-        return _to_review(session, tenant_id, n, uid, candidate, policy)
-    return _guest(session, tenant_id, n, uid, req, candidate)
+    return Screened(n, uid, keys)
 
 
 def _user_id(n: NormalisedHandle, user_id: str | None) -> str | None:

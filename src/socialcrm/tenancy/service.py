@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -12,7 +13,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from socialcrm.core.errors import Conflict, InactiveAccount, Unauthenticated, ValidationFailed
+from socialcrm.core.db import utcnow
+from socialcrm.core.errors import (
+    Conflict,
+    InactiveAccount,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
+from socialcrm.core.settings import get_settings
 from socialcrm.tenancy.models import ApiKey, Role, Tenant, User
 
 KEY_PREFIX = "scrm_"
@@ -71,10 +80,33 @@ def create_api_key(
     return key, raw
 
 
+# Keys that authenticated recently, by digest: a busy client's requests skip the lookup. A key
+# revoked here is forgotten at once; one revoked (or an account deactivated) elsewhere is refused
+# within ``Settings.api_key_cache_s``. Failures are never cached.
+_KEY_CACHE_MAX = 10_000
+_clock = time.monotonic
+_principals: dict[str, tuple[float, Principal]] = {}
+
+
+def cached_principal(raw: str) -> Principal | None:
+    """The principal of ``raw`` if it authenticated in the last ``api_key_cache_s`` seconds."""
+    if not raw.startswith(KEY_PREFIX):
+        return None
+    entry = _principals.get(hash_api_key(raw))
+    return entry[1] if entry is not None and entry[0] > _clock() else None
+
+
+def forget_principals() -> None:
+    _principals.clear()
+
+
 def authenticate_api_key(session: Session, raw: str) -> Principal:
     if not raw.startswith(KEY_PREFIX):
         raise Unauthenticated("invalid API key")
     digest = hash_api_key(raw)
+    entry = _principals.get(digest)
+    if entry is not None and entry[0] > _clock():
+        return entry[1]
     row = session.execute(
         select(ApiKey, Tenant)
         .join(Tenant, Tenant.id == ApiKey.tenant_id)
@@ -87,9 +119,28 @@ def authenticate_api_key(session: Session, raw: str) -> Principal:
         raise Unauthenticated("this API key has been revoked")
     if not tenant.active:
         raise InactiveAccount("this account is inactive")
-    return Principal(
+    principal = Principal(
         tenant_id=tenant.id, role=Role(key.role), user_id=key.user_id, api_key_id=key.id
     )
+    ttl = get_settings().api_key_cache_s
+    if ttl > 0:
+        if len(_principals) >= _KEY_CACHE_MAX:
+            _principals.clear()
+        _principals[digest] = (_clock() + ttl, principal)
+    return principal
+
+
+def revoke_api_key(session: Session, key_id: int) -> ApiKey:
+    """Revoke a key for good: this process refuses it at once, others within the key cache's
+    time (``Settings.api_key_cache_s``)."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+    forget_principals()
+    return key
 
 
 def create_user(

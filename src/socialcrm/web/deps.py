@@ -25,12 +25,17 @@ class Ctx:
             raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
 
 
+def bearer_token(request: Request) -> str:
+    """The API key a request carries, or "" (authentication then refuses it)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request)
+    if not token:
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
-    return token.strip()
+    return token
 
 
 def api_context(request: Request) -> Iterator[Ctx]:
