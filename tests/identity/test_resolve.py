@@ -380,9 +380,7 @@ def test_a_repeated_sender_is_answered_without_the_database(
     api: TestClient, database: Database, tenant_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The caller and the answer are both in memory: no unit of work is opened for it."""
-    make_contact(
-        database, tenant_id, handles=[{"network": "x", "handle": "rep", "user_id": "77"}]
-    )
+    make_contact(database, tenant_id, handles=[{"network": "x", "handle": "rep", "user_id": "77"}])
     assert resolve(api, "rep", user_id="77")["cached"] is False
 
     def no_database(*args: object, **kwargs: object) -> None:

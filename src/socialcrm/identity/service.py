@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
@@ -473,12 +473,15 @@ def _resolved(
     return answer
 
 
+_LAST_INTERACTION = select(
+    func.max(func.coalesce(Activity.occurred_at, Activity.created_at))
+).where(
+    Activity.tenant_id == bindparam("tenant_id"), Activity.contact_id == bindparam("contact_id")
+)
+
+
 def _profile_data(session: Session, tenant_id: int, contact: Contact) -> ProfileData:
-    last = session.scalar(
-        select(func.max(func.coalesce(Activity.occurred_at, Activity.created_at))).where(
-            Activity.tenant_id == tenant_id, Activity.contact_id == contact.id
-        )
-    )
+    last = session.scalar(_LAST_INTERACTION, {"tenant_id": tenant_id, "contact_id": contact.id})
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = datetime.fromisoformat(last)
     return ProfileData(
