@@ -222,6 +222,25 @@ def flag_sla_breach(
     ).first()
 
 
+def sla_markers(session: Session, ticket_ids: Sequence[int], at: datetime) -> dict[int, sla.Marker]:
+    """The SLA marker of each of these Tickets that has a clock (for lists of Tickets)."""
+    if not ticket_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Ticket.id,
+            Ticket.first_response_due_at,
+            Ticket.first_responded_at,
+            Ticket.sla_breached_at,
+        ).where(Ticket.id.in_(set(ticket_ids)))
+    )
+    markers = {
+        int(ticket_id): sla.marker(due, responded, breached, at)
+        for ticket_id, due, responded, breached in rows
+    }
+    return {i: m for i, m in markers.items() if m is not None}
+
+
 RESOURCES: dict[str, type[Base]] = {
     "contacts": Contact,
     "accounts": Account,

@@ -4,6 +4,7 @@ priority of an escalation, and the marker a list of Tickets shows."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from socialcrm.crm.models import Priority
 
@@ -27,22 +28,27 @@ def is_breached(due_at: datetime | None, responded_at: datetime | None, at: date
     return responded_at is None or responded_at > due_at
 
 
+class Marker(NamedTuple):
+    state: str  # breached | due | responded
+    label: str
+
+
 def marker(
     due_at: datetime | None,
     responded_at: datetime | None,
     breached_at: datetime | None,
     at: datetime,
-) -> str:
-    """What a list shows beside a Ticket: "SLA breached", "due in 25 min", "responded" or ""."""
+) -> Marker | None:
+    """What a list shows beside a Ticket: "SLA breached", "due in 25 min" or "responded"."""
     if breached_at is not None or is_breached(due_at, responded_at, at):
-        return "SLA breached"
+        return Marker("breached", "SLA breached")
     if responded_at is not None:
-        return "responded"
+        return Marker("responded", "responded")
     if due_at is None:
-        return ""
+        return None
     minutes = max(0, int((due_at - at).total_seconds() // 60))
     if minutes < 60:
-        return f"due in {minutes} min"
+        return Marker("due", f"due in {minutes} min")
     if minutes < 48 * 60:
-        return f"due in {minutes // 60} h {minutes % 60:02d} min"
-    return f"due in {minutes // (24 * 60)} days"
+        return Marker("due", f"due in {minutes // 60} h {minutes % 60:02d} min")
+    return Marker("due", f"due in {minutes // (24 * 60)} days")
