@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.notify import Notification
 from socialcrm.crm import service as crm
@@ -212,6 +213,10 @@ def test_escalated_exactly_once_when_the_check_runs_again(
             select(Notification).where(Notification.kind == "ticket_sla_breached")
         ).all()
         (row,) = session.scalars(select(WebhookDelivery)).all()
+        (logged,) = session.scalars(
+            select(AuditLog).where(AuditLog.action == "ticket.sla_breached")
+        ).all()
+    assert (logged.actor, logged.target_id) == ("system", str(ticket_id))
     assert note.user_id is None  # no assignee: every admin of the tenant
     assert f"#{ticket_id}" in note.message and note.link.startswith("/listening/inbox#mention-")
     assert (row.event, row.event_key, row.status) == (

@@ -1,6 +1,7 @@
 """First-response SLA breaches of social Tickets: found every minute per tenant, each
 escalated exactly once (flagged, one priority step up, optionally moved to the tenant's
-escalation queue) and announced in the app, on the live stream and to outbound webhooks.
+escalation queue), audit-logged and announced in the app, on the live stream and to outbound
+webhooks.
 
 Exactly once rests on ``crm.service.flag_sla_breach``: a conditional UPDATE that changes the
 Ticket only while it is still open, unanswered and unflagged. Each Ticket is escalated in its
@@ -17,6 +18,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.notify import notify
 from socialcrm.crm import service as crm
@@ -88,6 +90,14 @@ def escalate_ticket(
         "network": social.network if social else None,
         "mention_id": social.mention_id if social else None,
     }
+    audit.record(
+        session,
+        actor="system",
+        action=EVENT,
+        target_type="ticket",
+        target_id=ticket.id,
+        details={"priority": ticket.priority, "queue": ticket.queue},
+    )
     live.publish_after_commit(
         session,
         tenant_id,

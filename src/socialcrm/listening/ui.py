@@ -14,6 +14,7 @@ from socialcrm.core.db import MAX_ID, utcnow
 from socialcrm.core.errors import AppError
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
+from socialcrm.crm.sla import Marker
 from socialcrm.listening import schemas, service
 from socialcrm.listening.models import ListeningRule, SocialMention
 from socialcrm.providers.registry import PROVIDERS
@@ -241,7 +242,7 @@ def inbox_rows(
     )
 
 
-def _sla_markers(ctx: Ctx, mentions: list[SocialMention]) -> dict[int, Any]:
+def _sla_markers(ctx: Ctx, mentions: list[SocialMention]) -> dict[int, Marker]:
     """Each listed Ticket's first-response marker: "SLA breached", "due in …", "responded"."""
     ticket_ids = [m.ticket_id for m in mentions if m.ticket_id is not None]
     return crm.sla_markers(ctx.session, ticket_ids, utcnow())
