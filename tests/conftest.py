@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _DATA_DIR = tempfile.mkdtemp(prefix="socialcrm-test-")
@@ -103,6 +105,75 @@ def database(engine: Engine) -> Iterator[Database]:
         set_database(None)
         outer.rollback()
         connection.close()
+
+
+@contextmanager
+def empty_database(tmp_path: Path, name: str) -> Iterator[str]:
+    """The URL of an empty database of one's own, not yet migrated: a PostgreSQL schema when
+    SOCIALCRM_TEST_POSTGRES_URL is set (dropped afterwards), else an SQLite file. Dispose of
+    engines on it before leaving."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path}/{name}.db"
+        return
+    schema = f"{PG_SCHEMA}_{name}"
+    admin = make_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        sep = "&" if "?" in PG_URL else "?"
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+
+
+@contextmanager
+def committed_database(tmp_path: Path, name: str) -> Iterator[tuple[Database, str]]:
+    """A migrated database of one's own whose transactions really commit (the process
+    database meanwhile), and its URL for other processes."""
+    with empty_database(tmp_path, name) as url:
+        upgrade(url)
+        db = Database(make_engine(url))
+        set_database(db)
+        try:
+            yield db, url
+        finally:
+            set_database(None)
+            db.engine.dispose()
+
+
+@contextmanager
+def committed_tenant(db: Database, prefix: str) -> Iterator[int]:
+    """A tenant committed for real in ``db`` (the process database meanwhile), deleted with
+    everything it owns afterwards."""
+    set_database(db)
+    try:
+        with db.session(system=True) as session:
+            tenant_id = get_or_create_tenant(session, f"{prefix} {uuid.uuid4().hex[:8]}").id
+        try:
+            yield tenant_id
+        finally:
+            with db.session(system=True) as session:
+                session.delete(session.get(Tenant, tenant_id))
+    finally:
+        set_database(None)
+
+
+@pytest.fixture
+def committed_engine(engine: Engine, tmp_path: Path) -> Iterator[Engine]:
+    """For racing writers on committed data. PostgreSQL: the test schema itself. SQLite: a
+    fresh file with the production engine settings (the test engine's eager BEGIN is for
+    savepoints, not for racing writers)."""
+    if PG_URL:
+        yield engine
+        return
+    url = f"sqlite:///{tmp_path}/committed.db"
+    upgrade(url)
+    fresh = make_engine(url)
+    yield fresh
+    fresh.dispose()
 
 
 @pytest.fixture

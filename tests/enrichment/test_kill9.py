@@ -15,15 +15,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
-from socialcrm.core.db import Database, make_engine, set_database, utcnow
+from socialcrm.core.db import Database, utcnow
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment.models import EnrichmentRun, SocialProfileLink
-from socialcrm.migrations import upgrade
 from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
-from tests.conftest import PG_URL, TEST_WORLD
+from tests.conftest import TEST_WORLD, committed_database
 from tests.enrichment.conftest import connect_x
 
 N = 120
@@ -33,28 +32,8 @@ SOCIALCRM = Path(sys.executable).with_name("socialcrm")
 @pytest.fixture
 def committed_db(tmp_path: Path) -> Iterator[tuple[Database, str]]:
     """A database the worker process can see (committed, not a rolled-back test transaction)."""
-    if PG_URL:
-        schema = f"socialcrm_kill_{os.getpid()}"
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        sep = "&" if "?" in PG_URL else "?"
-        url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    else:
-        url = f"sqlite:///{tmp_path}/kill.db"
-    upgrade(url)
-    db = Database(make_engine(url))
-    set_database(db)
-    try:
+    with committed_database(tmp_path, "kill") as (db, url):
         yield db, url
-    finally:
-        set_database(None)
-        db.engine.dispose()
-        if PG_URL:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            admin.dispose()
 
 
 def _world() -> dict[str, Any]:

@@ -11,14 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from socialcrm.core.db import Database, make_engine, set_database
+from socialcrm.core.db import Database
 from socialcrm.crm.models import Lead
 from socialcrm.identity.models import GuestLead, IdentityProfile, IdentityReview
-from socialcrm.migrations import upgrade
 from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
-from tests.conftest import PG_SCHEMA, PG_URL
+from tests.conftest import committed_database
 from tests.live import live_app
 
 CONCURRENT = 50
@@ -27,30 +26,8 @@ CONCURRENT = 50
 @pytest.fixture
 def committed_db(tmp_path: Path) -> Iterator[Database]:
     """A database whose transactions really commit (the per-test rollback would hide races)."""
-    schema = f"{PG_SCHEMA}_idrace"
-    if PG_URL:
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        admin.dispose()
-        sep = "&" if "?" in PG_URL else "?"
-        url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    else:
-        url = f"sqlite:///{tmp_path}/race.db"
-    upgrade(url)
-    db = Database(make_engine(url))
-    set_database(db)
-    try:
+    with committed_database(tmp_path, "idrace") as (db, _url):
         yield db
-    finally:
-        set_database(None)
-        db.engine.dispose()
-        if PG_URL:
-            admin = make_engine(PG_URL)
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            admin.dispose()
 
 
 @pytest.mark.parametrize(

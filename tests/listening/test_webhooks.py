@@ -5,20 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from socialcrm.core.db import Database
-from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Lead
 from socialcrm.listening import delivery, hooks
 from socialcrm.listening.models import SocialLead, SocialMention, WebhookDelivery
+from tests.listening.conftest import WebhookReceiver
 from tests.listening.test_api import tenant_id
 
 X_EVENT = {
@@ -173,36 +169,6 @@ def test_meta_lead_ads(api: TestClient, database: Database) -> None:
         assert (social.form_id, social.author_user_id) == ("F9", "fb-77")
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    answers: list[int] = []
-    seen: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).seen.append((dict(self.headers), body))
-        self.send_response(type(self).answers.pop(0) if type(self).answers else 200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    _Receiver.seen, _Receiver.answers = [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings = get_settings()
-    previous = settings.allow_private_fetch
-    settings.allow_private_fetch = ["127.0.0.1/32"]
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        settings.allow_private_fetch = previous
-        server.shutdown()
-
-
 def test_outbound_webhooks_signed_and_retried_with_backoff(
     api: TestClient, database: Database, receiver: str
 ) -> None:
@@ -211,20 +177,20 @@ def test_outbound_webhooks_signed_and_retried_with_backoff(
     )
     assert sub.status_code == 201, sub.text
     secret = sub.json()["secret"]
-    _Receiver.answers = [503]  # the first attempt fails
+    WebhookReceiver.answers = [503]  # the first attempt fails
     api.post("/api/listening/rules", json={"name": "s", "query": "broken", "support": True})
     from tests.listening.factories import ingest, post
 
     tenant = tenant_id(database)
     ingest(database, tenant, post("it is broken"))
-    assert len(_Receiver.seen) == 1  # sent after commit (the test queue runs tasks at once)
+    assert len(WebhookReceiver.seen) == 1  # sent after commit (the test queue runs tasks at once)
     with database.session(tenant_id=tenant) as session:
         row = session.scalars(select(WebhookDelivery)).one()
         assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
         assert row.next_attempt_at is not None
         delivery_id = row.id
     assert delivery.deliver(database, tenant, delivery_id) is None  # the retry succeeds
-    headers, body = _Receiver.seen[-1]
+    headers, body = WebhookReceiver.seen[-1]
     stamp = headers["X-SocialCRM-Timestamp"]
     expected = (
         "sha256="
@@ -236,7 +202,7 @@ def test_outbound_webhooks_signed_and_retried_with_backoff(
         done = session.get(WebhookDelivery, delivery_id)
         assert done is not None and (done.status, done.attempts) == ("delivered", 2)
     assert delivery.deliver(database, tenant, delivery_id) is None  # delivered: not resent
-    assert len(_Receiver.seen) == 2
+    assert len(WebhookReceiver.seen) == 2
 
 
 def test_backoff_grows_and_is_capped() -> None:

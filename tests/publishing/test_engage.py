@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from socialcrm.core.db import Database
 from socialcrm.engage.models import MessageKind, OutboundMessage
+from socialcrm.listening.models import SocialMention
 from socialcrm.tenancy.models import Role
 from tests.conftest import make_api_key, make_tenant
 from tests.connections.flow import connect
@@ -205,3 +206,47 @@ def test_a_reply_from_a_ticket_is_its_first_response(
     after = api.get(f"/api/engage/tickets/{ticket['id']}/first-response").json()
     assert after["message_id"] == first["id"]
     assert after["responded_at"] is not None
+
+
+def test_answering_a_ticketed_mention_stops_its_sla_clock_once(
+    api: TestClient, x_brand: int, sandbox: object, database: Database
+) -> None:
+    """A reply typed against the post (as on a Contact's page: no ticket or mention id) is a
+    reply to the stored mention, so it is its Ticket's first response; a DM counts too."""
+    from tests.listening.factories import ingest, make_rule, post
+    from tests.listening.test_api import tenant_id
+
+    tenant = tenant_id(database)
+    make_rule(database, tenant, query="help", support=True)
+    post_id = network_post(sandbox, "x", "grace", "@ada help please")
+    stored = ingest(database, tenant, post("@ada help please", external_id=post_id, author="grace"))
+    with database.session(tenant_id=tenant) as session:
+        mention = session.get(SocialMention, stored.mention_ids[0])
+        assert mention is not None and mention.ticket_id is not None
+        ticket_id = mention.ticket_id
+    assert api.get(f"/api/tickets/{ticket_id}").json()["first_responded_at"] is None
+
+    reply = send(
+        api, "sla-reply-1", kind="reply", account_id=x_brand, text="On it", in_reply_to_id=post_id
+    ).json()
+    assert (reply["status"], reply["ticket_id"]) == ("sent", ticket_id)
+    answered = api.get(f"/api/tickets/{ticket_id}").json()
+    assert answered["first_responded_at"] is not None and answered["sla_breached"] is False
+    send(api, "sla-reply-2", kind="reply", account_id=x_brand, text="Done", in_reply_to_id=post_id)
+    again = api.get(f"/api/tickets/{ticket_id}").json()
+    assert again["first_responded_at"] == answered["first_responded_at"]  # later replies: no
+    first = api.get(f"/api/engage/tickets/{ticket_id}/first-response").json()
+    assert first["message_id"] == reply["id"]
+
+    by_dm = api.post("/api/tickets", json={"subject": "Asked by DM"}).json()
+    dm = send(
+        api,
+        "sla-dm-0001",
+        kind="dm",
+        account_id=x_brand,
+        text="Hi",
+        recipient="grace",
+        ticket_id=by_dm["id"],
+    ).json()
+    assert dm["status"] == "sent"
+    assert api.get(f"/api/tickets/{by_dm['id']}").json()["first_responded_at"] is not None

@@ -3,7 +3,6 @@ through threads and through real queue consumers (embedded SQLite queue, Redis).
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,33 +14,18 @@ from fastapi.testclient import TestClient
 from huey.api import TaskWrapper
 from sqlalchemy import Engine, select, update
 
-from socialcrm.core.db import Database, make_engine, set_database, utcnow
+from socialcrm.core.db import Database, utcnow
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings
-from socialcrm.migrations import upgrade
 from socialcrm.publishing import service
 from socialcrm.publishing import tasks as publishing_tasks
 from socialcrm.publishing.models import PostTarget, TargetStatus
 from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal, create_api_key, get_or_create_tenant
-from tests.conftest import PG_URL
+from socialcrm.tenancy.service import Principal, create_api_key
+from tests.conftest import committed_tenant
 from tests.publishing.conftest import connect_brand, sandbox_posts
 
 POSTS_PER_ACCOUNT = 8
-
-
-@pytest.fixture
-def committed_engine(engine: Engine, tmp_path: Path) -> Iterator[Engine]:
-    """PostgreSQL: the test schema itself. SQLite: a fresh file with the production engine
-    settings (the test engine's eager BEGIN is for savepoints, not for racing writers)."""
-    if PG_URL:
-        yield engine
-        return
-    url = f"sqlite:///{tmp_path}/exactly-once.db"
-    upgrade(url)
-    fresh = make_engine(url)
-    yield fresh
-    fresh.dispose()
 
 
 @pytest.fixture
@@ -50,12 +34,10 @@ def committed(
 ) -> Iterator[tuple[Database, int, list[int]]]:
     """A tenant with three brand accounts, committed for real; removed afterwards."""
     db = Database(committed_engine)
-    set_database(db)
-    name = f"Exactly once {uuid.uuid4().hex[:8]}"
-    try:
+    with committed_tenant(db, "Exactly once") as tenant_id:
         with db.session(system=True) as session:
-            tenant = get_or_create_tenant(session, name)
-            tenant_id = tenant.id
+            tenant = session.get(Tenant, tenant_id)
+            assert tenant is not None
             key = create_api_key(session, tenant=tenant, role=Role.ADMIN)[1]
         from socialcrm.web.app import create_app
 
@@ -63,12 +45,6 @@ def committed(
             client.headers["Authorization"] = f"Bearer {key}"
             accounts = [int(connect_brand(client, n)["id"]) for n in ("x", "mastodon", "bluesky")]
         yield db, tenant_id, accounts
-    finally:
-        with db.session(system=True) as session:
-            doomed = session.scalars(select(Tenant).where(Tenant.name == name)).first()
-            if doomed is not None:
-                session.delete(doomed)
-        set_database(None)
 
 
 def _due_now(db: Database, tenant_id: int, accounts: list[int]) -> list[int]:

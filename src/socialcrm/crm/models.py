@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialcrm.core.db import Base, TenantScoped, Timestamps
@@ -102,6 +102,23 @@ class Ticket(TenantScoped, Timestamps, Base):
     priority: Mapped[Priority] = mapped_column(String(20), default=Priority.NORMAL)
     queue: Mapped[str] = mapped_column(String(80), default="general")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The first-response SLA clock (see ``crm.sla``): due time set by whoever opens the Ticket
+    # with terms (listening, by tier), stopped once by the first response, flagged once when
+    # it ran out first.
+    first_response_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_responded_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_breached_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        # The minutely breach check reads only the clocks still running, by tenant and due time.
+        Index(
+            "ix_tickets_sla_running",
+            "tenant_id",
+            "first_response_due_at",
+            sqlite_where=text("first_responded_at IS NULL AND sla_breached_at IS NULL"),
+            postgresql_where=text("first_responded_at IS NULL AND sla_breached_at IS NULL"),
+        ),
+    )
 
 
 class Activity(TenantScoped, Timestamps, Base):

@@ -14,10 +14,12 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    computed_field,
     field_validator,
 )
 
-from socialcrm.core.db import MAX_ID
+from socialcrm.core.db import MAX_ID, utcnow
+from socialcrm.crm import sla
 from socialcrm.crm.models import CampaignStatus, LeadStatus, Priority, TicketStatus, Tier
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -219,8 +221,20 @@ class TicketOut(Out):
     priority: Priority
     queue: str
     assignee_id: int | None
+    first_response_due_at: datetime | None
+    first_responded_at: datetime | None
+    sla_breached_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sla_breached(self) -> bool:
+        """Flagged by the breach check, or overdue now and not yet flagged (the check runs
+        every minute)."""
+        return self.sla_breached_at is not None or sla.is_breached(
+            self.first_response_due_at, self.first_responded_at, utcnow()
+        )
 
 
 class ActivityIn(Strict):

@@ -8,14 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, select, text
+from sqlalchemy import ColumnElement, Integer, case, select, text
+from sqlalchemy import update as sql_update  # ``update`` is this module's use case
 from sqlalchemy.orm import Session
 
-from socialcrm.core.db import Base
+from socialcrm.core.db import Base, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
-from socialcrm.crm.models import Account, Activity, Campaign, Contact, Lead, Ticket
+from socialcrm.crm import sla
+from socialcrm.crm.models import (
+    Account,
+    Activity,
+    Campaign,
+    Contact,
+    Lead,
+    Priority,
+    Ticket,
+    TicketStatus,
+)
 from socialcrm.tenancy.models import User
 
 M = TypeVar("M", bound=Base)
@@ -81,6 +93,9 @@ def create(session: Session, model: type[M], values: dict[str, Any]) -> M:
 def update(session: Session, model: type[M], record_id: int, changes: dict[str, Any]) -> M:
     record = get(session, model, record_id)
     _check_references(session, changes)
+    if isinstance(record, Ticket) and changes.get("status") not in (None, TicketStatus.OPEN):
+        # Handled (pending on the customer, or closed) counts as answered: the clock stops.
+        record_first_response(session, record.id, utcnow())
     for field, value in changes.items():
         setattr(record, field, value)
     if isinstance(record, Contact):
@@ -145,6 +160,85 @@ def list_page(
     rows = list(session.scalars(stmt))
     next_cursor = str(getattr(rows[limit - 1], str(pk.key))) if len(rows) > limit else None
     return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+# --- a Ticket's first-response SLA -------------------------------------------------------
+
+
+def record_first_response(session: Session, ticket_id: int, at: datetime) -> bool:
+    """Stop the Ticket's first-response clock at ``at``. Only the first call counts: the
+    conditional UPDATE leaves a recorded time alone, however many replies race."""
+    stopped = session.scalars(
+        sql_update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.first_responded_at.is_(None))
+        .values(first_responded_at=at)
+        .returning(Ticket.id)
+        .execution_options(synchronize_session="fetch")
+    ).first()
+    return stopped is not None
+
+
+def _overdue(at: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Ticket.status == TicketStatus.OPEN,
+        Ticket.first_response_due_at < at,
+        Ticket.first_responded_at.is_(None),
+        Ticket.sla_breached_at.is_(None),
+    )
+
+
+def overdue_tenant_ids(session: Session, at: datetime) -> list[int]:
+    """Tenants with an open Ticket whose first response is overdue and not yet flagged
+    (a system session: the periodic check fans out per tenant from here)."""
+    rows = session.scalars(select(Ticket.tenant_id).where(*_overdue(at)).distinct())
+    return sorted(int(t) for t in rows)
+
+
+def overdue_ticket_ids(session: Session, at: datetime, *, limit: int = 500) -> list[int]:
+    stmt = select(Ticket.id).where(*_overdue(at)).order_by(Ticket.first_response_due_at)
+    return [int(i) for i in session.scalars(stmt.limit(limit))]
+
+
+def flag_sla_breach(
+    session: Session, ticket_id: int, *, at: datetime, queue: str | None = None
+) -> Ticket | None:
+    """Flag an overdue Ticket as breached, one priority step up (capped), in ``queue`` when
+    given. Exactly once: the conditional UPDATE changes the row for the first caller only, so
+    retries and concurrent checks get None."""
+    bump = case(
+        {p.value: sla.next_priority(p).value for p in Priority},
+        value=Ticket.priority,
+        else_=sla.next_priority("").value,
+    )
+    values: dict[str, Any] = {"sla_breached_at": at, "priority": bump}
+    if queue:
+        values["queue"] = queue
+    return session.scalars(
+        sql_update(Ticket)
+        .where(Ticket.id == ticket_id, *_overdue(at))
+        .values(**values)
+        .returning(Ticket)
+        .execution_options(synchronize_session="fetch")
+    ).first()
+
+
+def sla_markers(session: Session, ticket_ids: Sequence[int], at: datetime) -> dict[int, sla.Marker]:
+    """The SLA marker of each of these Tickets that has a clock (for lists of Tickets)."""
+    if not ticket_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Ticket.id,
+            Ticket.first_response_due_at,
+            Ticket.first_responded_at,
+            Ticket.sla_breached_at,
+        ).where(Ticket.id.in_(set(ticket_ids)))
+    )
+    markers = {
+        int(ticket_id): sla.marker(due, responded, breached, at)
+        for ticket_id, due, responded, breached in rows
+    }
+    return {i: m for i, m in markers.items() if m is not None}
 
 
 RESOURCES: dict[str, type[Base]] = {

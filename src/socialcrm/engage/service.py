@@ -7,6 +7,7 @@ never send twice: the second request finds the row and gets the first one's outc
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
+from socialcrm.crm import service as crm
 from socialcrm.crm.models import Activity, Contact, Lead, Ticket
 from socialcrm.engage.models import (
     DeliveryStatus,
@@ -183,6 +185,17 @@ def _with_mention(session: Session, req: SendRequest) -> SendRequest:
     )
 
 
+def _with_known_post(session: Session, req: SendRequest, network: str) -> SendRequest:
+    """A reply to a post listening stored (e.g. typed on a Contact's page) is a reply to that
+    mention: it answers the mention's Ticket too."""
+    if req.mention_id is not None or req.kind == MessageKind.DM or not req.in_reply_to_id:
+        return req
+    mention_id = listening_source.mention_id_of(session, network, req.in_reply_to_id)
+    if mention_id is None:
+        return req
+    return _with_mention(session, dataclasses.replace(req, mention_id=mention_id))
+
+
 # --- sending -----------------------------------------------------------------------------
 
 
@@ -200,6 +213,7 @@ def _claim(db: Database, principal: Principal, req: SendRequest) -> Sent:
             return Sent(existing, True)
         req = _with_mention(session, req)
         account = _account(session, principal, req.account_id)
+        req = _with_known_post(session, req, account.provider)
         _check_capability(account, req.kind)
         _check_text(account.provider, req.kind, req.text)
         _check_records(session, req)
@@ -342,7 +356,7 @@ def _finish(
             activity.external_id = row.external_id
             if reason:
                 activity.body = f"{row.text}\n\n[not delivered: {reason}]"
-        if delivery is not None and row.ticket_id is not None and row.kind != MessageKind.DM:
+        if delivery is not None and row.ticket_id is not None:
             _first_response(session, row)
         session.flush()
         session.expunge(row)
@@ -350,14 +364,20 @@ def _finish(
 
 
 def _first_response(session: Session, message: OutboundMessage) -> None:
-    """A sent reply from a Ticket stops its first-response clock (only the first counts)."""
+    """A sent reply, comment or DM from a Ticket stops its first-response clock (only the
+    first counts). The Ticket's conditional UPDATE goes first: it serialises racing replies,
+    so the second one sees the first one's record."""
+    if message.ticket_id is not None:
+        crm.record_first_response(session, message.ticket_id, message.sent_at or utcnow())
     exists = session.scalars(
         select(TicketFirstResponse).where(TicketFirstResponse.ticket_id == message.ticket_id)
     ).first()
     if exists is None and message.ticket_id is not None:
         session.add(
             TicketFirstResponse(
-                ticket_id=message.ticket_id, message_id=message.id, responded_at=utcnow()
+                ticket_id=message.ticket_id,
+                message_id=message.id,
+                responded_at=message.sent_at or utcnow(),
             )
         )
 

@@ -1,4 +1,5 @@
-"""``socialcrm listening …``: poll connected accounts now (or keep polling, for low latency)."""
+"""``socialcrm listening …``: poll connected accounts now (or keep polling, for low latency),
+and escalate overdue first responses now."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from socialcrm.core.db import Database, get_database
-from socialcrm.listening import service
+from socialcrm.listening import escalation, service
 
 app = typer.Typer(help="Social listening.", no_args_is_help=True)
 out = Console()
@@ -36,3 +37,11 @@ def _one_round(db: Database, *, keep: bool) -> None:
         task = progress.add_task("polling accounts", total=len(accounts))
         stored = service.poll_everything(db, on_done=lambda _o: progress.advance(task))
     out.print(f"{len(accounts)} account(s) polled, {stored} new mention(s) stored")
+
+
+@app.command("check-sla")
+def check_sla() -> None:
+    """Escalate every open Ticket whose first response is overdue now (the worker does this
+    every minute); a Ticket is never escalated twice."""
+    escalated = escalation.escalate_everywhere(get_database())
+    out.print(f"{escalated} ticket(s) escalated for an overdue first response")

@@ -31,7 +31,7 @@ from socialcrm.listening.models import WebhookDelivery, WebhookSubscription
 log = structlog.get_logger(__name__)
 
 _SUBSCRIPTIONS = "socialcrm.listening.subscriptions"
-EVENTS = ("mention.matched", "lead.created", "ticket.created")
+EVENTS = ("mention.matched", "lead.created", "ticket.created", "ticket.sla_breached")
 MAX_ATTEMPTS = 8
 BASE_DELAY_S = 30
 MAX_DELAY_S = 6 * 3600

@@ -584,6 +584,7 @@ def open_or_join_ticket(
             return TicketOutcome(current.id, False)
     tenant = session.get(Tenant, tenant_id)
     terms = sla.support_terms(tenant.policy if tenant else None, known.tier if known else None)
+    now = utcnow()
     ticket = Ticket(
         subject=f"{mention.network} @{mention.author_handle}: {mention.text}"[:300],
         description=f"{mention.text}\n\n{mention.url}".strip(),
@@ -591,10 +592,10 @@ def open_or_join_ticket(
         priority=terms.priority,
         queue=terms.queue,
         assignee_id=assignee_id,
+        first_response_due_at=now + terms.first_response,  # the clock the breach check reads
     )
     session.add(ticket)
     session.flush()
-    now = utcnow()
     session.add(
         SocialTicket(
             ticket_id=ticket.id,
@@ -602,7 +603,7 @@ def open_or_join_ticket(
             conversation_id=conversation,
             mention_id=mention.id,
             tier=terms.tier,
-            first_response_due_at=now + terms.first_response,
+            first_response_due_at=now + terms.first_response,  # the terms given at opening
             created_at=now,
         )
     )

@@ -237,9 +237,9 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl
-    events: list[Literal["mention.matched", "lead.created", "ticket.created", "*"]] = Field(
-        min_length=1, max_length=10
-    )
+    events: list[
+        Literal["mention.matched", "lead.created", "ticket.created", "ticket.sla_breached", "*"]
+    ] = Field(min_length=1, max_length=10)
 
 
 class SubscriptionOut(BaseModel):

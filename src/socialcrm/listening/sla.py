@@ -1,7 +1,8 @@
 """Support terms by customer tier: the queue, the priority and the first-response SLA.
 
 A tenant overrides any of them in ``Tenant.policy["support"]``, e.g.
-``{"first_response_minutes": {"platinum": 30}, "queues": {"guest": "social"}}``.
+``{"first_response_minutes": {"platinum": 30}, "queues": {"guest": "social"}}``, and names
+the queue a Ticket moves to when its first response is overdue (``"escalation_queue"``).
 """
 
 from __future__ import annotations
@@ -62,3 +63,10 @@ def support_terms(policy: Mapping[str, Any] | None, tier: str | None) -> Support
     except (TypeError, ValueError):
         minutes = DEFAULT_FIRST_RESPONSE_MINUTES.get(tier, DEFAULT_FIRST_RESPONSE_MINUTES[GUEST])
     return SupportTerms(tier, queue, priority, timedelta(minutes=minutes))
+
+
+def escalation_queue(policy: Mapping[str, Any] | None) -> str | None:
+    """Where a Ticket whose first response is overdue moves; None keeps its queue."""
+    support = (policy or {}).get("support") or {}
+    queue = support.get("escalation_queue") if isinstance(support, Mapping) else None
+    return queue.strip()[:80] if isinstance(queue, str) and queue.strip() else None

@@ -9,7 +9,7 @@ from socialcrm.connections.service import AccountNotActive
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import huey
-from socialcrm.listening import delivery, service
+from socialcrm.listening import delivery, escalation, service
 from socialcrm.providers.base import RateLimited, ReconnectRequired
 
 log = structlog.get_logger(__name__)
@@ -45,3 +45,18 @@ def deliver_webhook(tenant_id: int, delivery_id: int) -> bool:
         deliver_webhook.schedule((tenant_id, delivery_id), eta=retry_at)
         return False
     return True
+
+
+@huey.task(retries=3, retry_delay=30)
+def escalate_overdue_tickets(tenant_id: int) -> int:
+    """Idempotent: a Ticket already flagged is never escalated again, so a retry is safe."""
+    return len(escalation.escalate_tenant(get_database(), tenant_id))
+
+
+@huey.periodic_task(crontab(minute="*"))
+def check_first_response_slas() -> int:
+    """Every tenant with an overdue first response, each in its own task."""
+    tenants = escalation.overdue_tenants(get_database())
+    for tenant_id in tenants:
+        escalate_overdue_tickets(tenant_id)
+    return len(tenants)

@@ -10,11 +10,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from socialcrm.connections.models import SocialAccount
-from socialcrm.core.db import MAX_ID
+from socialcrm.core.db import MAX_ID, utcnow
 from socialcrm.core.errors import AppError
+from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
+from socialcrm.crm.sla import Marker
 from socialcrm.listening import schemas, service
-from socialcrm.listening.models import ListeningRule
+from socialcrm.listening.models import ListeningRule, SocialMention
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import User
 from socialcrm.web.deps import Ctx
@@ -206,6 +208,7 @@ def inbox_page(
         ctx,
         "listening/inbox.html",
         mentions=page.items,
+        slas=_sla_markers(ctx, page.items),
         rules=service.list_rules(ctx.session),
         networks=list(PROVIDERS),
         f={
@@ -234,7 +237,15 @@ def inbox_rows(
     """The inbox's rows alone: what the page swaps in when the live stream says so."""
     filters = _filters(rule_id, sentiment, network, language, has_lead, has_ticket)
     page = service.list_mentions(ctx.session, filters, limit=100)
-    return render(request, ctx, "listening/rows.html", mentions=page.items)
+    return render(
+        request, ctx, "listening/rows.html", mentions=page.items, slas=_sla_markers(ctx, page.items)
+    )
+
+
+def _sla_markers(ctx: Ctx, mentions: list[SocialMention]) -> dict[int, Marker]:
+    """Each listed Ticket's first-response marker: "SLA breached", "due in …", "responded"."""
+    ticket_ids = [m.ticket_id for m in mentions if m.ticket_id is not None]
+    return crm.sla_markers(ctx.session, ticket_ids, utcnow())
 
 
 @router.post("/listening/mentions/{mention_id}/ticket", response_model=None)

@@ -90,6 +90,18 @@ def mention_context(session: Session, mention_id: int) -> dict[str, Any] | None:
     }
 
 
+def mention_id_of(session: Session, network: str, external_id: str) -> int | None:
+    """The stored mention that is this post of the network, if listening saw it."""
+    if SocialMention is None:
+        return None
+    found = session.scalars(
+        select(SocialMention.id).where(
+            SocialMention.network == network, SocialMention.external_id == external_id
+        )
+    ).first()
+    return int(found) if found is not None else None
+
+
 def inbound_thread(session: Session, network: str, conversation_id: str) -> list[dict[str, Any]]:
     """Inbound posts and DMs of one conversation, oldest first."""
     if SocialMention is None:
