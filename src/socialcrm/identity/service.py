@@ -446,9 +446,12 @@ def _resolved(
             candidate.signals["conflict_with_contact"] = contact_id
             reviews.open_conflict(session, tenant_id, linked.profile, contact_id)
             contact_id = linked.conflict_contact_id
-    contact = session.get(Contact, contact_id)
-    if contact is None:  # deleted meanwhile
+    row = session.execute(
+        _CONTACT_AND_LAST_INTERACTION, {"tenant_id": tenant_id, "contact_id": contact_id}
+    ).first()
+    if row is None:  # deleted meanwhile
         return _answer_unresolved("no_match", 0.0)
+    contact, last = row
     answer = ResolveOut(
         resolved=True,
         customer_id=contact.id,
@@ -456,7 +459,7 @@ def _resolved(
         review_required=False,
         reason=candidate.reason,
         match=Match(method=candidate.method, signals=candidate.signals),
-        profile_data=_profile_data(session, tenant_id, contact),
+        profile_data=_profile_data(contact, last),
         social_graph=_social_graph(session, tenant_id, contact.id),
     )
     if policy.cache_ttl_s > 0 and cachebus.may_cache():
@@ -473,15 +476,16 @@ def _resolved(
     return answer
 
 
-_LAST_INTERACTION = select(
-    func.max(func.coalesce(Activity.occurred_at, Activity.created_at))
-).where(
-    Activity.tenant_id == bindparam("tenant_id"), Activity.contact_id == bindparam("contact_id")
-)
+# The Contact and its last interaction in one statement (one round trip), built once.
+_CONTACT_AND_LAST_INTERACTION = select(
+    Contact,
+    select(func.max(func.coalesce(Activity.occurred_at, Activity.created_at)))
+    .where(Activity.tenant_id == Contact.tenant_id, Activity.contact_id == Contact.id)
+    .scalar_subquery(),
+).where(Contact.tenant_id == bindparam("tenant_id"), Contact.id == bindparam("contact_id"))
 
 
-def _profile_data(session: Session, tenant_id: int, contact: Contact) -> ProfileData:
-    last = session.scalar(_LAST_INTERACTION, {"tenant_id": tenant_id, "contact_id": contact.id})
+def _profile_data(contact: Contact, last: datetime | str | None) -> ProfileData:
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = datetime.fromisoformat(last)
     return ProfileData(
