@@ -188,11 +188,11 @@ def test_serve_workers_above_one_need_redis(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(240)
-def test_serve_workers_share_one_identity_cache_through_redis(
+@contextmanager
+def two_server_processes(
     tmp_path: Path, redis_url: str
-) -> None:
-    """Two server processes: a policy changed through one applies in the other at once (it
-    drops its cached answers and policy), not after the 5-minute and 30-second TTLs."""
+) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """``serve --workers 2`` sharing a Redis queue; an admin's keep-alive client to each."""
     import redis
 
     queue_url = redis_url.rsplit("/", 1)[0] + "/13"  # its own database: nothing left behind
@@ -201,7 +201,6 @@ def test_serve_workers_share_one_identity_cache_through_redis(
     made = socialcrm(tmp_path, "api-key", "create", "--tenant", "Acme", "--role", "admin")
     headers = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
     env = {"SOCIALCRM_QUEUE_URL": queue_url}
-    body = {"handle": "kay", "channel": "x", "user_id": "9"}
     clients: dict[int, httpx.Client] = {}  # server process -> a keep-alive connection to it
     try:
         with running(tmp_path, "--no-worker", "--workers", "2", port=free_port(), env=env) as (
@@ -219,25 +218,48 @@ def test_serve_workers_share_one_identity_cache_through_redis(
                     break
             assert len(clients) == 2, "the kernel never handed a connection to the second process"
             one, other = clients.values()
-            contact = {
-                "name": "Kay",
-                "handles": [{"network": "x", "handle": "kay", "user_id": "9"}],
-            }
-            assert one.post("/api/contacts", json=contact).is_success
-            for client in (one, other):
-                client.post("/api/v1/resolve", json=body)
-                assert client.post("/api/v1/resolve", json=body).json()["cached"] is True
-            policy = one.get("/api/identity/settings").json()
-            changed = one.put(
-                "/api/identity/settings", json=policy | {"fresh_tiers": ["standard", "platinum"]}
-            )
-            assert changed.status_code == 200, changed.text
-            deadline = time.monotonic() + 5  # the message crosses Redis
-            while other.post("/api/v1/resolve", json=body).json()["cached"]:
-                assert time.monotonic() < deadline, "the other process kept its cached answer"
-                time.sleep(0.05)
-            assert other.post("/api/v1/resolve", json=body).json()["cached"] is False  # policy too
+            yield one, other
     finally:
         for client in clients.values():
             client.close()
         redis.Redis.from_url(queue_url).flushdb()
+
+
+def test_serve_workers_share_one_identity_cache_through_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Two server processes: a policy changed through one applies in the other at once (it
+    drops its cached answers and policy), not after the 5-minute and 30-second TTLs."""
+    body = {"handle": "kay", "channel": "x", "user_id": "9"}
+    with two_server_processes(tmp_path, redis_url) as (one, other):
+        contact = {"name": "Kay", "handles": [{"network": "x", "handle": "kay", "user_id": "9"}]}
+        assert one.post("/api/contacts", json=contact).is_success
+        for client in (one, other):
+            client.post("/api/v1/resolve", json=body)
+            assert client.post("/api/v1/resolve", json=body).json()["cached"] is True
+        policy = one.get("/api/identity/settings").json()
+        changed = one.put(
+            "/api/identity/settings", json=policy | {"fresh_tiers": ["standard", "platinum"]}
+        )
+        assert changed.status_code == 200, changed.text
+        deadline = time.monotonic() + 5  # the message crosses Redis
+        while other.post("/api/v1/resolve", json=body).json()["cached"]:
+            assert time.monotonic() < deadline, "the other process kept its cached answer"
+            time.sleep(0.05)
+        assert other.post("/api/v1/resolve", json=body).json()["cached"] is False  # policy too
+
+
+def test_serve_workers_share_one_rate_limit_per_sender(tmp_path: Path, redis_url: str) -> None:
+    """A sender's budget is one across the processes, whether a request is counted on the
+    event loop (a cached answer) or in a worker thread."""
+    body = {"handle": "kay", "channel": "x", "user_id": "9"}
+    with two_server_processes(tmp_path, redis_url) as (one, other):
+        policy = one.get("/api/identity/settings").json()
+        assert one.put(
+            "/api/identity/settings", json=policy | {"rate_limit_per_minute": 4}
+        ).is_success
+        contact = {"name": "Kay", "handles": [{"network": "x", "handle": "kay", "user_id": "9"}]}
+        assert one.post("/api/contacts", json=contact).is_success
+        answers = [client.post("/api/v1/resolve", json=body) for client in (one, other) * 3]
+        assert [a.status_code for a in answers] == [200, 200, 200, 200, 429, 429]
+        assert [a.json()["cached"] for a in answers[:4]] == [False, False, True, True]

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from socialcrm.core.db import Database
+from socialcrm.core.settings import get_settings
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
-from socialcrm.identity import ratelimit, service
+from socialcrm.identity import cachebus, ratelimit, service
 from socialcrm.identity.cache import resolution_cache
 from socialcrm.tenancy.models import Tenant
 
@@ -27,6 +29,21 @@ def _fresh_identity_state() -> Iterator[None]:
     resolution_cache.clear()
     ratelimit.reset_limiter()
     service.forget_policies()
+
+
+@pytest.fixture
+def redis_queue(redis_url: str) -> Iterator[redis.Redis]:
+    """The queue (so the cache bus and the rate limits) in Redis for this test."""
+    settings = get_settings()
+    previous = settings.queue_url
+    settings.queue_url = redis_url
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        cachebus.stop_listening()
+        settings.queue_url = previous
+        client.close()
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 
@@ -57,20 +55,6 @@ def test_without_redis_one_process_caches_and_nothing_is_published() -> None:
     assert not get_settings().queue_url.startswith("redis")
     assert cachebus.may_cache() is True
     cachebus.publish("clear", 1)  # no Redis: a no-op, no error
-
-
-@pytest.fixture
-def redis_queue(redis_url: str) -> Iterator[redis.Redis]:
-    settings = get_settings()
-    previous = settings.queue_url
-    settings.queue_url = redis_url
-    client = redis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        cachebus.stop_listening()
-        settings.queue_url = previous
-        client.close()
 
 
 def wait_until(predicate: object, timeout: float = 5.0) -> bool:

@@ -1,11 +1,14 @@
 """Per-platform-user rate limit of resolve requests (``limits``: memory, or Redis for scale-out).
 
 The storage follows the queue: when ``SOCIALCRM_QUEUE_URL`` is ``redis://…`` every process of
-the deployment shares one budget per user id; otherwise each process counts its own.
+the deployment shares one budget per user id; otherwise each process counts its own. Worker
+threads count with ``hit``; the event loop with ``hit_async`` (``limits``' asyncio Redis
+storage, the same keys and scripts, so both count against one budget).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -14,6 +17,8 @@ from functools import lru_cache
 from typing import cast
 
 from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.aio.storage import RedisStorage as AsyncRedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncLimiter
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
@@ -21,16 +26,13 @@ from socialcrm.core.settings import get_settings
 
 _lock = threading.Lock()
 _limiter: SlidingWindowCounterRateLimiter | None = None
+# One asyncio Redis limiter per event loop (its connections belong to that loop).
+_async_limiters: dict[int, tuple[asyncio.AbstractEventLoop, AsyncLimiter]] = {}
 
 
 def storage_url() -> str:
     url = get_settings().queue_url
     return url if url.startswith(("redis://", "rediss://")) else "memory://"
-
-
-def is_local() -> bool:
-    """Counted in this process's memory (no I/O): cheap enough to check on the event loop."""
-    return storage_url() == "memory://"
 
 
 class SweptMemoryStorage(MemoryStorage):
@@ -81,6 +83,7 @@ def reset_limiter(storage: Storage | None = None) -> None:
     global _limiter
     with _lock:
         _limiter = SlidingWindowCounterRateLimiter(storage) if storage is not None else None
+        _async_limiters.clear()
 
 
 @lru_cache(maxsize=64)
@@ -97,3 +100,27 @@ def hit(tenant_id: int, network: str, subject: str, per_minute: int) -> int | No
         return None
     stats = current.get_window_stats(item, *ids)
     return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+async def hit_async(tenant_id: int, network: str, subject: str, per_minute: int) -> int | None:
+    """``hit`` for the event loop: counted in memory as ``hit`` does, or in Redis without
+    blocking the loop. Raises ``redis.RedisError`` when Redis cannot be reached."""
+    url = storage_url()
+    if url == "memory://":
+        return hit(tenant_id, network, subject, per_minute)
+    item = _per_minute(per_minute)
+    ids = (str(tenant_id), network, subject)
+    current = _async_limiter(url)
+    if await current.hit(item, *ids):
+        return None
+    stats = await current.get_window_stats(item, *ids)
+    return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def _async_limiter(url: str) -> AsyncLimiter:
+    loop = asyncio.get_running_loop()
+    entry = _async_limiters.get(id(loop))
+    if entry is None or entry[0] is not loop:
+        storage = AsyncRedisStorage(f"async+{url}", implementation="redispy")
+        entry = _async_limiters[id(loop)] = (loop, AsyncLimiter(storage))
+    return entry[1]

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
-from socialcrm.identity import ratelimit, reviews, service
+from socialcrm.identity import reviews, service
 from socialcrm.identity.models import ReviewStatus
 from socialcrm.identity.policy import IdentityPolicy
 from socialcrm.identity.schemas import (
@@ -55,9 +55,9 @@ async def resolve(request: Request, body: ResolveIn) -> Response:
     # case in front of routing) is answered here, on the event loop: no thread, no connection.
     screened: service.Screening | None = None
     principal = cached_principal(bearer_token(request))
-    if principal is not None and ratelimit.is_local():
+    if principal is not None:
         try:
-            screened = service.screen_in_memory(principal.tenant_id, body)
+            screened = await service.screen_without_database(principal.tenant_id, body)
         except service.SenderRateLimited as exc:
             return await run_in_threadpool(_rate_limited, request, exc)
         if isinstance(screened, ResolveOut):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import redis
 import structlog
 from sqlalchemy import bindparam, func, select
 from sqlalchemy import exc as sa_exc
@@ -155,23 +156,48 @@ def resolve(
     return _guest(session, tenant_id, n, uid, req, candidate)
 
 
-def screen_in_memory(
+async def screen_without_database(
     tenant_id: int, req: ResolveIn, now: datetime | None = None
 ) -> Screening | None:
-    """The steps of ``resolve`` that need no database, when the tenant's policy is in memory
-    (else ``None``): a bot, or a repeated sender answered from the cache, is answered here
-    without a connection; anything else goes on to ``resolve(..., screened=...)``.
-    Raises ``SenderRateLimited`` like ``resolve``."""
+    """The steps of ``resolve`` that need no database, on the event loop, when the tenant's
+    policy is in memory (else ``None``): a bot, or a repeated sender answered from the cache,
+    is answered here without a thread or a connection; anything else goes on to
+    ``resolve(..., screened=...)``. Raises ``SenderRateLimited`` like ``resolve``; ``None``
+    too when Redis cannot count (the worker thread then tries, and answers as ``resolve``)."""
     with _policies_lock:
         cached = _policies.get(tenant_id)
     if cached is None or cached[0] <= time.monotonic():
         return None
-    return _screen(tenant_id, req, cached[1], cached[2], now or utcnow())
+    policy, bots = cached[1], cached[2]
+    first = _prescreen(req, bots, now or utcnow())
+    if not isinstance(first, tuple):
+        return first
+    n, uid = first
+    try:
+        retry_after = await ratelimit.hit_async(
+            tenant_id, n.network.value, _subject(n, uid), policy.rate_limit_per_minute
+        )
+    except redis.RedisError:
+        return None
+    _raise_if_limited(n, uid, policy, retry_after)
+    return _from_cache(tenant_id, n, uid, policy)
 
 
 def _screen(
     tenant_id: int, req: ResolveIn, policy: IdentityPolicy, bots: BotFilter, now: datetime
 ) -> Screening:
+    first = _prescreen(req, bots, now)
+    if not isinstance(first, tuple):
+        return first
+    n, uid = first
+    _rate_limit(tenant_id, n, uid, policy)
+    return _from_cache(tenant_id, n, uid, policy)
+
+
+def _prescreen(
+    req: ResolveIn, bots: BotFilter, now: datetime
+) -> ResolveOut | ImpossibleHandle | tuple[NormalisedHandle, str | None]:
+    """Bot filter, then normalisation: a bot's answer, an impossible handle, or the sender."""
     bare = unicodedata.normalize("NFKC", req.handle).strip().casefold().removeprefix("@")
     verdict = bots.verdict(
         user_id=req.user_id,
@@ -186,9 +212,12 @@ def _screen(
         n = normalise_handle(req.handle, req.channel)
     except ImpossibleHandle as exc:
         return exc
-    uid = _user_id(n, req.user_id)
-    _rate_limit(tenant_id, n, uid, policy)
+    return n, _user_id(n, req.user_id)
 
+
+def _from_cache(
+    tenant_id: int, n: NormalisedHandle, uid: str | None, policy: IdentityPolicy
+) -> ResolveOut | Screened:
     keys = _keys(tenant_id, n, uid)
     hit = resolution_cache.get(keys[0])
     if hit is not None and hit.handle == n.handle and hit.tier not in policy.fresh_tiers:
@@ -219,11 +248,22 @@ class SenderRateLimited(RateLimitExceeded):
         self.network, self.handle, self.user_id, self.limit = network, handle, user_id, limit
 
 
+def _subject(n: NormalisedHandle, uid: str | None) -> str:
+    return f"id:{uid}" if uid else f"h:{n.handle}"
+
+
 def _rate_limit(
     tenant_id: int, n: NormalisedHandle, uid: str | None, policy: IdentityPolicy
 ) -> None:
-    subject = f"id:{uid}" if uid else f"h:{n.handle}"
-    retry_after = ratelimit.hit(tenant_id, n.network.value, subject, policy.rate_limit_per_minute)
+    retry_after = ratelimit.hit(
+        tenant_id, n.network.value, _subject(n, uid), policy.rate_limit_per_minute
+    )
+    _raise_if_limited(n, uid, policy, retry_after)
+
+
+def _raise_if_limited(
+    n: NormalisedHandle, uid: str | None, policy: IdentityPolicy, retry_after: int | None
+) -> None:
     if retry_after is not None:
         raise SenderRateLimited(
             network=n.network.value,
