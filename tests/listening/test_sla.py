@@ -397,3 +397,26 @@ def test_the_assignee_is_the_one_notified(database: Database) -> None:
             select(Notification).where(Notification.kind == "ticket_sla_breached")
         ).one()
     assert note.user_id == agent
+
+
+def test_a_ticket_opened_through_the_api_runs_its_tiers_clock(
+    api: TestClient, database: Database
+) -> None:
+    tenant = tenant_named(database)
+    with database.session(system=True) as session:
+        found = session.get(Tenant, tenant)
+        assert found is not None
+        found.policy = {**found.policy, "support": {"first_response_minutes": {"gold": 15}}}
+    gold = api.post("/api/contacts", json={"name": "Gia", "tier": "gold"}).json()["id"]
+    made: dict[str, Any] = {}
+    for extra, expected in (({"contact_id": gold}, timedelta(minutes=15)), ({}, GUEST_SLA)):
+        created = api.post("/api/tickets", json={"subject": "Help", **extra})
+        assert created.status_code == 201, created.text
+        made = created.json()
+        due = datetime.fromisoformat(made["first_response_due_at"])
+        opened = datetime.fromisoformat(made["created_at"])
+        assert due - opened == pytest.approx(expected, abs=timedelta(seconds=5))
+    handled = api.post("/api/tickets", json={"subject": "Sorted by phone", "status": "closed"})
+    assert handled.json()["first_response_due_at"] is None
+    late = datetime.fromisoformat(made["first_response_due_at"]) + timedelta(seconds=1)
+    assert made["id"] in escalation.escalate_tenant(database, tenant, now=late)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Base, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
-from socialcrm.crm import sla
+from socialcrm.crm import sla, tiers
 from socialcrm.crm.models import (
     Account,
     Activity,
@@ -28,7 +28,7 @@ from socialcrm.crm.models import (
     Ticket,
     TicketStatus,
 )
-from socialcrm.tenancy.models import User
+from socialcrm.tenancy.models import Tenant, User
 
 M = TypeVar("M", bound=Base)
 
@@ -84,10 +84,23 @@ def create(session: Session, model: type[M], values: dict[str, Any]) -> M:
     _check_references(session, values)
     if model is Contact:
         values = {**values, "search_text": contact_search_text(values)}
+    if model is Ticket and values.get("status", TicketStatus.OPEN) == TicketStatus.OPEN:
+        values = {**values, "first_response_due_at": _first_response_due(session, values)}
     record = model(**values)
     session.add(record)
     session.flush()
     return record
+
+
+def _first_response_due(session: Session, values: dict[str, Any]) -> datetime:
+    """When an open Ticket's first response is due: the tenant's terms for its Contact's tier
+    (a Ticket without a Contact is a guest's)."""
+    contact = session.get(Contact, values["contact_id"]) if values.get("contact_id") else None
+    tenant_id = session.info.get("tenant_id")
+    tenant = session.get(Tenant, tenant_id) if tenant_id is not None else None
+    policy = tenant.policy if tenant is not None else None
+    terms = tiers.support_terms(policy, str(contact.tier) if contact is not None else None)
+    return utcnow() + terms.first_response
 
 
 def update(session: Session, model: type[M], record_id: int, changes: dict[str, Any]) -> M:

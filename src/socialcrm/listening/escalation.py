@@ -22,7 +22,8 @@ from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.notify import notify
 from socialcrm.crm import service as crm
-from socialcrm.listening import delivery, live, sla
+from socialcrm.crm import tiers
+from socialcrm.listening import delivery, live
 from socialcrm.listening.models import SocialTicket
 from socialcrm.tenancy.models import Tenant
 
@@ -43,7 +44,7 @@ def escalate_tenant(db: Database, tenant_id: int, *, now: datetime | None = None
     with db.session(tenant_id=tenant_id) as session:
         ticket_ids = crm.overdue_ticket_ids(session, now)
         tenant = session.get(Tenant, tenant_id)
-        queue = sla.escalation_queue(tenant.policy if tenant else None)
+        queue = tiers.escalation_queue(tenant.policy if tenant else None)
     escalated = []
     for ticket_id in ticket_ids:
         with db.session(tenant_id=tenant_id) as session:

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import utcnow
 from socialcrm.core.notify import notify
+from socialcrm.crm import tiers
 from socialcrm.crm.models import Activity, Lead, Ticket, TicketStatus
-from socialcrm.listening import analysis, customers, delivery, live, routing, sla
+from socialcrm.listening import analysis, customers, delivery, live, routing
 from socialcrm.listening.matcher import CompiledRule, GeoCircle, MentionFeatures, RuleIndex
 from socialcrm.listening.models import (
     ConversationTicket,
@@ -583,7 +584,7 @@ def open_or_join_ticket(
             )
             return TicketOutcome(current.id, False)
     tenant = session.get(Tenant, tenant_id)
-    terms = sla.support_terms(tenant.policy if tenant else None, known.tier if known else None)
+    terms = tiers.support_terms(tenant.policy if tenant else None, known.tier if known else None)
     now = utcnow()
     ticket = Ticket(
         subject=f"{mention.network} @{mention.author_handle}: {mention.text}"[:300],
