@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TextIO
 
 import structlog
@@ -57,8 +57,14 @@ class _Secret:
     replacement: str
     needs: tuple[str, ...]
 
-    def may_match(self, text: str) -> bool:
-        haystack = text.lower() if self.pattern.flags & re.IGNORECASE else text
+    ignores_case: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ignores_case", bool(self.pattern.flags & re.IGNORECASE))
+
+    def may_match(self, text: str, lowered: str) -> bool:
+        """``lowered`` is ``text.lower()``, computed once for every pattern."""
+        haystack = lowered if self.ignores_case else text
         return any(literal in haystack for literal in self.needs)
 
 
@@ -125,9 +131,11 @@ _STRING_SECRETS: Final[tuple[_Secret, ...]] = (
 
 def redact_text(text: str) -> str:
     """``text`` with bearer tokens, API keys and secret URL parameters replaced."""
+    lowered = text.lower()
     for secret in _STRING_SECRETS:
-        if secret.may_match(text):
+        if secret.may_match(text, lowered):
             text = secret.pattern.sub(secret.replacement, text)
+            lowered = text.lower()
     return text
 
 
