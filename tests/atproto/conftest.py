@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.conftest import unavailable
+
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 STARTUP_TIMEOUT_S = 240.0
@@ -40,14 +42,6 @@ class AtprotoNetwork:
     def process(self) -> None:
         """Flush the PDS firehose into the AppView (what its subscription does continuously)."""
         httpx.post(f"{self.control}/process", timeout=60.0).raise_for_status()
-
-
-def _unavailable(reason: str) -> None:
-    """Fail in CI (a missing piece there is a broken set-up); skip only outside CI."""
-    if os.environ.get("CI"):
-        pytest.fail(f"real-server tests cannot run in CI: {reason}")
-    else:
-        pytest.skip(reason)
 
 
 def _redis_host(url: str) -> str:
@@ -73,9 +67,9 @@ def atproto_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Atprot
     if not pg_url or not redis_url:
         # The reference network stores in PostgreSQL and Redis, so these tests belong to the
         # PostgreSQL + Redis pass (`make test-sqlite` does not collect them).
-        _unavailable("needs SOCIALCRM_TEST_POSTGRES_URL and SOCIALCRM_TEST_REDIS_URL")
+        unavailable("SOCIALCRM_TEST_POSTGRES_URL and SOCIALCRM_TEST_REDIS_URL")
     if shutil.which("node") is None:
-        _unavailable("Node.js is not installed")
+        unavailable("Node.js")
     install = subprocess.run(
         [str(ROOT / "scripts" / "ensure-atproto-network.sh")],
         capture_output=True,
@@ -83,7 +77,7 @@ def atproto_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Atprot
         check=False,
     )
     if install.returncode != 0 or not (HERE / "node_modules" / "@atproto" / "dev-env").is_dir():
-        _unavailable(f"could not install @atproto/dev-env: {install.stderr[-2000:]}")
+        unavailable(f"@atproto/dev-env (npm install failed: {install.stderr[-2000:]})")
     log_path = tmp_path_factory.mktemp("atproto") / "network.log"
     env = {
         **os.environ,

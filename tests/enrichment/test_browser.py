@@ -15,20 +15,11 @@ from socialcrm.crm.models import Contact
 from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant
+from tests.conftest import CHROMIUM_ARGS
 from tests.enrichment.conftest import ADA
 from tests.live import live_app
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium (scripts/ensure-test-deps.sh installs it)")
-        pytest.skip("Debian chromium is not installed (outside CI)")
-    return CHROMIUM
 
 
 @pytest.fixture

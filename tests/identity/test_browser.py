@@ -18,8 +18,8 @@ from socialcrm.identity.schemas import ResolveIn
 from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
+from tests.conftest import CHROMIUM_ARGS
 from tests.live import live_app
-from tests.web.test_browser import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Database, int]]:
 
 
 def test_merge_and_reject_from_the_review_queue(
-    chromium: Path,  # noqa: F811
+    chromium: Path,
     site: tuple[str, Database, int],
     tmp_path: Path,
 ) -> None:

@@ -19,8 +19,8 @@ from socialcrm.listening import service
 from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant
+from tests.conftest import CHROMIUM_ARGS
 from tests.live import live_app
-from tests.web.test_browser import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture)
 
 
 def connect_x(base: str, key: str, sandbox_url: str, handle: str = "ada") -> int:
@@ -153,7 +153,7 @@ def test_sandbox_post_reaches_the_stream(site: dict[str, Any]) -> None:
 @pytest.mark.browser
 def test_a_sandbox_post_appears_in_the_inbox_without_a_reload(
     site: dict[str, Any],
-    chromium: Path,  # noqa: F811  (CI fails without Debian's chromium; skips only outside CI)
+    chromium: Path,  # CI fails without Debian's chromium; skips only outside CI
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 

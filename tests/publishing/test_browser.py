@@ -3,7 +3,6 @@ from a Contact's page and see the Activity."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -23,20 +22,11 @@ from socialcrm.crm.models import Activity, Contact
 from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import Principal, create_user, get_or_create_tenant
+from tests.conftest import CHROMIUM_ARGS
 from tests.live import live_app
 from tests.publishing.conftest import run_due, sandbox_posts
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium (scripts/ensure-test-deps.sh installs it)")
-        pytest.skip("Debian chromium is not installed (outside CI)")
-    return CHROMIUM
 
 
 def _connect_brand_x(db: Database, tenant_id: int) -> None:

@@ -15,9 +15,9 @@ from socialcrm.migrations import upgrade
 from socialcrm.signatures import service
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
+from tests.conftest import CHROMIUM_ARGS
 from tests.live import live_app
 from tests.signatures.mail import message
-from tests.web.test_browser import CHROMIUM_ARGS, chromium  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +67,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, int, int]]:
 
 
 def test_enrich_from_the_email_window(
-    chromium: Path,  # noqa: F811
+    chromium: Path,
     site: tuple[str, int, int],
     tmp_path: Path,
 ) -> None:

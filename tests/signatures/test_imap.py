@@ -15,6 +15,7 @@ from sqlalchemy import text
 from socialcrm.core.db import Database
 from socialcrm.core.settings import get_settings
 from socialcrm.signatures.imap import ImapError, sync_account
+from tests.conftest import unavailable
 from tests.signatures.dovecot import PASSWORD, USER, ImapServer, run_dovecot
 from tests.signatures.mail import SIGNED, message
 
@@ -22,13 +23,9 @@ from tests.signatures.mail import SIGNED, message
 @pytest.fixture(scope="module")
 def imap_server() -> Iterator[ImapServer]:
     if shutil.which("dovecot") is None and not Path("/usr/sbin/dovecot").exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs dovecot-imapd (scripts/ensure-test-deps.sh installs it)")
-        pytest.skip("dovecot-imapd is not installed (outside CI)")
+        unavailable("dovecot-imapd")
     if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("the dovecot test runs as root (its mail user is the dovecot account)")
-        pytest.skip("the dovecot test needs root")
+        unavailable("root (the dovecot test's mail user is the dovecot account)")
     # Under /tmp itself: dovecot's unprivileged processes must reach the files (pytest's own
     # temporary folders are private to root).
     directory = Path(tempfile.mkdtemp(prefix="socialcrm-dovecot-"))

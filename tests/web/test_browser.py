@@ -15,29 +15,10 @@ from socialcrm.core.settings import get_settings
 from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
+from tests.conftest import CHROMIUM_ARGS
 from tests.live import live_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium (scripts/ensure-test-deps.sh installs it)")
-        pytest.skip("Debian chromium is not installed (outside CI)")
-    return CHROMIUM
 
 
 @pytest.fixture
