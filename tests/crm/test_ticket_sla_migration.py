@@ -91,6 +91,8 @@ def test_0010_adds_and_backfills_the_sla_clock_and_goes_back_down(empty_url: str
     ]
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("tickets")}
     assert "ix_tickets_sla_running" in indexes
+    social = {c["name"] for c in inspect(engine).get_columns("listening_social_tickets")}
+    assert "first_response_due_at" not in social  # one clock: the Ticket's
     engine.dispose()
 
     downgrade(empty_url, "0009")
@@ -99,5 +101,11 @@ def test_0010_adds_and_backfills_the_sla_clock_and_goes_back_down(empty_url: str
     assert not columns & {"first_response_due_at", "first_responded_at", "sla_breached_at"}
     with engine.connect() as conn:  # the Tickets themselves survive the way down
         assert conn.execute(text("SELECT count(*) FROM tickets")).scalar() == 4
+        restored = conn.execute(
+            text(
+                "SELECT count(*) FROM listening_social_tickets WHERE first_response_due_at IS NULL"
+            )
+        ).scalar()
+        assert restored == 0  # the social Tickets' due times are back
     engine.dispose()
     upgrade(empty_url)

@@ -180,8 +180,7 @@ class SocialTicket(TenantScoped, Base):
     mention_id: Mapped[int | None] = mapped_column(
         ForeignKey("social_mentions.id", ondelete="SET NULL"), default=None
     )
-    tier: Mapped[str] = mapped_column(String(20), default="guest")
-    first_response_due_at: Mapped[datetime] = mapped_column()
+    tier: Mapped[str] = mapped_column(String(20), default="guest")  # its SLA: on the Ticket
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

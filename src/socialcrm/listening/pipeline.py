@@ -593,7 +593,7 @@ def open_or_join_ticket(
         priority=terms.priority,
         queue=terms.queue,
         assignee_id=assignee_id,
-        first_response_due_at=now + terms.first_response,  # the clock the breach check reads
+        first_response_due_at=now + terms.first_response,
     )
     session.add(ticket)
     session.flush()
@@ -604,7 +604,6 @@ def open_or_join_ticket(
             conversation_id=conversation,
             mention_id=mention.id,
             tier=terms.tier,
-            first_response_due_at=now + terms.first_response,  # the terms given at opening
             created_at=now,
         )
     )

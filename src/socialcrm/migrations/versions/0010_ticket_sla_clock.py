@@ -8,7 +8,8 @@ Tickets already overdue are marked breached at their due time without escalating
 upgrade must not flood agents and webhooks with notifications about old Tickets.
 
 The columns are nullable, so SQLite adds them in place (no table rebuild) and PostgreSQL
-without rewriting the table.
+without rewriting the table. ``listening_social_tickets.first_response_due_at`` goes: the
+Ticket's own column is the one clock (down again, it is restored from it).
 
 Revision ID: 0010
 Revises: 0009
@@ -56,6 +57,8 @@ def upgrade() -> None:
         " WHERE status = 'open' AND first_responded_at IS NULL"
         " AND first_response_due_at < CURRENT_TIMESTAMP"
     )
+    with op.batch_alter_table("listening_social_tickets") as batch:
+        batch.drop_column("first_response_due_at")
     op.create_index(
         "ix_tickets_sla_running",
         "tickets",
@@ -67,5 +70,22 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_tickets_sla_running", table_name="tickets")
+    op.add_column(
+        "listening_social_tickets",
+        sa.Column(
+            "first_response_due_at", socialcrm.core.db.UTCDateTime(timezone=True), nullable=True
+        ),
+    )
+    op.execute(
+        "UPDATE listening_social_tickets SET first_response_due_at = COALESCE((SELECT"
+        " t.first_response_due_at FROM tickets t WHERE t.id = listening_social_tickets.ticket_id),"
+        " created_at)"
+    )
+    with op.batch_alter_table("listening_social_tickets") as batch:
+        batch.alter_column(
+            "first_response_due_at",
+            existing_type=socialcrm.core.db.UTCDateTime(timezone=True),
+            nullable=False,
+        )
     for name in reversed(COLUMNS):
         op.drop_column("tickets", name)
