@@ -16,7 +16,7 @@ import weakref
 from functools import lru_cache
 from typing import cast
 
-from limits import RateLimitItem, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute, WindowStats
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncLimiter
 from limits.storage import MemoryStorage, Storage, storage_from_string
@@ -27,7 +27,9 @@ from socialcrm.core.settings import get_settings
 _lock = threading.Lock()
 _limiter: SlidingWindowCounterRateLimiter | None = None
 # One asyncio Redis limiter per event loop (its connections belong to that loop).
-_async_limiters: dict[int, tuple[asyncio.AbstractEventLoop, AsyncLimiter]] = {}
+_async_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncLimiter] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def storage_url() -> str:
@@ -98,8 +100,7 @@ def hit(tenant_id: int, network: str, subject: str, per_minute: int) -> int | No
     current = limiter()
     if current.hit(item, *ids):
         return None
-    stats = current.get_window_stats(item, *ids)
-    return max(1, math.ceil(stats.reset_time - time.time()))
+    return _retry_after(current.get_window_stats(item, *ids))
 
 
 async def hit_async(tenant_id: int, network: str, subject: str, per_minute: int) -> int | None:
@@ -113,14 +114,18 @@ async def hit_async(tenant_id: int, network: str, subject: str, per_minute: int)
     current = _async_limiter(url)
     if await current.hit(item, *ids):
         return None
-    stats = await current.get_window_stats(item, *ids)
+    return _retry_after(await current.get_window_stats(item, *ids))
+
+
+def _retry_after(stats: WindowStats) -> int:
+    """Whole seconds until the sender may ask again (at least one)."""
     return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 def _async_limiter(url: str) -> AsyncLimiter:
     loop = asyncio.get_running_loop()
-    entry = _async_limiters.get(id(loop))
-    if entry is None or entry[0] is not loop:
+    current = _async_limiters.get(loop)
+    if current is None:
         storage = AsyncRedisStorage(f"async+{url}", implementation="redispy")
-        entry = _async_limiters[id(loop)] = (loop, AsyncLimiter(storage))
-    return entry[1]
+        current = _async_limiters[loop] = AsyncLimiter(storage)
+    return current

@@ -63,10 +63,9 @@ _policies_lock = threading.Lock()
 
 
 def tenant_policy(session: Session, tenant_id: int) -> tuple[IdentityPolicy, BotFilter]:
-    with _policies_lock:
-        cached = _policies.get(tenant_id)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1], cached[2]
+    cached = _cached_policy(tenant_id)
+    if cached is not None:
+        return cached
     tenant = session.get(Tenant, tenant_id)
     raw = (tenant.policy if tenant is not None else {}).get("identity") or {}
     policy = IdentityPolicy.model_validate(raw)
@@ -74,6 +73,13 @@ def tenant_policy(session: Session, tenant_id: int) -> tuple[IdentityPolicy, Bot
     with _policies_lock:
         _policies[tenant_id] = (time.monotonic() + _POLICY_TTL_S, policy, bots)
     return policy, bots
+
+
+def _cached_policy(tenant_id: int) -> tuple[IdentityPolicy, BotFilter] | None:
+    """The tenant's policy if read in the last ``_POLICY_TTL_S`` seconds."""
+    with _policies_lock:
+        cached = _policies.get(tenant_id)
+    return (cached[1], cached[2]) if cached is not None and cached[0] > time.monotonic() else None
 
 
 def update_policy(session: Session, tenant_id: int, policy: IdentityPolicy) -> IdentityPolicy:
@@ -135,7 +141,7 @@ def resolve(
 ) -> ResolveOut:
     """Resolve one sender: bot filter, normalise, rate limit, cache, graph, email, guest.
 
-    ``screened`` is what ``screen_in_memory`` already found for this request (the sender is
+    ``screened`` is what ``screen_without_database`` already found for this request (the sender is
     then not counted twice against its rate limit).
     """
     now = now or utcnow()
@@ -164,11 +170,10 @@ async def screen_without_database(
     is answered here without a thread or a connection; anything else goes on to
     ``resolve(..., screened=...)``. Raises ``SenderRateLimited`` like ``resolve``; ``None``
     too when Redis cannot count (the worker thread then tries, and answers as ``resolve``)."""
-    with _policies_lock:
-        cached = _policies.get(tenant_id)
-    if cached is None or cached[0] <= time.monotonic():
+    cached = _cached_policy(tenant_id)
+    if cached is None:
         return None
-    policy, bots = cached[1], cached[2]
+    policy, bots = cached
     first = _prescreen(req, bots, now or utcnow())
     if not isinstance(first, tuple):
         return first

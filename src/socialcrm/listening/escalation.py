@@ -1,7 +1,7 @@
-"""First-response SLA breaches of social Tickets: found every minute per tenant, each
-escalated exactly once (flagged, one priority step up, optionally moved to the tenant's
-escalation queue), audit-logged and announced in the app, on the live stream and to outbound
-webhooks.
+"""First-response SLA breaches of Tickets (social or opened through the API): found every
+minute per tenant, each escalated exactly once (flagged, one priority step up, optionally moved
+to the tenant's escalation queue), audit-logged and announced in the app, on the live stream
+and to outbound webhooks.
 
 Exactly once rests on ``crm.service.flag_sla_breach``: a conditional UPDATE that changes the
 Ticket only while it is still open, unanswered and unflagged. Each Ticket is escalated in its

@@ -90,9 +90,11 @@ _principals: dict[str, tuple[float, Principal]] = {}
 
 def cached_principal(raw: str) -> Principal | None:
     """The principal of ``raw`` if it authenticated in the last ``api_key_cache_s`` seconds."""
-    if not raw.startswith(KEY_PREFIX):
-        return None
-    entry = _principals.get(hash_api_key(raw))
+    return _remembered(hash_api_key(raw)) if raw.startswith(KEY_PREFIX) else None
+
+
+def _remembered(digest: str) -> Principal | None:
+    entry = _principals.get(digest)
     return entry[1] if entry is not None and entry[0] > _clock() else None
 
 
@@ -104,9 +106,8 @@ def authenticate_api_key(session: Session, raw: str) -> Principal:
     if not raw.startswith(KEY_PREFIX):
         raise Unauthenticated("invalid API key")
     digest = hash_api_key(raw)
-    entry = _principals.get(digest)
-    if entry is not None and entry[0] > _clock():
-        return entry[1]
+    if (remembered := _remembered(digest)) is not None:
+        return remembered
     row = session.execute(
         select(ApiKey, Tenant)
         .join(Tenant, Tenant.id == ApiKey.tenant_id)
