@@ -36,6 +36,7 @@ from socialcrm.publishing.ui import router as publishing_ui_router
 from socialcrm.signatures.routes import router as signatures_router
 from socialcrm.signatures.ui import router as signatures_ui_router
 from socialcrm.web import ui
+from socialcrm.web.apidocs import install_api_docs
 
 STATIC_DIR = ui.WEB_DIR / "static"
 
@@ -51,7 +52,10 @@ def create_app() -> FastAPI:
         title="socialcrm",
         version=__version__,
         description="The social layer of a CRM: contacts, social accounts and the networks.",
+        docs_url=None,  # served from local files by install_api_docs
+        redoc_url=None,
     )
+    install_api_docs(app)
     install_error_handlers(app)
 
     @app.exception_handler(ui.LoginRequired)
