@@ -424,3 +424,22 @@ def test_help_loads_no_database_or_web_stack(tmp_path: Path) -> None:
     assert "tenant" in result.stdout and "audit" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert not (tmp_path / "socialcrm.db").exists()
+
+
+def test_commands_print_no_deprecation_warning(tmp_path: Path) -> None:
+    """Authlib's httpx integration warned on every command (it wants httpx2); the OAuth code
+    now uses Authlib's framework-neutral client with our own httpx clients."""
+    everything = subprocess.run(
+        [sys.executable, "-c", "import socialcrm.web.app, socialcrm.tasks"],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert everything.returncode == 0 and everything.stderr == "", everything.stderr
+    world = tmp_path / "world.json"
+    world.write_text("[]")
+    for command in (("migrate",), ("tenant", "list"), ("sandbox", "--world", str(world))):
+        result = socialcrm(tmp_path, *command)
+        assert "Warning" not in result.stderr, result.stderr
