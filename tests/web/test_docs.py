@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
+
+from socialcrm.core.db import Database
+from tests.conftest import CHROMIUM_ARGS
+from tests.live import live_app
 
 
 def test_docs_page_loads_every_asset_from_the_app(app_client: TestClient) -> None:
@@ -32,3 +38,30 @@ def test_docs_page_loads_every_asset_from_the_app(app_client: TestClient) -> Non
 
 def test_redoc_is_not_offered_from_a_cdn(app_client: TestClient) -> None:
     assert app_client.get("/redoc").status_code == 404
+
+
+@pytest.mark.browser
+def test_swagger_ui_renders_with_every_other_host_blocked(
+    chromium: Path, database: Database
+) -> None:
+    """What a user without internet access sees: the operations, not a blank page."""
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    elsewhere: list[str] = []
+
+    def only_this_machine(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    with live_app() as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.route("**/*", only_this_machine)
+        page.goto(f"{base}/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("socialcrm")
+        expect(page.locator(".opblock-summary-path", has_text="/api/audit")).to_have_count(1)
+        browser.close()
+    assert elsewhere == []
