@@ -188,3 +188,12 @@ def test_the_command_line_lists_the_audit_log(api: TestClient, database: Databas
     assert len(list(csv.DictReader(io.StringIO(exported.output)))) == 2
     bad = runner.invoke(app, ["audit", "list", "--tenant", "Tenant A", "--from", "soon"])
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["to=9999-12-31", "from=0001-01-01T00:00:00%2B01:00", "cursor=999999999999999999"],
+)
+def test_edges_of_the_calendar_and_of_ids_are_no_server_error(api: TestClient, query: str) -> None:
+    answer = api.get(f"/api/audit?{query}")
+    assert answer.status_code in (200, 400), answer.text

@@ -57,12 +57,13 @@ def parse_moment(name: str, value: str | None, *, end: bool) -> datetime | None:
             moment = datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
         else:
             moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date; or at the very edge of the calendar
         raise ValidationFailed(
             f"'{name}' is not an ISO 8601 date or date-time (2026-03-01 or 2026-03-01T09:30:00Z)",
             details={name: value},
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment
 
 
 def parse_cursor(value: str | None) -> int | None:
