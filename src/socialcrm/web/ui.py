@@ -67,7 +67,9 @@ def ui_context(request: Request) -> Iterator[Ctx]:
     )
     with get_database().session(tenant_id=principal.tenant_id) as session:
         user = session.get(User, principal.user_id)
-        if user is None or not user.active:
+        tenant = session.get(Tenant, principal.tenant_id)
+        # A user deactivated, or a tenant deactivated by its operator, is logged out at once.
+        if user is None or not user.active or tenant is None or not tenant.active:
             request.session.clear()
             raise LoginRequired
         yield Ctx(session=session, principal=principal)
