@@ -141,7 +141,20 @@ def aliases_for_handle(
         )
         .limit(20)
     ).all()
-    return [(a, p) for a, p in rows]
+    return _without_copies([(a, p) for a, p in rows])
+
+
+def _without_copies(
+    rows: list[tuple[HandleAlias, IdentityProfile]],
+) -> list[tuple[HandleAlias, IdentityProfile]]:
+    """Drop user-id-less copies of an account the graph knows by its user id.
+
+    Earlier versions recorded every handle-only match as a profile of its own (no user id); a
+    Contact's account known by id makes such a copy meaningless, and a copy that outlives the
+    account's rename would hand the freed handle to its next owner.
+    """
+    known = {p.contact_id for _, p in rows if p.user_id is not None and p.contact_id is not None}
+    return [(a, p) for a, p in rows if p.user_id is not None or p.contact_id not in known]
 
 
 def look_alikes(
@@ -275,13 +288,20 @@ def _find_or_create(
         found = profile_by_user_id(session, tenant_id, n.network.value, uid)
         if found is not None:
             return found
+    current = [
+        p
+        for a, p in aliases_for_handle(session, tenant_id, n.network.value, n.handle)
+        if a.retired_at is None
+    ]
     # A profile known only by this handle becomes this user id's profile.
-    for alias, profile in aliases_for_handle(session, tenant_id, n.network.value, n.handle):
-        if alias.retired_at is None and profile.user_id is None:
+    for profile in current:
+        if profile.user_id is None:
             if uid is not None:
                 profile.user_id = uid
                 invalidate(session, tenant_id, contact_ids=(profile.contact_id,))
             return profile
+    if uid is None and current:
+        return current[0]  # the current handle of an account known by its id: that account
     profile = IdentityProfile(
         tenant_id=tenant_id,
         network=n.network.value,

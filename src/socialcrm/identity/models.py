@@ -109,6 +109,7 @@ class ReviewKind(StrEnum):
     LOW_CONFIDENCE = "low_confidence"  # a candidate below the tenant's threshold
     NEW_LEAD = "new_lead"  # a guest Lead was created: a steward may merge it later
     CONFLICT = "conflict"  # two Contacts claim one identity
+    HANDLE_REUSED = "handle_reused"  # a customer's known handle, now used by another account
     RATE_LIMITED = "rate_limited"  # a user id went over its request budget
 
 

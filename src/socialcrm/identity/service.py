@@ -359,16 +359,11 @@ def _find_candidate(
         elif profile.contact_id is not None:
             retired.append((alias.handle, profile))
     linked = {p.contact_id for p in current if p.contact_id is not None}
+    owned = [p for p in current if p.contact_id is not None and p.user_id not in (None, uid)]
+    if uid is not None and owned:
+        return _owner_changed(n, uid, owned[0], retired=False)
     if len(linked) == 1:
         profile = next(p for p in current if p.contact_id is not None)
-        if uid is not None and profile.user_id is not None and profile.user_id != uid:
-            return Candidate(
-                profile.contact_id,
-                CONFIDENCE["owner_changed"],
-                "handle",
-                "handle_owner_changed",
-                {"handle": n.handle, "known_user_id": profile.user_id, "user_id": uid},
-            )
         return Candidate(
             profile.contact_id,
             CONFIDENCE["handle"],
@@ -406,13 +401,19 @@ def _find_candidate(
     if by_email is not None:
         return by_email
     if retired:
+        # The account that had this handle has another one now: whoever uses it is not it.
         old, profile = retired[0]
+        if uid is not None and profile.user_id not in (None, uid):
+            return _owner_changed(n, uid, profile, retired=True)
         return Candidate(
             profile.contact_id,
             CONFIDENCE["previous_handle"],
             "handle",
             "previous_handle",
-            {"previous_handle": old},
+            {"previous_handle": old, "current_handle": profile.handle},
+            profile,
+            force_review=True,
+            kind=ReviewKind.HANDLE_REUSED,
         )
     elsewhere = graph.same_name_elsewhere(session, tenant_id, net, n.local)
     if elsewhere:
@@ -425,6 +426,24 @@ def _find_candidate(
             {"network": alias.network, "handle": alias.handle},
         )
     return None
+
+
+def _owner_changed(
+    n: NormalisedHandle, uid: str, known: IdentityProfile, *, retired: bool
+) -> Candidate:
+    """A known handle under another user id: a question for a person, never a resolution."""
+    signals: dict[str, Any] = {"handle": n.handle, "known_user_id": known.user_id, "user_id": uid}
+    if retired:
+        signals["known_account_now"] = known.handle
+    return Candidate(
+        known.contact_id,
+        CONFIDENCE["owner_changed"],
+        "handle",
+        "handle_owner_changed",
+        signals,
+        force_review=True,
+        kind=ReviewKind.HANDLE_REUSED,
+    )
 
 
 def _email_candidate(
@@ -477,12 +496,10 @@ def _resolved(
 ) -> ResolveOut:
     contact_id = candidate.contact_id
     assert contact_id is not None
-    if (
-        candidate.method != "user_id"
-        or candidate.profile is None
-        or (uid and candidate.profile.user_id != uid)
-    ):
-        # Learnt something (an email, a user id for a known handle): keep it in the graph.
+    if candidate.profile is None or (uid is not None and candidate.profile.user_id != uid):
+        # Learnt something (an email, a user id for a known handle): keep it in the graph. A
+        # handle-only match teaches nothing: recording it would copy the account without its
+        # id, and the copy would resolve the handle's next owner to this customer.
         linked = graph.record_identity(
             session, contact_id, n.network.value, uid, n.handle, f"resolve:{candidate.method}"
         )
