@@ -510,6 +510,10 @@ def sync_contact(session: Session, tenant_id: int, contact_id: int) -> int:
 
 @event.listens_for(Session, "after_flush")
 def _note_changed_contacts(session: Session, _ctx: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Contact) and obj.id is not None:
+            # Answers carry its profile data: an edit drops them here and in every process.
+            invalidate(session, obj.tenant_id, contact_ids=(obj.id,))
     skip = session.info.get(_SKIP_SYNC, set())
     for obj in list(session.new) + list(session.dirty):
         if not isinstance(obj, Contact) or obj.id in skip:

@@ -6,7 +6,7 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -38,7 +38,14 @@ from socialcrm.identity.normalise import (
     normalise_handle,
 )
 from socialcrm.identity.policy import IdentityPolicy
-from socialcrm.identity.schemas import Match, ProfileData, ResolveIn, ResolveOut
+from socialcrm.identity.schemas import (
+    LinkedProfile,
+    Match,
+    Preferences,
+    ProfileData,
+    ResolveIn,
+    ResolveOut,
+)
 from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
@@ -185,7 +192,7 @@ async def screen_without_database(
     except redis.RedisError:
         return None
     _raise_if_limited(n, uid, policy, retry_after)
-    return _from_cache(tenant_id, n, uid, policy)
+    return _from_cache(tenant_id, n, uid, policy, now or utcnow())
 
 
 def _screen(
@@ -196,7 +203,7 @@ def _screen(
         return first
     n, uid = first
     _rate_limit(tenant_id, n, uid, policy)
-    return _from_cache(tenant_id, n, uid, policy)
+    return _from_cache(tenant_id, n, uid, policy, now)
 
 
 def _prescreen(
@@ -221,12 +228,16 @@ def _prescreen(
 
 
 def _from_cache(
-    tenant_id: int, n: NormalisedHandle, uid: str | None, policy: IdentityPolicy
+    tenant_id: int, n: NormalisedHandle, uid: str | None, policy: IdentityPolicy, now: datetime
 ) -> ResolveOut | Screened:
     keys = _keys(tenant_id, n, uid)
     hit = resolution_cache.get(keys[0])
     if hit is not None and hit.handle == n.handle and hit.tier not in policy.fresh_tiers:
-        return ResolveOut.model_validate({**hit.answer, "cached": True})
+        answer = ResolveOut.model_validate({**hit.answer, "cached": True})
+        if answer.profile_data is not None:  # the window may have closed since it was cached
+            data = answer.profile_data
+            data.recently_updated = _recently(data.profile_updated_at, policy, now)
+        return answer
     return Screened(n, uid, keys)
 
 
@@ -521,7 +532,7 @@ def _resolved(
         review_required=False,
         reason=candidate.reason,
         match=Match(method=candidate.method, signals=candidate.signals),
-        profile_data=_profile_data(contact, last),
+        profile_data=_profile_data(contact, last, policy, now),
         social_graph=_social_graph(session, tenant_id, contact.id),
     )
     if policy.cache_ttl_s > 0 and cachebus.may_cache():
@@ -547,28 +558,41 @@ _CONTACT_AND_LAST_INTERACTION = select(
 ).where(Contact.tenant_id == bindparam("tenant_id"), Contact.id == bindparam("contact_id"))
 
 
-def _profile_data(contact: Contact, last: datetime | str | None) -> ProfileData:
+def _profile_data(
+    contact: Contact, last: datetime | str | None, policy: IdentityPolicy, now: datetime
+) -> ProfileData:
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = datetime.fromisoformat(last)
+    updated = contact.profile_updated_at or contact.updated_at
     return ProfileData(
         name=contact.name,
         tier=str(contact.tier),
         last_interaction=last,
-        preferences={
-            "marketing_consent": contact.marketing_consent,
-            "enrichment_consent": contact.enrichment_consent,
-        },
+        preferences=Preferences(
+            preferred_channel=contact.preferred_channel,
+            language=contact.language,
+            marketing_consent=contact.marketing_consent,
+            enrichment_consent=contact.enrichment_consent,
+        ),
+        profile_updated_at=updated,
+        recently_updated=_recently(updated, policy, now),
     )
 
 
-def _social_graph(session: Session, tenant_id: int, contact_id: int) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _recently(updated: datetime | None, policy: IdentityPolicy, now: datetime) -> bool:
+    window = timedelta(hours=policy.recently_updated_hours)
+    return updated is not None and now - updated <= window
+
+
+def _social_graph(
+    session: Session, tenant_id: int, contact_id: int
+) -> dict[str, list[LinkedProfile]]:
+    """Every profile linked to the Contact, as a list per network (two X accounts are two)."""
+    out: dict[str, list[LinkedProfile]] = {}
     for profile in graph.profiles_of_contact(session, tenant_id, contact_id):
-        if profile.user_id:
-            out[f"{profile.network}_id"] = profile.user_id
-        out[f"{profile.network}_handle"] = profile.handle
-        if profile.url:
-            out[f"{profile.network}_url"] = profile.url
+        out.setdefault(profile.network, []).append(
+            LinkedProfile(user_id=profile.user_id, handle=profile.handle, url=profile.url)
+        )
     return out
 
 
