@@ -62,6 +62,10 @@ CONFIDENCE = {
     "owner_changed": 0.3,
 }
 
+# Review kinds that report something (a rate limit hit, a handle the graph cannot hold): a
+# person dismisses them; there is no identity to merge.
+REPORTS = frozenset({ReviewKind.RATE_LIMITED, ReviewKind.NOT_LINKED})
+
 # --- tenant settings -------------------------------------------------------------------------
 
 _POLICY_TTL_S = 30.0
@@ -818,8 +822,8 @@ def merge_review(
     review = get_review(session, review_id)
     if review.status != ReviewStatus.PENDING:
         raise Conflict(f"review {review_id} is already {review.status}")
-    if review.kind == ReviewKind.RATE_LIMITED:
-        raise Conflict("a rate-limit report has nothing to merge: reject it to dismiss")
+    if review.kind in REPORTS:
+        raise Conflict(f"a {review.kind} report has nothing to merge: reject it to dismiss")
     target = contact_id or review.candidate_contact_id
     if target is None:
         raise ValidationFailed('name the contact to merge into: {"contact_id": …}')

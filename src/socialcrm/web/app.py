@@ -36,6 +36,7 @@ from socialcrm.publishing.ui import router as publishing_ui_router
 from socialcrm.signatures.routes import router as signatures_router
 from socialcrm.signatures.ui import router as signatures_ui_router
 from socialcrm.web import ui
+from socialcrm.wiring import wire
 
 STATIC_DIR = ui.WEB_DIR / "static"
 
@@ -47,6 +48,7 @@ def session_secret() -> str:
 
 
 def create_app() -> FastAPI:
+    wire()
     app = FastAPI(
         title="socialcrm",
         version=__version__,
