@@ -6,16 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from socialcrm.connections.models import ProviderApp
 from socialcrm.core.db import Database
 from socialcrm.identity.models import IdentityProfile
-from tests.enrichment.conftest import ADA, accounts, make_contact  # noqa: F401
+from tests.enrichment import conftest as enrichment
+from tests.enrichment.conftest import ADA, make_contact
 from tests.identity.conftest import resolve
 
 ADA_DID = "did:plc:ada0000000000000000001"
+
+
+@pytest.fixture
+def connected(api: TestClient, sandbox: Any) -> None:
+    """The tenant connected to the sandbox's X and Bluesky, which enrichment searches."""
+    enrichment.connect_x(api)
+    enrichment.connect_bluesky(api)
 
 
 def find(api: TestClient, contact_id: int) -> dict[str, dict[str, Any]]:
@@ -25,8 +34,8 @@ def find(api: TestClient, contact_id: int) -> dict[str, dict[str, Any]]:
 
 def test_auto_linked_and_confirmed_profiles_resolve_by_their_user_id(
     api: TestClient,
-    accounts: dict[str, Any],
-    tenant_id: int,  # noqa: F811
+    connected: None,
+    tenant_id: int,
 ) -> None:
     contact = make_contact(api, **ADA)
     links = find(api, contact["id"])
@@ -52,8 +61,8 @@ def test_auto_linked_and_confirmed_profiles_resolve_by_their_user_id(
 
 def test_a_rejected_link_leaves_the_graph(
     api: TestClient,
-    accounts: dict[str, Any],
-    tenant_id: int,  # noqa: F811
+    connected: None,
+    tenant_id: int,
 ) -> None:
     contact = make_contact(api, **ADA)
     bluesky = find(api, contact["id"])["bluesky"]["id"]
