@@ -65,6 +65,9 @@ CONFIDENCE = {
 # Review kinds that report something (a rate limit hit, a handle the graph cannot hold): a
 # person dismisses them; there is no identity to merge.
 REPORTS = frozenset({ReviewKind.RATE_LIMITED, ReviewKind.NOT_LINKED})
+# Review kinds whose candidate is the customer being imitated (a look-alike handle) or whose
+# handle another account took over: a merge names its Contact; the candidate is never assumed.
+NAME_THE_CONTACT = frozenset({ReviewKind.CONFUSABLE, ReviewKind.HANDLE_REUSED})
 
 # --- tenant settings -------------------------------------------------------------------------
 
@@ -824,6 +827,11 @@ def merge_review(
         raise Conflict(f"review {review_id} is already {review.status}")
     if review.kind in REPORTS:
         raise Conflict(f"a {review.kind} report has nothing to merge: reject it to dismiss")
+    if contact_id is None and review.kind in NAME_THE_CONTACT:
+        raise ValidationFailed(
+            f"a {review.kind} review names no contact for you: choose the contact to merge"
+            ' into ({"contact_id": …}); the customer it looks like is not assumed'
+        )
     target = contact_id or review.candidate_contact_id
     if target is None:
         raise ValidationFailed('name the contact to merge into: {"contact_id": …}')
