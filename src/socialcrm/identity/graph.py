@@ -331,8 +331,10 @@ def _find_or_create(
                 profile.user_id = uid
                 invalidate(session, tenant_id, contact_ids=(profile.contact_id,))
             return profile
-    if uid is None and current:
-        return current[0]  # the current handle of an account known by its id: that account
+    if uid is None:
+        for profile in current:
+            if profile.contact_id is not None:
+                return profile  # the current handle of a customer's account known by its id
     profile = IdentityProfile(
         tenant_id=tenant_id,
         network=n.network.value,
