@@ -222,6 +222,26 @@ def list_provider_apps(session: Session) -> list[ProviderApp]:
     return list(session.scalars(select(ProviderApp).order_by(ProviderApp.provider)))
 
 
+def mastodon_instance_hosts(session: Session, tenant_id: int) -> set[str]:
+    """Hosts of the Mastodon servers the tenant is connected to (accounts and apps): where a
+    bare ``username`` of its Mastodon data lives. Empty under the sandbox (no instance URL)."""
+    urls = list(
+        session.scalars(
+            select(SocialAccount.instance_url).where(
+                SocialAccount.tenant_id == tenant_id,
+                SocialAccount.provider == "mastodon",
+                SocialAccount.status == AccountStatus.ACTIVE,
+            )
+        )
+    )
+    urls += session.scalars(
+        select(ProviderApp.instance_url).where(
+            ProviderApp.tenant_id == tenant_id, ProviderApp.provider == "mastodon"
+        )
+    ).all()
+    return {host for url in urls if url and (host := (urlsplit(url).hostname or "").lower())}
+
+
 def _app_credentials(session: Session, provider: str, instance_url: str) -> AppCredentials:
     app = session.scalars(
         select(ProviderApp).where(

@@ -53,6 +53,35 @@ Phone = Annotated[
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "youtube", "tiktok")
+# How a Contact prefers to be reached: the direct channels, or one of the networks.
+PREFERRED_CHANNELS = ("email", "phone", "sms", "whatsapp", "letter", *NETWORKS)
+# A BCP 47 language tag of the usual shape: language, optional script, optional region
+# ("en", "en-US", "zh-Hant-TW", "es-419").
+_LANGUAGE_TAG = re.compile(r"^([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?$", re.I)
+
+
+def _channel(value: str) -> str:
+    if value not in PREFERRED_CHANNELS:
+        raise ValueError(f"unknown channel {value!r}; one of {', '.join(PREFERRED_CHANNELS)}")
+    return value
+
+
+def _language_tag(value: str) -> str:
+    """``EN_us`` -> ``en-US``: the tag in its canonical case, or a clear error."""
+    match = _LANGUAGE_TAG.match(value.replace("_", "-"))
+    if match is None:
+        raise ValueError("language must be a BCP 47 tag such as 'en', 'en-US' or 'pt-BR'")
+    language, script, region = match.groups()
+    parts = [language.lower(), script.title() if script else "", region.upper() if region else ""]
+    return "-".join(p for p in parts if p)
+
+
+PreferredChannel = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True), AfterValidator(_channel)
+]
+LanguageTag = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=35), AfterValidator(_language_tag)
+]
 
 
 class Strict(BaseModel):
@@ -94,6 +123,8 @@ class ContactIn(Strict):
     account_id: Id | None = None
     enrichment_consent: bool = False
     marketing_consent: bool = False
+    preferred_channel: PreferredChannel | None = None
+    language: LanguageTag | None = None
 
 
 class ContactPatch(Strict):
@@ -110,6 +141,8 @@ class ContactPatch(Strict):
     account_id: Id | None = None
     enrichment_consent: bool | None = None
     marketing_consent: bool | None = None
+    preferred_channel: PreferredChannel | None = None
+    language: LanguageTag | None = None
 
 
 class Out(BaseModel):
@@ -131,6 +164,9 @@ class ContactOut(Out):
     account_id: int | None
     enrichment_consent: bool
     marketing_consent: bool
+    preferred_channel: str | None
+    language: str | None
+    profile_updated_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

@@ -44,6 +44,25 @@ REFERENCES: dict[str, type[Base]] = {
 
 MAX_LIMIT = 200
 
+# A Contact's profile data: what an agent reads about the customer (identity's resolve answer
+# shows when it last changed). Handles are not in it: the identity graph keeps them current.
+PROFILE_FIELDS = frozenset(
+    {
+        "name",
+        "emails",
+        "phones",
+        "company",
+        "title",
+        "website",
+        "location",
+        "tier",
+        "preferred_channel",
+        "language",
+        "marketing_consent",
+        "enrichment_consent",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -109,6 +128,12 @@ def update(session: Session, model: type[M], record_id: int, changes: dict[str, 
     if isinstance(record, Ticket) and changes.get("status") not in (None, TicketStatus.OPEN):
         # Handled (pending on the customer, or closed) counts as answered: the clock stops.
         record_first_response(session, record.id, utcnow())
+    if isinstance(record, Contact) and any(
+        getattr(record, field) != value
+        for field, value in changes.items()
+        if field in PROFILE_FIELDS
+    ):
+        record.profile_updated_at = utcnow()
     for field, value in changes.items():
         setattr(record, field, value)
     if isinstance(record, Contact):
