@@ -325,6 +325,28 @@ def test_a_site_given_up_while_robots_txt_loads_does_not_open_its_host(site: Sit
     assert [path for path, _ in site.seen] == ["/robots.txt"]
 
 
+def test_a_site_given_up_while_waiting_for_robots_txt_leaves_the_others_their_answer(
+    site: Site,
+) -> None:
+    """A waiter that gives up must not cancel the shared read: the other sites of the origin
+    would get no result at all (neither profiles nor a failure)."""
+    site.slow("/robots.txt", 0.6, "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    site.page("/", BAKERY)
+
+    async def run() -> list[SiteResult]:
+        async with Crawler(settings(), allow_private=LOOPBACK) as crawler:
+            loader = asyncio.create_task(crawler.discover(SiteRequest(1, site.url + "/")))
+            await asyncio.sleep(0.1)
+            quitter = asyncio.create_task(crawler.discover(SiteRequest(2, site.url + "/")))
+            stayer = asyncio.create_task(crawler.discover(SiteRequest(3, site.url + "/")))
+            await asyncio.sleep(0.2)
+            quitter.cancel()
+            return list(await asyncio.gather(loader, stayer))
+
+    results = asyncio.run(run())
+    assert [r.failure for r in results] == ["robots_disallowed", "robots_disallowed"]
+
+
 def test_the_plain_http_fallback_keeps_the_organisation_name(site: Site) -> None:
     """The link sits in body text: only its likeness to the name makes it the organisation's."""
     site.page(
