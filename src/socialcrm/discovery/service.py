@@ -373,7 +373,7 @@ def run_chunk(db: Database, tenant_id: int, job_id: str, chunk: int) -> int:
     if lease is None:
         return 0
     try:
-        requests = _start(lease)
+        requests = _pending_sites(lease)
         if lease.attempts > get_discovery_settings().max_chunk_attempts:
             _give_up(lease, requests)
         elif requests:
@@ -384,13 +384,14 @@ def run_chunk(db: Database, tenant_id: int, job_id: str, chunk: int) -> int:
     except BaseException:
         lease.release(finished=False)  # a retry (or a sweep) runs what is still pending
         raise
-    lease.release(finished=True)
+    # Never finished with an item left unrecorded: a later sweep runs the chunk again.
+    lease.release(finished=not _pending_sites(lease))
     finish_if_done(db, tenant_id, job_id)
     return len(requests)
 
 
-def _start(lease: ChunkLease) -> list[SiteRequest]:
-    """Mark the job running; the chunk's items still pending, as crawl requests."""
+def _pending_sites(lease: ChunkLease) -> list[SiteRequest]:
+    """The chunk's items still pending, as crawl requests (and the job marked running)."""
     with lease.db.session(tenant_id=lease.tenant_id) as session:
         job = session.get(DiscoveryJob, lease.job_id)
         if job is None:
