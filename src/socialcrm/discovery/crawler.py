@@ -417,9 +417,7 @@ class Crawler:
     def _forget_failed_robots(self) -> None:
         """Before a second try: origins whose robots.txt could not be read are read again."""
         for origin, task in list(self._robots.items()):
-            if not task.done() or task.cancelled() or task.exception() is not None:
-                continue
-            if isinstance(task.result(), FetchFailed):
+            if task.done() and not isinstance(_robots_rules(task), RobotFileParser | None):
                 del self._robots[origin]
 
     async def _load_robots(self, origin: str) -> RobotFileParser | FetchFailed | None:
@@ -437,6 +435,13 @@ class Crawler:
         parser = RobotFileParser()
         parser.parse(body[:500_000].decode("utf-8", errors="replace").splitlines())
         return parser
+
+
+def _robots_rules(task: asyncio.Task[RobotFileParser | FetchFailed | None]) -> object:
+    """What a finished robots.txt read gave: rules, None, a FetchFailed or its exception."""
+    if task.cancelled():
+        return asyncio.CancelledError()
+    return task.exception() or task.result()
 
 
 def _host_key(url: str) -> str:
