@@ -4,11 +4,9 @@ first sweep resumes it; finished jobs get none; the migration also goes back dow
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import column, inspect, table, text
 
 from socialcrm.core.db import Database, make_engine
 from socialcrm.discovery import chunks
@@ -16,12 +14,7 @@ from socialcrm.migrations import downgrade, upgrade
 from tests.conftest import empty_database
 
 STAMP = "2024-01-01 00:00:00+00"
-
-
-@pytest.fixture
-def empty_url(tmp_path: Path) -> Iterator[str]:
-    with empty_database(tmp_path, "chunk_migration") as url:
-        yield url
+TENANTS = table("tenants", *map(column, ("id", "name", "active", "policy", "created_at")))
 
 
 def _seed(url: str) -> None:
@@ -29,11 +22,7 @@ def _seed(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(
-            text(
-                "INSERT INTO tenants (id, name, active, policy, created_at)"
-                " VALUES (1, 't', true, '{}', :at)"
-            ),
-            {"at": STAMP},
+            TENANTS.insert().values(id=1, name="t", active=True, policy="{}", created_at=STAMP)
         )
         for job_id, status in (("a" * 36, "running"), ("b" * 36, "completed")):
             conn.execute(
@@ -65,8 +54,13 @@ def _seed(url: str) -> None:
 
 
 def test_jobs_left_running_get_chunks_to_resume_and_the_migration_goes_down(
-    empty_url: str,
+    tmp_path: Path,
 ) -> None:
+    with empty_database(tmp_path, "chunk_migration") as url:
+        _migrate_up_and_down(url)
+
+
+def _migrate_up_and_down(empty_url: str) -> None:
     upgrade(empty_url, "0004")
     upgrade(empty_url, "0010")
     _seed(empty_url)
