@@ -17,7 +17,7 @@ from alembic import op
 import socialcrm.core.db
 
 revision: str = "0014"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = "0004"  # discovery_jobs, discovery_items
 
