@@ -22,7 +22,8 @@ from socialcrm.providers.base import (
     RateLimited,
     ReconnectRequired,
 )
-from socialcrm.providers.registry import build_provider
+from socialcrm.providers.outcomes import RequestRejected, ScopeMissing, VersionRetired
+from socialcrm.providers.registry import NetworkOptions, build_provider
 from socialcrm.providers.youtube import YouTubeProvider
 from socialcrm.sandbox.testing import RunningSandbox
 
@@ -60,10 +61,16 @@ def redirect_for(network: str) -> str:
 
 
 async def connect(
-    sandbox: RunningSandbox, http: httpx.AsyncClient, network: str, account: str | None = None
+    sandbox: RunningSandbox,
+    http: httpx.AsyncClient,
+    network: str,
+    account: str | None = None,
+    *,
+    extra_scopes: tuple[str, ...] = (),
+    options: NetworkOptions | None = None,
 ) -> tuple[Provider, CallContext]:
     """The whole OAuth dance through the adapter: authorize URL, consent, code, tokens."""
-    provider = build_provider(network, http, sandbox_url=sandbox.url)
+    provider = build_provider(network, http, sandbox_url=sandbox.url, options=options)
     pkce = make_pkce()
     app = app_for(network)
     url = provider.authorization_url(
@@ -71,7 +78,7 @@ async def connect(
         redirect_uri=redirect_for(network),
         state="st-1",
         code_verifier=pkce.verifier,
-        scopes=provider.oauth_endpoints().default_scopes,
+        scopes=(*provider.oauth_endpoints().default_scopes, *extra_scopes),
     )
     page = await http.get(url)
     assert page.status_code == 200, page.text
@@ -187,8 +194,65 @@ async def test_linkedin_organisation_lookup_posts_publish_comment_metrics(
     assert comment.in_reply_to_id == posts[0].id
     metrics = await li.metrics(ctx, posts[0].id)
     assert (metrics.likes, metrics.replies) == (31, 1)
-    own = await li.posts(ctx, "urn:li:person:adaLv9x")
+    # A member's own posts need r_member_social, which the default grant does not carry
+    with pytest.raises(ScopeMissing) as missing:
+        await li.posts(ctx, "urn:li:person:adaLv9x")
+    assert missing.value.scope == "r_member_social"
+    approved, approved_ctx = await connect(
+        live_sandbox, client, "linkedin", extra_scopes=("r_member_social",)
+    )
+    own = await approved.posts(approved_ctx, "urn:li:person:adaLv9x")
     assert own[0].text == "Hello from the CRM"
+
+
+async def test_linkedin_non_admins_get_lookup_fields_and_no_posts(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    """Grace administers no organisation: lookups answer without the description,
+    ``organizations/{id}`` refuses her (403 is not "gone"), and so do the posts."""
+    li, ctx = await connect(live_sandbox, client, "linkedin", "grace-hopper")
+    by_id = await li.lookup_user_id(ctx, "urn:li:organization:2414183")
+    by_name = await li.lookup_handle(ctx, "analytical-engines")
+    assert (by_id.display_name, by_id.bio, by_id.followers) == ("Analytical Engines Ltd", "", 5400)
+    assert by_name.bio == "" and by_name.user_id == by_id.user_id
+    raw = await client.get(
+        f"{live_sandbox.url}/linkedin/rest/organizations/2414183",
+        headers={
+            "Authorization": f"Bearer {ctx.access_token}",
+            "LinkedIn-Version": li.version,  # type: ignore[attr-defined]
+        },
+    )
+    assert raw.status_code == 403 and raw.json()["code"] == "ACCESS_DENIED"
+    with pytest.raises(RequestRejected) as refused:
+        await li.posts(ctx, "urn:li:organization:2414183")
+    assert refused.value.status == 403 and not isinstance(refused.value, ProfileGone)
+    admin, admin_ctx = await connect(live_sandbox, client, "linkedin")
+    assert (await admin.lookup_user_id(admin_ctx, by_id.user_id)).bio
+
+
+async def test_linkedin_retired_version_is_426_and_a_typed_error(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    li, ctx = await connect(
+        live_sandbox, client, "linkedin", options=NetworkOptions(linkedin_version="202410")
+    )
+    assert (await li.me(ctx)).handle == "adaLv9x"  # userinfo is unversioned: connecting works
+    with pytest.raises(VersionRetired) as caught:
+        await li.lookup_handle(ctx, "analytical-engines")
+    assert "SOCIALCRM_LINKEDIN_VERSION" in str(caught.value)
+    headers = {"Authorization": f"Bearer {ctx.access_token}"}
+    url = f"{live_sandbox.url}/linkedin/rest/organizationsLookup?ids=List(2414183)"
+    retired = await client.get(url, headers={**headers, "LinkedIn-Version": "202410"})
+    assert retired.status_code == 426
+    assert retired.json() == {
+        "status": 426,
+        "code": "NONEXISTENT_VERSION",
+        "message": "Requested version 20241001 is not active",
+    }
+    missing = await client.get(url, headers=headers)
+    assert missing.status_code == 400 and missing.json()["code"] == "VERSION_MISSING"
+    current = await client.get(url, headers={**headers, "LinkedIn-Version": "202610"})
+    assert current.status_code == 200
 
 
 async def test_linkedin_members_and_unknowns(

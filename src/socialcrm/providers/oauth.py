@@ -1,4 +1,5 @@
-"""OAuth 2.0 + PKCE through Authlib, with the network's answers mapped to typed outcomes.
+"""OAuth 2.0 (with PKCE where the network takes it) through Authlib, with the network's
+answers mapped to typed outcomes.
 
 Each call builds a short-lived ``AsyncOAuth2Client`` over the caller's transport (so tests'
 ``MockTransport`` and the caller's connection pool are used); closing it never closes the
@@ -8,6 +9,7 @@ from its ``oauth_endpoints`` and a few class attributes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -59,6 +61,9 @@ class OAuthClientConfig:
     # request and separates scopes with commas.
     extra_params: tuple[tuple[str, str], ...] = ()
     scope_separator: str = " "
+    # PKCE as the network documents it: "S256" (RFC 7636), "hex" (TikTok: the hex digest of
+    # SHA-256 instead of base64url, still named S256), None (not used: a confidential client).
+    pkce: str | None = "S256"
 
 
 def _client(http: httpx.AsyncClient, app: AppCredentials, auth_method: str) -> Any:
@@ -91,15 +96,28 @@ def authorization_url(
     scopes: tuple[str, ...],
 ) -> str:
     client = _client(http, app, config.auth_method)
+    challenge: dict[str, str] = {}
+    if config.pkce == "S256":
+        challenge["code_verifier"] = code_verifier  # Authlib derives the S256 challenge
+    elif config.pkce == "hex":
+        challenge = {
+            "code_challenge": hex_challenge(code_verifier),
+            "code_challenge_method": "S256",
+        }
     url, _state = client.create_authorization_url(
         config.authorize_url,
         state=state,
-        code_verifier=code_verifier,
         redirect_uri=redirect_uri,
         scope=config.scope_separator.join(scopes),
+        **challenge,
         **dict(config.extra_params),
     )
     return str(url)
+
+
+def hex_challenge(code_verifier: str) -> str:
+    """TikTok's code challenge: the lowercase hex SHA-256 digest of the verifier."""
+    return hashlib.sha256(code_verifier.encode("ascii")).hexdigest()
 
 
 async def exchange_code(
@@ -114,12 +132,13 @@ async def exchange_code(
     async with _client(http, app, config.auth_method) as client:
         _check_answers(client, config.wire)
         with _oauth_outcomes(config.wire):
+            verifier = {"code_verifier": code_verifier} if config.pkce else {}
             token = await client.fetch_token(
                 config.token_url,
                 grant_type="authorization_code",
                 code=code,
                 redirect_uri=redirect_uri,
-                code_verifier=code_verifier,
+                **verifier,
                 **dict(config.extra_params),
             )
     return token_set(token, utc_now(), config.wire)
@@ -244,6 +263,8 @@ class OAuth2Adapter(AdapterBase):
     revoke_refresh_token: ClassVar[bool] = False
     # ``revoke`` names the token's type (RFC 7009 ``token_type_hint``).
     revoke_type_hint: ClassVar[bool] = True
+    # How the network takes PKCE (see ``OAuthClientConfig.pkce``).
+    pkce: ClassVar[str | None] = "S256"
 
     def __init__(
         self, http: httpx.AsyncClient, base_url: str, auth_base_url: str | None = None
@@ -266,6 +287,7 @@ class OAuth2Adapter(AdapterBase):
             auth_method=auth_method_for(app, self.confidential_auth),
             extra_params=self._client_params(app),
             scope_separator=self.scope_separator,
+            pkce=self.pkce,
         )
 
     def authorization_url(

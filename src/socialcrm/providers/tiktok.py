@@ -86,6 +86,9 @@ class TikTokProvider(OAuth2Adapter):
     # separated by commas, and a revocation names no token type.
     scope_separator: ClassVar[str] = ","
     revoke_type_hint: ClassVar[bool] = False
+    # Login Kit's code_challenge is the hex SHA-256 digest of the verifier, not RFC 7636's
+    # base64url (developers.tiktok.com/doc/login-kit-desktop); the web flow accepts it too.
+    pkce: ClassVar[str | None] = "hex"
 
     # --- connecting ---------------------------------------------------------------------------
 

@@ -87,6 +87,8 @@ class AccountSpec(_Strict):
     removed: bool = False
     app_password: str | None = None
     account_type: str | None = None  # linkedin member|organization, facebook page|person, ...
+    # Handles (same network) of the people who administer this organisation or Page.
+    admins: list[str] = Field(default_factory=list)
     posts: list[PostSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
