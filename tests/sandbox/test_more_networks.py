@@ -68,11 +68,14 @@ async def connect(
     *,
     extra_scopes: tuple[str, ...] = (),
     options: NetworkOptions | None = None,
+    app: AppCredentials | None = None,
 ) -> tuple[Provider, CallContext]:
     """The whole OAuth dance through the adapter: authorize URL, consent, code, tokens."""
-    provider = build_provider(network, http, sandbox_url=sandbox.url, options=options)
+    provider = build_provider(
+        network, http, sandbox_url=sandbox.url, options=options or NetworkOptions(poll_interval_s=0)
+    )
     pkce = make_pkce()
-    app = app_for(network)
+    app = app or app_for(network)
     url = provider.authorization_url(
         app,
         redirect_uri=redirect_for(network),
@@ -467,7 +470,7 @@ async def test_youtube_quota_is_403_until_pacific_midnight(
 # --- TikTok ---------------------------------------------------------------------------------
 
 
-async def test_tiktok_user_info_videos_and_content_posting(
+async def test_tiktok_user_info_videos_and_private_posts_of_an_unaudited_app(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient
 ) -> None:
     tt, ctx = await connect(live_sandbox, client, "tiktok")
@@ -483,15 +486,92 @@ async def test_tiktok_user_info_videos_and_content_posting(
         ("Bernoulli numbers in 30 seconds", 800, 40000)
     ]
     assert (await tt.metrics(ctx, videos[0].id)).reposts == 20
+    # The test app is not audited: SELF_ONLY, which TikTok never gives a public id
     posted = await tt.publish_media(ctx, "Engines at dawn", ("https://cdn.example.com/1.jpg",))
-    assert posted.id.isdigit() and posted.url.endswith(f"/video/{posted.id}")
-    assert (await tt.metrics(ctx, posted.id)).text == "Engines at dawn"
-    clip = await tt.publish_media(ctx, "A clip", ("https://cdn.example.com/clip.mp4",))
-    assert clip.id != posted.id
+    assert posted.id == posted.ref and posted.id.startswith("v_pub_url~") and posted.url == ""
+    assert (await tt.metrics(ctx, posted.id)).id == posted.id  # complete, and private
+    assert [v.text for v in await tt.posts(ctx, me.user_id)] == [videos[0].text]
     for unsupported in (Capability.LOOKUP_BY_HANDLE, Capability.LOOKUP_BY_ID, Capability.MENTIONS):
         assert not tt.supports(unsupported)
     with pytest.raises(NotSupported):
         await tt.lookup_handle(ctx, "@grace.debugs")
+
+
+async def test_tiktok_refuses_public_posts_from_an_unaudited_app(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    """The operator claims an audit TikTok has not granted: a clear refusal, nothing posted."""
+    tt, ctx = await connect(
+        live_sandbox,
+        client,
+        "tiktok",
+        options=NetworkOptions(tiktok_audited=True, poll_interval_s=0),
+    )
+    with pytest.raises(RequestRejected) as caught:
+        await tt.publish_media(ctx, "Public?", ("https://cdn.example.com/1.jpg",))
+    assert caught.value.status == 403 and "SOCIALCRM_TIKTOK_AUDITED" in str(caught.value)
+    raw = await client.post(
+        f"{live_sandbox.url}/tiktok/v2/post/publish/video/init/",
+        headers={"Authorization": f"Bearer {ctx.access_token}"},
+        json={
+            "post_info": {"title": "x", "privacy_level": "PUBLIC_TO_EVERYONE"},
+            "source_info": {
+                "source": "PULL_FROM_URL",
+                "video_url": "https://cdn.example.com/v.mp4",
+            },
+        },
+    )
+    assert raw.status_code == 403
+    assert raw.json()["error"]["code"] == "unaudited_client_can_only_post_to_private_accounts"
+    assert len(await tt.posts(ctx, "ada-open-id-0001")) == 1
+
+
+async def test_tiktok_audited_app_posts_publicly_once_processed(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    registered = live_sandbox.control.post(
+        "/apps",
+        json={
+            "network": "tiktok",
+            "redirect_uris": [redirect_for("tiktok")],
+            "client_id": "audited-tiktok-app",
+            "client_secret": "audited-secret",
+            "audited": True,
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    tt, ctx = await connect(
+        live_sandbox,
+        client,
+        "tiktok",
+        options=NetworkOptions(tiktok_audited=True, poll_interval_s=0),
+        app=AppCredentials("audited-tiktok-app", "audited-secret"),
+    )
+    posted = await tt.publish_media(ctx, "Engines at dawn", ("https://cdn.example.com/1.jpg",))
+    assert posted.id.isdigit() and posted.url.endswith(f"/video/{posted.id}")
+    assert posted.ref.startswith("v_pub_url~")
+    assert (await tt.metrics(ctx, posted.id)).text == "Engines at dawn"
+    clip = await tt.publish_media(ctx, "A clip", ("https://cdn.example.com/clip.mp4",))
+    assert clip.id != posted.id and clip.id.isdigit()
+
+
+async def test_tiktok_pkce_challenge_is_hex(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    """RFC 7636's base64url challenge is refused; the adapter's hex one connects."""
+    params = {
+        "client_key": "test-tiktok-client",
+        "response_type": "code",
+        "redirect_uri": redirect_for("tiktok"),
+        "scope": "user.info.basic",
+        "state": "s",
+        "code_challenge": make_pkce().challenge,
+        "code_challenge_method": "S256",
+    }
+    page = await client.get(f"{live_sandbox.url}/tiktok/v2/auth/authorize/", params=params)
+    assert page.status_code == 400 and "hex encoding of SHA256" in page.text
+    tt, ctx = await connect(live_sandbox, client, "tiktok")
+    assert (await tt.me(ctx)).handle == "ada.codes"
 
 
 async def test_tiktok_429_rate_limit_exceeded(

@@ -146,7 +146,11 @@ def _build_rest_provider(
             token_url=base or youtube.REAL_TOKEN_URL,
         )
     return TikTokProvider(
-        http, base or tiktok.REAL_API_URL, auth_base_url=base or tiktok.REAL_AUTH_URL
+        http,
+        base or tiktok.REAL_API_URL,
+        auth_base_url=base or tiktok.REAL_AUTH_URL,
+        audited=options.tiktok_audited,
+        poll_interval_s=options.poll_interval_s,
     )
 
 

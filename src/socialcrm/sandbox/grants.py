@@ -53,6 +53,7 @@ class App:
     client_secret: str | None
     redirect_uris: tuple[str, ...]
     scopes: tuple[str, ...] | None  # None: any scope may be requested
+    audited: bool = False  # TikTok's content-posting audit
 
 
 @dataclass
@@ -118,6 +119,7 @@ def app_from_spec(spec: AppSpec) -> App:
         client_secret=spec.client_secret,
         redirect_uris=tuple(spec.redirect_uris),
         scopes=tuple(spec.scopes) if spec.scopes is not None else None,
+        audited=spec.audited,
     )
 
 
@@ -163,6 +165,7 @@ class Grants:
         client_id: str | None = None,
         client_secret: str | None = None,
         scopes: list[str] | None = None,
+        audited: bool = False,
     ) -> App:
         app_id = str(secrets.randbelow(10**8))
         app = App(
@@ -173,6 +176,7 @@ class Grants:
             client_secret=client_secret or secrets.token_urlsafe(32),
             redirect_uris=tuple(redirect_uris),
             scopes=tuple(scopes) if scopes is not None else None,
+            audited=audited,
         )
         with self._lock:
             self._store.apps[(network, app.client_id)] = app

@@ -131,6 +131,8 @@ class AppSpec(_Strict):
     redirect_uris: list[str] = Field(min_length=1)
     name: str | None = None
     scopes: list[str] | None = None
+    # TikTok: whether the app passed TikTok's audit (unaudited apps may post only SELF_ONLY).
+    audited: bool = False
 
 
 class WorldSpec(_Strict):
