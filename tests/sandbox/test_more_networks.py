@@ -34,7 +34,7 @@ pytestmark = pytest.mark.anyio
 NEW_NETWORKS = ("linkedin", "facebook", "instagram", "youtube", "tiktok")
 SIGN_IN = {
     "linkedin": "ada-lovelace",
-    "facebook": "analyticalengines",
+    "facebook": "ada.lovelace",  # a person: Facebook Login signs in people, who pick Pages
     "instagram": "ada.lovelace",
     "youtube": "adalovelace",
     "tiktok": "ada.codes",
@@ -100,6 +100,16 @@ async def connect(
     return provider, CallContext(access_token=tokens.access_token)
 
 
+async def connect_page(
+    sandbox: RunningSandbox, http: httpx.AsyncClient, page: str = "analyticalengines"
+) -> tuple[Provider, CallContext]:
+    """Facebook: sign the person in, list the Pages they manage, act with one Page's token."""
+    fb, user_ctx = await connect(sandbox, http, "facebook")
+    managed = {m.profile.handle: m for m in await fb.managed_accounts(user_ctx)}
+    chosen = managed[page]
+    return fb, CallContext(chosen.access_token, chosen.profile.user_id, chosen.profile.handle)
+
+
 @pytest.mark.parametrize("network", NEW_NETWORKS)
 async def test_oauth_connects_and_me_is_the_signed_in_account(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient, network: str
@@ -107,7 +117,10 @@ async def test_oauth_connects_and_me_is_the_signed_in_account(
     provider, ctx = await connect(live_sandbox, client, network)
     me = await provider.me(ctx)
     assert me.network == network
-    expected_handle = {"linkedin": "adaLv9x"}.get(network, SIGN_IN[network])
+    # A Facebook user token reads the person: id and name, no username
+    expected_handle = {"linkedin": "adaLv9x", "facebook": "104000000003"}.get(
+        network, SIGN_IN[network]
+    )
     assert me.handle == expected_handle
 
 
@@ -136,7 +149,7 @@ async def test_refresh_gives_a_working_token(
     assert (await provider.me(CallContext(fresh.access_token))).network == network
 
 
-@pytest.mark.parametrize("network", ["linkedin", "facebook", "youtube", "tiktok"])
+@pytest.mark.parametrize("network", ["linkedin", "youtube", "tiktok"])
 async def test_revoke_kills_the_token(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient, network: str
 ) -> None:
@@ -151,10 +164,11 @@ async def test_revoke_kills_the_token(
 async def test_consent_offers_only_accounts_that_can_sign_in(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient
 ) -> None:
-    """A LinkedIn organisation, a Facebook person and a personal Instagram cannot connect."""
+    """A LinkedIn organisation, a Facebook Page (people sign in, then pick their Pages) and a
+    personal Instagram cannot sign in."""
     for network, refused, offered in (
         ("linkedin", "analytical-engines", "ada-lovelace"),
-        ("facebook", "grace.hopper", "analyticalengines"),
+        ("facebook", "analyticalengines", "ada.lovelace"),
         ("instagram", "babbage", "grace.codes"),
     ):
         provider = build_provider(network, client, sandbox_url=live_sandbox.url)
@@ -295,10 +309,78 @@ async def test_linkedin_bare_429_waits_for_utc_midnight(
 # --- Facebook Pages -------------------------------------------------------------------------
 
 
+async def test_facebook_login_lists_the_persons_pages_with_their_own_tokens(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    fb, user_ctx = await connect(live_sandbox, client, "facebook")
+    managed = await fb.managed_accounts(user_ctx)
+    assert [(m.profile.user_id, m.profile.handle) for m in managed] == [
+        ("104000000001", "analyticalengines"),
+        ("104000000004", "engineclub"),
+    ]
+    assert len({m.access_token for m in managed} | {user_ctx.access_token}) == 3
+    for chosen in managed:
+        assert (await fb.me(CallContext(chosen.access_token))).user_id == chosen.profile.user_id
+    _, grace_ctx = await connect(live_sandbox, client, "facebook", "grace.hopper")
+    assert await fb.managed_accounts(grace_ctx) == []  # she manages no Page
+
+
+async def test_facebook_tokens_are_long_lived_and_page_tokens_do_not_expire(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    fb = build_provider("facebook", client, sandbox_url=live_sandbox.url)
+    pkce = make_pkce()
+    url = fb.authorization_url(
+        app_for("facebook"),
+        redirect_uri=redirect_for("facebook"),
+        state="s",
+        code_verifier=pkce.verifier,
+        scopes=(),
+    )
+    form = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    decision = await client.post(
+        url.split("?", 1)[0], data={**form, "account": "ada.lovelace", "decision": "allow"}
+    )
+    code = parse_qs(urlsplit(decision.headers["location"]).query)["code"][0]
+    tokens = await fb.exchange_code(
+        app_for("facebook"),
+        code=code,
+        redirect_uri=redirect_for("facebook"),
+        code_verifier=pkce.verifier,
+    )
+    assert tokens.expires_at is not None
+    assert tokens.expires_at - datetime.now(UTC) > timedelta(days=59)  # not the hour-long one
+    counts = live_sandbox.control.get("/tokens", params={"network": "facebook"}).json()
+    assert counts["active"] == 2  # the short-lived token and its long-lived successor
+
+
+async def test_a_user_token_cannot_act_as_the_page(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    """What the adapter did before: the Facebook Login user token used as if it were the
+    Page. Meta answers (#190); the adapter says to reconnect and pick the Page."""
+    fb, user_ctx = await connect(live_sandbox, client, "facebook")
+    as_page = CallContext(user_ctx.access_token, "104000000001", "analyticalengines")
+    with pytest.raises(ReconnectRequired) as caught:
+        await fb.publish(as_page, "Doors open at ten")
+    assert "Page" in str(caught.value) and "reconnect" in str(caught.value)
+    for call in (fb.mentions(as_page, None), fb.send_dm(as_page, "104000000002", "hi")):
+        with pytest.raises(ReconnectRequired):
+            await call
+    raw = await client.post(
+        f"{live_sandbox.url}/facebook/v21.0/104000000001/feed",
+        headers={"Authorization": f"Bearer {user_ctx.access_token}"},
+        data={"message": "x"},
+    )
+    error = raw.json()["error"]
+    assert (raw.status_code, error["code"], error["type"]) == (400, 190, "OAuthException")
+    assert error["message"] == "(#190) This method must be called with a Page Access Token"
+
+
 async def test_facebook_page_lookup_posts_tags_publish_comment_dm(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient
 ) -> None:
-    fb, ctx = await connect(live_sandbox, client, "facebook")
+    fb, ctx = await connect_page(live_sandbox, client)
     page = await fb.lookup_handle(ctx, "https://www.facebook.com/analyticalengines")
     assert (page.user_id, page.display_name, page.followers) == (
         "104000000001",
@@ -324,12 +406,13 @@ async def test_facebook_page_lookup_posts_tags_publish_comment_dm(
     assert [(d["recipient_handle"], d["text"]) for d in dms] == [
         ("grace.hopper", "Thanks for coming!")
     ]
+    assert not fb.supports(Capability.REVOKE)  # a Page token cannot be revoked on its own
 
 
 async def test_facebook_people_are_not_pages(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient
 ) -> None:
-    fb, ctx = await connect(live_sandbox, client, "facebook")
+    fb, ctx = await connect_page(live_sandbox, client)
     with pytest.raises(ProfileGone):
         await fb.lookup_handle(ctx, "grace.hopper")
     with pytest.raises(ProfileGone):
@@ -365,26 +448,66 @@ async def test_meta_throttle_codes_and_usage_headers(
 # --- Instagram ------------------------------------------------------------------------------
 
 
-async def test_instagram_business_discovery_only_finds_professional_accounts(
+async def test_instagram_login_has_no_business_discovery_and_no_tags(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient
 ) -> None:
+    """Both exist only with Facebook Login on graph.facebook.com: the Instagram-Login host
+    refuses them, and the adapter no longer offers them."""
     ig, ctx = await connect(live_sandbox, client, "instagram")
-    grace = await ig.lookup_handle(ctx, "https://www.instagram.com/grace.codes/")
-    assert (grace.handle, grace.followers, grace.following, grace.post_count) == (
-        "grace.codes",
-        800,
-        60,
-        2,
+    for missing in (Capability.LOOKUP_BY_HANDLE, Capability.MENTIONS, Capability.LOOKUP_BY_ID):
+        assert not ig.supports(missing)
+    with pytest.raises(NotSupported):
+        await ig.lookup_handle(ctx, "grace.codes")
+    with pytest.raises(NotSupported):
+        await ig.mentions(ctx, None)
+    headers = {"Authorization": f"Bearer {ctx.access_token}"}
+    base = f"{live_sandbox.url}/instagram/v21.0/17841400000000001"
+    discovery = await client.get(
+        base,
+        params={"fields": "business_discovery.username(grace.codes){username}"},
+        headers=headers,
     )
-    with pytest.raises(ProfileGone):
-        await ig.lookup_handle(ctx, "babbage")  # a personal account
-    with pytest.raises(ProfileGone):
-        await ig.lookup_handle(ctx, "nobody.here")
-    assert not ig.supports(Capability.LOOKUP_BY_ID)
+    assert discovery.status_code == 400 and discovery.json()["error"]["code"] == 100
+    assert "business_discovery" in discovery.json()["error"]["message"]
+    tags = await client.get(f"{base}/tags", headers=headers)
+    assert tags.status_code == 400 and tags.json()["error"]["code"] == 2500
     assert not ig.supports(Capability.PUBLISH) and ig.supports(Capability.PUBLISH_MEDIA)
 
 
-async def test_instagram_media_tags_comments_and_publishing(
+async def test_instagram_tokens_are_exchanged_for_long_lived_ones_and_refresh(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    ig = build_provider("instagram", client, sandbox_url=live_sandbox.url)
+    pkce = make_pkce()
+    url = ig.authorization_url(
+        app_for("instagram"),
+        redirect_uri=redirect_for("instagram"),
+        state="s",
+        code_verifier=pkce.verifier,
+        scopes=("instagram_business_basic",),
+    )
+    form = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    decision = await client.post(
+        url.split("?", 1)[0], data={**form, "account": "ada.lovelace", "decision": "allow"}
+    )
+    code = parse_qs(urlsplit(decision.headers["location"]).query)["code"][0]
+    tokens = await ig.exchange_code(
+        app_for("instagram"),
+        code=code,
+        redirect_uri=redirect_for("instagram"),
+        code_verifier=pkce.verifier,
+    )
+    assert tokens.scopes == ("instagram_business_basic",)  # read from the wrapped answer
+    assert tokens.expires_at is not None
+    assert tokens.expires_at - datetime.now(UTC) > timedelta(days=59)
+    assert tokens.refresh_token == tokens.access_token  # Instagram refreshes a token with itself
+    fresh = await ig.refresh(app_for("instagram"), tokens.access_token)
+    assert fresh.access_token != tokens.access_token
+    assert (await ig.me(CallContext(fresh.access_token))).handle == "ada.lovelace"
+    assert ig.supports(Capability.REFRESH)
+
+
+async def test_instagram_media_comments_and_publishing(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient
 ) -> None:
     ig, ctx = await connect(live_sandbox, client, "instagram")
@@ -392,14 +515,10 @@ async def test_instagram_media_tags_comments_and_publishing(
     assert [(p.text, p.likes) for p in own] == [("The engine, sketched.", 40)]
     with pytest.raises(NotSupported):
         await ig.posts(ctx, "17841400000000002")
-    tags = await ig.mentions(ctx, None)
-    assert [(p.author_handle, p.text) for p in tags.posts] == [
-        ("grace.codes", "Debugging with @ada.lovelace")
-    ]
-    comment = await ig.reply(ctx, tags.posts[0], "It was fun!")
+    comment = await ig.reply(ctx, own[0], "It was fun!")
     reply = await ig.reply(ctx, comment, "Really")
     assert reply.in_reply_to_id == comment.id
-    assert (await ig.metrics(ctx, tags.posts[0].id)).replies == 1
+    assert (await ig.metrics(ctx, own[0].id)).replies == 1
     with pytest.raises(NotSupported):
         await ig.publish(ctx, "text alone")
     single = await ig.publish_media(ctx, "New sketch", ("https://cdn.example.com/a.jpg",))
@@ -411,6 +530,32 @@ async def test_instagram_media_tags_comments_and_publishing(
         "New sketch",
     ]
     assert single.id != carousel.id
+
+
+async def test_instagram_reels_wait_until_their_container_is_finished(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    ig, ctx = await connect(live_sandbox, client, "instagram")
+    reel = await ig.publish_media(ctx, "A reel", ("https://cdn.example.com/reel.mp4",))
+    assert reel.text == "A reel"
+    # What the adapter did before: one status read, then publish (or give up): the sandbox's
+    # container is IN_PROGRESS at first, and publishing it then is refused.
+    headers = {"Authorization": f"Bearer {ctx.access_token}"}
+    base = f"{live_sandbox.url}/instagram/v21.0"
+    made = await client.post(
+        f"{base}/17841400000000001/media",
+        headers=headers,
+        data={"video_url": "https://cdn.example.com/r2.mp4", "media_type": "REELS"},
+    )
+    container = made.json()["id"]
+    status = await client.get(
+        f"{base}/{container}", params={"fields": "status_code"}, headers=headers
+    )
+    assert status.json()["status_code"] == "IN_PROGRESS"
+    early = await client.post(
+        f"{base}/17841400000000001/media_publish", headers=headers, data={"creation_id": container}
+    )
+    assert early.status_code == 400 and early.json()["error"]["error_subcode"] == 2207027
 
 
 # --- YouTube --------------------------------------------------------------------------------
@@ -595,7 +740,7 @@ async def test_tiktok_429_rate_limit_exceeded(
 async def test_post_of_another_network_is_refused(
     live_sandbox: RunningSandbox, client: httpx.AsyncClient
 ) -> None:
-    fb, ctx = await connect(live_sandbox, client, "facebook")
+    fb, ctx = await connect_page(live_sandbox, client)
     alien = PostData("x", "not_a_graph id", "1", "ada", "", None)
     with pytest.raises(ProfileGone):
         await fb.reply(ctx, alien, "hello")

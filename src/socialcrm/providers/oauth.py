@@ -61,6 +61,8 @@ class OAuthClientConfig:
     # request and separates scopes with commas.
     extra_params: tuple[tuple[str, str], ...] = ()
     scope_separator: str = " "
+    # Instagram Login answers ``{"data": [{"access_token", "user_id", "permissions"}]}``.
+    token_in_data_list: bool = False
     # PKCE as the network documents it: "S256" (RFC 7636), "hex" (TikTok: the hex digest of
     # SHA-256 instead of base64url, still named S256), None (not used: a confidential client).
     pkce: str | None = "S256"
@@ -130,7 +132,7 @@ async def exchange_code(
     code_verifier: str,
 ) -> TokenSet:
     async with _client(http, app, config.auth_method) as client:
-        _check_answers(client, config.wire)
+        _check_answers(client, config.wire, unwrap=config.token_in_data_list)
         with _oauth_outcomes(config.wire):
             verifier = {"code_verifier": code_verifier} if config.pkce else {}
             token = await client.fetch_token(
@@ -186,13 +188,14 @@ def _raise_for_revoke(response: httpx.Response, wire: Wire) -> None:
         raise RequestRejected(response.status_code, f"{wire.network}: revoke refused")
 
 
-def _check_answers(client: Any, wire: Wire) -> None:
-    """Before Authlib reads a token answer: 429 → RateLimited, 5xx → Transient."""
+def _check_answers(client: Any, wire: Wire, *, unwrap: bool = False) -> None:
+    """Before Authlib reads a token answer: 429 → RateLimited, 5xx → Transient; with
+    ``unwrap``, a token wrapped in ``{"data": [...]}`` is lifted out for Authlib."""
 
     def hook(response: httpx.Response) -> httpx.Response:
         if response.status_code == 429 or response.status_code >= 500:
             check_status(response, wire)
-        return response
+        return unwrap_token_answer(response) if unwrap else response
 
     client.register_compliance_hook("access_token_response", hook)
     client.register_compliance_hook("refresh_token_response", hook)
@@ -219,6 +222,22 @@ def _oauth_outcomes(wire: Wire) -> Iterator[None]:
         raise TransientProviderError(f"{wire.network}: {type(exc).__name__}") from exc
     except ValueError as exc:  # Authlib: the answer was not a JSON object
         raise TransientProviderError(f"{wire.network}: unreadable token answer") from exc
+
+
+def unwrap_token_answer(response: httpx.Response) -> httpx.Response:
+    """``{"data": [{"access_token", "permissions": "a,b"}]}`` (or the same unwrapped) →
+    ``{"access_token", "scope"}`` for Authlib."""
+    body = error_body(response)
+    items = body.get("data")
+    if response.status_code >= 400 or not body:
+        return response
+    token = (
+        dict(items[0]) if isinstance(items, list) and items and isinstance(items[0], dict) else body
+    )
+    permissions = token.get("permissions")
+    if "scope" not in token and isinstance(permissions, str | list):
+        token["scope"] = permissions if isinstance(permissions, str) else ",".join(permissions)
+    return httpx.Response(response.status_code, json=token, request=response.request)
 
 
 def token_set(token: Mapping[str, Any], now: datetime, wire: Wire) -> TokenSet:
@@ -265,6 +284,7 @@ class OAuth2Adapter(AdapterBase):
     revoke_type_hint: ClassVar[bool] = True
     # How the network takes PKCE (see ``OAuthClientConfig.pkce``).
     pkce: ClassVar[str | None] = "S256"
+    token_in_data_list: ClassVar[bool] = False
 
     def __init__(
         self, http: httpx.AsyncClient, base_url: str, auth_base_url: str | None = None
@@ -288,6 +308,7 @@ class OAuth2Adapter(AdapterBase):
             extra_params=self._client_params(app),
             scope_separator=self.scope_separator,
             pkce=self.pkce,
+            token_in_data_list=self.token_in_data_list,
         )
 
     def authorization_url(

@@ -41,6 +41,8 @@ class ProviderInfo:
     requires: Mapping[Capability, str] = field(default_factory=lambda: MappingProxyType({}))
     # How connecting proves the client: "S256" PKCE, "hex" (TikTok's), None (client secret).
     pkce: str | None = "S256"
+    # Connecting ends with the person picking among the accounts they manage (Facebook Pages).
+    picks_accounts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
             MappingProxyType(dict(getattr(cls, "capability_notes", {}))),
             MappingProxyType(dict(getattr(cls, "capability_requires", {}))),
             getattr(cls, "pkce", None),
+            getattr(cls, "picks_managed_accounts", False),
         )
         for cls, prefix, dynamic in (
             (XProvider, "/x", False),
@@ -137,6 +140,7 @@ def _build_rest_provider(
             base or meta.REAL_INSTAGRAM_GRAPH_URL,
             auth_url=base or meta.REAL_INSTAGRAM_AUTH_URL,
             token_url=base or meta.REAL_INSTAGRAM_TOKEN_URL,
+            poll_interval_s=options.poll_interval_s,
         )
     if name == YouTubeProvider.name:
         return YouTubeProvider(

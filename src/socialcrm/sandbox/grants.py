@@ -258,6 +258,32 @@ class Grants:
             old.revoked = True
             return self._issue(old, app.client_id, with_refresh=True, expiring=True)
 
+    def derive(
+        self, network: Network, value: str, *, account_id: str | None = None, ttl: float | None
+    ) -> Token | None:
+        """A new access token of the same grant as the active token ``value``: Meta's
+        long-lived token (``ttl`` 60 days) or a Page token (``account_id`` the Page's; no
+        ``ttl``: it does not expire). None for an unknown or dead token."""
+        with self._lock:
+            old = self._store.tokens.get(value)
+            if (
+                old is None
+                or old.network != network
+                or old.kind != "access"
+                or old.status(self._clock()) != "active"
+            ):
+                return None
+            now = self._clock()
+            made = replace(
+                old,
+                value=secrets.token_urlsafe(48),
+                account_id=account_id or old.account_id,
+                issued_at=now,
+                expires_at=None if ttl is None else now + ttl,
+            )
+            self._store.tokens[made.value] = made
+            return replace(made)
+
     # -- Bluesky sessions ----------------------------------------------------------------
 
     def create_session(self, account_id: str) -> Issued:

@@ -34,10 +34,10 @@ NETWORK_LABELS = {
     "tiktok": "TikTok",
 }
 # Who can sign in on each network's consent page: a LinkedIn member (not an organisation),
-# a Facebook Page, an Instagram professional account.
+# a Facebook user (who then lists the Pages they manage), an Instagram professional account.
 SIGN_IN_TYPES: dict[str, frozenset[str]] = {
     "linkedin": frozenset({"member"}),
-    "facebook": frozenset({"page"}),
+    "facebook": frozenset({"person"}),
     "instagram": frozenset({"business", "creator"}),
 }
 FORWARDED_PARAMS = (
@@ -258,7 +258,17 @@ def token_json(network: OAuthNetwork, issued: Issued) -> dict[str, Any]:
             "expires_in": _lifetime(issued),
         }
         if network == "instagram":
-            answer |= {"user_id": int(access.account_id), "permissions": list(access.scope)}
+            # Instagram Login's documented answer: one token wrapped in a data list, with the
+            # permissions comma-separated (and no expiry: it lives about an hour).
+            return {
+                "data": [
+                    {
+                        "access_token": access.value,
+                        "user_id": access.account_id,
+                        "permissions": ",".join(access.scope),
+                    }
+                ]
+            }
         return answer
     if network in ("linkedin", "youtube", "tiktok"):
         return _refreshing_token_json(network, issued)
