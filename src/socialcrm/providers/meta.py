@@ -77,7 +77,7 @@ REAL_INSTAGRAM_TOKEN_URL = "https://api.instagram.com"  # noqa: S105 - a URL
 FACEBOOK_WIRE = Wire("facebook", NO_RATE_HEADERS)
 INSTAGRAM_WIRE = Wire("instagram", NO_RATE_HEADERS)
 PAGE_FIELDS = "id,name,username,about,category,fan_count,followers_count,link,website,picture"
-MANAGED_PAGE_FIELDS = "id,name,username,category,picture,access_token,tasks"
+MANAGED_PAGE_FIELDS = "id,name,username,category,picture,access_token"
 FB_POST_FIELDS = (
     "id,message,created_time,permalink_url,from,shares,"
     "likes.summary(true).limit(0),comments.summary(true).limit(0)"
