@@ -15,8 +15,13 @@ from socialcrm.core.db import Database, utcnow
 from socialcrm.providers.base import CallContext, Capability, PostData, Provider
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.sandbox.testing import RunningSandbox
+from socialcrm.tenancy.models import Role
+from socialcrm.tenancy.service import Principal, create_user
+from tests.conftest import csrf_of, make_tenant, ui_login
 
-from .flow import callback, connect, consent, register_app, start
+from .flow import callback, connect, consent, register_app, start, world_app
+
+PASSWORD = "pages-password-1"
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 
@@ -136,3 +141,82 @@ def test_a_disconnected_page_forgets_its_token_without_touching_the_others(
     assert (gone["status"], gone["provider_revoked"]) == ("revoked", False)
     assert api.get(f"/api/connections/{picked[1]['id']}").json()["status"] == "active"
     assert sandbox.control.get("/tokens", params={"network": "facebook"}).json()["revoked"] == 0
+
+
+def test_a_person_picks_their_pages_on_the_connect_page(
+    app_client: TestClient, database: Database
+) -> None:
+    """The browser's path: Connect Facebook, consent as the person, tick a Page, connected."""
+    with database.session(system=True) as session:
+        tenant = make_tenant(session, name="Pages Co")
+        create_user(
+            session, tenant=tenant, email="ana@pages.test", password=PASSWORD, role=Role.ADMIN
+        )
+    client = ui_login(app_client, "ana@pages.test", PASSWORD)
+    app = world_app("facebook")
+    page = client.get("/connections").text
+    assert "Page Public Content Access" in page  # what reading other Pages requires
+    with database.session(system=True) as session:
+        session.info.update(system=False, tenant_id=tenant.id)
+        admin = Principal(tenant_id=tenant.id, role=Role.ADMIN, user_id=None)
+        service.set_provider_app(
+            session,
+            admin,
+            provider="facebook",
+            client_id=app["client_id"],
+            client_secret=app["client_secret"],
+        )
+    started = client.post(
+        "/connections",
+        data={"provider": "facebook", "csrf": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, started.text
+    back = client.get(
+        "/oauth/callback/facebook",
+        params=consent(started.headers["location"], "ada.lovelace"),
+        headers={"Accept": "text/html"},
+        follow_redirects=False,
+    )
+    assert back.status_code == 303 and back.headers["location"].startswith("/connections/choose/")
+    choose = client.get(back.headers["location"])
+    assert choose.status_code == 200
+    assert "Analytical Engines" in choose.text and "Engine Club" in choose.text
+    none_ticked = client.post(
+        back.headers["location"], data={"csrf": csrf_of(choose.text)}, follow_redirects=False
+    )
+    assert none_ticked.status_code == 400 and "pick at least one" in none_ticked.text
+    picked = client.post(
+        back.headers["location"],
+        data={"csrf": csrf_of(choose.text), "ids": ["104000000004"]},
+        follow_redirects=False,
+    )
+    assert picked.status_code == 303 and "connected=" in picked.headers["location"]
+    with database.session(system=True) as session:
+        rows = session.scalars(select(SocialAccount)).all()
+    assert [(r.provider, r.external_user_id, r.handle) for r in rows] == [
+        ("facebook", "104000000004", "engineclub")
+    ]
+
+
+def test_instagram_connects_long_lived_and_the_crm_refreshes_it(
+    api: TestClient, database: Database
+) -> None:
+    """Before: the one-hour token was stored as is, with no way to refresh it."""
+    register_app(api, "instagram")
+    account = connect(api, "instagram", "ada.lovelace")
+    with database.session(system=True) as session:
+        stored = session.get(SocialAccount, account["id"])
+        assert stored is not None and stored.expires_at is not None
+        tenant_id, before = stored.tenant_id, stored.access_token
+        assert stored.expires_at - utcnow() > timedelta(days=59)
+        assert stored.refresh_token == stored.access_token
+    assert service.refresh_tokens(database, tenant_id, account["id"], force=True)
+
+    async def whoami(provider: Provider, ctx: CallContext) -> str:
+        return (await provider.me(ctx)).handle
+
+    with database.session(system=True) as session:
+        refreshed = session.get(SocialAccount, account["id"])
+        assert refreshed is not None and refreshed.access_token != before
+    assert service.with_account(database, tenant_id, account["id"], whoami) == "ada.lovelace"
