@@ -390,12 +390,7 @@ def complete_oauth(
             )
             return tokens, await p.me(CallContext(access_token=tokens.access_token))
 
-        try:
-            tokens, profile = _call(provider, exchange, record.instance_url)
-        except ReconnectRequired as exc:
-            raise OAuthCallbackError(
-                "the authorization code is invalid or expired: start connecting again"
-            ) from exc
+        tokens, profile = _callback_call(provider, exchange, record.instance_url)
         account = _upsert_account(
             session,
             provider=provider,
@@ -408,6 +403,18 @@ def complete_oauth(
         )
         session.expunge(account)
         return account
+
+
+def _callback_call(
+    provider: str, action: Callable[[Provider], Awaitable[T]], instance_url: str
+) -> T:
+    """The code exchange of a callback: a refused grant means "start again"."""
+    try:
+        return _call(provider, action, instance_url)
+    except ReconnectRequired as exc:
+        raise OAuthCallbackError(
+            "the authorization code is invalid or expired: start connecting again"
+        ) from exc
 
 
 def _offer_managed_accounts(db: Database, record: OAuthState, code: str) -> AccountChoiceStart:
@@ -423,12 +430,7 @@ def _offer_managed_accounts(db: Database, record: OAuthState, code: str) -> Acco
         )
         return tokens, await p.managed_accounts(CallContext(access_token=tokens.access_token))
 
-    try:
-        tokens, managed = _call(provider, exchange, record.instance_url)
-    except ReconnectRequired as exc:
-        raise OAuthCallbackError(
-            "the authorization code is invalid or expired: start connecting again"
-        ) from exc
+    tokens, managed = _callback_call(provider, exchange, record.instance_url)
     if not managed:
         raise OAuthCallbackError(
             f"this {provider} account manages no Page the app was allowed to use: "
