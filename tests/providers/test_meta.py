@@ -68,7 +68,7 @@ def igx(name: str, status: int = 200, **headers: str) -> Answer:
 
 
 def v(path: str) -> str:
-    return f"/v21.0/{path}"
+    return f"/v26.0/{path}"
 
 
 # --- Facebook -------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ async def test_login_trades_the_short_user_token_for_a_long_lived_one(
         code_verifier="v" * 64,
         scopes=("pages_show_list",),
     )
-    assert url.startswith("https://www.facebook.test/v21.0/dialog/oauth?")
+    assert url.startswith("https://www.facebook.test/v26.0/dialog/oauth?")
     net.on("POST", v("oauth/access_token"), fbx("short_token"))
     net.on("GET", v("oauth/access_token"), fbx("token"))
     tokens = await fb.exchange_code(

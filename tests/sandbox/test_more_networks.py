@@ -368,7 +368,7 @@ async def test_a_user_token_cannot_act_as_the_page(
         with pytest.raises(ReconnectRequired):
             await call
     raw = await client.post(
-        f"{live_sandbox.url}/facebook/v21.0/104000000001/feed",
+        f"{live_sandbox.url}/facebook/v26.0/104000000001/feed",
         headers={"Authorization": f"Bearer {user_ctx.access_token}"},
         data={"message": "x"},
     )
@@ -428,8 +428,8 @@ async def test_meta_throttle_codes_and_usage_headers(
     assert ctx.budget.limit == 100 and ctx.budget.remaining == 75  # 1 of 4 calls: 25 % used
     raw_headers = {"Authorization": f"Bearer {ctx.access_token}"}
     for _ in range(3):
-        await client.get(f"{live_sandbox.url}/facebook/v21.0/me", headers=raw_headers)
-    raw = await client.get(f"{live_sandbox.url}/facebook/v21.0/me", headers=raw_headers)
+        await client.get(f"{live_sandbox.url}/facebook/v26.0/me", headers=raw_headers)
+    raw = await client.get(f"{live_sandbox.url}/facebook/v26.0/me", headers=raw_headers)
     assert raw.json()["error"]["code"] == 32
     assert "X-App-Usage" in raw.headers and "X-Business-Use-Case-Usage" in raw.headers
     before = datetime.now(UTC)
@@ -461,7 +461,7 @@ async def test_instagram_login_has_no_business_discovery_and_no_tags(
     with pytest.raises(NotSupported):
         await ig.mentions(ctx, None)
     headers = {"Authorization": f"Bearer {ctx.access_token}"}
-    base = f"{live_sandbox.url}/instagram/v21.0/17841400000000001"
+    base = f"{live_sandbox.url}/instagram/v26.0/17841400000000001"
     discovery = await client.get(
         base,
         params={"fields": "business_discovery.username(grace.codes){username}"},
@@ -541,7 +541,7 @@ async def test_instagram_reels_wait_until_their_container_is_finished(
     # What the adapter did before: one status read, then publish (or give up): the sandbox's
     # container is IN_PROGRESS at first, and publishing it then is refused.
     headers = {"Authorization": f"Bearer {ctx.access_token}"}
-    base = f"{live_sandbox.url}/instagram/v21.0"
+    base = f"{live_sandbox.url}/instagram/v26.0"
     made = await client.post(
         f"{base}/17841400000000001/media",
         headers=headers,

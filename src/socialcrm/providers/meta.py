@@ -67,7 +67,9 @@ from socialcrm.providers.wire import (
     utc_now,
 )
 
-GRAPH_VERSION = "v21.0"
+# Meta serves each Graph version for at least two years and moves calls to a retired one to
+# the oldest live version; v26.0 is the version Meta's own SDK (facebook-business 26.0.3) targets.
+GRAPH_VERSION = "v26.0"
 REAL_FACEBOOK_GRAPH_URL = "https://graph.facebook.com"
 REAL_FACEBOOK_DIALOG_URL = "https://www.facebook.com"
 REAL_INSTAGRAM_GRAPH_URL = "https://graph.instagram.com"

@@ -1,4 +1,4 @@
-"""Meta's Graph API under ``/facebook/v21.0`` (Pages) and ``/instagram/v21.0`` (professional
+"""Meta's Graph API under ``/facebook/v26.0`` (Pages) and ``/instagram/v26.0`` (professional
 accounts, Instagram Login): nodes, edges, publishing, comments, Messenger, tokens.
 
 Facebook Login signs in a *person*: their token lists the Pages they manage with each Page's
@@ -29,7 +29,7 @@ from socialcrm.sandbox.schema import Network
 from socialcrm.sandbox.signals import graph_error
 from socialcrm.sandbox.world import Account, Post, World
 
-GRAPH_VERSION = "v21.0"
+GRAPH_VERSION = "v26.0"
 LONG_LIVED_S = 60 * 24 * 3600.0  # Meta's long-lived user tokens: 60 days
 CONTAINER_PROCESSING_READS = 2  # a video container answers IN_PROGRESS this often
 PAGE_SIZE_MAX = 100

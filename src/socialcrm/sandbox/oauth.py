@@ -89,7 +89,7 @@ LINKEDIN_OAUTH = OAuthPaths(
     pkce="optional",
 )
 FACEBOOK_OAUTH = OAuthPaths(
-    "facebook", "/facebook/v21.0/dialog/oauth", "/facebook/v21.0/oauth/access_token", None
+    "facebook", "/facebook/v26.0/dialog/oauth", "/facebook/v26.0/oauth/access_token", None
 )
 INSTAGRAM_OAUTH = OAuthPaths(
     "instagram", "/instagram/oauth/authorize", "/instagram/oauth/access_token", None
