@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from socialcrm.connections.models import AccountStatus, Ownership
 
@@ -53,6 +53,35 @@ class ConnectionList(BaseModel):
     items: list[ConnectionOut]
 
 
+class AccountOptionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+
+
+class AccountChoiceOut(BaseModel):
+    """What the person may connect after signing in (Facebook: their Pages)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    provider: str
+    expires_at: datetime
+    options: list[AccountOptionOut]
+
+
+class AccountChoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: Annotated[
+        list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]],
+        Field(min_length=1, max_length=100),
+    ]
+
+
 class ProviderAppIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,3 +107,6 @@ class ProviderOut(BaseModel):
     capabilities: list[str]
     connect_with: str  # "oauth" | "app_password"
     redirect_uri: str
+    # What the network demands before it allows a capability (App Review, an audit, ...).
+    requires: dict[str, str] = {}
+    picks_accounts: bool = False  # connecting ends with picking (Facebook: which Pages)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from socialcrm.connections.lifecycle import (
     next_status,
 )
 from socialcrm.connections.models import (
+    AccountChoice,
     AccountStatus,
     OAuthState,
     Ownership,
@@ -52,6 +54,7 @@ from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
     Capability,
+    ManagedAccount,
     ProfileData,
     Provider,
     ProviderError,
@@ -82,6 +85,26 @@ class OAuthCallbackError(AppError):
 class AuthorizationStart:
     authorization_url: str
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOption:
+    """One account the person may pick (a Facebook Page); its token stays server-side."""
+
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChoiceStart:
+    """The callback's outcome where the person picks what to connect (Facebook Pages)."""
+
+    key: str
+    provider: str
+    expires_at: datetime
+    options: list[AccountOption]
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,8 +380,12 @@ def _claim_state(db: Database, provider: str, state: str) -> OAuthState:
         return record
 
 
-def complete_oauth(db: Database, *, provider: str, params: Mapping[str, str]) -> SocialAccount:
-    """The redirect back from the network: exchange the code, read the profile, store."""
+def complete_oauth(
+    db: Database, *, provider: str, params: Mapping[str, str]
+) -> SocialAccount | AccountChoiceStart:
+    """The redirect back from the network: exchange the code, read the profile, store; or,
+    where the signed-in person picks among accounts they manage (Facebook Pages), list them
+    and keep them (tokens encrypted) until they pick."""
     capabilities(provider)
     state = params.get("state", "")
     if not state:
@@ -372,6 +399,8 @@ def complete_oauth(db: Database, *, provider: str, params: Mapping[str, str]) ->
     code = params.get("code", "")
     if not code:
         raise OAuthCallbackError("the callback carries no authorization code")
+    if PROVIDERS[provider].picks_accounts:
+        return _offer_managed_accounts(db, record, code)
     with db.session(tenant_id=record.tenant_id) as session:
         app = _app_credentials(session, provider, record.instance_url)
 
@@ -381,12 +410,7 @@ def complete_oauth(db: Database, *, provider: str, params: Mapping[str, str]) ->
             )
             return tokens, await p.me(CallContext(access_token=tokens.access_token))
 
-        try:
-            tokens, profile = _call(provider, exchange, record.instance_url)
-        except ReconnectRequired as exc:
-            raise OAuthCallbackError(
-                "the authorization code is invalid or expired: start connecting again"
-            ) from exc
+        tokens, profile = _callback_call(provider, exchange, record.instance_url)
         account = _upsert_account(
             session,
             provider=provider,
@@ -399,6 +423,136 @@ def complete_oauth(db: Database, *, provider: str, params: Mapping[str, str]) ->
         )
         session.expunge(account)
         return account
+
+
+def _callback_call(
+    provider: str, action: Callable[[Provider], Awaitable[T]], instance_url: str
+) -> T:
+    """The code exchange of a callback: a refused grant means "start again"."""
+    try:
+        return _call(provider, action, instance_url)
+    except ReconnectRequired as exc:
+        raise OAuthCallbackError(
+            "the authorization code is invalid or expired: start connecting again"
+        ) from exc
+
+
+def _offer_managed_accounts(db: Database, record: OAuthState, code: str) -> AccountChoiceStart:
+    """Facebook: the code's (long-lived) user token lists the person's Pages with their own
+    tokens; nothing is connected until the person picks."""
+    provider = record.provider
+    with db.session(tenant_id=record.tenant_id) as session:
+        app = _app_credentials(session, provider, record.instance_url)
+
+    async def exchange(p: Provider) -> tuple[TokenSet, list[ManagedAccount]]:
+        tokens = await p.exchange_code(
+            app, code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier
+        )
+        return tokens, await p.managed_accounts(CallContext(access_token=tokens.access_token))
+
+    tokens, managed = _callback_call(provider, exchange, record.instance_url)
+    if not managed:
+        raise OAuthCallbackError(
+            f"this {provider} account manages no Page the app was allowed to use: "
+            "connect again and select the Pages"
+        )
+    key = secrets.token_urlsafe(32)
+    now = utcnow()
+    offered = [
+        {
+            "id": m.profile.user_id,
+            "handle": m.profile.handle,
+            "display_name": m.profile.display_name,
+            "avatar_url": m.profile.avatar_url,
+            "token": m.access_token,
+            "expires_at": m.expires_at.isoformat() if m.expires_at else None,
+        }
+        for m in managed
+    ]
+    with db.session(tenant_id=record.tenant_id) as session:
+        session.add(
+            AccountChoice(
+                key_hash=_hash_state(key),
+                provider=provider,
+                ownership=record.ownership,
+                user_id=record.user_id,
+                actor=record.actor,
+                offered=json.dumps(offered),
+                scopes=list(tokens.scopes),
+                created_at=now,
+                expires_at=now + STATE_TTL,
+            )
+        )
+    return AccountChoiceStart(key, provider, now + STATE_TTL, _options(offered))
+
+
+def _options(offered: list[dict[str, str | None]]) -> list[AccountOption]:
+    return [
+        AccountOption(
+            str(o["id"]), str(o["handle"]), str(o["display_name"] or ""), str(o["avatar_url"] or "")
+        )
+        for o in offered
+    ]
+
+
+def _open_choice(session: Session, principal: Principal, key: str) -> AccountChoice:
+    """The person's own pending choice (another user's, or an expired one, is not found)."""
+    choice = session.scalars(
+        select(AccountChoice).where(AccountChoice.key_hash == _hash_state(key))
+    ).first()
+    if choice is None or choice.user_id != principal.user_id or choice.expires_at <= utcnow():
+        raise NotFound("this choice of accounts expired or is not yours: connect again")
+    return choice
+
+
+def get_account_choice(session: Session, principal: Principal, key: str) -> AccountChoiceStart:
+    choice = _open_choice(session, principal, key)
+    return AccountChoiceStart(
+        key, choice.provider, choice.expires_at, _options(json.loads(choice.offered))
+    )
+
+
+def choose_accounts(
+    session: Session, principal: Principal, key: str, ids: list[str]
+) -> list[SocialAccount]:
+    """Connect the picked accounts (one connected account each, holding its own token)."""
+    choice = _open_choice(session, principal, key)
+    offered = {str(o["id"]): o for o in json.loads(choice.offered)}
+    unknown = sorted(set(ids) - set(offered))
+    if not ids or unknown:
+        raise ValidationFailed(
+            "pick at least one of the offered accounts",
+            details={"unknown": unknown, "offered": sorted(offered)},
+        )
+    accounts = []
+    for account_id in dict.fromkeys(ids):
+        option = offered[account_id]
+        expires = option.get("expires_at")
+        accounts.append(
+            _upsert_account(
+                session,
+                provider=choice.provider,
+                profile=ProfileData(
+                    network=choice.provider,
+                    user_id=account_id,
+                    handle=option["handle"],
+                    display_name=option.get("display_name") or "",
+                    avatar_url=option.get("avatar_url") or "",
+                ),
+                tokens=TokenSet(
+                    access_token=option["token"],
+                    expires_at=datetime.fromisoformat(expires) if expires else None,
+                    scopes=tuple(choice.scopes),
+                ),
+                ownership=Ownership(choice.ownership),
+                owner_user_id=choice.user_id,
+                actor=principal.actor,
+                instance_url="",
+            )
+        )
+    session.delete(choice)
+    session.flush()
+    return accounts
 
 
 def connect_with_app_password(
@@ -739,10 +893,13 @@ def accounts_due_for_refresh(db: Database) -> list[tuple[int, int]]:
 
 
 def purge_expired_states(db: Database) -> int:
+    """Spent OAuth states, and choices of accounts nobody made (their tokens go with them)."""
     with db.session(system=True) as session:
-        stale = session.scalars(
-            select(OAuthState).where(OAuthState.expires_at < utcnow() - timedelta(days=1))
-        ).all()
+        cutoff = utcnow() - timedelta(days=1)
+        stale: list[OAuthState | AccountChoice] = [
+            *session.scalars(select(OAuthState).where(OAuthState.expires_at < cutoff)),
+            *session.scalars(select(AccountChoice).where(AccountChoice.expires_at < utcnow())),
+        ]
         for record in stale:
             session.delete(record)
         return len(stale)

@@ -114,6 +114,16 @@ class TokenSet:
 
 
 @dataclass(frozen=True, slots=True)
+class ManagedAccount:
+    """An account the signed-in person manages and the CRM can act as (a Facebook Page),
+    with the token that acts as it."""
+
+    profile: ProfileData
+    access_token: str
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OAuthEndpoints:
     authorize_url: str
     token_url: str
@@ -186,6 +196,11 @@ class Provider(Protocol):
     ) -> PostData: ...
 
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData: ...
+
+    async def managed_accounts(self, ctx: CallContext) -> list[ManagedAccount]:
+        """What the signed-in person may connect (Facebook: their Pages, each with its Page
+        token); networks whose sign-in *is* the account offer none."""
+        ...
 
     # --- connecting: OAuth 2.0 + PKCE (Capability.OAUTH) or app password (APP_PASSWORD) ---
 

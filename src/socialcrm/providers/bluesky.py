@@ -85,6 +85,9 @@ class BlueskyProvider(AdapterBase):
             Capability.REVOKE,
         }
     )
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.DM: "an app password created with access to direct messages",
+    }
 
     def __init__(
         self, http: httpx.AsyncClient, pds_url: str, appview_url: str | None = None

@@ -81,6 +81,11 @@ class MastodonProvider(OAuth2Adapter):
     capability_notes: ClassVar[Mapping[Capability, str]] = {
         Capability.LOOKUP_BY_EMAIL: "admin API of the account's own instance (admin:read:accounts)",
     }
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.LOOKUP_BY_EMAIL: (
+            "an account with the instance's Manage Users role, granting admin:read:accounts"
+        ),
+    }
     wire: ClassVar[Wire] = MASTODON_WIRE
     # Tokens do not expire (no REFRESH); ``revoke`` revokes the access token.
 

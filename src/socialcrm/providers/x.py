@@ -80,6 +80,10 @@ class XProvider(OAuth2Adapter):
             Capability.REVOKE,
         }
     )
+    # What X's API tiers allow (declared here; the X adapter's own work is elsewhere).
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.MENTIONS: "a paid X API tier (Basic or higher)",
+    }
     wire: ClassVar[Wire] = X_WIRE
     # X authenticates confidential clients with HTTP Basic. It rotates refresh tokens: the
     # one ``refresh`` returns is the one to store, the old one is dead.

@@ -82,6 +82,9 @@ class YouTubeProvider(OAuth2Adapter):
         Capability.POSTS: "uploaded videos",
         Capability.REPLY: "comments on videos and replies to comments",
     }
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.REPLY: "the youtube.force-ssl scope, for which Google verifies the app",
+    }
     wire: ClassVar[Wire] = YOUTUBE_WIRE
     # Google issues a refresh token only for offline access, once per consent.
     authorize_params: ClassVar[tuple[tuple[str, str], ...]] = (

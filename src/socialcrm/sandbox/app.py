@@ -116,6 +116,7 @@ def create_app(
         linkedin.router,
         graph.facebook,
         graph.instagram,
+        graph.instagram_tokens,
         youtube.router,
         tiktok.router,
     ):

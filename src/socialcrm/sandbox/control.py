@@ -74,6 +74,7 @@ class AppIn(_In):
     client_secret: str | None = None
     name: str | None = None
     scopes: list[str] | None = None
+    audited: bool = False
 
 
 def sandbox_post(post: Post, world: World) -> dict[str, Any]:
@@ -241,6 +242,7 @@ async def register_app(body: AppIn, request: Request) -> JSONResponse:
         client_id=body.client_id,
         client_secret=body.client_secret,
         scopes=body.scopes,
+        audited=body.audited,
     )
     shown = asdict(app)
     shown["redirect_uris"] = list(app.redirect_uris)

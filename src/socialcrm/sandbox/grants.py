@@ -53,6 +53,7 @@ class App:
     client_secret: str | None
     redirect_uris: tuple[str, ...]
     scopes: tuple[str, ...] | None  # None: any scope may be requested
+    audited: bool = False  # TikTok's content-posting audit
 
 
 @dataclass
@@ -118,6 +119,7 @@ def app_from_spec(spec: AppSpec) -> App:
         client_secret=spec.client_secret,
         redirect_uris=tuple(spec.redirect_uris),
         scopes=tuple(spec.scopes) if spec.scopes is not None else None,
+        audited=spec.audited,
     )
 
 
@@ -163,6 +165,7 @@ class Grants:
         client_id: str | None = None,
         client_secret: str | None = None,
         scopes: list[str] | None = None,
+        audited: bool = False,
     ) -> App:
         app_id = str(secrets.randbelow(10**8))
         app = App(
@@ -173,6 +176,7 @@ class Grants:
             client_secret=client_secret or secrets.token_urlsafe(32),
             redirect_uris=tuple(redirect_uris),
             scopes=tuple(scopes) if scopes is not None else None,
+            audited=audited,
         )
         with self._lock:
             self._store.apps[(network, app.client_id)] = app
@@ -253,6 +257,32 @@ class Grants:
                 return self._issue(old, app.client_id, with_refresh=False, expiring=True)
             old.revoked = True
             return self._issue(old, app.client_id, with_refresh=True, expiring=True)
+
+    def derive(
+        self, network: Network, value: str, *, account_id: str | None = None, ttl: float | None
+    ) -> Token | None:
+        """A new access token of the same grant as the active token ``value``: Meta's
+        long-lived token (``ttl`` 60 days) or a Page token (``account_id`` the Page's; no
+        ``ttl``: it does not expire). None for an unknown or dead token."""
+        with self._lock:
+            old = self._store.tokens.get(value)
+            if (
+                old is None
+                or old.network != network
+                or old.kind != "access"
+                or old.status(self._clock()) != "active"
+            ):
+                return None
+            now = self._clock()
+            made = replace(
+                old,
+                value=secrets.token_urlsafe(48),
+                account_id=account_id or old.account_id,
+                issued_at=now,
+                expires_at=None if ttl is None else now + ttl,
+            )
+            self._store.tokens[made.value] = made
+            return replace(made)
 
     # -- Bluesky sessions ----------------------------------------------------------------
 

@@ -87,6 +87,8 @@ class AccountSpec(_Strict):
     removed: bool = False
     app_password: str | None = None
     account_type: str | None = None  # linkedin member|organization, facebook page|person, ...
+    # Handles (same network) of the people who administer this organisation or Page.
+    admins: list[str] = Field(default_factory=list)
     posts: list[PostSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -129,6 +131,8 @@ class AppSpec(_Strict):
     redirect_uris: list[str] = Field(min_length=1)
     name: str | None = None
     scopes: list[str] | None = None
+    # TikTok: whether the app passed TikTok's audit (unaudited apps may post only SELF_ONLY).
+    audited: bool = False
 
 
 class WorldSpec(_Strict):

@@ -43,6 +43,10 @@ class Account:
     location: str | None
     website: str | None
     account_type: str | None = None
+    admins: tuple[str, ...] = ()  # handles of the accounts that administer it
+
+    def administered_by(self, handle: str) -> bool:
+        return handle.lower() in (a.lower() for a in self.admins)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ def account_from_spec(person: PersonSpec, spec: AccountSpec) -> Account:
         location=person.location,
         website=person.website,
         account_type=spec.kind(),
+        admins=tuple(spec.admins),
     )
 
 
