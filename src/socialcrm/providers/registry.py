@@ -36,6 +36,8 @@ class ProviderInfo:
     dynamic_registration: bool  # registers its own OAuth app per instance (Mastodon)
     # What a capability covers where the network allows only part of it ("Pages only").
     notes: Mapping[Capability, str] = field(default_factory=lambda: MappingProxyType({}))
+    # What a person may add when connecting (``email_lookup`` on Mastodon): see OAuthEndpoints.
+    optional_permissions: tuple[str, ...] = ()
 
 
 PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
@@ -47,6 +49,7 @@ PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
             prefix,
             dynamic,
             MappingProxyType(dict(getattr(cls, "capability_notes", {}))),
+            tuple(getattr(cls, "optional_scopes", {})),
         )
         for cls, prefix, dynamic in (
             (XProvider, "/x", False),

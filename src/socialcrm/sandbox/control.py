@@ -64,7 +64,8 @@ class PostIn(_In):
 
 
 class ConfigIn(_In):
-    token_ttl_s: float = Field(ge=0)
+    token_ttl_s: float | None = Field(default=None, ge=0)
+    mastodon_version: str | None = Field(default=None, pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
 
 
 class AppIn(_In):
@@ -215,9 +216,13 @@ async def calls(
 
 
 @router.post("/config")
-async def config(body: ConfigIn, request: Request) -> dict[str, float]:
-    sandbox_state(request).grants.set_access_ttl(body.token_ttl_s)
-    return {"token_ttl_s": body.token_ttl_s}
+async def config(body: ConfigIn, request: Request) -> dict[str, Any]:
+    state = sandbox_state(request)
+    if body.token_ttl_s is not None:
+        state.grants.set_access_ttl(body.token_ttl_s)
+    if body.mastodon_version is not None:
+        state.mastodon_version = body.mastodon_version
+    return {"token_ttl_s": state.grants.access_ttl_s, "mastodon_version": state.mastodon_version}
 
 
 @router.post("/apps", status_code=201)

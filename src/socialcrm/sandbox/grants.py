@@ -20,7 +20,9 @@ from socialcrm.sandbox.times import Clock
 TokenKind = Literal["access", "refresh"]
 TokenStatus = Literal["active", "expired", "revoked"]
 
-CODE_TTL_S = 60.0
+CODE_TTL_S = 600.0  # Mastodon (Doorkeeper), Google, Meta: ten minutes
+# X's authorization codes are valid for 30 seconds (X's OAuth 2.0 docs: "Authorization code").
+CODE_TTL_BY_NETWORK: dict[Network, float] = {"x": 30.0}
 DEFAULT_ACCESS_TTL_S = 7200.0
 BLUESKY_REFRESH_TTL_S = 90 * 24 * 3600.0
 # Networks whose access tokens expire, and the scope that asks for a refresh token.
@@ -205,7 +207,7 @@ class Grants:
             scope=scope,
             challenge=challenge,
             account_id=account_id,
-            expires_at=self._clock() + CODE_TTL_S,
+            expires_at=self._clock() + CODE_TTL_BY_NETWORK.get(app.network, CODE_TTL_S),
             grant_id=secrets.token_hex(8),
         )
         with self._lock:
@@ -225,7 +227,7 @@ class Grants:
                 raise GrantError("invalid_grant", "Authorization code expired.")
             if redirect_uri != code.redirect_uri:
                 raise GrantError("invalid_grant", "redirect_uri does not match the authorization.")
-            if not verifier_matches(verifier, code.challenge):
+            if code.challenge and not verifier_matches(verifier, code.challenge):
                 raise GrantError("invalid_grant", "code_verifier does not match code_challenge.")
             code.used = True
             refresh_scope = OFFLINE_SCOPES.get(app.network)

@@ -40,6 +40,10 @@ SIGN_IN_TYPES: dict[str, frozenset[str]] = {
     "facebook": frozenset({"page"}),
     "instagram": frozenset({"business", "creator"}),
 }
+# Networks whose authorization endpoint refuses a request without PKCE. Elsewhere PKCE is
+# optional (Mastodon from 4.3, Google, Meta) and a request without it is an ordinary
+# confidential-client flow; a Mastodon older than 4.3 ignores the challenge altogether.
+PKCE_REQUIRED: frozenset[str] = frozenset({"x", "tiktok"})
 FORWARDED_PARAMS = (
     "response_type",
     "client_id",
@@ -152,14 +156,24 @@ def parse_auth_request(
         raise ConsentError("redirect_uri is not registered for this client.")
     if params.get("response_type") != "code":
         raise ConsentError("response_type must be 'code'.")
-    if params.get("code_challenge_method") != "S256":
-        raise ConsentError("PKCE is required with code_challenge_method=S256.")
-    challenge = params.get("code_challenge", "")
-    if not is_valid_challenge(challenge):
-        raise ConsentError("code_challenge must be a BASE64URL SHA-256 digest (43 characters).")
+    challenge = _challenge(request, network, params)
     default_scope = "read" if network == "mastodon" else ""
     scope = tuple((params.get("scope") or default_scope).replace(",", " ").split())
     return AuthRequest(app, redirect_uri, scope, params.get("state"), challenge)
+
+
+def _challenge(request: Request, network: OAuthNetwork, params: dict[str, str]) -> str:
+    """The PKCE challenge the code will be bound to; ``""`` for a flow without PKCE."""
+    method, challenge = params.get("code_challenge_method"), params.get("code_challenge", "")
+    if network == "mastodon" and not sandbox_state(request).mastodon_has_pkce():
+        return ""  # before 4.3 Mastodon knows nothing of PKCE and ignores both parameters
+    if network not in PKCE_REQUIRED and method is None and not challenge:
+        return ""
+    if method != "S256":
+        raise ConsentError("PKCE is required with code_challenge_method=S256.")
+    if not is_valid_challenge(challenge):
+        raise ConsentError("code_challenge must be a BASE64URL SHA-256 digest (43 characters).")
+    return challenge
 
 
 def _scope_allowed(auth: AuthRequest) -> bool:
