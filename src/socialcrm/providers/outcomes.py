@@ -27,3 +27,11 @@ class RequestRejected(ProviderError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ReplyNotAllowed(RequestRejected):
+    """The network refuses this reply by its own rule, not for anything in it: X's self-serve
+    API tiers may reply only where the post's author mentioned or quoted the account."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, message)

@@ -21,7 +21,7 @@ from socialcrm.providers.base import (
     TransientProviderError,
 )
 from socialcrm.providers.oauth import OAuth2Adapter
-from socialcrm.providers.outcomes import TokenExpired
+from socialcrm.providers.outcomes import ReplyNotAllowed, RequestRejected, TokenExpired
 from socialcrm.providers.ratelimit import X_HEADERS
 from socialcrm.providers.wire import (
     JsonObject,
@@ -158,7 +158,16 @@ class XProvider(OAuth2Adapter):
 
     async def reply(self, ctx: CallContext, in_reply_to: PostData, text: str) -> PostData:
         payload = {"text": text, "reply": {"in_reply_to_tweet_id": in_reply_to.id}}
-        body = await self._call(ctx, "POST", "/2/tweets", json=payload)
+        try:
+            body = await self._call(ctx, "POST", "/2/tweets", json=payload)
+        except RequestRejected as exc:
+            if exc.status == 403 and _NOT_ENGAGED in str(exc).lower():
+                raise ReplyNotAllowed(
+                    "x: X lets self-serve API apps (Free, Basic, Pro) reply only to posts whose "
+                    "author mentioned or quoted this account; reply on x.com, or send a DM "
+                    "if they wrote to you"
+                ) from exc
+            raise
         return self._own_post(ctx, _data_object(body), text, in_reply_to.id)
 
     async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str:
@@ -211,6 +220,9 @@ class XProvider(OAuth2Adapter):
         body = json_object(response, X_WIRE)
         _raise_for_errors(body)
         return body
+
+
+_NOT_ENGAGED = "reply to this conversation is not allowed"
 
 
 # --- pure payload mapping -------------------------------------------------------------------------

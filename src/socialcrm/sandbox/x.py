@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
 from socialcrm.sandbox.paging import IdWindow, as_int, take_page
 from socialcrm.sandbox.signals import x_problem
-from socialcrm.sandbox.world import Account, Post
+from socialcrm.sandbox.world import Account, Post, World
 from socialcrm.sandbox.x_shapes import (
     INVALID_REQUEST_TYPE,
     decode_page_token,
@@ -163,6 +163,21 @@ async def tweet_by_id(tweet_id: str, request: Request) -> dict[str, Any]:
     return {"data": x_tweet(post, world)}
 
 
+# Self-serve API tiers (Free, Basic, Pro) may reply only where the post's author mentioned or
+# quoted the replying account (X's developer announcement, 2025; the wording is X's answer).
+REPLY_NOT_ENGAGED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
+)
+
+
+def _engaged(world: World, parent: Post, replier: Account) -> bool:
+    """The parent's author is the replier, or mentioned the replier in it."""
+    if parent.author_id == replier.user_id:
+        return True
+    return any(a.user_id == replier.user_id for a in world.mentioned_accounts(parent))
+
+
 @router.post("/2/tweets", status_code=201)
 async def create_tweet(body: TweetIn, request: Request) -> JSONResponse:
     await admit(request, "x", "reply" if body.reply else "publish")
@@ -171,9 +186,12 @@ async def create_tweet(body: TweetIn, request: Request) -> JSONResponse:
         raise NetworkError(400, _invalid_body("text", "Tweet text must not be empty."))
     world = sandbox_state(request).world
     parent_id = body.reply.in_reply_to_tweet_id if body.reply else None
-    if parent_id is not None and world.post("x", parent_id) is None:
+    parent = world.post("x", parent_id) if parent_id is not None else None
+    if parent_id is not None and parent is None:
         detail = "You attempted to reply to a Tweet that is deleted or not visible to you."
         raise NetworkError(403, x_problem(403, detail))
+    if parent is not None and not _engaged(world, parent, author):
+        raise NetworkError(403, x_problem(403, REPLY_NOT_ENGAGED))
     post = world.add_post("x", author.user_id, body.text, in_reply_to_id=parent_id)
     data = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
     return JSONResponse({"data": data}, status_code=201)
