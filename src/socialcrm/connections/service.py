@@ -428,7 +428,7 @@ def connect_with_app_password(
         ownership=ownership,
         owner_user_id=principal.user_id,
         actor=principal.actor,
-        instance_url="",
+        instance_url=tokens.service_url or "",  # a Bluesky account's own PDS
     )
 
 

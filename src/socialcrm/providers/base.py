@@ -112,6 +112,8 @@ class TokenSet:
     refresh_token: str | None = None
     expires_at: datetime | None = None
     scopes: tuple[str, ...] = ()
+    # Where the account lives when the network decides it per account (a Bluesky PDS).
+    service_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,9 +90,10 @@ def build_provider(
     if name == XProvider.name:
         return XProvider(http, base or REAL_API_URL, auth_base_url=base or REAL_AUTH_URL)
     if name == BlueskyProvider.name:
-        return BlueskyProvider(
-            http, base or REAL_PDS_URL, appview_url=None if base else REAL_APPVIEW_URL
-        )
+        if base is not None:  # the sandbox is PDS, AppView and PLC directory in one
+            root = base.removesuffix(info.sandbox_prefix)
+            return BlueskyProvider(http, instance_url or base, plc_url=f"{root}/plc")
+        return BlueskyProvider(http, instance_url or REAL_PDS_URL, appview_url=REAL_APPVIEW_URL)
     if name == MastodonProvider.name:
         return MastodonProvider(http, base or instance_origin(instance_url))
     return _build_rest_provider(name, http, base)

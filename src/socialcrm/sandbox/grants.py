@@ -83,6 +83,7 @@ class Token:
     issued_at: float
     expires_at: float | None
     revoked: bool = False
+    privileged: bool = True  # a Bluesky app password with access to direct messages
 
     def status(self, now: float) -> TokenStatus:
         if self.revoked:
@@ -258,9 +259,10 @@ class Grants:
 
     # -- Bluesky sessions ----------------------------------------------------------------
 
-    def create_session(self, account_id: str) -> Issued:
+    def create_session(self, account_id: str, *, privileged: bool = True) -> Issued:
+        """An app-password session; ``privileged``: the password may read and send DMs."""
         with self._lock:
-            return self._session(account_id, secrets.token_hex(8))
+            return self._session(account_id, secrets.token_hex(8), privileged)
 
     def refresh_session(self, refresh_value: str) -> Issued | TokenStatus | None:
         """New session tokens, or why the refresh token cannot be used (None: unknown)."""
@@ -272,7 +274,7 @@ class Grants:
             if status != "active":
                 return status
             old.revoked = True
-            return self._session(old.account_id, old.grant_id)
+            return self._session(old.account_id, old.grant_id, old.privileged)
 
     # -- using and revoking tokens -------------------------------------------------------
 
@@ -330,11 +332,12 @@ class Grants:
         refresh = token("refresh", None) if with_refresh else None
         return Issued(replace(access), replace(refresh) if refresh else None)
 
-    def _session(self, account_id: str, grant_id: str) -> Issued:
+    def _session(self, account_id: str, grant_id: str, privileged: bool) -> Issued:
         now = self._clock()
+        app_pass = "com.atproto.appPassPrivileged" if privileged else "com.atproto.appPass"
 
         def token(kind: TokenKind, ttl: float) -> Token:
-            scope = "com.atproto.appPass" if kind == "access" else "com.atproto.refresh"
+            scope = app_pass if kind == "access" else "com.atproto.refresh"
             claims = {"scope": scope, "sub": account_id, "iat": int(now), "exp": int(now + ttl)}
             if kind == "refresh":
                 claims["jti"] = secrets.token_urlsafe(16)
@@ -348,6 +351,7 @@ class Grants:
                 grant_id=grant_id,
                 issued_at=now,
                 expires_at=now + ttl,
+                privileged=privileged,
             )
             self._store.tokens[made.value] = made
             return made
