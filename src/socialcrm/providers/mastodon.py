@@ -85,9 +85,13 @@ class MastodonProvider(OAuth2Adapter):
     optional_scopes: ClassVar[Mapping[str, tuple[str, ...]]] = {"email_lookup": (EMAIL_SCOPE,)}
     # Tokens do not expire (no REFRESH); ``revoke`` revokes the access token.
 
-    def __init__(self, http: httpx.AsyncClient, instance_url: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, instance_url: str, *, instance_host: str | None = None
+    ) -> None:
+        """``instance_host``: the instance's public name when it is served from elsewhere
+        (the sandbox plays mastodon.social from a local address)."""
         super().__init__(http, instance_url)
-        self._host = (urlsplit(self._base).hostname or "").lower()
+        self._host = (instance_host or urlsplit(self._base).hostname or "").lower()
 
     # --- connecting ---------------------------------------------------------------------------
 

@@ -19,6 +19,9 @@ from socialcrm.providers.x import REAL_API_URL, REAL_AUTH_URL, XProvider
 from socialcrm.providers.youtube import YouTubeProvider
 
 
+SANDBOX_MASTODON_HOST = "mastodon.social"
+
+
 class UnknownProvider(LookupError):
     """No adapter for that network name."""
 
@@ -95,7 +98,9 @@ def build_provider(
             return BlueskyProvider(http, instance_url or base, plc_url=f"{root}/plc")
         return BlueskyProvider(http, instance_url or REAL_PDS_URL, appview_url=REAL_APPVIEW_URL)
     if name == MastodonProvider.name:
-        return MastodonProvider(http, base or instance_origin(instance_url))
+        if base is not None:  # the sandbox plays the default instance, mastodon.social
+            return MastodonProvider(http, base, instance_host=SANDBOX_MASTODON_HOST)
+        return MastodonProvider(http, instance_origin(instance_url))
     return _build_rest_provider(name, http, base)
 
 

@@ -228,6 +228,16 @@ _NOT_ENGAGED = "reply to this conversation is not allowed"
 # --- pure payload mapping -------------------------------------------------------------------------
 
 
+def _first_int(metrics: Mapping[str, Any], *names: str) -> int | None:
+    """X's API reference names a count one way (``tweet_count``), its OpenAPI specification
+    2.167 another (``post_count``): read whichever the answer carries."""
+    for name in names:
+        value = field_int(metrics, name)
+        if value is not None:
+            return value
+    return None
+
+
 def _username(handle: str) -> str:
     return parse_profile(handle, "x", no_such="handle", not_a="profile").handle
 
@@ -287,7 +297,7 @@ def profile_from_user(user: Mapping[str, Any]) -> ProfileData:
         avatar_url=field_str(user, "profile_image_url"),
         followers=field_int(metrics, "followers_count"),
         following=field_int(metrics, "following_count"),
-        post_count=field_int(metrics, "tweet_count"),
+        post_count=_first_int(metrics, "tweet_count", "post_count"),
         links=tuple(link for link in links if link),
         profile_url=f"https://x.com/{username.lower()}",
         location=field_str(user, "location"),
@@ -302,7 +312,7 @@ def post_from_tweet(tweet: Mapping[str, Any], handles: Mapping[str, str]) -> Pos
     metrics = field_obj(tweet, "public_metrics")
     replied_to = [
         field_str(ref, "id")
-        for ref in field_list(tweet, "referenced_tweets")
+        for ref in field_list(tweet, "referenced_tweets") or field_list(tweet, "referenced_posts")
         if field_str(ref, "type") == "replied_to"
     ]
     return PostData(
@@ -315,7 +325,7 @@ def post_from_tweet(tweet: Mapping[str, Any], handles: Mapping[str, str]) -> Pos
         url=_tweet_url(handle, tweet_id),
         in_reply_to_id=replied_to[0] if replied_to else None,
         likes=field_int(metrics, "like_count"),
-        reposts=field_int(metrics, "retweet_count"),
+        reposts=_first_int(metrics, "retweet_count", "repost_count"),
         replies=field_int(metrics, "reply_count"),
         impressions=field_int(metrics, "impression_count"),
     )

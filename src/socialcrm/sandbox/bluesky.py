@@ -13,6 +13,8 @@ from socialcrm.sandbox.bluesky_shapes import (
     notification_view,
     post_id_for,
     post_view,
+    profile_basic,
+    profile_listed,
     profile_view,
     split_uri,
     strong_ref,
@@ -229,7 +231,7 @@ async def search_actors(request: Request, q: str = "", term: str = "") -> dict[s
     offset = as_int(request.query_params.get("cursor")) or 0
     found = sandbox_state(request).world.search_accounts("bluesky", q or term)
     page = found[offset : offset + limit]
-    answer: dict[str, Any] = {"actors": [_profile(request, a) for a in page]}
+    answer: dict[str, Any] = {"actors": [profile_listed(a) for a in page]}
     if offset + limit < len(found):
         answer["cursor"] = str(offset + limit)
     return answer
@@ -333,7 +335,7 @@ async def get_convo_for_members(request: Request) -> dict[str, Any]:
     convo = {
         "id": convo_id,
         "rev": "0",
-        "members": [_profile(request, m) for m in members],
+        "members": [profile_basic(m) for m in members],
         "muted": False,
         "unreadCount": 0,
     }

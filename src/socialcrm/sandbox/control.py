@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -66,6 +66,7 @@ class PostIn(_In):
 class ConfigIn(_In):
     token_ttl_s: float | None = Field(default=None, ge=0)
     mastodon_version: str | None = Field(default=None, pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    x_vocabulary: Literal["classic", "spec"] | None = None
 
 
 class AppIn(_In):
@@ -222,7 +223,13 @@ async def config(body: ConfigIn, request: Request) -> dict[str, Any]:
         state.grants.set_access_ttl(body.token_ttl_s)
     if body.mastodon_version is not None:
         state.mastodon_version = body.mastodon_version
-    return {"token_ttl_s": state.grants.access_ttl_s, "mastodon_version": state.mastodon_version}
+    if body.x_vocabulary is not None:
+        state.x_vocabulary = body.x_vocabulary
+    return {
+        "token_ttl_s": state.grants.access_ttl_s,
+        "mastodon_version": state.mastodon_version,
+        "x_vocabulary": state.x_vocabulary,
+    }
 
 
 @router.post("/apps", status_code=201)

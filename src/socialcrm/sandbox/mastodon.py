@@ -26,6 +26,9 @@ router = APIRouter(prefix="/mastodon", tags=["sandbox: mastodon"])
 
 ADMIN_SCOPE = "admin:read:accounts"
 MANAGE_USERS_ROLES = frozenset({"moderator", "admin"})
+# The instance the sandbox plays (the product's default, DEFAULT_MASTODON_INSTANCE): its own
+# accounts may also be named user@mastodon.social.
+STANDS_FOR = "mastodon.social"
 VISIBILITIES: tuple[Visibility, ...] = ("public", "unlisted", "private", "direct")
 
 
@@ -127,8 +130,8 @@ async def lookup_account(request: Request, acct: str = "") -> dict[str, Any]:
 def _by_acct(request: Request, acct: str) -> Account | None:
     """The account for ``user`` (this instance) or ``user@host`` (a remote one)."""
     user, _, host = acct.strip().removeprefix("@").partition("@")
-    own = _host(request)
-    handle = user if not host or host.lower() == own else f"{user}@{host}"
+    local = host.lower() in ("", _host(request), STANDS_FOR)
+    handle = user if local else f"{user}@{host}"
     return sandbox_state(request).world.account_by_handle("mastodon", handle)
 
 
@@ -186,7 +189,8 @@ async def search(request: Request, q: str = "") -> dict[str, Any]:
         exact = _by_acct(request, q) if "@" in q.strip().removeprefix("@") else None
         if resolving and exact is not None and _remote(exact) and not _known(request, exact):
             state.mastodon_known_remote.add(exact.user_id)  # WebFinger: now known here
-            accounts.insert(0, exact)
+        if exact is not None and _known(request, exact) and exact not in accounts:
+            accounts.insert(0, exact)  # an exact user@host names that account first
         found = [_account_json(request, a) for a in accounts[offset : offset + limit]]
     return {"accounts": found, "statuses": [], "hashtags": []}
 

@@ -26,6 +26,9 @@ class SandboxState:
         self.grants = Grants(spec.apps, self.lock, clock)
         self.traffic = Traffic(self.lock)
         self.mastodon_version = MASTODON_VERSION
+        # X's field names: "classic" (the API reference: tweet_count, retweet_count, ...) or
+        # "spec" (X's OpenAPI specification 2.167 as xdk ships it: post_count, repost_count).
+        self.x_vocabulary = "classic"
         # Remote Mastodon accounts (``user@other.host``) this instance has resolved through
         # WebFinger (a search with ``resolve=true``); until then ``accounts/lookup`` is a 404.
         self.mastodon_known_remote: set[str] = set()
@@ -35,6 +38,7 @@ class SandboxState:
         self.grants.load(self.spec.apps)
         self.traffic.clear()
         self.mastodon_version = MASTODON_VERSION
+        self.x_vocabulary = "classic"
         self.mastodon_known_remote = set()
 
     def mastodon_has_pkce(self) -> bool:

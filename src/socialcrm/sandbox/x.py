@@ -91,14 +91,15 @@ def _timeline(request: Request, posts: list[Post]) -> dict[str, Any]:
     limit = _max_results(request.query_params.get("max_results"))
     page = take_page(posts, lambda p: p.id, _id_window(request), limit)
     world = sandbox_state(request).world
-    items = [x_tweet(p, world) for p in page.items]
+    items = [x_tweet(p, world, spec=_spec(request)) for p in page.items]
     next_token = encode_page_token(page.items[-1].id) if page.has_more else None
     return x_timeline(items, next_token)
 
 
 def _user(request: Request, account: Account) -> dict[str, Any]:
     world = sandbox_state(request).world
-    return {"data": x_user(account, world.posts_count("x", account.user_id))}
+    count = world.posts_count("x", account.user_id)
+    return {"data": x_user(account, count, spec=_spec(request))}
 
 
 @router.get("/2/users/me")
@@ -160,7 +161,11 @@ async def tweet_by_id(tweet_id: str, request: Request) -> dict[str, Any]:
     post = world.post("x", tweet_id)
     if post is None:
         return x_not_found("tweet", "id", tweet_id)
-    return {"data": x_tweet(post, world)}
+    return {"data": x_tweet(post, world, spec=_spec(request))}
+
+
+def _spec(request: Request) -> bool:
+    return sandbox_state(request).x_vocabulary == "spec"
 
 
 # Self-serve API tiers (Free, Basic, Pro) may reply only where the post's author mentioned or
@@ -193,7 +198,8 @@ async def create_tweet(body: TweetIn, request: Request) -> JSONResponse:
     if parent is not None and not _engaged(world, parent, author):
         raise NetworkError(403, x_problem(403, REPLY_NOT_ENGAGED))
     post = world.add_post("x", author.user_id, body.text, in_reply_to_id=parent_id)
-    data = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
+    history = "edit_history_post_ids" if _spec(request) else "edit_history_tweet_ids"
+    data = {"id": post.id, "text": post.text, history: [post.id]}
     return JSONResponse({"data": data}, status_code=201)
 
 
