@@ -18,7 +18,6 @@ from socialcrm.providers.tiktok import TikTokProvider
 from socialcrm.providers.x import REAL_API_URL, REAL_AUTH_URL, XProvider
 from socialcrm.providers.youtube import YouTubeProvider
 
-
 SANDBOX_MASTODON_HOST = "mastodon.social"
 
 
