@@ -612,6 +612,30 @@ async def test_youtube_quota_is_403_until_pacific_midnight(
     assert (await yt.posts(ctx, "UCada0000000000000000000"))[0].id == videos[0].id
 
 
+async def test_youtube_bursts_back_off_briefly_not_until_midnight(
+    live_sandbox: RunningSandbox, client: httpx.AsyncClient
+) -> None:
+    """Only ``quotaExceeded`` is the day's budget; a 429 / ``rateLimitExceeded`` is a short
+    burst limit, and parking the work until Pacific midnight lost a day of replies."""
+    yt, ctx = await connect(live_sandbox, client, "youtube")
+    live_sandbox.add_fault(network="youtube", status=429, count=1)
+    with pytest.raises(RateLimited) as caught:
+        await yt.posts(ctx, "UCada0000000000000000000")
+    assert caught.value.retry_at - datetime.now(UTC) <= timedelta(minutes=2)
+    assert await yt.posts(ctx, "UCada0000000000000000000")  # the burst is over
+
+
+def test_youtube_403_rate_limit_reasons_are_short_waits() -> None:
+    from socialcrm.providers.youtube import raise_for_google_error
+    from socialcrm.sandbox.signals import google_error
+
+    for reason in ("rateLimitExceeded", "userRateLimitExceeded"):
+        answer = httpx.Response(403, json=google_error(403, reason))
+        with pytest.raises(RateLimited) as caught:
+            raise_for_google_error(answer)
+        assert caught.value.retry_at - datetime.now(UTC) <= timedelta(minutes=1)
+
+
 # --- TikTok ---------------------------------------------------------------------------------
 
 

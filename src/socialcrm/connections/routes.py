@@ -33,6 +33,7 @@ def provider_out(name: str) -> schemas.ProviderOut:
         display_name=info.display_name,
         capabilities=sorted(info.capabilities),
         connect_with="oauth" if oauth else "app_password",
+        optional_permissions=list(info.optional_permissions),
         redirect_uri=service.redirect_uri(name) if oauth else "",
         requires={str(cap): text for cap, text in info.requires.items()},
         picks_accounts=info.picks_accounts,
@@ -64,6 +65,7 @@ def create_connection(ctx: ApiCtx, body: schemas.ConnectionIn) -> Any:
         provider=body.provider,
         ownership=body.scope,
         instance_url=body.instance_url,
+        permissions=body.permissions,
     )
     return schemas.AuthorizationOut(
         authorization_url=start.authorization_url, expires_at=start.expires_at

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from socialcrm.connections.models import AccountStatus, Ownership
@@ -22,6 +23,9 @@ class ConnectionIn(BaseModel):
         None
     )
     app_password: Annotated[str, StringConstraints(max_length=200)] | None = None
+    # Extra permissions the network offers (``GET /api/providers``), e.g. Mastodon's
+    # ``email_lookup``; admin only.
+    permissions: Annotated[list[Annotated[str, StringConstraints(max_length=40)]], Len(0, 5)] = []
 
 
 class AuthorizationOut(BaseModel):
@@ -106,6 +110,7 @@ class ProviderOut(BaseModel):
     display_name: str
     capabilities: list[str]
     connect_with: str  # "oauth" | "app_password"
+    optional_permissions: list[str]
     redirect_uri: str
     # What the network demands before it allows a capability (App Review, an audit, ...).
     requires: dict[str, str] = {}

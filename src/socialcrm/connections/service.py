@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -283,7 +283,7 @@ def _app_credentials(session: Session, provider: str, instance_url: str) -> AppC
     uri = redirect_uri(provider)
 
     async def register(p: Provider) -> AppCredentials:
-        return await p.register_app(uri, p.oauth_endpoints().default_scopes)
+        return await p.register_app(uri, p.oauth_endpoints().registration_scopes())
 
     creds = _call(provider, register, instance_url)
     session.add(
@@ -306,6 +306,21 @@ def _check_ownership(principal: Principal, ownership: Ownership) -> None:
         raise Forbidden("only an admin can connect a brand account")
 
 
+def _check_permissions(principal: Principal, provider: str, permissions: Sequence[str]) -> None:
+    """Optional permissions are the adapter's to name, and an admin's to ask for."""
+    if not permissions:
+        return
+    offered = PROVIDERS[provider].optional_permissions
+    unknown = sorted(set(permissions) - set(offered))
+    if unknown:
+        raise ValidationFailed(
+            f"{provider} offers no permission {', '.join(unknown)}",
+            details={"offered": sorted(offered)},
+        )
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin asks for extra permissions (e.g. email lookup)")
+
+
 def start_oauth(
     session: Session,
     principal: Principal,
@@ -313,6 +328,7 @@ def start_oauth(
     provider: str,
     ownership: Ownership,
     instance_url: str = "",
+    permissions: Sequence[str] = (),
 ) -> AuthorizationStart:
     caps = capabilities(provider)
     if Capability.OAUTH not in caps:
@@ -321,6 +337,7 @@ def start_oauth(
             details={"provider": provider, "needs": ["identifier", "app_password"]},
         )
     _check_ownership(principal, ownership)
+    _check_permissions(principal, provider, permissions)
     instance_url = instance_for(provider, instance_url)
     app = _app_credentials(session, provider, instance_url)
     state = secrets.token_urlsafe(32)
@@ -348,7 +365,7 @@ def start_oauth(
             redirect_uri=uri,
             state=state,
             code_verifier=verifier,
-            scopes=p.oauth_endpoints().default_scopes,
+            scopes=p.oauth_endpoints().scopes_for(permissions),
         )
 
     url = gateway.call(provider, authorize, instance_url=instance_url)
@@ -585,7 +602,7 @@ def connect_with_app_password(
         ownership=ownership,
         owner_user_id=principal.user_id,
         actor=principal.actor,
-        instance_url="",
+        instance_url=tokens.service_url or "",  # a Bluesky account's own PDS
     )
 
 

@@ -38,3 +38,11 @@ class VersionRetired(RequestRejected):
         super().__init__(426, message)
         self.version = version
         self.setting = setting
+
+
+class ReplyNotAllowed(RequestRejected):
+    """The network refuses this reply by its own rule, not for anything in it: X's self-serve
+    API tiers may reply only where the post's author mentioned or quoted the account."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, message)

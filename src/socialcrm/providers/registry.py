@@ -18,6 +18,8 @@ from socialcrm.providers.tiktok import TikTokProvider
 from socialcrm.providers.x import REAL_API_URL, REAL_AUTH_URL, XProvider
 from socialcrm.providers.youtube import YouTubeProvider
 
+SANDBOX_MASTODON_HOST = "mastodon.social"
+
 
 class UnknownProvider(LookupError):
     """No adapter for that network name."""
@@ -43,6 +45,8 @@ class ProviderInfo:
     pkce: str | None = "S256"
     # Connecting ends with the person picking among the accounts they manage (Facebook Pages).
     picks_accounts: bool = False
+    # What a person may add when connecting (``email_lookup`` on Mastodon): see OAuthEndpoints.
+    optional_permissions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
             MappingProxyType(dict(getattr(cls, "capability_requires", {}))),
             getattr(cls, "pkce", None),
             getattr(cls, "picks_managed_accounts", False),
+            tuple(getattr(cls, "optional_scopes", {})),
         )
         for cls, prefix, dynamic in (
             (XProvider, "/x", False),
@@ -108,11 +113,14 @@ def build_provider(
     if name == XProvider.name:
         return XProvider(http, base or REAL_API_URL, auth_base_url=base or REAL_AUTH_URL)
     if name == BlueskyProvider.name:
-        return BlueskyProvider(
-            http, base or REAL_PDS_URL, appview_url=None if base else REAL_APPVIEW_URL
-        )
+        if base is not None:  # the sandbox is PDS, AppView and PLC directory in one
+            root = base.removesuffix(info.sandbox_prefix)
+            return BlueskyProvider(http, instance_url or base, plc_url=f"{root}/plc")
+        return BlueskyProvider(http, instance_url or REAL_PDS_URL, appview_url=REAL_APPVIEW_URL)
     if name == MastodonProvider.name:
-        return MastodonProvider(http, base or instance_origin(instance_url))
+        if base is not None:  # the sandbox plays the default instance, mastodon.social
+            return MastodonProvider(http, base, instance_host=SANDBOX_MASTODON_HOST)
+        return MastodonProvider(http, instance_origin(instance_url))
     return _build_rest_provider(name, http, base, options)
 
 

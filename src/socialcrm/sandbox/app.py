@@ -113,6 +113,7 @@ def create_app(
         x.router,
         mastodon.router,
         bluesky.router,
+        bluesky.plc_router,
         linkedin.router,
         graph.facebook,
         graph.instagram,

@@ -20,7 +20,9 @@ from socialcrm.sandbox.times import Clock
 TokenKind = Literal["access", "refresh"]
 TokenStatus = Literal["active", "expired", "revoked"]
 
-CODE_TTL_S = 60.0
+CODE_TTL_S = 600.0  # Mastodon (Doorkeeper), Google, Meta: ten minutes
+# X's authorization codes are valid for 30 seconds (X's OAuth 2.0 docs: "Authorization code").
+CODE_TTL_BY_NETWORK: dict[Network, float] = {"x": 30.0}
 DEFAULT_ACCESS_TTL_S = 7200.0
 BLUESKY_REFRESH_TTL_S = 90 * 24 * 3600.0
 # Networks whose access tokens expire, and the scope that asks for a refresh token.
@@ -82,6 +84,7 @@ class Token:
     issued_at: float
     expires_at: float | None
     revoked: bool = False
+    privileged: bool = True  # a Bluesky app password with access to direct messages
 
     def status(self, now: float) -> TokenStatus:
         if self.revoked:
@@ -209,7 +212,7 @@ class Grants:
             scope=scope,
             challenge=challenge,
             account_id=account_id,
-            expires_at=self._clock() + CODE_TTL_S,
+            expires_at=self._clock() + CODE_TTL_BY_NETWORK.get(app.network, CODE_TTL_S),
             grant_id=secrets.token_hex(8),
         )
         with self._lock:
@@ -229,7 +232,7 @@ class Grants:
                 raise GrantError("invalid_grant", "Authorization code expired.")
             if redirect_uri != code.redirect_uri:
                 raise GrantError("invalid_grant", "redirect_uri does not match the authorization.")
-            if not verifier_matches(verifier, code.challenge):
+            if code.challenge and not verifier_matches(verifier, code.challenge):
                 raise GrantError("invalid_grant", "code_verifier does not match code_challenge.")
             code.used = True
             refresh_scope = OFFLINE_SCOPES.get(app.network)
@@ -286,9 +289,10 @@ class Grants:
 
     # -- Bluesky sessions ----------------------------------------------------------------
 
-    def create_session(self, account_id: str) -> Issued:
+    def create_session(self, account_id: str, *, privileged: bool = True) -> Issued:
+        """An app-password session; ``privileged``: the password may read and send DMs."""
         with self._lock:
-            return self._session(account_id, secrets.token_hex(8))
+            return self._session(account_id, secrets.token_hex(8), privileged)
 
     def refresh_session(self, refresh_value: str) -> Issued | TokenStatus | None:
         """New session tokens, or why the refresh token cannot be used (None: unknown)."""
@@ -300,7 +304,7 @@ class Grants:
             if status != "active":
                 return status
             old.revoked = True
-            return self._session(old.account_id, old.grant_id)
+            return self._session(old.account_id, old.grant_id, old.privileged)
 
     # -- using and revoking tokens -------------------------------------------------------
 
@@ -358,11 +362,12 @@ class Grants:
         refresh = token("refresh", None) if with_refresh else None
         return Issued(replace(access), replace(refresh) if refresh else None)
 
-    def _session(self, account_id: str, grant_id: str) -> Issued:
+    def _session(self, account_id: str, grant_id: str, privileged: bool) -> Issued:
         now = self._clock()
+        app_pass = "com.atproto.appPassPrivileged" if privileged else "com.atproto.appPass"
 
         def token(kind: TokenKind, ttl: float) -> Token:
-            scope = "com.atproto.appPass" if kind == "access" else "com.atproto.refresh"
+            scope = app_pass if kind == "access" else "com.atproto.refresh"
             claims = {"scope": scope, "sub": account_id, "iat": int(now), "exp": int(now + ttl)}
             if kind == "refresh":
                 claims["jti"] = secrets.token_urlsafe(16)
@@ -376,6 +381,7 @@ class Grants:
                 grant_id=grant_id,
                 issued_at=now,
                 expires_at=now + ttl,
+                privileged=privileged,
             )
             self._store.tokens[made.value] = made
             return made

@@ -77,8 +77,14 @@ class OAuthPaths:
 X_OAUTH = OAuthPaths(
     "x", "/x/i/oauth2/authorize", "/x/2/oauth2/token", "/x/2/oauth2/revoke", refreshable=True
 )
+# PKCE is optional (a confidential client may leave it out) on Mastodon from 4.3 (older
+# instances ignore it), Google and Meta; required on X.
 MASTODON_OAUTH = OAuthPaths(
-    "mastodon", "/mastodon/oauth/authorize", "/mastodon/oauth/token", "/mastodon/oauth/revoke"
+    "mastodon",
+    "/mastodon/oauth/authorize",
+    "/mastodon/oauth/token",
+    "/mastodon/oauth/revoke",
+    pkce="optional",
 )
 LINKEDIN_OAUTH = OAuthPaths(
     "linkedin",
@@ -89,10 +95,18 @@ LINKEDIN_OAUTH = OAuthPaths(
     pkce="optional",
 )
 FACEBOOK_OAUTH = OAuthPaths(
-    "facebook", "/facebook/v26.0/dialog/oauth", "/facebook/v26.0/oauth/access_token", None
+    "facebook",
+    "/facebook/v26.0/dialog/oauth",
+    "/facebook/v26.0/oauth/access_token",
+    None,
+    pkce="optional",
 )
 INSTAGRAM_OAUTH = OAuthPaths(
-    "instagram", "/instagram/oauth/authorize", "/instagram/oauth/access_token", None
+    "instagram",
+    "/instagram/oauth/authorize",
+    "/instagram/oauth/access_token",
+    None,
+    pkce="optional",
 )
 YOUTUBE_OAUTH = OAuthPaths(
     "youtube",
@@ -102,6 +116,7 @@ YOUTUBE_OAUTH = OAuthPaths(
     refreshable=True,
     rotate_refresh=False,
     revoke_needs_client=False,
+    pkce="optional",
 )
 TIKTOK_OAUTH = OAuthPaths(
     "tiktok",
@@ -158,14 +173,16 @@ def parse_auth_request(
         raise ConsentError("redirect_uri is not registered for this client.")
     if params.get("response_type") != "code":
         raise ConsentError("response_type must be 'code'.")
-    challenge = _challenge(params, pkce)
+    challenge = _challenge(request, network, params, pkce)
     default_scope = "read" if network == "mastodon" else ""
     scope = tuple((params.get("scope") or default_scope).replace(",", " ").split())
     return AuthRequest(app, redirect_uri, scope, params.get("state"), challenge)
 
 
-def _challenge(params: dict[str, str], pkce: str) -> str:
+def _challenge(request: Request, network: OAuthNetwork, params: dict[str, str], pkce: str) -> str:
     """The PKCE challenge to bind to the code ("" where the network lets a client omit it)."""
+    if network == "mastodon" and not sandbox_state(request).mastodon_has_pkce():
+        return ""  # before 4.3 Mastodon knows nothing of PKCE and ignores both parameters
     challenge = params.get("code_challenge", "")
     if pkce != "required" and not challenge and "code_challenge_method" not in params:
         return ""

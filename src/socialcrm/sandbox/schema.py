@@ -26,6 +26,9 @@ NETWORKS: tuple[Network, ...] = (
 OAuthNetwork = Literal["x", "mastodon", "linkedin", "facebook", "instagram", "youtube", "tiktok"]
 # What kind of account a world account is, where the network tells kinds apart.
 ACCOUNT_TYPES: dict[str, frozenset[str]] = {
+    # A Mastodon account's role on its instance: the admin API needs Manage Users (moderator,
+    # admin); "user" (the default) has no admin permission.
+    "mastodon": frozenset({"user", "moderator", "admin"}),
     "linkedin": frozenset({"member", "organization"}),
     "facebook": frozenset({"page", "person"}),
     "instagram": frozenset({"business", "creator", "personal"}),
