@@ -35,10 +35,19 @@ class ImapServer:
     def context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cafile))
 
-    def append(self, raw: bytes) -> None:
+    def append(self, raw: bytes, mailbox: str = "INBOX") -> None:
+        self.append_all([raw], mailbox)
+
+    def append_all(self, raws: list[bytes], mailbox: str = "INBOX") -> None:
+        """Deliver messages in this order (their UIDs ascend with it) over one connection;
+        a mailbox other than INBOX is created first (one per test keeps tests apart)."""
         with imaplib.IMAP4_SSL("localhost", self.ssl_port, ssl_context=self.context()) as client:
             client.login(USER, PASSWORD)
-            client.append("INBOX", None, None, raw)
+            if mailbox != "INBOX":
+                client.create(mailbox)
+            for raw in raws:
+                status, answer = client.append(mailbox, None, None, raw)
+                assert status == "OK", answer
 
 
 def _free_port() -> int:

@@ -317,3 +317,27 @@ def test_other_tenants_see_nothing(
     # The same Message-ID in tenant B is B's own email, not A's.
     theirs = app_client.post("/api/emails", content=message(body=SIGNED), headers={**b, **RFC822})
     assert theirs.status_code == 201 and theirs.json()["id"] != email["id"]
+
+
+def test_poison_mail_is_a_400_or_stored_with_a_warning_never_a_500(api: TestClient) -> None:
+    crafted_date = (
+        b"From: Megan Carter <megan.carter@brightpath.io>\r\n"
+        b"Date: Mon, 1 Jan 99999999999999999999 10:00:00 +0000\r\n"
+        b"Subject: crafted\r\nMessage-ID: <date@t>\r\n\r\nhi\r\n"
+    )
+    stored = post_email(api, crafted_date)
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["sent_at"] is None
+    assert "the Date header cannot be read" in stored.json()["warnings"]
+    for raw, reason in [
+        (b"From: Bob\x00 <bob@x.com>\r\nSubject: x\r\n\r\nhi\r\n", "From header"),
+        (b"From: b@x.com\r\nContent-Type: text/plain; charset=a\x00b\r\n\r\nhi\r\n", "charset"),
+    ]:
+        refused = post_email(api, raw)
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "validation_error" and reason in error["message"]
+    # NUL in the body and 8-bit garbage in headers are stored (PostgreSQL takes neither raw).
+    body = post_email(api, b"From: \xff\xfe <bob@x.com>\r\nSubject: \xc3\r\n\r\nh\x00i\r\n")
+    assert body.status_code == 201, body.text
+    assert api.get("/api/emails", params={"failed": "true"}).json()["items"] == []

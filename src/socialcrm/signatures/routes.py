@@ -74,9 +74,10 @@ def list_emails(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     ticket_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    failed: Annotated[bool | None, Query(description="only failed (or only read) ones")] = None,
 ) -> Any:
     items, next_cursor = service.list_emails(
-        ctx.session, limit=limit, cursor=cursor, ticket_id=ticket_id
+        ctx.session, limit=limit, cursor=cursor, ticket_id=ticket_id, failed=failed
     )
     return {"items": items, "next_cursor": next_cursor}
 

@@ -36,6 +36,8 @@ class EmailOut(Out):
     warnings: list[str]
     attachments: list[dict[str, Any]]
     participants: list[dict[str, Any]]
+    error: str  # why a mailbox message could not be read ('' for a read one)
+    imap_uid: int | None
 
 
 class EmailPage(BaseModel):
@@ -104,3 +106,4 @@ class ImapAccountOut(Out):
     last_sync_at: datetime | None
     last_error: str
     active: bool
+    syncing: bool

@@ -6,6 +6,7 @@ read and written through ``crm.service`` only.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,7 @@ from socialcrm.crm.models import Contact, Ticket
 from socialcrm.signatures.addresses import is_free_mail, is_role_address
 from socialcrm.signatures.analysis import Participant, analyse
 from socialcrm.signatures.extract import format_name, website_key
-from socialcrm.signatures.mime import MalformedEmail, ParsedEmail, parse_email
+from socialcrm.signatures.mime import MalformedEmail, ParsedEmail, parse_email, peek_headers
 from socialcrm.signatures.models import (
     EnrichmentSuggestion,
     ImapAccount,
@@ -94,11 +95,13 @@ def ingest(
     imap_account_id: int | None = None,
     create_ticket: bool = False,
     mailbox_owner: str = "",
+    imap_uid: int | None = None,
 ) -> IngestResult:
     """Store one raw message and propose what its participants' signatures add.
 
     Idempotent on Message-ID: the same message twice is one email. Bytes that are not a
-    message raise ``ValidationFailed``; damaged ones are stored with warnings.
+    message raise ``ValidationFailed`` (before anything is written); damaged ones are stored
+    with warnings.
     """
     try:
         parsed = parse_email(raw)
@@ -122,6 +125,7 @@ def ingest(
         sent_at=parsed.sent_at,
         source=source,
         imap_account_id=imap_account_id,
+        imap_uid=imap_uid,
         size=len(raw),
         text=parsed.text[:MAX_STORED_TEXT],
         from_html=parsed.from_html,
@@ -147,6 +151,39 @@ def ingest(
         email.ticket_id = _ticket_for(session, email, parsed, stored)
     session.flush()
     return IngestResult(email=email, created=True)
+
+
+def record_failed(
+    session: Session,
+    raw: bytes,
+    reason: str,
+    *,
+    source: str,
+    imap_account_id: int | None = None,
+    imap_uid: int | None = None,
+) -> ReceivedEmail:
+    """Keep a message that cannot be read as a failed one, with why (its ``message_id`` is a
+    digest of its bytes: the same bytes again are the same failed message)."""
+    message_id = f"<failed-{hashlib.sha256(raw).hexdigest()[:40]}@socialcrm.invalid>"
+    existing = session.scalars(
+        select(ReceivedEmail).where(ReceivedEmail.message_id == message_id)
+    ).first()
+    if existing is not None:
+        return existing
+    sender, subject = peek_headers(raw)
+    email = ReceivedEmail(
+        message_id=message_id,
+        subject=subject[:300],
+        sender_name=sender[:200],
+        source=source,
+        imap_account_id=imap_account_id,
+        imap_uid=imap_uid,
+        size=len(raw),
+        error=(reason or "the message cannot be read")[:500],
+    )
+    session.add(email)
+    session.flush()
+    return email
 
 
 def _staff_addresses(session: Session) -> set[str]:
@@ -692,14 +729,22 @@ def get_email(session: Session, email_id: int) -> ReceivedEmail:
 
 
 def list_emails(
-    session: Session, *, limit: int, cursor: str | None, ticket_id: int | None = None
+    session: Session,
+    *,
+    limit: int,
+    cursor: str | None,
+    ticket_id: int | None = None,
+    failed: bool | None = None,
 ) -> tuple[list[ReceivedEmail], str | None]:
+    """Newest first; ``failed`` keeps only the messages that could (not) be read."""
     stmt = select(ReceivedEmail).order_by(ReceivedEmail.id.desc()).limit(limit + 1)
     after = crm.parse_cursor(cursor)
     if after is not None:
         stmt = stmt.where(ReceivedEmail.id < after)
     if ticket_id is not None:
         stmt = stmt.where(ReceivedEmail.ticket_id == ticket_id)
+    if failed is not None:
+        stmt = stmt.where(ReceivedEmail.error != "" if failed else ReceivedEmail.error == "")
     rows = list(session.scalars(stmt))
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
