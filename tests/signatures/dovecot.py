@@ -1,4 +1,5 @@
-"""A throw-away Debian dovecot-imapd on ephemeral loopback ports (IMAPS and IMAP+STARTTLS)."""
+"""A throw-away Debian dovecot-imapd on ephemeral loopback ports (IMAPS and IMAP+STARTTLS), and a
+slow proxy in front of it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,3 +161,46 @@ service imap-login {{
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def slow_proxy(target_port: int, delay_s: float) -> Iterator[int]:
+    """A loopback TCP proxy to ``target_port`` that holds every chunk from the server for
+    ``delay_s`` (TLS passes through untouched): a slow mailbox, so a test can act mid-sync."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket, delay: float) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if delay:
+                    time.sleep(delay)
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", target_port))
+            for args in ((client, upstream, 0.0), (upstream, client, delay_s)):
+                threading.Thread(target=pump, args=args, daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

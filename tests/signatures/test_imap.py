@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from socialcrm.core.db import Database
+from socialcrm.core.db import Database, utcnow
 from socialcrm.signatures import service
-from socialcrm.signatures.imap import ImapError, sync_account
+from socialcrm.signatures.imap import ImapError, SyncUnderWay, sync_account
 from tests.signatures.dovecot import PASSWORD, USER, ImapServer
+from tests.signatures.imap_state import set_account, sync_state
 from tests.signatures.mail import SIGNED, message
 
 
@@ -165,3 +167,44 @@ def test_unreadable_mail_is_kept_as_failed_and_the_mailbox_moves_on(
 
     again = sync_account(database, account, ssl_context=imap_server.context())
     assert (again.fetched, again.stored, again.failed) == (0, 0, 0)
+
+
+def mailbox_of(api: TestClient, imap_server: ImapServer, prefix: str, count: int) -> int:
+    """An account on a mailbox of its own holding ``count`` plain messages (UIDs 1..count)."""
+    box = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    imap_server.append_all([message(message_id=f"<{box}-{i}@imap>") for i in range(count)], box)
+    return add_account(api, imap_server.ssl_port, "ssl", mailbox=box)
+
+
+def test_one_sync_of_a_mailbox_at_a_time_and_a_dead_ones_lease_expires(
+    api: TestClient, database: Database, imap_server: ImapServer, loopback_allowed: None
+) -> None:
+    account = mailbox_of(api, imap_server, "lease", 3)
+    later = utcnow() + timedelta(minutes=1)
+    set_account(database, account, sync_owner="worker-elsewhere", sync_lease_until=later)
+    assert api.get("/api/imap-accounts").json()[0]["syncing"] is True
+    with pytest.raises(SyncUnderWay):
+        sync_account(database, account, ssl_context=imap_server.context())
+    assert sync_state(database, account) == (0, "worker-elsewhere", [])
+
+    # That worker died a while ago: its lease has run out.
+    set_account(database, account, sync_lease_until=utcnow() - timedelta(seconds=1))
+    result = sync_account(database, account, ssl_context=imap_server.context())
+    assert (result.stored, result.last_uid) == (3, 3)
+    assert sync_state(database, account) == (3, None, [1, 2, 3])  # released when done
+
+
+def test_a_sync_that_lost_its_lease_stops_without_keeping_the_next_message(
+    api: TestClient, database: Database, imap_server: ImapServer, loopback_allowed: None
+) -> None:
+    account = mailbox_of(api, imap_server, "stolen", 4)
+
+    def stall_past_the_lease(done: int, _total: int) -> None:
+        if done == 2:  # meanwhile another worker found the lease expired and took over
+            set_account(database, account, sync_owner="the-other-worker")
+
+    with pytest.raises(SyncUnderWay, match="took this mailbox over"):
+        sync_account(
+            database, account, ssl_context=imap_server.context(), progress=stall_past_the_lease
+        )
+    assert sync_state(database, account) == (2, "the-other-worker", [1, 2])
