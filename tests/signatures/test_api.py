@@ -341,3 +341,46 @@ def test_poison_mail_is_a_400_or_stored_with_a_warning_never_a_500(api: TestClie
     body = post_email(api, b"From: \xff\xfe <bob@x.com>\r\nSubject: \xc3\r\n\r\nh\x00i\r\n")
     assert body.status_code == 201, body.text
     assert api.get("/api/emails", params={"failed": "true"}).json()["items"] == []
+
+
+def test_email_mining_switch_stores_mail_but_suggests_nothing_while_off(
+    api: TestClient, database: Database
+) -> None:
+    assert api.get("/api/email-settings").json()["mining_enabled"] is True
+    contact = make_contact(api, emails=["megan.carter@brightpath.io"])
+    changed = api.put(
+        "/api/email-settings", json={"mining_enabled": False, "auto_create_contacts": True}
+    )
+    assert changed.status_code == 200 and changed.json()["mining_enabled"] is False
+
+    email = post_email(api, message(body=SIGNED, message_id="<off@t>"))
+    assert email.status_code == 201  # intake still stores mail
+    [sender] = email.json()["participants"]  # the sender is still recognised, nothing read
+    assert sender["contact_id"] == contact["id"] and sender["fields"]["phones"] == []
+    unknown = message(sender="Lee <lee@newcorp.example>", body=SIGNED, message_id="<new@t>")
+    post_email(api, unknown)
+    assert [c["id"] for c in api.get("/api/contacts").json()["items"]] == [contact["id"]]
+    view = api.get(f"/api/contacts/{contact['id']}/enrichment").json()
+    assert view["mining_enabled"] is False and view["pending"] == []
+    window = api.get(f"/api/emails/{email.json()['id']}/enrichment").json()
+    assert window["mining_enabled"] is False
+    assert all(not g["values"] and not g["actions"] for g in window["participants"])
+    refused = api.post(f"/api/contacts/{contact['id']}/enrichment/apply", json={"accept": []})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+
+    # Back on: mail from now on is mined (mail taken in while off is not read again).
+    api.put("/api/email-settings", json={"mining_enabled": True, "auto_create_contacts": False})
+    post_email(api, message(body=SIGNED, message_id="<on@t>"))
+    assert ("company", "BrightPath Analytics") in labels(pending(api, contact["id"]))
+
+    from socialcrm.tenancy.models import Role, Tenant
+
+    with database.session(system=True) as session:
+        tenant = session.query(Tenant).filter_by(name="Tenant A").one()
+        agent_key = make_api_key(session, tenant=tenant, role=Role.AGENT)
+    agent = api.put(
+        "/api/email-settings",
+        json={"mining_enabled": False},
+        headers={"Authorization": f"Bearer {agent_key}"},
+    )
+    assert agent.status_code == 403

@@ -70,12 +70,14 @@ class EmailSettingsIn(Strict):
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None
     ) = None
     auto_create_contacts: bool | None = None
+    mining_enabled: bool | None = None
 
 
 class EmailSettingsOut(BaseModel):
     default_region: str
     default_phone_type: str
     auto_create_contacts: bool
+    mining_enabled: bool  # off: mail is stored, nothing is suggested from it
 
 
 class ImapAccountIn(Strict):

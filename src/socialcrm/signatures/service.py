@@ -23,7 +23,7 @@ from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Ticket
 from socialcrm.signatures.addresses import is_free_mail, is_role_address
 from socialcrm.signatures.analysis import Participant, analyse
-from socialcrm.signatures.extract import format_name, website_key
+from socialcrm.signatures.extract import SignatureFields, format_name, website_key
 from socialcrm.signatures.mime import MalformedEmail, ParsedEmail, parse_email, peek_headers
 from socialcrm.signatures.models import (
     EnrichmentSuggestion,
@@ -51,6 +51,9 @@ class EmailSettings:
     default_region: str = "US"
     default_phone_type: str = "business"
     auto_create_contacts: bool = False
+    # Creatio's "Enable Email Mining": off, mail is still taken in and stored, but no
+    # signature is read and nothing is suggested (nor Contacts created) from it.
+    mining_enabled: bool = True
 
 
 def get_settings(session: Session, tenant_id: int) -> EmailSettings:
@@ -60,7 +63,16 @@ def get_settings(session: Session, tenant_id: int) -> EmailSettings:
         default_region=str(stored.get("default_region", "US")),
         default_phone_type=str(stored.get("default_phone_type", "business")),
         auto_create_contacts=bool(stored.get("auto_create_contacts", False)),
+        mining_enabled=bool(stored.get("mining_enabled", True)),
     )
+
+
+def _require_mining(session: Session, tenant_id: int) -> None:
+    if not get_settings(session, tenant_id).mining_enabled:
+        raise Conflict(
+            "email enrichment is turned off for this tenant",
+            details={"hint": "an admin turns it on: PUT /api/email-settings {mining_enabled}"},
+        )
 
 
 def update_settings(session: Session, tenant_id: int, changes: dict[str, Any]) -> EmailSettings:
@@ -75,6 +87,22 @@ def update_settings(session: Session, tenant_id: int, changes: dict[str, Any]) -
     tenant.policy = {**(tenant.policy or {}), POLICY_KEY: current}
     session.flush()
     return get_settings(session, tenant_id)
+
+
+def change_settings(
+    session: Session, tenant_id: int, changes: dict[str, Any], *, actor: str
+) -> EmailSettings:
+    """An admin's change of the email settings (API or UI), audit-logged with what changed."""
+    settings = update_settings(session, tenant_id, changes)
+    audit.record(
+        session,
+        actor=actor,
+        action="email_settings.update",
+        target_type="tenant",
+        target_id=tenant_id,
+        details={k: v for k, v in changes.items() if v is not None},
+    )
+    return settings
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -113,9 +141,12 @@ def ingest(
     if existing is not None:
         return IngestResult(email=existing, created=False)
     settings = get_settings(session, tenant_id)
-    participants = analyse(
-        parsed, region=settings.default_region, default_phone_type=settings.default_phone_type
-    )
+    if settings.mining_enabled:
+        participants = analyse(
+            parsed, region=settings.default_region, default_phone_type=settings.default_phone_type
+        )
+    else:  # the sender is still recognised (the email list, the ticket's contact); no more
+        participants = _sender_only(parsed)
     staff = _staff_addresses(session) | ({mailbox_owner.lower()} if mailbox_owner else set())
     email = ReceivedEmail(
         message_id=parsed.message_id,
@@ -142,10 +173,11 @@ def ingest(
         if participant.email in staff:
             continue
         contact = find_contact_by_email(session, participant.email)
-        if contact is None and _may_auto_create(settings, participant):
+        if settings.mining_enabled and contact is None and _may_auto_create(settings, participant):
             contact = _create_contact(session, participant.email, _best_name(participant))
         stored.append(_participant_record(participant, contact))
-        _propose(session, email, participant, contact)
+        if settings.mining_enabled:
+            _propose(session, email, participant, contact)
     email.participants = stored
     if create_ticket:
         email.ticket_id = _ticket_for(session, email, parsed, stored)
@@ -184,6 +216,19 @@ def record_failed(
     session.add(email)
     session.flush()
     return email
+
+
+def _sender_only(parsed: ParsedEmail) -> list[Participant]:
+    if parsed.sender is None:
+        return []
+    return [
+        Participant(
+            email=parsed.sender.email,
+            display_name=parsed.sender.name,
+            kind="top",
+            fields=SignatureFields(),
+        )
+    ]
 
 
 def _staff_addresses(session: Session) -> set[str]:
@@ -396,8 +441,12 @@ def completeness(contact: Contact) -> dict[str, Any]:
 
 
 def pending_for_contact(session: Session, contact: Contact) -> list[EnrichmentSuggestion]:
-    """Pending values that are still new for the Contact (values typed since drop out)."""
-    region = get_settings(session, contact.tenant_id).default_region
+    """Pending values that are still new for the Contact (values typed since drop out); none
+    while email enrichment is off (they are kept, and offered again once it is back on)."""
+    settings = get_settings(session, contact.tenant_id)
+    if not settings.mining_enabled:
+        return []
+    region = settings.default_region
     keys = _contact_keys(contact, region)
     rows = session.scalars(
         select(EnrichmentSuggestion)
@@ -427,6 +476,7 @@ def contact_enrichment(session: Session, contact_id: int) -> dict[str, Any]:
     contact = crm.get(session, Contact, contact_id)
     return {
         "contact_id": contact.id,
+        "mining_enabled": get_settings(session, contact.tenant_id).mining_enabled,
         "completeness": completeness(contact),
         "pending": [suggestion_view(s, contact) for s in pending_for_contact(session, contact)],
         "enriched": [suggestion_view(s, contact) for s in enriched_for_contact(session, contact)],
@@ -478,6 +528,7 @@ def apply(
     """Accept values onto the Contact and remember rejected ones; then link the Contact to the
     threads of the last seven days in which its (possibly new) addresses appear."""
     contact = crm.get(session, Contact, contact_id)
+    _require_mining(session, contact.tenant_id)
     overlap = set(accept) & set(reject)
     if overlap:
         raise ValidationFailed(
@@ -587,6 +638,8 @@ def email_enrichment(session: Session, email_id: int) -> dict[str, Any]:
         if contact is not None:
             pending = pending_for_contact(session, contact)
             actions = ["enrich"] if pending else []
+        elif not settings.mining_enabled:
+            pending, actions = [], []
         else:
             pending = list(
                 session.scalars(
@@ -609,7 +662,12 @@ def email_enrichment(session: Session, email_id: int) -> dict[str, Any]:
                 "values": [suggestion_view(s, contact) for s in pending],
             }
         )
-    return {"email_id": email.id, "subject": email.subject, "participants": groups}
+    return {
+        "email_id": email.id,
+        "subject": email.subject,
+        "mining_enabled": settings.mining_enabled,
+        "participants": groups,
+    }
 
 
 def unknown_address_actions(settings: EmailSettings, address: str) -> list[str]:
@@ -643,6 +701,7 @@ def connect_participant(
         raise Conflict(
             f"{address} is already a contact", details={"contact_id": record["contact_id"]}
         )
+    _require_mining(session, email.tenant_id)
     settings = get_settings(session, email.tenant_id)
     allowed = unknown_address_actions(settings, address)
     if create == (contact_id is not None):
