@@ -82,7 +82,10 @@ def test_apply_adds_values_and_rejected_ones_never_come_back(api: TestClient) ->
     assert stored["company"] == "BrightPath Analytics"
     assert stored["title"] == "Buyer"  # typed value kept: its replacement was rejected
     assert stored["name"] == "Megan C."
-    assert sorted(stored["phones"]) == ["+1 415-555-0132", "+1 628-555-0187"]
+    assert stored["phones"] == [
+        {"number": "+1 415-555-0132", "type": "business"},  # typed in without a type
+        {"number": "+1 628-555-0187", "type": "mobile"},  # "M:" in the signature
+    ]
     assert {"network": "linkedin", "handle": "megancarter", "user_id": None} in stored["handles"]
 
     # The same signature again (a new email): rejected values stay away, accepted ones too.
@@ -384,3 +387,37 @@ def test_email_mining_switch_stores_mail_but_suggests_nothing_while_off(
         headers={"Authorization": f"Bearer {agent_key}"},
     )
     assert agent.status_code == 403
+
+
+def test_an_applied_phone_keeps_the_type_its_label_gave(api: TestClient) -> None:
+    contact = make_contact(api, name="Jonas Weber", emails=["j.weber@nordwerk.de"])
+    body = (
+        "Hallo,\n\nMit freundlichen Grüßen\nJonas Weber\nNordwerk GmbH\n"
+        "Mobil: +49 1512 3456789\nFax: +49 30 1234568\n"
+    )
+    post_email(api, message(sender="Jonas Weber <j.weber@nordwerk.de>", body=body))
+    offered = {v["label"]: v for v in pending(api, contact["id"]) if v["field"] == "phones"}
+    assert set(offered) == {"+49 1512 3456789 (mobile)", "+49 30 1234568 (fax)"}
+    assert offered["+49 1512 3456789 (mobile)"]["value"]["type"] == "mobile"
+    accept = [v["id"] for v in offered.values()]
+    applied = api.post(f"/api/contacts/{contact['id']}/enrichment/apply", json={"accept": accept})
+    assert applied.status_code == 200, applied.text
+    phones = api.get(f"/api/contacts/{contact['id']}").json()["phones"]
+    assert phones == [
+        {"number": "+49 1512 3456789", "type": "mobile"},
+        {"number": "+49 30 1234568", "type": "fax"},
+    ]
+    # The type can be changed afterwards; plain strings still work and take the default type.
+    changed = api.patch(
+        f"/api/contacts/{contact['id']}",
+        json={"phones": [{"number": "+49 1512 3456789", "type": "home"}, "+49 30 1234568"]},
+    )
+    assert changed.json()["phones"] == [
+        {"number": "+49 1512 3456789", "type": "home"},
+        {"number": "+49 30 1234568", "type": "business"},
+    ]
+    bad = api.patch(
+        f"/api/contacts/{contact['id']}",
+        json={"phones": [{"number": "+49 30 1234568", "type": "<b>x</b>"}]},
+    )
+    assert bad.status_code == 400

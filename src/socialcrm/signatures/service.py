@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import Conflict, NotFound, ValidationFailed
+from socialcrm.crm import phones as crm_phones
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Ticket
 from socialcrm.signatures.addresses import is_free_mail, is_role_address
@@ -339,12 +340,12 @@ def _text_key(text: str) -> str:
 def _contact_keys(contact: Contact, region: str) -> dict[str, set[str]]:
     """What the Contact already has, in the keys ``candidates`` uses."""
     phones: set[str] = set()
-    for raw in contact.phones or []:
+    for raw in crm_phones.numbers(contact.phones or []):
         try:
-            number = phonenumbers.parse(str(raw), region)
+            number = phonenumbers.parse(raw, region)
             phones.add(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
         except phonenumbers.NumberParseException:
-            phones.add(str(raw))
+            phones.add(raw)
     handles = {f"{h.get('network')}:{str(h.get('handle', '')).lower()}" for h in contact.handles}
     return {
         "name": {_text_key(contact.name)},
@@ -505,7 +506,9 @@ def suggestion_view(row: EnrichmentSuggestion, contact: Contact | None) -> dict[
 
 def value_label(field: str, value: dict[str, Any]) -> str:
     if field == "phones":
-        return f"{value.get('display', value.get('number', ''))} ({value.get('type', '')})"
+        return crm_phones.label(
+            {"number": value.get("display") or value.get("number"), "type": value.get("type")}
+        )
     if field == "handles":
         return str(value.get("url", ""))
     for key in ("text", "email", "url"):
@@ -594,8 +597,12 @@ def _changes_for(contact: Contact, accepted: Iterable[EnrichmentSuggestion]) -> 
                 raise ValidationFailed("accept one website at a time")
             seen_single.add("website")
             changes["website"] = str(value["url"])[:500]
-        elif row.field == "phones":
-            phones.append(value.get("display") or value["number"])
+        elif row.field == "phones":  # with the type its label said (mobile, fax …)
+            phones.append(
+                crm_phones.typed(
+                    {"number": value.get("display") or value["number"], "type": value.get("type")}
+                )
+            )
             changes["phones"] = phones
         elif row.field == "emails":
             emails.append(value["email"])
