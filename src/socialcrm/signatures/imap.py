@@ -398,16 +398,17 @@ def _ingest_or_fail(session: Session, box: _Mailbox, uid: int, raw: bytes | None
     if raw is None:
         return "skipped"
     try:
-        ingest = service.ingest(
-            session,
-            box.tenant_id,
-            raw,
-            source="imap",
-            imap_account_id=box.account_id,
-            mailbox_owner=box.owner_email or box.username,
-            imap_uid=uid,
-        )
-    except ValidationFailed as exc:  # raised before anything is written
+        with session.begin_nested():  # a refusal leaves nothing of the message behind
+            ingest = service.ingest(
+                session,
+                box.tenant_id,
+                raw,
+                source="imap",
+                imap_account_id=box.account_id,
+                mailbox_owner=box.owner_email or box.username,
+                imap_uid=uid,
+            )
+    except ValidationFailed as exc:
         _failed(session, box, uid, raw, exc.message)
         return "failed"
     return "stored" if ingest.created else "skipped"
