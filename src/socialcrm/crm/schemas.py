@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from socialcrm.core.db import MAX_ID, utcnow
-from socialcrm.crm import sla
+from socialcrm.crm import phones, sla
 from socialcrm.crm.models import CampaignStatus, LeadStatus, Priority, TicketStatus, Tier
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -48,6 +48,16 @@ Phone = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[0-9+().\s/-]+$"
+    ),
+]
+PhoneType = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=1,
+        max_length=phones.MAX_TYPE_CHARS,
+        pattern=r"^[A-Za-z][A-Za-z0-9 \-]*$",
     ),
 ]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -109,10 +119,25 @@ class SocialHandle(Strict):
         return value
 
 
+class TypedPhone(Strict):
+    """A phone and its communication type (business, mobile, home, fax, other, or a label of
+    one's own); a plain string in its place means the default type, business."""
+
+    number: Phone
+    type: PhoneType = phones.DEFAULT_TYPE
+
+
+def _typed(value: TypedPhone | str) -> TypedPhone:
+    return value if isinstance(value, TypedPhone) else TypedPhone(number=value)
+
+
+PhoneIn = Annotated[TypedPhone | Phone, AfterValidator(_typed)]
+
+
 class ContactIn(Strict):
     name: Name
     emails: Annotated[list[EmailStr], Field(max_length=20)] = []
-    phones: Annotated[list[Phone], Field(max_length=20)] = []
+    phones: Annotated[list[PhoneIn], Field(max_length=20)] = []
     company: Short = ""
     title: Short = ""
     website: Url = ""
@@ -130,7 +155,7 @@ class ContactIn(Strict):
 class ContactPatch(Strict):
     name: Name | None = None
     emails: Annotated[list[EmailStr], Field(max_length=20)] | None = None
-    phones: Annotated[list[Phone], Field(max_length=20)] | None = None
+    phones: Annotated[list[PhoneIn], Field(max_length=20)] | None = None
     company: Short | None = None
     title: Short | None = None
     website: Url | None = None
@@ -149,11 +174,16 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class PhoneOut(BaseModel):
+    number: str
+    type: str
+
+
 class ContactOut(Out):
     id: int
     name: str
     emails: list[str]
-    phones: list[str]
+    phones: list[PhoneOut]
     company: str
     title: str
     website: str
@@ -169,6 +199,12 @@ class ContactOut(Out):
     profile_updated_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("phones", mode="before")
+    @classmethod
+    def _typed_phones(cls, value: Any) -> Any:
+        """Rows written before phones were typed (plain strings) read as the default type."""
+        return phones.normalise(value) if isinstance(value, list) else value
 
 
 class AccountIn(Strict):
