@@ -1,4 +1,6 @@
-"""Enrichment test helpers: connected sandbox accounts and Contacts made through the API."""
+"""Enrichment test helpers: connected sandbox accounts and Contacts made through the API.
+
+Every enrichment test fails if a provider call happens inside an open write transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from socialcrm.core.db import Database
 from socialcrm.enrichment.models import SocialProfileLink
 from tests.conftest import TEST_WORLD
 from tests.connections.flow import connect, register_app
+from tests.txn_guard import (
+    no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
+)
 
 
 def connect_x(api: TestClient, handle: str = "grace") -> dict[str, Any]:

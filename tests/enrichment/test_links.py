@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -15,8 +17,9 @@ from socialcrm.enrichment.models import (
     SocialProfileSnapshot,
 )
 from socialcrm.tenancy.models import Tenant
-from tests.conftest import make_api_key, make_tenant
-from tests.enrichment.conftest import ADA, make_contact
+from tests.conftest import committed_database, make_api_key, make_tenant
+from tests.connections.flow import api_of_new_tenant
+from tests.enrichment.conftest import ADA, connect_bluesky, make_contact
 
 
 def count(database: Database, model: type, **where: Any) -> int:
@@ -180,3 +183,44 @@ def test_another_tenant_sees_none_of_it(
     )
     report = app_client.get("/api/enrichment/report", headers=headers).json()
     assert report["contacts"] == 0 and report["coverage"] == []
+
+
+def test_adding_a_profile_for_a_consenting_contact_links_it_and_fetches_its_posts(
+    api: TestClient, accounts: dict[str, Any]
+) -> None:
+    """Issue 16.4: the posts were fetched while the request held its write transaction (on
+    SQLite: 30 s, then "database is locked" and a 500). The package's guard fails any test
+    that calls a provider inside an open write transaction."""
+    contact = make_contact(api, name="Somebody Else", enrichment_consent=True)
+    response = api.post(
+        f"/api/contacts/{contact['id']}/social/links",
+        json={"handle_or_url": "https://bsky.app/profile/ada.bsky.social"},
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["provider"], response.json()["status"]) == ("bluesky", "linked")
+    social = api.get(f"/api/contacts/{contact['id']}/social").json()
+    bluesky = next(lk for lk in social["links"] if lk["provider"] == "bluesky")
+    assert [p["text"] for p in bluesky["posts"]] == ["Testing Bluesky with @grace.bsky.social"]
+
+
+def test_adding_a_profile_on_sqlite_answers_at_once(tmp_path: Path, sandbox: Any) -> None:
+    """The user's view of issue 16.4, on committed data with the production engine: the
+    answer comes at once (it took 30 s and was a 500 on SQLite)."""
+    with (
+        committed_database(tmp_path, "addlink") as (db, _url),
+        api_of_new_tenant(db, "Add Link Co") as (api, _tenant_id),
+    ):
+        connect_bluesky(api)
+        contact = make_contact(api, name="Somebody Else", enrichment_consent=True)
+        started = time.monotonic()
+        response = api.post(
+            f"/api/contacts/{contact['id']}/social/links",
+            json={"handle_or_url": "https://bsky.app/profile/ada.bsky.social"},
+        )
+        elapsed = time.monotonic() - started
+        assert response.status_code == 201, response.text
+        assert elapsed < 10, f"took {elapsed:.1f} s"
+        social = api.get(f"/api/contacts/{contact['id']}/social").json()
+        assert [p["text"] for p in social["links"][0]["posts"]] == [
+            "Testing Bluesky with @grace.bsky.social"
+        ]

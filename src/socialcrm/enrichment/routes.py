@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import enqueue_after_commit
-from socialcrm.enrichment import runs, schemas, service, views
+from socialcrm.enrichment import runs, schemas, service, views, workflows
 from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES
 from socialcrm.tenancy.models import Role
 from socialcrm.web.deps import ApiCtx
@@ -34,9 +34,7 @@ def contact_social(ctx: ApiCtx, contact_id: RecordId) -> Any:
 def find_social_profiles(ctx: ApiCtx, contact_id: RecordId) -> Any:
     contact = service.contact_or_404(ctx.session, contact_id)
     runs.ensure_startable(ctx.session)
-    outcome = service.enrich_contacts(
-        get_database(), ctx.session, ctx.principal.tenant_id, [contact]
-    )
+    outcome = workflows.enrich_contacts(get_database(), ctx.principal.tenant_id, [contact.id])
     if outcome.status == "deferred" and outcome.retry_at is not None:
         from socialcrm.enrichment.tasks import enrich_contact
 
@@ -52,9 +50,8 @@ def find_social_profiles(ctx: ApiCtx, contact_id: RecordId) -> Any:
 
 @router.post("/contacts/{contact_id}/social/links", status_code=201, response_model=schemas.LinkOut)
 def add_social_link(ctx: ApiCtx, contact_id: RecordId, body: schemas.ManualLinkIn) -> Any:
-    return service.add_manual_link(
+    return workflows.add_manual_link(
         get_database(),
-        ctx.session,
         ctx.principal,
         contact_id,
         body.handle_or_url,

@@ -21,10 +21,10 @@ from socialcrm.connections import service as connections
 from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
-from socialcrm.core.errors import Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
+from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment import keys, matching
-from socialcrm.enrichment.matching import BatchResult, ContactWork, Refreshes, Stop
+from socialcrm.enrichment.matching import BatchResult, ContactWork, Refreshes
 from socialcrm.enrichment.models import (
     ContactKey,
     LinkSource,
@@ -33,7 +33,6 @@ from socialcrm.enrichment.models import (
     SocialProfileLink,
     SocialProfileSnapshot,
 )
-from socialcrm.enrichment.pacing import Pacer
 from socialcrm.enrichment.policy import POLICY_KEY, EnrichmentPolicy, policy_from
 from socialcrm.enrichment.scoring import (
     Candidate,
@@ -45,16 +44,10 @@ from socialcrm.enrichment.scoring import (
     with_cross_network,
 )
 from socialcrm.providers.base import (
-    CallContext,
     Capability,
     PostData,
     ProfileData,
-    ProfileGone,
-    Provider,
-    RateLimited,
-    TransientProviderError,
 )
-from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role, Tenant
 from socialcrm.tenancy.service import Principal
@@ -590,38 +583,7 @@ def latest_snapshot(session: Session, network: str, user_id: str) -> SocialProfi
     ).first()
 
 
-# --- one Contact, now (triggers A and C) ------------------------------------------------------
-
-
-@dataclass
-class FindOutcome:
-    status: str  # done | deferred
-    counts: Counts
-    retry_at: datetime | None = None
-    reason: str = ""
-
-
-def enrich_contacts(
-    db: Database, session: Session, tenant_id: int, contacts: Sequence[Contact]
-) -> FindOutcome:
-    """Discover, score and store for a few Contacts in this unit of work."""
-    now = utcnow()
-    policy = tenant_policy(session, tenant_id)
-    account_ids = [a.id for a in enrichment_accounts(session)]
-    loaded = load_works(session, contacts, now)
-    handles = open_handles(db, tenant_id, account_ids)
-    pacers: dict[int, Pacer] = {}
-    result = matching.discover_batch(handles, loaded.works, pacers, loaded.refresh_due, set(), 60)
-    counts = apply_batch(session, loaded, result, policy, now)
-    done_ids = [w.contact_id for w in loaded.works[: result.done]]
-    wanted = posts_wanted(session, done_ids, loaded.consent, policy, now)
-    if wanted:
-        fetched, _calls = matching.posts_batch(handles, wanted, pacers)
-        store_posts(session, fetched, now)
-    if result.done < len(loaded.works):
-        stop = result.stop or Stop("transient")
-        return FindOutcome("deferred", counts, stop.until, stop.kind)
-    return FindOutcome("done", counts)
+# --- one Contact ----------------------------------------------------------------------------
 
 
 def contact_or_404(session: Session, contact_id: int) -> Contact:
@@ -634,58 +596,12 @@ def contact_or_404(session: Session, contact_id: int) -> Contact:
 # --- manual link, confirm, reject, photo ------------------------------------------------------
 
 
-def add_manual_link(
-    db: Database,
-    session: Session,
-    principal: Principal,
-    contact_id: int,
-    handle_or_url: str,
-    provider: str | None,
+def link_profile(
+    session: Session, principal: Principal, contact_id: int, profile: ProfileData, now: datetime
 ) -> SocialProfileLink:
-    """Resolve a handle or profile URL through the connected account's lookup and link it."""
+    """Record a profile a person looked up as linked to the Contact (audit-logged)."""
     contact = contact_or_404(session, contact_id)
-    if provider is not None and provider not in PROVIDERS:
-        raise ValidationFailed(f"unknown provider {provider!r}", details={"known": list(PROVIDERS)})
-    try:
-        parsed = parse_handle(handle_or_url, provider)
-    except InvalidHandle as exc:
-        raise ValidationFailed(f"not a handle or profile URL: {exc}") from exc
-    except ValueError as exc:
-        raise ValidationFailed(f"cannot read {handle_or_url!r} as a profile") from exc
-    if parsed is None:
-        raise ValidationFailed("that URL is not a profile (a post, a search or an unknown site?)")
-    network = str(parsed.network)
-    if network not in PROVIDERS:
-        raise ValidationFailed(f"{network} profiles cannot be looked up (no adapter)")
-    account = next((a for a in enrichment_accounts(session) if a.provider == network), None)
-    if account is None:
-        raise ValidationFailed(
-            f"no connected {network} account to look the profile up with: connect one first",
-            details={"provider": network},
-        )
-    caps = PROVIDERS[network].capabilities
-    by_id = parsed.user_id is not None and Capability.LOOKUP_BY_ID in caps
-    if not by_id and Capability.LOOKUP_BY_HANDLE not in caps:
-        raise ValidationFailed(f"{network} offers no lookup by handle")
-    text = parsed.handle if parsed.instance is None else f"{parsed.handle}@{parsed.instance}"
-
-    async def resolve(p: Provider, ctx: CallContext) -> ProfileData:
-        if by_id and parsed.user_id:
-            return await p.lookup_user_id(ctx, parsed.user_id)
-        return await p.lookup_handle(ctx, text)
-
-    try:
-        profile = connections.with_account(db, principal.tenant_id, account.id, resolve)
-    except ProfileGone as exc:
-        raise NotFound(f"{network} has no profile {handle_or_url!r}") from exc
-    except RateLimited as exc:
-        wait = max(1, int((exc.retry_at - utcnow()).total_seconds()))
-        raise UpstreamUnavailable(
-            f"{network} is rate limiting us; try again later", details={"retry_after": wait}
-        ) from exc
-    except TransientProviderError as exc:
-        raise UpstreamUnavailable(f"{network} is not answering; try again later") from exc
-    now = utcnow()
+    network = profile.network
     link = session.scalars(
         select(SocialProfileLink).where(
             SocialProfileLink.contact_id == contact.id,
@@ -724,14 +640,6 @@ def add_manual_link(
         target_id=link.id,
         details={"contact_id": contact.id, "provider": network},
     )
-    policy = tenant_policy(session, principal.tenant_id)
-    wanted = posts_wanted(
-        session, [contact.id], {contact.id: contact.enrichment_consent}, policy, now
-    )
-    if wanted:
-        handles = open_handles(db, principal.tenant_id, [account.id])
-        fetched, _ = matching.posts_batch(handles, wanted, {})
-        store_posts(session, fetched, now)
     return link
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
 from socialcrm.core.queue import enqueue_after_commit
-from socialcrm.enrichment import runs, service
+from socialcrm.enrichment import runs, service, workflows
 from socialcrm.enrichment.models import LinkStatus
 from socialcrm.providers.base import Capability
 from socialcrm.providers.registry import PROVIDERS
@@ -76,9 +76,7 @@ def find_profiles(request: Request, ctx: UiCtx, contact_id: int, csrf: CsrfField
     contact = service.contact_or_404(ctx.session, contact_id)
     try:
         runs.ensure_startable(ctx.session)
-        outcome = service.enrich_contacts(
-            get_database(), ctx.session, ctx.principal.tenant_id, [contact]
-        )
+        outcome = workflows.enrich_contacts(get_database(), ctx.principal.tenant_id, [contact.id])
     except AppError as exc:
         ctx.session.rollback()
         return _social_page(request, ctx, contact_id, error=exc.message, status=exc.status_code)
@@ -99,9 +97,8 @@ def add_profile(
 ) -> Response:
     _check_csrf(request, csrf)
     try:
-        service.add_manual_link(
+        workflows.add_manual_link(
             get_database(),
-            ctx.session,
             ctx.principal,
             contact_id,
             handle_or_url,
