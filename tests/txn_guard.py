@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 import traceback
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -144,17 +143,3 @@ def no_provider_call_in_write_transaction() -> Iterator[None]:
         yield
     if guard.violations:
         pytest.fail(guard.report(), pytrace=False)
-
-
-@pytest.fixture(autouse=True)
-def provider_calls_in_write_transactions_reported() -> Iterator[None]:
-    """For a package whose fixes are still to come: each such call is a warning, not a
-    failure (``-W error::tests.txn_guard.ProviderCallInWriteTransaction`` makes it one)."""
-    with provider_calls_watched() as guard:
-        yield
-    if guard.violations:
-        warnings.warn(guard.report(), ProviderCallInWriteTransaction, stacklevel=1)
-
-
-class ProviderCallInWriteTransaction(UserWarning):
-    """A provider call was made while a write transaction was open."""
