@@ -125,6 +125,10 @@ def test_policy_defaults_and_bad_values() -> None:
     assert policy_from({"enrichment": {"auto_link_threshold": "high"}}) == EnrichmentPolicy()
     crossed = policy_from({"enrichment": {"auto_link_threshold": 0.3, "suggest_threshold": 0.6}})
     assert crossed == EnrichmentPolicy()
+    # Stored before the product's bounds were enforced: read back inside them.
+    loose = policy_from({"enrichment": {"auto_link_threshold": 0.8, "suggest_threshold": 0.2}})
+    assert loose == EnrichmentPolicy()
+    assert policy_from({"enrichment": {"auto_link_threshold": 0.85}}) == EnrichmentPolicy()
     assert EnrichmentPolicy().may_fetch_posts(False) is False
     assert EnrichmentPolicy(restrict_without_consent=False).may_fetch_posts(False) is True
 

@@ -24,8 +24,13 @@ class ManualLinkIn(Strict):
 
 
 class SettingsIn(Strict):
-    auto_link_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
-    suggest_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    auto_link_threshold: (
+        Annotated[float, Field(ge=0, le=1, description="0.9 to 1: link without a person")] | None
+    ) = None
+    suggest_threshold: (
+        Annotated[float, Field(ge=0, le=1, description="0.5 to below auto_link_threshold: suggest")]
+        | None
+    ) = None
     restrict_without_consent: bool | None = None
 
 

@@ -33,7 +33,12 @@ from socialcrm.enrichment.models import (
     SocialProfileLink,
     SocialProfileSnapshot,
 )
-from socialcrm.enrichment.policy import POLICY_KEY, EnrichmentPolicy, policy_from
+from socialcrm.enrichment.policy import (
+    POLICY_KEY,
+    EnrichmentPolicy,
+    policy_from,
+    threshold_errors,
+)
 from socialcrm.enrichment.scoring import (
     Candidate,
     ContactFacts,
@@ -75,8 +80,10 @@ def set_policy(session: Session, principal: Principal, changes: dict[str, Any]) 
     if tenant is None:
         raise NotFound("tenant not found")
     merged = {**policy_from(tenant.policy).as_dict(), **changes}
-    if merged["suggest_threshold"] > merged["auto_link_threshold"]:
-        raise ValidationFailed("suggest_threshold must not exceed auto_link_threshold")
+    errors = threshold_errors(merged["auto_link_threshold"], merged["suggest_threshold"])
+    if errors:
+        field, why = next(iter(errors.items()))
+        raise ValidationFailed(f"{field} {why}", details={"fields": errors})
     tenant.policy = {**(tenant.policy or {}), POLICY_KEY: merged}
     audit.record(
         session,
