@@ -22,6 +22,9 @@ router = APIRouter(prefix="/api", tags=["enrichment"])
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 KeyParam = Annotated[str | None, Query(max_length=320)]
+ReplaceParam = Annotated[
+    bool, Query(description="replace the Contact's profile on a network where a person has one")
+]
 
 
 @router.get("/contacts/{contact_id}/social", response_model=schemas.SocialOut)
@@ -48,7 +51,12 @@ def find_social_profiles(ctx: ApiCtx, contact_id: RecordId) -> Any:
     )
 
 
-@router.post("/contacts/{contact_id}/social/links", status_code=201, response_model=schemas.LinkOut)
+@router.post(
+    "/contacts/{contact_id}/social/links",
+    status_code=201,
+    response_model=schemas.LinkOut,
+    responses={409: {"description": "the Contact has its one profile on that network"}},
+)
 def add_social_link(ctx: ApiCtx, contact_id: RecordId, body: schemas.ManualLinkIn) -> Any:
     return workflows.add_manual_link(
         get_database(),
@@ -56,12 +64,17 @@ def add_social_link(ctx: ApiCtx, contact_id: RecordId, body: schemas.ManualLinkI
         contact_id,
         body.handle_or_url,
         body.provider,
+        replace=body.replace,
     )
 
 
-@router.post("/social-links/{link_id}/confirm", response_model=schemas.LinkOut)
-def confirm_social_link(ctx: ApiCtx, link_id: RecordId) -> Any:
-    return service.confirm_link(ctx.session, ctx.principal, link_id)
+@router.post(
+    "/social-links/{link_id}/confirm",
+    response_model=schemas.LinkOut,
+    responses={409: {"description": "the Contact has its one profile on that network"}},
+)
+def confirm_social_link(ctx: ApiCtx, link_id: RecordId, replace: ReplaceParam = False) -> Any:
+    return service.confirm_link(ctx.session, ctx.principal, link_id, replace=replace)
 
 
 @router.post("/social-links/{link_id}/reject", response_model=schemas.LinkOut)

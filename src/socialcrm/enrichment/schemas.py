@@ -21,6 +21,8 @@ class ManualLinkIn(Strict):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
     ]
     provider: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    # Where a person has one profile (Facebook, LinkedIn): replace the Contact's linked one.
+    replace: bool = False
 
 
 class SettingsIn(Strict):

@@ -39,6 +39,7 @@ from socialcrm.enrichment.policy import (
     policy_from,
     threshold_errors,
 )
+from socialcrm.enrichment.replace import HELD, make_room, one_per_person
 from socialcrm.enrichment.scoring import (
     Candidate,
     ContactFacts,
@@ -349,6 +350,8 @@ def apply_contact(
         key = (d.profile.network, d.profile.user_id)
         decided.add(key)
         found = by_key.get(key)
+        if d.status == LinkStatus.LINKED and _would_be_second(by_key, key):
+            d = replacing_suggestion(d)
         if found is None:
             link = SocialProfileLink(
                 contact_id=work.contact_id,
@@ -379,6 +382,21 @@ def apply_contact(
         if link.status == LinkStatus.SUGGESTED and key[0] in searched and key not in decided:
             session.delete(link)
     return counts
+
+
+def _would_be_second(links: dict[tuple[str, str], SocialProfileLink], key: tuple[str, str]) -> bool:
+    """The Contact holds another profile on a network where a person has one."""
+    network = key[0]
+    return one_per_person(network) and any(
+        k[0] == network and k != key and lk.status in HELD for k, lk in links.items()
+    )
+
+
+def replacing_suggestion(d: Decision) -> Decision:
+    """A certain match that would be a second profile is for a person to decide."""
+    name = PROVIDERS[d.profile.network].display_name
+    why = f"the Contact already has a {name} profile: confirming replaces it"
+    return Decision(d.profile, LinkStatus.SUGGESTED, d.confidence, {**d.signals, "replaces": why})
 
 
 def _profile_of(snap: SocialProfileSnapshot | None) -> ProfileData | None:
@@ -604,11 +622,21 @@ def contact_or_404(session: Session, contact_id: int) -> Contact:
 
 
 def link_profile(
-    session: Session, principal: Principal, contact_id: int, profile: ProfileData, now: datetime
+    session: Session,
+    principal: Principal,
+    contact_id: int,
+    profile: ProfileData,
+    now: datetime,
+    *,
+    replace: bool,
 ) -> SocialProfileLink:
-    """Record a profile a person looked up as linked to the Contact (audit-logged)."""
+    """Record a profile a person looked up as linked to the Contact (audit-logged); on a
+    network where a person has one profile, it replaces the linked one only if asked to."""
     contact = contact_or_404(session, contact_id)
     network = profile.network
+    make_room(
+        session, principal, contact.id, network, profile.user_id, profile.handle, replace=replace
+    )
     link = session.scalars(
         select(SocialProfileLink).where(
             SocialProfileLink.contact_id == contact.id,
@@ -657,10 +685,21 @@ def get_link(session: Session, link_id: int) -> SocialProfileLink:
     return link
 
 
-def confirm_link(session: Session, principal: Principal, link_id: int) -> SocialProfileLink:
+def confirm_link(
+    session: Session, principal: Principal, link_id: int, *, replace: bool = False
+) -> SocialProfileLink:
     link = get_link(session, link_id)
     if link.status not in (LinkStatus.SUGGESTED, LinkStatus.REJECTED, LinkStatus.LINKED):
         raise ValidationFailed(f"a {link.status} link cannot be confirmed")
+    make_room(
+        session,
+        principal,
+        link.contact_id,
+        link.provider,
+        link.external_user_id,
+        link.handle,
+        replace=replace,
+    )
     return _decide(session, principal, link, LinkStatus.LINKED, "social_link.confirm")
 
 

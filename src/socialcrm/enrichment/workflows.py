@@ -109,16 +109,21 @@ def add_manual_link(
     contact_id: int,
     handle_or_url: str,
     provider: str | None,
+    *,
+    replace: bool = False,
 ) -> SocialProfileLink:
-    """Resolve a handle or profile URL through the connected account's lookup and link it;
-    then fetch its posts if the Contact's consent and the tenant's policy allow them."""
+    """Resolve a handle or profile URL through the connected account's lookup and link it
+    (replacing the linked one, where a person has one profile, only if ``replace``); then
+    fetch its posts if the Contact's consent and the tenant's policy allow them."""
     tenant_id = principal.tenant_id
     with db.session(tenant_id=tenant_id) as session:
         lookup = plan_lookup(session, contact_id, handle_or_url, provider)
     profile = resolve(db, tenant_id, lookup, handle_or_url)
     now = utcnow()
     with db.session(tenant_id=tenant_id) as session:
-        link = service.link_profile(session, principal, lookup.contact_id, profile, now)
+        link = service.link_profile(
+            session, principal, lookup.contact_id, profile, now, replace=replace
+        )
         contact = service.contact_or_404(session, lookup.contact_id)
         policy = service.tenant_policy(session, tenant_id)
         consent = {contact.id: contact.enrichment_consent}

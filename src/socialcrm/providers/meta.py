@@ -173,6 +173,7 @@ class FacebookProvider(_GraphAdapter):
 
     name: ClassVar[str] = "facebook"
     display_name: ClassVar[str] = "Facebook Pages"
+    one_profile_per_person: ClassVar[bool] = True  # one Facebook option per Contact (Creatio)
     wire: ClassVar[Wire] = FACEBOOK_WIRE
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {

@@ -36,6 +36,7 @@ class ProviderInfo:
     dynamic_registration: bool  # registers its own OAuth app per instance (Mastodon)
     # What a capability covers where the network allows only part of it ("Pages only").
     notes: Mapping[Capability, str] = field(default_factory=lambda: MappingProxyType({}))
+    one_profile_per_person: bool = False  # the adapter's rule: a Contact links one profile
 
 
 PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
@@ -47,6 +48,7 @@ PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
             prefix,
             dynamic,
             MappingProxyType(dict(getattr(cls, "capability_notes", {}))),
+            cls.one_profile_per_person,
         )
         for cls, prefix, dynamic in (
             (XProvider, "/x", False),
