@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,3 +63,21 @@ def test_a_second_facebook_profile_is_a_confirm_step(ui: TestClient) -> None:
     social = ui.get(f"/api/contacts/{contact['id']}/social").json()
     linked = [lk["handle"] for lk in social["links"] if lk["status"] == "linked"]
     assert linked == ["analyticalengines"]
+
+
+def test_the_tab_shows_the_consent_state_and_its_effect(
+    ui: TestClient, accounts: dict[str, Any]
+) -> None:
+    contact = make_contact(ui, name="Somebody Else")
+    path = f"/contacts/{contact['id']}/social"
+    page = ui.get(path).text
+    assert "<strong>No enrichment consent</strong>: profiles are linked, but public" in page
+    assert "posts are not fetched or kept for this Contact" in page
+    ui.patch(f"/api/contacts/{contact['id']}", json={"enrichment_consent": True})
+    page = ui.get(path).text
+    assert "<strong>Enrichment consent given</strong>" in page
+    assert "withdrawing consent deletes the stored posts" in page
+    ui.patch(f"/api/contacts/{contact['id']}", json={"enrichment_consent": False})
+    ui.patch("/api/enrichment/settings", json={"restrict_without_consent": False})
+    page = ui.get(path).text
+    assert "does not restrict enrichment without it: public posts are fetched" in page

@@ -87,7 +87,8 @@ class LinkWithSnapshot(LinkOut):
 class SocialOut(BaseModel):
     contact_id: int
     photo_url: str
-    posts_allowed: bool
+    enrichment_consent: bool
+    posts_allowed: bool  # consent, or a tenant that does not restrict without it
     links: list[LinkWithSnapshot]
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ from socialcrm.enrichment.policy import (
     threshold_errors,
 )
 from socialcrm.enrichment.replace import HELD, make_room, one_per_person
+from socialcrm.enrichment.retention import forget_disallowed_posts, posts_allowed
 from socialcrm.enrichment.scoring import (
     Candidate,
     ContactFacts,
@@ -80,7 +81,8 @@ def set_policy(session: Session, principal: Principal, changes: dict[str, Any]) 
     tenant = session.get(Tenant, principal.tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
-    merged = {**policy_from(tenant.policy).as_dict(), **changes}
+    before = policy_from(tenant.policy)
+    merged = {**before.as_dict(), **changes}
     errors = threshold_errors(merged["auto_link_threshold"], merged["suggest_threshold"])
     if errors:
         field, why = next(iter(errors.items()))
@@ -95,7 +97,18 @@ def set_policy(session: Session, principal: Principal, changes: dict[str, Any]) 
         details=merged,
     )
     session.flush()
-    return policy_from(tenant.policy)
+    after = policy_from(tenant.policy)
+    if after.restrict_without_consent and not before.restrict_without_consent:
+        forget_disallowed_posts(
+            session,
+            tenant.id,
+            after,
+            None,
+            actor=principal.actor,
+            reason="the tenant now restricts enrichment without consent",
+            target=("tenant", tenant.id),
+        )
+    return after
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -561,9 +574,15 @@ def posts_wanted(
     return dict(wanted)
 
 
-def store_posts(session: Session, refreshes: Refreshes, now: datetime) -> int:
+def store_posts(session: Session, tenant_id: int, refreshes: Refreshes, now: datetime) -> int:
+    """Store fetched posts of the profiles a Contact still allows them for (consent can be
+    withdrawn while the network answers)."""
+    policy = tenant_policy(session, tenant_id)
+    allowed = posts_allowed(session, tenant_id, policy, set(refreshes.posts))
     stored = 0
     for (network, user_id), posts in refreshes.posts.items():
+        if (network, user_id) not in allowed:
+            continue
         seen = set(
             session.scalars(
                 select(SocialPost.post_id).where(
@@ -771,6 +790,7 @@ class SocialView:
     links: list[LinkView]
     photo_url: str
     posts_allowed: bool
+    restricted: bool  # the tenant fetches posts only with the Contact's consent
 
 
 STATUS_ORDER = {
@@ -809,7 +829,7 @@ def social_of(session: Session, contact: Contact) -> SocialView:
         if link.use_as_photo and snap is not None:
             photo = snap.avatar_url
         views.append(LinkView(link, snap, posts))
-    return SocialView(contact, views, photo, allowed)
+    return SocialView(contact, views, photo, allowed, policy.restrict_without_consent)
 
 
 def screen_pop(
@@ -920,27 +940,3 @@ def report(session: Session) -> dict[str, Any]:
         "rejected": int(by_status.get(LinkStatus.REJECTED, 0)),
         "follower_bands": {n: dict(b) for n, b in sorted(bands.items())},
     }
-
-
-# --- deleting a Contact -----------------------------------------------------------------------
-
-
-def purge_orphan_profiles(session: Session, profiles: Iterable[tuple[str, str]]) -> None:
-    """Snapshots and posts of profiles no Contact links to any more (GDPR erasure)."""
-    for network, user_id in set(profiles):
-        still = session.scalar(
-            select(func.count())
-            .select_from(SocialProfileLink)
-            .where(
-                SocialProfileLink.provider == network,
-                SocialProfileLink.external_user_id == user_id,
-            )
-        )
-        if still:
-            continue
-        for model in (SocialProfileSnapshot, SocialPost):
-            session.execute(
-                delete(model)
-                .where(model.provider == network, model.external_user_id == user_id)
-                .execution_options(synchronize_session=False)
-            )

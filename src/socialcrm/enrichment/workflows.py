@@ -85,7 +85,7 @@ def fetch_posts(
         return 0
     fetched, calls = matching.posts_batch(handles, wanted, pacers)
     with db.session(tenant_id=tenant_id) as session:
-        service.store_posts(session, fetched, utcnow())
+        service.store_posts(session, tenant_id, fetched, utcnow())
     return calls
 
 
