@@ -1,4 +1,7 @@
-"""Brand accounts connected to the sandbox, and small helpers to drive the publishing queue."""
+"""Brand accounts connected to the sandbox, and small helpers to drive the publishing queue.
+
+Every publishing and engage test fails if a provider call happens inside an open write
+transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +14,9 @@ from fastapi.testclient import TestClient
 from socialcrm.core.db import Database, utcnow
 from socialcrm.publishing import service
 from tests.connections.flow import connect, register_app
+from tests.txn_guard import (
+    no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
+)
 
 
 def connect_brand(api: TestClient, network: str, handle: str = "ada") -> dict[str, Any]:

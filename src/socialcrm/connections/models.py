@@ -48,6 +48,8 @@ class SocialAccount(TenantScoped, Base):
     status_reason: Mapped[str] = mapped_column(String(500), default="")
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A refresh under way (claimed until then): the next one waits for it, not the network.
+    refresh_claimed_until: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     provider_revoked: Mapped[bool] = mapped_column(default=False)
 

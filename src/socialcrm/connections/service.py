@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import gateway
@@ -421,13 +422,15 @@ def complete_oauth(
     with db.session(tenant_id=record.tenant_id) as session:
         app = _app_credentials(session, provider, record.instance_url)
 
-        async def exchange(p: Provider) -> tuple[TokenSet, ProfileData]:
-            tokens = await p.exchange_code(
-                app, code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier
-            )
-            return tokens, await p.me(CallContext(access_token=tokens.access_token))
+    async def exchange(p: Provider) -> tuple[TokenSet, ProfileData]:
+        tokens = await p.exchange_code(
+            app, code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier
+        )
+        return tokens, await p.me(CallContext(access_token=tokens.access_token))
 
-        tokens, profile = _callback_call(provider, exchange, record.instance_url)
+    # no unit of work open while the network answers
+    tokens, profile = _callback_call(provider, exchange, record.instance_url)
+    with db.session(tenant_id=record.tenant_id) as session:
         account = _upsert_account(
             session,
             provider=provider,
@@ -742,52 +745,135 @@ def revoke_tokens(db: Database, tenant_id: int, account_id: int) -> bool:
 # --- use and refresh ----------------------------------------------------------------------
 
 
-def _lock_account(session: Session, account_id: int) -> SocialAccount | None:
-    """Serialise refreshes of one account (X refresh tokens are single-use).
+@dataclass(frozen=True, slots=True)
+class _RefreshClaim:
+    """This worker's turn to refresh the account: what the network call needs."""
 
-    An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite, on both until
-    the unit of work ends; the row is then re-read under that lock.
-    """
-    session.execute(
-        update(SocialAccount)
-        .where(SocialAccount.id == account_id)
-        .values(token_version=SocialAccount.token_version)
-        .execution_options(synchronize_session=False)
-    )
-    return session.get(SocialAccount, account_id, populate_existing=True)
+    provider: str
+    instance_url: str
+    app: AppCredentials
+    refresh_token: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class _RefreshBusy:
+    """Another worker is refreshing the account (its tokens are at ``version`` until then)."""
+
+    version: int
+
+
+REFRESH_POLL_S = 0.05
+
+
+def refresh_lease() -> timedelta:
+    """How long a claimed refresh may take before another worker may try again."""
+    return timedelta(seconds=get_settings().provider_timeout_s * 2 + 5)
 
 
 def refresh_tokens(db: Database, tenant_id: int, account_id: int, *, force: bool = False) -> bool:
-    """Refresh the account's tokens if due; the rotated pair is committed before any use."""
+    """Refresh the account's tokens if due; the rotated pair is committed before any use.
+
+    Refreshes of one account never overlap (X refresh tokens are single-use): a refresh claims
+    the account in a unit of work of its own, calls the network with no transaction open and
+    records the outcome in another; a second caller waits for the first instead of calling
+    the network. True when the account has fresh tokens, from this call or the one waited for.
+    """
+    seen: int | None = None
+    while True:
+        step = _claim_refresh(db, tenant_id, account_id, force=force, seen=seen)
+        if isinstance(step, bool):
+            return step
+        if isinstance(step, _RefreshClaim):
+            break
+        seen = step.version
+        time.sleep(REFRESH_POLL_S)
+    claim = step
+
+    async def refresh(p: Provider) -> TokenSet:
+        return await p.refresh(claim.app, claim.refresh_token)
+
+    try:
+        fresh = gateway.call(claim.provider, refresh, instance_url=claim.instance_url)
+    except ReconnectRequired as exc:
+        _settle_refresh(db, tenant_id, account_id, claim, exc)
+        return False
+    except BaseException:
+        _settle_refresh(db, tenant_id, account_id, claim, None)  # another worker may try
+        raise
+    _settle_refresh(db, tenant_id, account_id, claim, fresh)
+    log.info("tokens_refreshed", account_id=account_id, provider=claim.provider)
+    return True
+
+
+def _claim_refresh(
+    db: Database, tenant_id: int, account_id: int, *, force: bool, seen: int | None
+) -> _RefreshClaim | _RefreshBusy | bool:
+    """Claim the refresh, or say why not: nothing to do (False), done by the worker waited
+    for (True), or still under way (busy)."""
     margin = timedelta(seconds=get_settings().token_refresh_margin_s)
     with db.session(tenant_id=tenant_id) as session:
-        account = _lock_account(session, account_id)
+        account = session.get(SocialAccount, account_id)
         if account is None or account.status != AccountStatus.ACTIVE:
             return False
+        if seen is not None and account.token_version != seen:
+            return True
         caps = capabilities(account.provider)
         if Capability.REFRESH not in caps or not account.refresh_token:
             return False
         if not force and not needs_refresh(account.expires_at, utcnow(), margin):
             return False
+        now = utcnow()
+        if account.refresh_claimed_until is not None and account.refresh_claimed_until > now:
+            return _RefreshBusy(account.token_version)
         app = (
             _app_credentials(session, account.provider, account.instance_url)
             if Capability.OAUTH in caps
             else AppCredentials("")
         )
-        refresh_token = account.refresh_token
+        claimed = session.execute(
+            update(SocialAccount)
+            .where(
+                SocialAccount.id == account_id,
+                SocialAccount.token_version == account.token_version,
+                or_(
+                    SocialAccount.refresh_claimed_until.is_(None),
+                    SocialAccount.refresh_claimed_until <= now,
+                ),
+            )
+            .values(refresh_claimed_until=now + refresh_lease())
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return _RefreshBusy(account.token_version)
+        return _RefreshClaim(
+            account.provider,
+            account.instance_url,
+            app,
+            account.refresh_token,
+            account.token_version,
+        )
 
-        async def refresh(p: Provider) -> TokenSet:
-            return await p.refresh(app, refresh_token)
 
-        try:
-            fresh = gateway.call(account.provider, refresh, instance_url=account.instance_url)
-        except ReconnectRequired as exc:
-            _mark_failed(session, account, exc)
-            return False
-        _apply_tokens(account, fresh)
-        account.last_refreshed_at = utcnow()
-        log.info("tokens_refreshed", account_id=account.id, provider=account.provider)
-    return True
+def _settle_refresh(
+    db: Database,
+    tenant_id: int,
+    account_id: int,
+    claim: _RefreshClaim,
+    outcome: TokenSet | ReconnectRequired | None,
+) -> None:
+    """Record what the network answered and release the claim; a refresh that somebody else
+    completed meanwhile (after this claim's lease ran out) stands."""
+    with db.session(tenant_id=tenant_id) as session:
+        account = session.get(SocialAccount, account_id, populate_existing=True)
+        if account is None or account.token_version != claim.version:
+            return
+        account.refresh_claimed_until = None
+        if isinstance(outcome, TokenSet):
+            _apply_tokens(account, outcome)
+            account.last_refreshed_at = utcnow()
+        elif outcome is not None:
+            _mark_failed(session, account, outcome)
 
 
 def _mark_failed(session: Session, account: SocialAccount, error: ProviderError) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 import structlog
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,9 @@ from socialcrm.identity.botfilter import BotFilter
 from socialcrm.identity.cache import CachedResolution, CacheKey, resolution_cache
 from socialcrm.identity.merge import merge_contacts, merge_lead_into_contact
 from socialcrm.identity.models import (
+    EmailHandleLink,
     GuestLead,
+    HandleAlias,
     IdentityProfile,
     IdentityReview,
     ReviewKind,
@@ -933,3 +935,27 @@ def contact_ids_with_handles(session: Session, tenant_id: int) -> list[int]:
 def sync_contacts(session: Session, tenant_id: int, contact_ids: list[int]) -> int:
     """Put these Contacts' handles into the graph (an install that predates identity)."""
     return sum(graph.sync_contact(session, tenant_id, cid) for cid in contact_ids)
+
+
+# --- erasure -----------------------------------------------------------------------------------
+
+
+def forget_contact(session: Session, tenant_id: int, contact_id: int) -> int:
+    """A Contact is being erased: its profiles in the graph (with every handle alias they had)
+    and its email-to-handle links go, except a profile a guest Lead still holds. Returns the
+    profiles erased."""
+    profiles = graph.profiles_of_contact(session, tenant_id, contact_id)
+    keys = [key for profile in profiles for key in graph.cache_keys(tenant_id, profile)]
+    graph.invalidate(session, tenant_id, contact_ids=(contact_id,), keys=keys)
+    erased = [p.id for p in profiles if p.lead_id is None]
+    for model, column, values in (
+        (HandleAlias, HandleAlias.profile_id, erased),
+        (IdentityProfile, IdentityProfile.id, erased),
+        (EmailHandleLink, EmailHandleLink.contact_id, [contact_id]),
+    ):
+        session.execute(
+            delete(model)
+            .where(model.tenant_id == tenant_id, column.in_(values))
+            .execution_options(synchronize_session=False)
+        )
+    return len(erased)

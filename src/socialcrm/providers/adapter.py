@@ -26,6 +26,8 @@ class AdapterBase:
     name: ClassVar[str]
     display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    # A person has one profile on this network (its terms allow one): a Contact links one.
+    one_profile_per_person: ClassVar[bool] = False
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

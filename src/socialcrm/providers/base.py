@@ -178,6 +178,7 @@ class Provider(Protocol):
     name: ClassVar[str]
     display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    one_profile_per_person: ClassVar[bool]
 
     def supports(self, capability: Capability) -> bool: ...
 

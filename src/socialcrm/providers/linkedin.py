@@ -75,6 +75,7 @@ DEFAULT_SCOPES = (
 class LinkedInProvider(OAuth2Adapter):
     name: ClassVar[str] = "linkedin"
     display_name: ClassVar[str] = "LinkedIn"
+    one_profile_per_person: ClassVar[bool] = True  # the User Agreement allows one profile
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.OAUTH,

@@ -208,6 +208,7 @@ class FacebookProvider(_GraphAdapter):
 
     name: ClassVar[str] = "facebook"
     display_name: ClassVar[str] = "Facebook Pages"
+    one_profile_per_person: ClassVar[bool] = True  # one Facebook option per Contact (Creatio)
     wire: ClassVar[Wire] = FACEBOOK_WIRE
     # Disconnecting one Page forgets its token: Page tokens cannot be revoked one by one, and
     # removing the app's grant (``DELETE /me/permissions``, a user token) would cut off the

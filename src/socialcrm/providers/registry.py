@@ -47,6 +47,7 @@ class ProviderInfo:
     picks_accounts: bool = False
     # What a person may add when connecting (``email_lookup`` on Mastodon): see OAuthEndpoints.
     optional_permissions: tuple[str, ...] = ()
+    one_profile_per_person: bool = False  # the adapter's rule: a Contact links one profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
             getattr(cls, "pkce", None),
             getattr(cls, "picks_managed_accounts", False),
             tuple(getattr(cls, "optional_scopes", {})),
+            cls.one_profile_per_person,
         )
         for cls, prefix, dynamic in (
             (XProvider, "/x", False),
