@@ -88,3 +88,15 @@ def api_of_new_tenant(db: Database, name: str) -> Iterator[tuple[TestClient, int
     with TestClient(create_app()) as api:
         api.headers["Authorization"] = f"Bearer {key}"
         yield api, tenant_id
+
+
+def connect_facebook_page(
+    api: TestClient, page_id: str = "104000000001", person: str = "ada.lovelace"
+) -> dict[str, Any]:
+    """Facebook Login as the person, then pick one of the Pages they manage."""
+    response = callback(api, "facebook", consent(start(api, "facebook"), person))
+    assert response.status_code == 303, response.text
+    key = response.headers["location"].rsplit("/", 1)[1]
+    picked = api.post(f"/api/connections/choices/{key}", json={"ids": [page_id]})
+    assert picked.status_code == 200, picked.text
+    return picked.json()["items"][0]  # type: ignore[no-any-return]

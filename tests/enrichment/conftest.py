@@ -15,7 +15,7 @@ from sqlalchemy import select
 from socialcrm.core.db import Database
 from socialcrm.enrichment.models import SocialProfileLink
 from tests.conftest import TEST_WORLD
-from tests.connections.flow import connect, register_app
+from tests.connections.flow import connect, connect_facebook_page, register_app
 from tests.txn_guard import (
     no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
 )
@@ -93,7 +93,7 @@ def facebook(api: TestClient, world_restore: Any) -> None:
             "accounts": [
                 {
                     "network": "facebook",
-                    "user_id": "104000000003",
+                    "user_id": "104000000093",
                     "handle": "hopperlectures",
                     "account_type": "page",
                     "display_name": "Hopper Lectures",
@@ -103,4 +103,4 @@ def facebook(api: TestClient, world_restore: Any) -> None:
     )
     world_restore.load_world(world)
     register_app(api, "facebook")
-    connect(api, "facebook", "analyticalengines")
+    connect_facebook_page(api)
