@@ -78,7 +78,7 @@ def connect_cell(info: ProviderInfo) -> str:
         how = NO
     extras = [
         "refresh tokens" if Capability.REFRESH in caps else "no refresh",
-        "app per instance" if info.dynamic_registration else "",
+        "app per instance (PKCE from Mastodon 4.3)" if info.dynamic_registration else "",
         "pick the Pages" if info.picks_accounts else "",
     ]
     return ", ".join([how, *(e for e in extras if e)])

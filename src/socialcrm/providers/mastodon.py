@@ -79,11 +79,15 @@ class MastodonProvider(OAuth2Adapter):
         }
     )
     capability_notes: ClassVar[Mapping[Capability, str]] = {
-        Capability.LOOKUP_BY_EMAIL: "admin API of the account's own instance (admin:read:accounts)",
+        Capability.LOOKUP_BY_EMAIL: (
+            "admin API of the account's own instance; an admin connects with the "
+            "email_lookup permission; exact addresses only"
+        ),
     }
     capability_requires: ClassVar[Mapping[Capability, str]] = {
         Capability.LOOKUP_BY_EMAIL: (
-            "an account with the instance's Manage Users role, granting admin:read:accounts"
+            "an account with the instance's Manage Users role, connected with the email_lookup "
+            "permission (admin:read:accounts)"
         ),
     }
     wire: ClassVar[Wire] = MASTODON_WIRE
