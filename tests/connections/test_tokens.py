@@ -22,6 +22,7 @@ from socialcrm.providers.base import (
     ProfileData,
     Provider,
     RateLimited,
+    ReconnectRequired,
     TransientProviderError,
 )
 from tests.connections.flow import connect, register_app
@@ -188,3 +189,21 @@ def test_disconnect_while_the_network_is_down_still_stops_use(
     assert after.provider_revoked is False  # the queue retries the revocation later
     assert after.refresh_token  # kept until the network confirms
     assert utcnow() >= (after.revoked_at or utcnow())
+
+
+@pytest.mark.parametrize("network", ["mastodon", "facebook", "instagram"])
+def test_a_dead_token_without_refresh_asks_to_reconnect(
+    api: TestClient, database: Database, sandbox: object, network: str
+) -> None:
+    """Networks without refresh tokens: the forced refresh cannot help, so the call's own
+    ``ReconnectRequired`` marks the account (it used to be an ``UnboundLocalError``)."""
+    if network != "mastodon":
+        register_app(api, network)
+    handles = {"mastodon": "ada", "facebook": "analyticalengines", "instagram": "ada.lovelace"}
+    account = load(database, int(connect(api, network, handles[network])["id"]))
+    fault(sandbox, network=network, endpoint="*", status=401, count=5)
+    with pytest.raises(ReconnectRequired):
+        service.with_account(database, account.tenant_id, account.id, whoami)
+    assert load(database, account.id).status == AccountStatus.ERROR
+    shown = api.get(f"/api/connections/{account.id}").json()
+    assert shown["status"] == "error" and "reconnect" in shown["status_reason"]
