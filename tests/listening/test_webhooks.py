@@ -7,10 +7,14 @@ import hmac
 import json
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from socialcrm.core.db import Database
+from socialcrm.core.logging import REDACTED, redact_text
 from socialcrm.crm.models import Lead
 from socialcrm.listening import delivery, hooks
 from socialcrm.listening.models import SocialLead, SocialMention, WebhookDelivery
@@ -224,3 +228,55 @@ def test_outbound_refuses_private_addresses(api: TestClient, database: Database)
     with database.session(tenant_id=tenant) as session:
         errors = {r.last_error for r in session.scalars(select(WebhookDelivery))}
     assert errors == {"UnsafeURL"}
+
+
+def test_the_x_challenge_never_signs_an_event(api: TestClient, database: Database) -> None:
+    """X signs POST bodies with the same HMAC as the CRC answer: a crc_token that is an event
+    would be answered with that event's valid signature. Only X's base64 tokens are answered."""
+    ep = endpoint(api, "x")
+    forged = json.dumps(X_EVENT)
+    answer = api.get(path(ep), params={"crc_token": forged})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "validation_error"
+    assert "response_token" not in answer.text and forged not in answer.text
+    for bad in ("short", "a" * 129, "abc def ghi", "abcdefgh\x00", "{abcdefgh}", "ab%cd&ef"):
+        assert api.get(path(ep), params={"crc_token": bad}).status_code == 400, bad
+    # A real-looking token is answered, and that answer signs nothing we would accept.
+    token = "NjM3MTM1NTg3NzY1MzYxMTYy-_+/="
+    signed = api.get(path(ep), params={"crc_token": token}).json()["response_token"]
+    replayed = api.post(
+        path(ep), content=token.encode(), headers={"x-twitter-webhooks-signature": signed}
+    )
+    assert replayed.status_code == 400
+    with database.session(tenant_id=tenant_id(database)) as session:
+        assert session.scalars(select(SocialMention)).all() == []
+
+
+def test_webhook_tokens_stay_out_of_access_logs() -> None:
+    line = (
+        '127.0.0.1:5000 - "GET /hooks/listening/Zm9vYmFyMTIz?crc_token=NjM3MTM1NTg3NzY1 '
+        'HTTP/1.1" 200'
+    )
+    assert redact_text(line) == (
+        f'127.0.0.1:5000 - "GET /hooks/listening/{REDACTED}?crc_token={REDACTED} HTTP/1.1" 200'
+    )
+    meta = "GET /hooks/listening/tok?hub.mode=subscribe&hub.verify_token=vt123&hub.challenge=9"
+    assert redact_text(meta) == (
+        f"GET /hooks/listening/{REDACTED}?hub.mode=subscribe&hub.verify_token={REDACTED}"
+        "&hub.challenge=9"
+    )
+
+
+@given(st.from_regex(hooks.CRC_TOKEN, fullmatch=True))
+def test_no_answerable_challenge_is_an_event_body(token: str) -> None:
+    """Whatever X-style token we sign, the same bytes are never a body the receiver takes."""
+    try:
+        parsed = json.loads(token)
+    except ValueError:
+        return
+    assert not isinstance(parsed, dict)
+
+
+def test_the_challenge_function_refuses_to_sign_what_x_never_sends() -> None:
+    with pytest.raises(hooks.InvalidChallenge):
+        hooks.x_crc_response("secret", '{"tweet_create_events":[]}')
