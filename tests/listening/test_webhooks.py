@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from socialcrm.core.db import Database
 from socialcrm.core.logging import REDACTED, redact_text
+from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Lead
 from socialcrm.listening import delivery, hooks
 from socialcrm.listening.models import SocialLead, SocialMention, WebhookDelivery
@@ -216,18 +217,37 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_outbound_refuses_private_addresses(api: TestClient, database: Database) -> None:
-    api.post(
-        "/api/listening/webhook-subscriptions",
-        json={"url": "http://127.0.0.1:9/x", "events": ["*"]},
-    )
+    """Refused when the subscription is made, with the guard's reason."""
+    for url in ("http://127.0.0.1:9/x", "http://[::1]/x", "http://10.1.2.3/x", "http://0x7f.1/x"):
+        answer = api.post(
+            "/api/listening/webhook-subscriptions", json={"url": url, "events": ["*"]}
+        )
+        assert answer.status_code == 400, (url, answer.text)
+        error = answer.json()["error"]
+        assert error["code"] == "validation_error" and "cannot be used" in error["message"]
+    assert api.get("/api/listening/webhook-subscriptions").json() == []
+
+
+def test_a_delivery_the_guard_refuses_fails_at_once_with_its_reason(
+    api: TestClient, database: Database, receiver: str
+) -> None:
+    """An address allowed when subscribed and refused at send time (the operator narrowed
+    SOCIALCRM_ALLOW_PRIVATE_FETCH, or the name now points inside): failed, never retried."""
+    sub = api.post("/api/listening/webhook-subscriptions", json={"url": receiver, "events": ["*"]})
+    assert sub.status_code == 201, sub.text
+    get_settings().allow_private_fetch = []  # the receiver fixture restores it
     api.post("/api/listening/rules", json={"name": "s", "query": "broken", "support": True})
     from tests.listening.factories import ingest, post
 
     tenant = tenant_id(database)
     ingest(database, tenant, post("broken"))
     with database.session(tenant_id=tenant) as session:
-        errors = {r.last_error for r in session.scalars(select(WebhookDelivery))}
-    assert errors == {"UnsafeURL"}
+        rows = list(session.scalars(select(WebhookDelivery)))
+    assert rows and {r.status for r in rows} == {"failed"}
+    assert all(r.last_error.startswith("refused by the SSRF guard") for r in rows)
+    assert all("loopback" in r.last_error for r in rows)
+    assert {(r.attempts, r.next_attempt_at) for r in rows} == {(1, None)}
+    assert WebhookReceiver.seen == []
 
 
 def test_the_x_challenge_never_signs_an_event(api: TestClient, database: Database) -> None:

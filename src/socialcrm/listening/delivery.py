@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database, utcnow
-from socialcrm.core.http import UnsafeURL, safe_async_client
+from socialcrm.core.errors import ValidationFailed
+from socialcrm.core.http import UnsafeURL, allowed_networks, check_url, safe_async_client
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
 from socialcrm.listening.models import WebhookDelivery, WebhookSubscription
@@ -71,6 +72,16 @@ def emit(session: Session, event: str, key: str, payload: dict[str, Any]) -> int
     return count
 
 
+def check_target(url: str) -> None:
+    """Refuse, when a subscription is made, a URL the SSRF guard would refuse at send time."""
+    try:
+        check_url(url, allowed_networks(get_settings().allow_private_fetch))
+    except UnsafeURL as exc:
+        raise ValidationFailed(
+            f"this webhook URL cannot be used: {exc}", details={"url": url[:300]}
+        ) from exc
+
+
 async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     settings = get_settings()
     async with safe_async_client(
@@ -103,12 +114,14 @@ def deliver(db: Database, tenant_id: int, delivery_id: int) -> datetime | None:
         "X-SocialCRM-Timestamp": str(timestamp),
         "X-SocialCRM-Signature": sign(secret, timestamp, body),
     }
-    error = ""
+    error, refused = "", False
     try:
         status = asyncio.run(_post(url, body, headers))
         if not 200 <= status < 300:
             error = f"HTTP {status}"
-    except (httpx.HTTPError, UnsafeURL, OSError) as exc:
+    except UnsafeURL as exc:  # retrying cannot help: the address is not one we may call
+        error, refused = f"refused by the SSRF guard: {exc}", True
+    except (httpx.HTTPError, OSError) as exc:
         error = type(exc).__name__
     with db.session(tenant_id=tenant_id) as session:
         row = session.get(WebhookDelivery, delivery_id)
@@ -119,7 +132,7 @@ def deliver(db: Database, tenant_id: int, delivery_id: int) -> datetime | None:
             row.status, row.delivered_at, row.last_error = "delivered", utcnow(), ""
             return None
         row.last_error = error[:300]
-        if row.attempts >= MAX_ATTEMPTS:
+        if refused or row.attempts >= MAX_ATTEMPTS:
             row.status = "failed"
             log.warning("webhook_failed", delivery_id=delivery_id, attempts=row.attempts)
             return None
