@@ -154,6 +154,35 @@ def test_publish_then_read_back(http: httpx.Client, ada: dict[str, str]) -> None
     assert [p["id"] for p in logged] == [data["id"]]
 
 
+def test_a_repeated_tweet_is_refused_as_duplicate_content(
+    http: httpx.Client, ada: dict[str, str]
+) -> None:
+    assert http.post("/x/2/tweets", json={"text": "Once"}, headers=ada).status_code == 201
+    again = http.post("/x/2/tweets", json={"text": "Once"}, headers=ada)
+    assert again.status_code == 403
+    assert "duplicate content" in again.json()["detail"]
+    assert http.post("/x/2/tweets", json={"text": "Twice"}, headers=ada).status_code == 201
+
+
+def test_a_late_fault_applies_the_call_then_fails_or_loses_the_answer(
+    http: httpx.Client, ada: dict[str, str]
+) -> None:
+    """What a real network does now and then: the post is created, the answer is an error
+    (or never arrives), so a client cannot tell whether it was published."""
+    fault = {"network": "x", "endpoint": "publish", "status": 503, "after": True}
+    http.post("/_sandbox/faults", json=fault).raise_for_status()
+    failed = http.post("/x/2/tweets", json={"text": "Lost answer"}, headers=ada)
+    assert failed.status_code == 503
+    assert failed.json()["title"] == "Service Unavailable"
+    assert "x-rate-limit-remaining" in failed.headers
+    lost = {**fault, "status": 200, "latency_ms": 1500}
+    http.post("/_sandbox/faults", json=lost).raise_for_status()
+    with pytest.raises(httpx.ReadTimeout):
+        http.post("/x/2/tweets", json={"text": "Timed out"}, headers=ada, timeout=0.3)
+    posted = http.get("/_sandbox/posts", params={"network": "x"}).json()
+    assert sorted(p["text"] for p in posted) == ["Lost answer", "Timed out"]
+
+
 def test_reply_lands_in_the_parent_authors_mentions(http: httpx.Client) -> None:
     grace = bearer(connect_x(http, account="grace")["access_token"])
     body = {"text": "replying without a handle", "reply": {"in_reply_to_tweet_id": "9001"}}

@@ -174,9 +174,26 @@ async def create_tweet(body: TweetIn, request: Request) -> JSONResponse:
     if parent_id is not None and world.post("x", parent_id) is None:
         detail = "You attempted to reply to a Tweet that is deleted or not visible to you."
         raise NetworkError(403, x_problem(403, detail))
+    if _repeats_a_recent_tweet(request, author, body.text):
+        detail = "You are not allowed to create a Tweet with duplicate content."
+        raise NetworkError(403, x_problem(403, detail))
     post = world.add_post("x", author.user_id, body.text, in_reply_to_id=parent_id)
     data = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
     return JSONResponse({"data": data}, status_code=201)
+
+
+DUPLICATE_WINDOW_S = 24 * 3600
+
+
+def _repeats_a_recent_tweet(request: Request, author: Account, text: str) -> bool:
+    """X refuses a Tweet identical to one of the author's recent Tweets (403 duplicate
+    content): what a blind re-send of a post whose answer was lost runs into."""
+    state = sandbox_state(request)
+    since = state.clock() - DUPLICATE_WINDOW_S
+    return any(
+        p.text == text and p.created_at.timestamp() >= since
+        for p in state.world.posts_by("x", author.user_id)
+    )
 
 
 @router.post("/2/dm_conversations/with/{participant_id}/messages", status_code=201)
