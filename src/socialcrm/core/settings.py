@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     immediate_queue: bool = False  # run tasks inline (tests of pure flows)
     token_refresh_margin_s: int = 300
     provider_timeout_s: float = 10.0
+    # A publishing target, metrics read or webhook delivery a worker took is taken over after
+    # this long without a renewal (the worker died: kill -9, power loss). Longer than any call.
+    task_lease_s: float = Field(default=300.0, gt=0)
     # An API key that authenticated is trusted this long without a lookup: a key revoked (or
     # an account deactivated) by another process is refused after at most this (0: no cache).
     api_key_cache_s: float = 10.0
