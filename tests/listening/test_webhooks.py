@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -193,8 +195,11 @@ def test_outbound_webhooks_signed_and_retried_with_backoff(
         row = session.scalars(select(WebhookDelivery)).one()
         assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
         assert row.next_attempt_at is not None
-        delivery_id = row.id
-    assert delivery.deliver(database, tenant, delivery_id) is None  # the retry succeeds
+        delivery_id, retry_at = row.id, row.next_attempt_at
+    assert delivery.deliver(database, tenant, delivery_id) is None  # not before its time
+    assert len(WebhookReceiver.seen) == 1
+    with time_machine.travel(retry_at + timedelta(seconds=1), tick=True):
+        assert delivery.deliver(database, tenant, delivery_id) is None  # the retry succeeds
     headers, body = WebhookReceiver.seen[-1]
     stamp = headers["X-SocialCRM-Timestamp"]
     expected = (
