@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
-from socialcrm.core import audit
+from socialcrm.core import audit, lease
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from socialcrm.core.queue import enqueue_after_commit
@@ -348,7 +349,10 @@ def list_posts(
     stmt = select(ScheduledPost).order_by(ScheduledPost.id.desc()).limit(limit)
     if before is not None:
         stmt = stmt.where(ScheduledPost.id < before)
-    if status:
+    if status == "stuck":
+        stuck = and_(PostTarget.status == TargetStatus.PUBLISHING, lease.free(PostTarget, utcnow()))
+        stmt = stmt.where(ScheduledPost.id.in_(select(PostTarget.post_id).where(stuck)))
+    elif status:
         stmt = stmt.where(
             ScheduledPost.id.in_(select(PostTarget.post_id).where(PostTarget.status == status))
         )
@@ -462,6 +466,72 @@ def cancel_post(session: Session, principal: Principal, post_id: int) -> Schedul
     )
     session.flush()
     return post
+
+
+def is_stuck(target: PostTarget, now: datetime) -> bool:
+    """In ``publishing`` with nobody on it: its worker died (or a person must look). The
+    dispatcher takes such a target over within a minute while workers run."""
+    return target.status == TargetStatus.PUBLISHING and (
+        target.lease_until is None or target.lease_until < now
+    )
+
+
+def cancel_target(session: Session, principal: Principal, target_id: int) -> ScheduledPost:
+    """Cancel one (post, account): while it waits, or when it is stuck in ``publishing``
+    (its worker gone). Not while a worker holds it, nor once the network has the post."""
+    _require_writer(principal)
+    target = session.get(PostTarget, target_id)
+    if target is None:
+        raise NotFound(f"post target {target_id} not found")
+    now = utcnow()
+    was, since = target.status, target.claimed_at
+    if was == TargetStatus.PUBLISHING and target.external_id:
+        raise Conflict(
+            "the network already has this post: it cannot be cancelled",
+            details={"target_id": target_id, "external_id": target.external_id},
+        )
+    if was == TargetStatus.PUBLISHING:
+        stuck = since.isoformat(timespec="seconds") if since is not None else "?"
+        allowed = and_(PostTarget.status == was, lease.free(PostTarget, now))
+        error = (
+            f"cancelled by {principal.actor} while publishing was interrupted (since {stuck});"
+            " it may have reached the network: check it"
+        )
+    else:
+        allowed, error = PostTarget.status.in_(EDITABLE), ""
+    cancelled = session.execute(
+        update(PostTarget)
+        .where(PostTarget.id == target_id, allowed)
+        .values(
+            status=TargetStatus.CANCELLED, error=error[:500], lease_owner=None, lease_until=None
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(target)
+        raise _not_cancellable(target)
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="post.cancel_target",
+        target_type="post_target",
+        target_id=target_id,
+        details={"was": was},
+    )
+    session.refresh(target)
+    return get_post(session, target.post_id)
+
+
+def _not_cancellable(target: PostTarget) -> Conflict:
+    details: dict[str, Any] = {"target_id": target.id, "status": target.status}
+    if target.status == TargetStatus.PUBLISHING and target.lease_until is not None:
+        details["lease_until"] = target.lease_until.isoformat()
+        return Conflict(
+            "a worker is publishing it right now: wait for the outcome", details=details
+        )
+    return Conflict(
+        f"this target is {target.status}: it can no longer be cancelled", details=details
+    )
 
 
 def review_post(

@@ -123,6 +123,18 @@ def cancel(request: Request, ctx: UiCtx, post_id: int, csrf: CsrfField) -> Respo
     return RedirectResponse(f"/publishing?notice={quote('Post cancelled')}", status_code=303)
 
 
+@router.post("/publishing/targets/{target_id}/cancel", response_model=None)
+def cancel_target(request: Request, ctx: UiCtx, target_id: int, csrf: CsrfField) -> Response:
+    """A target stuck in ``publishing`` (or still waiting), one account at a time."""
+    _check_csrf(request, csrf)
+    try:
+        service.cancel_target(ctx.session, ctx.principal, target_id)
+    except AppError as exc:
+        ctx.session.rollback()
+        return _page(request, ctx, error=exc.message, status=exc.status_code)
+    return RedirectResponse(f"/publishing?notice={quote('Cancelled')}", status_code=303)
+
+
 @router.post("/publishing/{post_id}/review", response_model=None)
 def review(
     request: Request,
