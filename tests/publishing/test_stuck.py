@@ -106,7 +106,7 @@ def test_waiting_targets_cancel_one_account_at_a_time(
 def test_the_publishing_page_shows_a_stuck_target_and_cancels_it(
     app_client: TestClient, api: TestClient, brand: dict[str, int], database: Database
 ) -> None:
-    post_id, target_id = scheduled_target(api, brand["x"], "Stuck on the page")
+    _, target_id = scheduled_target(api, brand["x"], "Stuck on the page")
     in_flight(database, target_id, lease=timedelta(minutes=-1))
     with database.session(system=True) as session:
         tenant = make_tenant(session, name="Tenant A")
