@@ -76,6 +76,10 @@ def test_0013_adds_leases_and_goes_back_down(url: str) -> None:
     upgrade(url)
     assert all(NEW[t] <= have for t, have in _columns(url).items())
     engine = make_engine(url)
+    status = next(
+        c for c in inspect(engine).get_columns("engage_messages") if c["name"] == "status"
+    )
+    assert status["type"].length == 20  # room for "unconfirmed"
     with engine.connect() as conn:
         row = conn.execute(text("SELECT status, started_at, lease_until FROM pub_targets")).one()
     engine.dispose()

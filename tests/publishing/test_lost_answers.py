@@ -111,6 +111,7 @@ def shown(post_id: str, text: str, minutes: int = 1, reply_to: str | None = None
         ([shown("1", "Launch day")], "Launch day", (), "1"),
         # X shows links as t.co, Mastodon renders HTML: compared without links, case, spaces.
         ([shown("1", "Read  https://t.co/x1 NOW")], "Read https://crm/r/abc now", (), "1"),
+        ([shown("1", "@grace@social.example Hi!")], "Hi!", (), "1"),
         # An exact match wins over a comparable one; the oldest of equals wins.
         ([shown("1", "launch day"), shown("2", "Launch day")], "Launch day", (), "2"),
         ([shown("2", "Hi", 5), shown("1", "Hi", 2)], "Hi", (), "1"),

@@ -249,3 +249,24 @@ def test_dm_to_removed_account_is_refused(http: httpx.Client, ada: dict[str, str
     )
     assert answer.status_code == 400
     assert http.get("/_sandbox/dms").json() == []
+
+
+def test_a_dm_conversation_reads_back_newest_first(http: httpx.Client, ada: dict[str, str]) -> None:
+    for text in ("first", "second"):
+        http.post("/x/2/dm_conversations/with/1002/messages", json={"text": text}, headers=ada)
+    http.post("/x/2/dm_conversations/with/1003/messages", json={"text": "elsewhere"}, headers=ada)
+    events = http.get(
+        "/x/2/dm_conversations/with/1002/dm_events", params={"max_results": 1}, headers=ada
+    ).json()
+    assert [(e["text"], e["sender_id"], e["event_type"]) for e in events["data"]] == [
+        ("second", "1001", "MessageCreate")
+    ]
+    empty = http.get("/x/2/dm_conversations/with/1004/dm_events", headers=ada).json()
+    assert empty == {"meta": {"result_count": 0}}
+
+
+def test_a_reply_names_the_tweet_it_replies_to(http: httpx.Client, ada: dict[str, str]) -> None:
+    body = {"text": "a reply", "reply": {"in_reply_to_tweet_id": "9001"}}
+    reply_id = http.post("/x/2/tweets", json=body, headers=ada).json()["data"]["id"]
+    tweet = http.get(f"/x/2/tweets/{reply_id}", headers=ada).json()["data"]
+    assert tweet["referenced_tweets"] == [{"type": "replied_to", "id": "9001"}]

@@ -3,8 +3,9 @@
 A publish call that timed out, hit a 5xx or died with its worker may have created the post.
 Before anything is sent again, the account's recent posts are read and the one carrying our
 text, created since the first attempt and not already another target's, is adopted. Networks
-rewrite what they show (X wraps links in t.co, Mastodon renders HTML), so after an exact
-match the text is compared without links, case and spacing.
+rewrite what they show (X wraps links in t.co, Mastodon renders HTML and starts replies with
+``@author``), so after an exact match the text is compared without links, leading mentions,
+case and spacing.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ RECENT_POSTS = 20  # how far back the account's timeline is read
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+# Mastodon's adapter starts a reply with ``@author`` so that the author is notified.
+_LEADING_MENTIONS = re.compile(r"^(?:@[\w.-]+(?:@[\w.-]+)?\s+)+")
 
 
 def comparable(text: str) -> str:
-    """``text`` as networks may show it back: no links, one case, single spaces."""
-    folded = unicodedata.normalize("NFKC", text)
-    return _SPACE.sub(" ", _URL.sub(" ", folded)).strip().casefold()
+    """``text`` as networks may show it back: no links, no leading @mentions, one case,
+    single spaces."""
+    folded = _SPACE.sub(" ", _URL.sub(" ", unicodedata.normalize("NFKC", text))).strip()
+    return _LEADING_MENTIONS.sub("", folded).casefold()
 
 
 def find_published(

@@ -60,6 +60,7 @@ def x_tweet(post: Post, world: World) -> dict[str, Any]:
     }
     if parent is not None:
         tweet["in_reply_to_user_id"] = parent.author_id
+        tweet["referenced_tweets"] = [{"type": "replied_to", "id": parent.id}]
     return tweet
 
 

@@ -4,6 +4,8 @@
 ``listening_webhook_deliveries``; ``pub_targets.started_at`` (the first attempt: where the
 search for a post whose answer was lost begins); ``pub_metrics_pacing.requested_at`` (a
 metrics cycle asked for and not finished). All nullable, so SQLite adds them in place.
+``engage_messages.status`` widens to 20 characters for ``unconfirmed`` (a reply or
+DM the network did not answer and cannot show).
 Targets already in ``publishing`` start their window at their claim and, having no lease,
 are taken over (and looked up on the network) by the next dispatcher run.
 
@@ -36,9 +38,14 @@ def upgrade() -> None:
     op.add_column("pub_metrics_pacing", sa.Column("requested_at", UTC, nullable=True))
     op.execute("UPDATE pub_targets SET started_at = claimed_at WHERE claimed_at IS NOT NULL")
     op.create_index(PENDING_INDEX, "listening_webhook_deliveries", ["status", "next_attempt_at"])
+    with op.batch_alter_table("engage_messages") as batch:
+        batch.alter_column("status", existing_type=sa.String(length=10), type_=sa.String(length=20))
 
 
 def downgrade() -> None:
+    op.execute("UPDATE engage_messages SET status = 'failed' WHERE status = 'unconfirmed'")
+    with op.batch_alter_table("engage_messages") as batch:
+        batch.alter_column("status", existing_type=sa.String(length=20), type_=sa.String(length=10))
     op.drop_index(PENDING_INDEX, table_name="listening_webhook_deliveries")
     with op.batch_alter_table("pub_metrics_pacing") as batch:
         batch.drop_column("requested_at")
