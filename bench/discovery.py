@@ -325,7 +325,7 @@ def _job_through_api(count: int, port: int) -> None:
     subprocess.run([BIN / "socialcrm", "migrate"], env=env, check=True, capture_output=True)
     key = (
         subprocess.run(
-            [BIN / "socialcrm", "api-key", "create", "--tenant", "bench"],
+            [BIN / "socialcrm", "api-key", "create", "--tenant", "bench", "--create-tenant"],
             env=env,
             check=True,
             capture_output=True,

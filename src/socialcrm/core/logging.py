@@ -42,7 +42,7 @@ SECRET_KEYS: Final = frozenset(
 
 _QUERY_SECRETS: Final = (
     "code|state|token|access_token|refresh_token|id_token|client_secret|code_verifier"
-    r"|password|api_key|crc_token|hub\.verify_token"
+    r"|password|api_key|fb_exchange_token|crc_token|hub\.verify_token"
 )
 
 

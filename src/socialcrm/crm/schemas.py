@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from socialcrm.core.db import MAX_ID, utcnow
-from socialcrm.crm import sla
+from socialcrm.crm import phones, sla
 from socialcrm.crm.models import CampaignStatus, LeadStatus, Priority, TicketStatus, Tier
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -50,9 +50,48 @@ Phone = Annotated[
         strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[0-9+().\s/-]+$"
     ),
 ]
+PhoneType = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=1,
+        max_length=phones.MAX_TYPE_CHARS,
+        pattern=r"^[A-Za-z][A-Za-z0-9 \-]*$",
+    ),
+]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "youtube", "tiktok")
+# How a Contact prefers to be reached: the direct channels, or one of the networks.
+PREFERRED_CHANNELS = ("email", "phone", "sms", "whatsapp", "letter", *NETWORKS)
+# A BCP 47 language tag of the usual shape: language, optional script, optional region
+# ("en", "en-US", "zh-Hant-TW", "es-419").
+_LANGUAGE_TAG = re.compile(r"^([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?$", re.I)
+
+
+def _channel(value: str) -> str:
+    if value not in PREFERRED_CHANNELS:
+        raise ValueError(f"unknown channel {value!r}; one of {', '.join(PREFERRED_CHANNELS)}")
+    return value
+
+
+def _language_tag(value: str) -> str:
+    """``EN_us`` -> ``en-US``: the tag in its canonical case, or a clear error."""
+    match = _LANGUAGE_TAG.match(value.replace("_", "-"))
+    if match is None:
+        raise ValueError("language must be a BCP 47 tag such as 'en', 'en-US' or 'pt-BR'")
+    language, script, region = match.groups()
+    parts = [language.lower(), script.title() if script else "", region.upper() if region else ""]
+    return "-".join(p for p in parts if p)
+
+
+PreferredChannel = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True), AfterValidator(_channel)
+]
+LanguageTag = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=35), AfterValidator(_language_tag)
+]
 
 
 class Strict(BaseModel):
@@ -80,10 +119,25 @@ class SocialHandle(Strict):
         return value
 
 
+class TypedPhone(Strict):
+    """A phone and its communication type (business, mobile, home, fax, other, or a label of
+    one's own); a plain string in its place means the default type, business."""
+
+    number: Phone
+    type: PhoneType = phones.DEFAULT_TYPE
+
+
+def _typed(value: TypedPhone | str) -> TypedPhone:
+    return value if isinstance(value, TypedPhone) else TypedPhone(number=value)
+
+
+PhoneIn = Annotated[TypedPhone | Phone, AfterValidator(_typed)]
+
+
 class ContactIn(Strict):
     name: Name
     emails: Annotated[list[EmailStr], Field(max_length=20)] = []
-    phones: Annotated[list[Phone], Field(max_length=20)] = []
+    phones: Annotated[list[PhoneIn], Field(max_length=20)] = []
     company: Short = ""
     title: Short = ""
     website: Url = ""
@@ -94,12 +148,14 @@ class ContactIn(Strict):
     account_id: Id | None = None
     enrichment_consent: bool = False
     marketing_consent: bool = False
+    preferred_channel: PreferredChannel | None = None
+    language: LanguageTag | None = None
 
 
 class ContactPatch(Strict):
     name: Name | None = None
     emails: Annotated[list[EmailStr], Field(max_length=20)] | None = None
-    phones: Annotated[list[Phone], Field(max_length=20)] | None = None
+    phones: Annotated[list[PhoneIn], Field(max_length=20)] | None = None
     company: Short | None = None
     title: Short | None = None
     website: Url | None = None
@@ -110,17 +166,24 @@ class ContactPatch(Strict):
     account_id: Id | None = None
     enrichment_consent: bool | None = None
     marketing_consent: bool | None = None
+    preferred_channel: PreferredChannel | None = None
+    language: LanguageTag | None = None
 
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class PhoneOut(BaseModel):
+    number: str
+    type: str
+
+
 class ContactOut(Out):
     id: int
     name: str
     emails: list[str]
-    phones: list[str]
+    phones: list[PhoneOut]
     company: str
     title: str
     website: str
@@ -131,8 +194,17 @@ class ContactOut(Out):
     account_id: int | None
     enrichment_consent: bool
     marketing_consent: bool
+    preferred_channel: str | None
+    language: str | None
+    profile_updated_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("phones", mode="before")
+    @classmethod
+    def _typed_phones(cls, value: Any) -> Any:
+        """Rows written before phones were typed (plain strings) read as the default type."""
+        return phones.normalise(value) if isinstance(value, list) else value
 
 
 class AccountIn(Strict):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Base, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
-from socialcrm.crm import sla, tiers
+from socialcrm.crm import phones, sla, tiers
 from socialcrm.crm.models import (
     Account,
     Activity,
@@ -44,6 +44,25 @@ REFERENCES: dict[str, type[Base]] = {
 
 MAX_LIMIT = 200
 
+# A Contact's profile data: what an agent reads about the customer (identity's resolve answer
+# shows when it last changed). Handles are not in it: the identity graph keeps them current.
+PROFILE_FIELDS = frozenset(
+    {
+        "name",
+        "emails",
+        "phones",
+        "company",
+        "title",
+        "website",
+        "location",
+        "tier",
+        "preferred_channel",
+        "language",
+        "marketing_consent",
+        "enrichment_consent",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -58,7 +77,7 @@ def contact_search_text(values: dict[str, Any]) -> str:
         values.get("name", ""),
         values.get("company", ""),
         *values.get("emails", []),
-        *values.get("phones", []),
+        *phones.numbers(values.get("phones", [])),
         *handles,
     ]
     return " ".join(str(p) for p in parts if p).lower()
@@ -83,6 +102,7 @@ def get(session: Session, model: type[M], record_id: int) -> M:
 def create(session: Session, model: type[M], values: dict[str, Any]) -> M:
     _check_references(session, values)
     if model is Contact:
+        values = {**values, "phones": phones.normalise(values.get("phones", []))}
         values = {**values, "search_text": contact_search_text(values)}
     if model is Ticket and values.get("status", TicketStatus.OPEN) == TicketStatus.OPEN:
         values = {**values, "first_response_due_at": _first_response_due(session, values)}
@@ -109,6 +129,14 @@ def update(session: Session, model: type[M], record_id: int, changes: dict[str, 
     if isinstance(record, Ticket) and changes.get("status") not in (None, TicketStatus.OPEN):
         # Handled (pending on the customer, or closed) counts as answered: the clock stops.
         record_first_response(session, record.id, utcnow())
+    if isinstance(record, Contact) and "phones" in changes:
+        changes = {**changes, "phones": phones.normalise(changes["phones"] or [])}
+    if isinstance(record, Contact) and any(
+        getattr(record, field) != value
+        for field, value in changes.items()
+        if field in PROFILE_FIELDS
+    ):
+        record.profile_updated_at = utcnow()
     for field, value in changes.items():
         setattr(record, field, value)
     if isinstance(record, Contact):

@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
 
-from socialcrm.core.db import Database, get_database, utcnow
-from socialcrm.enrichment import runs
-from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES, EnrichmentRun
-from socialcrm.tenancy.models import Tenant
+from socialcrm.core.terminal import err, fail, open_database, tenant_id
+
+if TYPE_CHECKING:
+    from socialcrm.core.db import Database
+    from socialcrm.enrichment.models import EnrichmentRun
 
 enrich_app = typer.Typer(help="Enrich Contacts with public social profiles.", no_args_is_help=True)
-err = Console(stderr=True)
-
-
-def _tenant_id(db: Database, name: str) -> int:
-    with db.session(system=True) as session:
-        tenant_id = session.scalar(select(Tenant.id).where(Tenant.name == name))
-    if tenant_id is None:
-        err.print(f"[red]error:[/red] no tenant named {name!r}")
-        raise typer.Exit(code=2)
-    return int(tenant_id)
 
 
 def _state(db: Database, tenant_id: int, run_id: int) -> EnrichmentRun:
+    from socialcrm.enrichment import runs
+
     with db.session(tenant_id=tenant_id) as session:
         run = runs.get_run(session, run_id)
         session.expunge(run)
@@ -37,32 +27,32 @@ def _state(db: Database, tenant_id: int, run_id: int) -> EnrichmentRun:
 
 @enrich_app.command("run")
 def run_command(
-    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    tenant_name: Annotated[str, typer.Option("--tenant", help="Tenant name.")],
     wait: Annotated[bool, typer.Option(help="Follow the run until it ends.")] = False,
     inline: Annotated[
         bool, typer.Option(help="Do the work in this process instead of the queue workers.")
     ] = False,
 ) -> None:
     """Start an enrichment run over every Contact of the tenant (or join the one under way)."""
+    db = open_database()  # first: importing the queue would create a data directory
+    tenant = tenant_id(tenant_name)
     from socialcrm.core.errors import AppError
+    from socialcrm.enrichment import runs
 
-    db = get_database()
-    tenant_id = _tenant_id(db, tenant)
     try:
-        with db.session(tenant_id=tenant_id) as session:
+        with db.session(tenant_id=tenant) as session:
             runs.ensure_startable(session)
             run, new = runs.create_run(session, trigger="manual", actor="cli")
             run_id = run.id
     except AppError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(code=2) from exc
+        fail(exc.message)
     err.print(f"enrichment run {run_id} {'started' if new else 'already under way'}")
     if new and not inline:
         from socialcrm.enrichment.tasks import run_enrichment
 
-        run_enrichment(tenant_id, run_id)
+        run_enrichment(tenant, run_id)
     if inline or wait:
-        final = _follow(db, tenant_id, run_id, inline)
+        final = _follow(db, tenant, run_id, inline)
         err.print(
             f"run {run_id} {final.status}: {final.processed} processed, {final.linked} linked, "
             f"{final.suggested} suggested, {final.stale} stale, {final.failed} failed"
@@ -73,6 +63,12 @@ def run_command(
 
 
 def _follow(db: Database, tenant_id: int, run_id: int, inline: bool) -> EnrichmentRun:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from socialcrm.core.db import utcnow
+    from socialcrm.enrichment import runs
+    from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES
+
     columns = (
         TextColumn("[bold]enrich[/bold] {task.fields[status]}"),
         BarColumn(),

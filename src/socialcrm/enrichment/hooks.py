@@ -28,9 +28,21 @@ def _changed(contact: Contact) -> bool:
     state = inspect(contact)
     for name in WATCHED:
         history = state.attrs[name].history
-        if history.added and list(history.added) != list(history.deleted or []):
+        if history.added and _lookup_values(name, history.added) != _lookup_values(
+            name, history.deleted or []
+        ):
             return True
     return False
+
+
+def _lookup_values(name: str, values: Any) -> list[Any]:
+    """What lookups use of a watched field: a phone's number, not its type (a type changed
+    on the Contact page is no reason to look the Contact up again)."""
+    if name != "phones":
+        return list(values)
+    return [
+        [p.get("number") if isinstance(p, dict) else p for p in (value or [])] for value in values
+    ]
 
 
 @event.listens_for(Session, "before_flush")

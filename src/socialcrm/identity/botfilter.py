@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from socialcrm.identity.policy import IdentityPolicy
+
+_WORD = re.compile(r"\w+")
+
+
+def words_of(text: str) -> frozenset[str]:
+    """The case-folded words of ``text``."""
+    return frozenset(_WORD.findall(text.casefold()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,22 +23,31 @@ class BotFilter:
 
     user_ids: frozenset[str]
     handles: frozenset[str]
-    spam: re.Pattern[str] | None
+    # A spam rule is a set of words that must all be in a message, in any order. Each rule is
+    # filed under its longest word, so a message is checked only against rules one of whose
+    # words it contains.
+    spam: Mapping[str, tuple[frozenset[str], ...]]
     min_age: timedelta
 
     @classmethod
     def from_policy(cls, policy: IdentityPolicy) -> BotFilter:
-        words = sorted({k.casefold() for k in policy.spam_keywords}, key=len, reverse=True)
-        spam = (
-            re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)")
-            if words
-            else None
-        )
+        index: dict[str, list[frozenset[str]]] = {}
+        for keyword in policy.spam_keywords:
+            words = frozenset(words_of(keyword))
+            if words:
+                index.setdefault(max(words, key=lambda w: (len(w), w)), []).append(words)
         return cls(
             user_ids=frozenset(u.strip() for u in policy.bot_user_ids),
             handles=frozenset(h.strip().removeprefix("@").casefold() for h in policy.bot_handles),
-            spam=spam,
+            spam={word: tuple(rules) for word, rules in index.items()},
             min_age=timedelta(days=policy.min_account_age_days),
+        )
+
+    def is_spam(self, message: str) -> bool:
+        """Every word of some spam rule is in ``message`` (any order, any case)."""
+        words = words_of(message)
+        return any(
+            rule <= words for word in words.intersection(self.spam) for rule in self.spam[word]
         )
 
     def verdict(
@@ -47,6 +64,6 @@ class BotFilter:
             return "known_bot"
         if account_created_at is not None and now - account_created_at < self.min_age:
             return "new_account"
-        if message and self.spam is not None and self.spam.search(message.casefold()):
+        if message and self.spam and self.is_spam(message):
             return "spam"
         return None

@@ -4,17 +4,16 @@ and escalate overdue first responses now."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 
-from socialcrm.core.db import Database, get_database
-from socialcrm.listening import escalation, service
+from socialcrm.core.terminal import open_database, out
+
+if TYPE_CHECKING:
+    from socialcrm.core.db import Database
 
 app = typer.Typer(help="Social listening.", no_args_is_help=True)
-out = Console()
 
 
 @app.command("poll")
@@ -23,7 +22,7 @@ def poll(
     interval: Annotated[float, typer.Option(min=0.2, help="Seconds between rounds.")] = 5.0,
 ) -> None:
     """Poll every active connected account's mentions since its cursor, once or repeatedly."""
-    db = get_database()
+    db = open_database()
     while True:
         _one_round(db, keep=watch)
         if not watch:
@@ -32,6 +31,10 @@ def poll(
 
 
 def _one_round(db: Database, *, keep: bool) -> None:
+    from rich.progress import Progress
+
+    from socialcrm.listening import service
+
     accounts = service.accounts_to_poll(db)
     with Progress(console=out, transient=not keep) as progress:
         task = progress.add_task("polling accounts", total=len(accounts))
@@ -43,5 +46,8 @@ def _one_round(db: Database, *, keep: bool) -> None:
 def check_sla() -> None:
     """Escalate every open Ticket whose first response is overdue now (the worker does this
     every minute); a Ticket is never escalated twice."""
-    escalated = escalation.escalate_everywhere(get_database())
+    db = open_database()  # first: importing the queue would create a data directory
+    from socialcrm.listening import escalation
+
+    escalated = escalation.escalate_everywhere(db)
     out.print(f"{escalated} ticket(s) escalated for an overdue first response")

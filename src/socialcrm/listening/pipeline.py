@@ -236,8 +236,10 @@ def _conversations(session: Session, items: Sequence[Incoming]) -> dict[tuple[st
     return result
 
 
-def _row(tenant_id: int, item: Incoming, conversation: str, now: datetime) -> dict[str, Any]:
-    language = analysis.detect_language(item.text, item.language)
+def _row(
+    tenant_id: int, item: Incoming, conversation: str, now: datetime, languages: frozenset[str]
+) -> dict[str, Any]:
+    language = analysis.detect_language(item.text, item.language, languages)
     mood = analysis.score_sentiment(item.text, language)
     return {
         "tenant_id": tenant_id,
@@ -271,6 +273,12 @@ def _row(tenant_id: int, item: Incoming, conversation: str, now: datetime) -> di
     }
 
 
+def _expected_languages(session: Session, tenant_id: int) -> frozenset[str]:
+    tenant = session.get(Tenant, tenant_id)
+    listening = (tenant.policy if tenant is not None else {}).get("listening") or {}
+    return analysis.expected_languages(listening.get("languages"))
+
+
 def ingest(session: Session, tenant_id: int, items: Iterable[Incoming]) -> IngestResult:
     """Store what is new of ``items`` and fire the matching rules' actions, in this unit of work."""
     batch = list({(i.network, i.external_id): i for i in items if i.external_id}.values())
@@ -284,10 +292,12 @@ def ingest(session: Session, tenant_id: int, items: Iterable[Incoming]) -> Inges
         return result
     index, views = tenant_index(session, tenant_id)
     conversations = _conversations(session, fresh)
+    languages = _expected_languages(session, tenant_id)
     now = utcnow()
     rows = []
     for item in fresh:
-        row = _row(tenant_id, item, conversations[(item.network, item.external_id)], now)
+        key = (item.network, item.external_id)
+        row = _row(tenant_id, item, conversations[key], now, languages)
         row["rule_ids"] = index.match(
             MentionFeatures(
                 network=item.network,

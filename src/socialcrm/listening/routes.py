@@ -14,6 +14,7 @@ from socialcrm.core.errors import Unauthenticated, ValidationFailed
 from socialcrm.core.settings import get_settings
 from socialcrm.listening import hooks, live, schemas, service
 from socialcrm.listening.models import InboundWebhook, WebhookSubscription
+from socialcrm.listening.policy import ListeningPolicy
 from socialcrm.tenancy.models import User
 from socialcrm.tenancy.service import authenticate_api_key
 from socialcrm.web.deps import ApiCtx
@@ -23,6 +24,20 @@ hooks_router = APIRouter(prefix="/hooks/listening", tags=["listening: webhooks i
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MAX_HOOK_BODY = 1_000_000
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+@router.get("/listening/settings", response_model=ListeningPolicy)
+def get_listening_settings(ctx: ApiCtx) -> ListeningPolicy:
+    return service.tenant_policy(ctx.session, ctx.principal.tenant_id)
+
+
+@router.put("/listening/settings", response_model=ListeningPolicy)
+def put_listening_settings(ctx: ApiCtx, body: ListeningPolicy) -> ListeningPolicy:
+    """The languages the tenant's mentions are expected in (admin)."""
+    return service.update_policy(ctx.session, ctx.principal, body)
 
 
 # --- rules --------------------------------------------------------------------------------

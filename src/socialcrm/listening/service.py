@@ -32,6 +32,7 @@ from socialcrm.listening.models import (
     SocialMention,
     WebhookSubscription,
 )
+from socialcrm.listening.policy import ListeningPolicy
 from socialcrm.listening.query import QuerySyntaxError, parse
 from socialcrm.providers.base import (
     CallContext,
@@ -42,7 +43,7 @@ from socialcrm.providers.base import (
     RateLimited,
 )
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.models import Role, User
+from socialcrm.tenancy.models import Role, Tenant, User
 from socialcrm.tenancy.service import Principal
 
 log = structlog.get_logger(__name__)
@@ -298,6 +299,37 @@ def delete_routing_rule(session: Session, principal: Principal, rule_id: int) ->
 
 
 # --- ingestion units of work --------------------------------------------------------------
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def tenant_policy(session: Session, tenant_id: int) -> ListeningPolicy:
+    tenant = session.get(Tenant, tenant_id)
+    raw = (tenant.policy if tenant is not None else {}).get("listening") or {}
+    return ListeningPolicy.model_validate(raw)
+
+
+def update_policy(
+    session: Session, principal: Principal, policy: ListeningPolicy
+) -> ListeningPolicy:
+    """Admin only; audit-logged. Applies to mentions ingested from now on."""
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin changes the listening settings")
+    tenant = session.get(Tenant, principal.tenant_id)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    tenant.policy = {**tenant.policy, "listening": policy.model_dump(mode="json")}
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="listening.settings.update",
+        target_type="tenant",
+        target_id=principal.tenant_id,
+        details={"languages": policy.languages},
+    )
+    session.flush()
+    return policy
 
 
 def ingest_committed(db: Database, tenant_id: int, items: Sequence[pipeline.Incoming]) -> Any:

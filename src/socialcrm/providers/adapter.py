@@ -10,6 +10,7 @@ from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
     Capability,
+    ManagedAccount,
     MentionPage,
     NotSupported,
     OAuthEndpoints,
@@ -84,6 +85,9 @@ class AdapterBase:
 
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
         self._unsupported("post metrics")
+
+    async def managed_accounts(self, ctx: CallContext) -> list[ManagedAccount]:
+        self._unsupported("choosing among managed accounts")
 
     def authorization_url(
         self,

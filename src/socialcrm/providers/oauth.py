@@ -1,23 +1,31 @@
-"""OAuth 2.0 + PKCE through Authlib, with the network's answers mapped to typed outcomes.
+"""OAuth 2.0 (with PKCE where the network takes it) through Authlib, with the network's
+answers mapped to typed outcomes.
 
-Each call builds a short-lived ``AsyncOAuth2Client`` over the caller's transport (so tests'
-``MockTransport`` and the caller's connection pool are used); closing it never closes the
-caller's transport. ``OAuth2Adapter`` gives an adapter the connecting half of ``Provider``
-from its ``oauth_endpoints`` and a few class attributes.
+Authlib's framework-neutral client builds what the protocol needs (authorization URLs with
+PKCE, token and revocation request bodies, client authentication) and reads token answers;
+the requests go through a short-lived ``httpx.AsyncClient`` over the caller's transport (so
+tests' ``MockTransport`` and the caller's connection pool are used), and closing it never
+closes the caller's transport. (Authlib's own httpx integration is deprecated in favour of
+httpx2, and warned on every command.) ``OAuth2Adapter`` gives an adapter the connecting half
+of ``Provider`` from its ``oauth_endpoints`` and a few class attributes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.oauth2.auth import ClientAuth
+from authlib.oauth2.client import OAuth2Client
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
+from authlib.oauth2.rfc7009 import prepare_revoke_token_request
 
 from socialcrm.providers.adapter import AdapterBase
 from socialcrm.providers.base import (
@@ -31,6 +39,10 @@ from socialcrm.providers.outcomes import RequestRejected
 from socialcrm.providers.wire import Wire, check_status, error_body, error_summary, utc_now
 
 _DEAD_GRANT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
+_FORM_HEADERS: Final = {
+    "Accept": "application/json",
+    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+}
 
 
 class _SharedTransport(httpx.AsyncBaseTransport):
@@ -46,6 +58,14 @@ class _SharedTransport(httpx.AsyncBaseTransport):
         return None
 
 
+class _Protocol(OAuth2Client):  # type: ignore[misc]
+    """Authlib's client without a session: it never sends anything itself. Its errors carry
+    the network's ``error`` and ``error_description`` as given (the server-side error class
+    would refuse some descriptions)."""
+
+    oauth_error_class = OAuthError
+
+
 @dataclass(frozen=True, slots=True)
 class OAuthClientConfig:
     """Where a network's OAuth endpoints are and how its token endpoint authenticates us."""
@@ -59,20 +79,41 @@ class OAuthClientConfig:
     # request and separates scopes with commas.
     extra_params: tuple[tuple[str, str], ...] = ()
     scope_separator: str = " "
+    # Instagram Login answers ``{"data": [{"access_token", "user_id", "permissions"}]}``.
+    token_in_data_list: bool = False
+    # PKCE as the network documents it: "S256" (RFC 7636), "hex" (TikTok: the hex digest of
+    # SHA-256 instead of base64url, still named S256), None (not used: a confidential client).
+    pkce: str | None = "S256"
 
 
-def _client(http: httpx.AsyncClient, app: AppCredentials, auth_method: str) -> Any:
+def _protocol(app: AppCredentials) -> Any:
+    return _Protocol(None, client_id=app.client_id, code_challenge_method="S256")
+
+
+async def _post_form(
+    http: httpx.AsyncClient, app: AppCredentials, auth_method: str, url: str, body: str
+) -> httpx.Response:
+    """POST a form to a token or revocation endpoint, the client authenticated Authlib's way."""
+    client_auth = ClientAuth(app.client_id, app.client_secret or None, auth_method)
+    url, headers, body = client_auth.prepare("POST", url, dict(_FORM_HEADERS), body)
     transport: httpx.AsyncBaseTransport = http._transport
-    client = AsyncOAuth2Client(
-        client_id=app.client_id,
-        client_secret=app.client_secret or None,
-        token_endpoint_auth_method=auth_method,
-        revocation_endpoint_auth_method=auth_method,
-        code_challenge_method="S256",
-        transport=_SharedTransport(transport),
-        timeout=http.timeout,
-    )
-    return client
+    async with httpx.AsyncClient(
+        transport=_SharedTransport(transport), timeout=http.timeout
+    ) as client:
+        return await client.post(url, content=body, headers=headers)
+
+
+async def _token_request(
+    config: OAuthClientConfig, http: httpx.AsyncClient, app: AppCredentials, body: str
+) -> TokenSet:
+    with _oauth_outcomes(config.wire):
+        response = await _post_form(http, app, config.auth_method, config.token_url, body)
+        if response.status_code == 429 or response.status_code >= 500:
+            check_status(response, config.wire)  # RateLimited / Transient, before Authlib reads
+        if config.token_in_data_list:
+            response = unwrap_token_answer(response)
+        token = _protocol(app).parse_response_token(response)
+    return token_set(token, utc_now(), config.wire)
 
 
 def auth_method_for(app: AppCredentials, confidential: str) -> str:
@@ -90,16 +131,28 @@ def authorization_url(
     code_verifier: str,
     scopes: tuple[str, ...],
 ) -> str:
-    client = _client(http, app, config.auth_method)
-    url, _state = client.create_authorization_url(
+    challenge: dict[str, str] = {}
+    if config.pkce == "S256":
+        challenge["code_verifier"] = code_verifier  # Authlib derives the S256 challenge
+    elif config.pkce == "hex":
+        challenge = {
+            "code_challenge": hex_challenge(code_verifier),
+            "code_challenge_method": "S256",
+        }
+    url, _state = _protocol(app).create_authorization_url(
         config.authorize_url,
         state=state,
-        code_verifier=code_verifier,
         redirect_uri=redirect_uri,
         scope=config.scope_separator.join(scopes),
+        **challenge,
         **dict(config.extra_params),
     )
     return str(url)
+
+
+def hex_challenge(code_verifier: str) -> str:
+    """TikTok's code challenge: the lowercase hex SHA-256 digest of the verifier."""
+    return hashlib.sha256(code_verifier.encode("ascii")).hexdigest()
 
 
 async def exchange_code(
@@ -111,31 +164,25 @@ async def exchange_code(
     redirect_uri: str,
     code_verifier: str,
 ) -> TokenSet:
-    async with _client(http, app, config.auth_method) as client:
-        _check_answers(client, config.wire)
-        with _oauth_outcomes(config.wire):
-            token = await client.fetch_token(
-                config.token_url,
-                grant_type="authorization_code",
-                code=code,
-                redirect_uri=redirect_uri,
-                code_verifier=code_verifier,
-                **dict(config.extra_params),
-            )
-    return token_set(token, utc_now(), config.wire)
+    verifier = {"code_verifier": code_verifier} if config.pkce else {}
+    body = prepare_token_request(
+        "authorization_code",
+        code=code,
+        redirect_uri=redirect_uri,
+        **verifier,
+        **dict(config.extra_params),
+    )
+    return await _token_request(config, http, app, body)
 
 
 async def refresh(
     config: OAuthClientConfig, http: httpx.AsyncClient, app: AppCredentials, refresh_token: str
 ) -> TokenSet:
     """Exchange a refresh token; the answer's (rotated) refresh token is the one to keep."""
-    async with _client(http, app, config.auth_method) as client:
-        _check_answers(client, config.wire)
-        with _oauth_outcomes(config.wire):
-            token = await client.refresh_token(
-                config.token_url, refresh_token=refresh_token, **dict(config.extra_params)
-            )
-    return token_set(token, utc_now(), config.wire)
+    body = prepare_token_request(
+        "refresh_token", refresh_token=refresh_token, **dict(config.extra_params)
+    )
+    return await _token_request(config, http, app, body)
 
 
 async def revoke(
@@ -148,14 +195,11 @@ async def revoke(
 ) -> None:
     if config.revoke_url is None:
         return
-    async with _client(http, app, config.auth_method) as client:
-        with _oauth_outcomes(config.wire):
-            response = await client.revoke_token(
-                config.revoke_url,
-                token=token,
-                token_type_hint=token_type_hint,
-                body=urlencode(config.extra_params),
-            )
+    body, _headers = prepare_revoke_token_request(
+        token, token_type_hint or None, urlencode(config.extra_params)
+    )
+    with _oauth_outcomes(config.wire):
+        response = await _post_form(http, app, config.auth_method, config.revoke_url, body)
     _raise_for_revoke(response, config.wire)
 
 
@@ -165,18 +209,6 @@ def _raise_for_revoke(response: httpx.Response, wire: Wire) -> None:
         if error_body(response).get("error") in _DEAD_GRANT_ERRORS:
             raise ReconnectRequired(f"{wire.network}: revoke refused ({error_summary(response)})")
         raise RequestRejected(response.status_code, f"{wire.network}: revoke refused")
-
-
-def _check_answers(client: Any, wire: Wire) -> None:
-    """Before Authlib reads a token answer: 429 → RateLimited, 5xx → Transient."""
-
-    def hook(response: httpx.Response) -> httpx.Response:
-        if response.status_code == 429 or response.status_code >= 500:
-            check_status(response, wire)
-        return response
-
-    client.register_compliance_hook("access_token_response", hook)
-    client.register_compliance_hook("refresh_token_response", hook)
 
 
 @contextmanager
@@ -200,6 +232,22 @@ def _oauth_outcomes(wire: Wire) -> Iterator[None]:
         raise TransientProviderError(f"{wire.network}: {type(exc).__name__}") from exc
     except ValueError as exc:  # Authlib: the answer was not a JSON object
         raise TransientProviderError(f"{wire.network}: unreadable token answer") from exc
+
+
+def unwrap_token_answer(response: httpx.Response) -> httpx.Response:
+    """``{"data": [{"access_token", "permissions": "a,b"}]}`` (or the same unwrapped) →
+    ``{"access_token", "scope"}`` for Authlib."""
+    body = error_body(response)
+    items = body.get("data")
+    if response.status_code >= 400 or not body:
+        return response
+    token = (
+        dict(items[0]) if isinstance(items, list) and items and isinstance(items[0], dict) else body
+    )
+    permissions = token.get("permissions")
+    if "scope" not in token and isinstance(permissions, str | list):
+        token["scope"] = permissions if isinstance(permissions, str) else ",".join(permissions)
+    return httpx.Response(response.status_code, json=token, request=response.request)
 
 
 def token_set(token: Mapping[str, Any], now: datetime, wire: Wire) -> TokenSet:
@@ -244,6 +292,9 @@ class OAuth2Adapter(AdapterBase):
     revoke_refresh_token: ClassVar[bool] = False
     # ``revoke`` names the token's type (RFC 7009 ``token_type_hint``).
     revoke_type_hint: ClassVar[bool] = True
+    # How the network takes PKCE (see ``OAuthClientConfig.pkce``).
+    pkce: ClassVar[str | None] = "S256"
+    token_in_data_list: ClassVar[bool] = False
 
     def __init__(
         self, http: httpx.AsyncClient, base_url: str, auth_base_url: str | None = None
@@ -266,6 +317,8 @@ class OAuth2Adapter(AdapterBase):
             auth_method=auth_method_for(app, self.confidential_auth),
             extra_params=self._client_params(app),
             scope_separator=self.scope_separator,
+            pkce=self.pkce,
+            token_in_data_list=self.token_in_data_list,
         )
 
     def authorization_url(

@@ -114,9 +114,11 @@ def create_app(
         x.router,
         mastodon.router,
         bluesky.router,
+        bluesky.plc_router,
         linkedin.router,
         graph.facebook,
         graph.instagram,
+        graph.instagram_tokens,
         youtube.router,
         tiktok.router,
     ):

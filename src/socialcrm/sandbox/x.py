@@ -13,7 +13,7 @@ from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_st
 from socialcrm.sandbox.paging import IdWindow, as_int, take_page
 from socialcrm.sandbox.signals import x_problem
 from socialcrm.sandbox.times import iso_z
-from socialcrm.sandbox.world import Account, Post
+from socialcrm.sandbox.world import Account, Post, World
 from socialcrm.sandbox.x_shapes import (
     INVALID_REQUEST_TYPE,
     decode_page_token,
@@ -92,14 +92,15 @@ def _timeline(request: Request, posts: list[Post]) -> dict[str, Any]:
     limit = _max_results(request.query_params.get("max_results"))
     page = take_page(posts, lambda p: p.id, _id_window(request), limit)
     world = sandbox_state(request).world
-    items = [x_tweet(p, world) for p in page.items]
+    items = [x_tweet(p, world, spec=_spec(request)) for p in page.items]
     next_token = encode_page_token(page.items[-1].id) if page.has_more else None
     return x_timeline(items, next_token)
 
 
 def _user(request: Request, account: Account) -> dict[str, Any]:
     world = sandbox_state(request).world
-    return {"data": x_user(account, world.posts_count("x", account.user_id))}
+    count = world.posts_count("x", account.user_id)
+    return {"data": x_user(account, count, spec=_spec(request))}
 
 
 @router.get("/2/users/me")
@@ -161,7 +162,26 @@ async def tweet_by_id(tweet_id: str, request: Request) -> dict[str, Any]:
     post = world.post("x", tweet_id)
     if post is None:
         return x_not_found("tweet", "id", tweet_id)
-    return {"data": x_tweet(post, world)}
+    return {"data": x_tweet(post, world, spec=_spec(request))}
+
+
+def _spec(request: Request) -> bool:
+    return sandbox_state(request).x_vocabulary == "spec"
+
+
+# Self-serve API tiers (Free, Basic, Pro) may reply only where the post's author mentioned or
+# quoted the replying account (X's developer announcement, 2025; the wording is X's answer).
+REPLY_NOT_ENGAGED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
+)
+
+
+def _engaged(world: World, parent: Post, replier: Account) -> bool:
+    """The parent's author is the replier, or mentioned the replier in it."""
+    if parent.author_id == replier.user_id:
+        return True
+    return any(a.user_id == replier.user_id for a in world.mentioned_accounts(parent))
 
 
 @router.post("/2/tweets", status_code=201)
@@ -172,14 +192,18 @@ async def create_tweet(body: TweetIn, request: Request) -> JSONResponse:
         raise NetworkError(400, _invalid_body("text", "Tweet text must not be empty."))
     world = sandbox_state(request).world
     parent_id = body.reply.in_reply_to_tweet_id if body.reply else None
-    if parent_id is not None and world.post("x", parent_id) is None:
+    parent = world.post("x", parent_id) if parent_id is not None else None
+    if parent_id is not None and parent is None:
         detail = "You attempted to reply to a Tweet that is deleted or not visible to you."
         raise NetworkError(403, x_problem(403, detail))
+    if parent is not None and not _engaged(world, parent, author):
+        raise NetworkError(403, x_problem(403, REPLY_NOT_ENGAGED))
     if _repeats_a_recent_tweet(request, author, body.text):
         detail = "You are not allowed to create a Tweet with duplicate content."
         raise NetworkError(403, x_problem(403, detail))
     post = world.add_post("x", author.user_id, body.text, in_reply_to_id=parent_id)
-    data = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
+    history = "edit_history_post_ids" if _spec(request) else "edit_history_tweet_ids"
+    data = {"id": post.id, "text": post.text, history: [post.id]}
     return JSONResponse({"data": data}, status_code=201)
 
 

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from socialcrm.core.terminal import err, fail, open_database, out, tenant_id
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 emails_app = typer.Typer(help="Take in email and enrich Contacts from it.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code=code)
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -32,41 +36,32 @@ def _progress() -> Progress:
 @emails_app.command("import")
 def import_emails(
     path: Annotated[Path, typer.Argument(help="An .eml file or an .mbox mailbox.")],
-    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    tenant_name: Annotated[str, typer.Option("--tenant", help="Tenant name.")],
     ticket: Annotated[bool, typer.Option(help="Create a ticket from each message.")] = False,
 ) -> None:
     """Take in one message or a whole mbox; damaged messages are reported, not fatal."""
-    from sqlalchemy import select
-
-    from socialcrm.core.db import get_database
+    if not path.is_file():
+        fail(f"{path} is not a file")
+    db = open_database()  # first: importing the queue would create a data directory
+    tenant = tenant_id(tenant_name)
     from socialcrm.core.errors import ValidationFailed
     from socialcrm.signatures import service
     from socialcrm.signatures.mime import count_mbox, iter_mbox
-    from socialcrm.tenancy.models import Tenant
 
-    if not path.is_file():
-        _fail(f"{path} is not a file")
-    db = get_database()
-    with db.session(system=True) as session:
-        tenant_id = session.scalars(select(Tenant.id).where(Tenant.name == tenant)).first()
-    if tenant_id is None:
-        _fail(f"no tenant named {tenant!r}")
-        return
     is_mbox = path.suffix.lower() == ".mbox" or _starts_like_mbox(path)
     try:
         total = count_mbox(path) if is_mbox else 1
         messages = iter_mbox(path) if is_mbox else iter([path.read_bytes()])
     except OSError as exc:
-        _fail(f"cannot read {path}: {exc.strerror or exc}")
-        return
+        fail(f"cannot read {path}: {exc.strerror or exc}")
     stored = duplicates = failed = 0
     with _progress() as progress:
         task = progress.add_task(f"importing {path.name}", total=total)
         for index, raw in enumerate(messages, start=1):
             try:
-                with db.session(tenant_id=tenant_id) as session:
+                with db.session(tenant_id=tenant) as session:
                     result = service.ingest(
-                        session, tenant_id, raw, source="import", create_ticket=ticket
+                        session, tenant, raw, source="import", create_ticket=ticket
                     )
                     stored += int(result.created)
                     duplicates += int(not result.created)
@@ -89,7 +84,7 @@ def sync(
     account: Annotated[int, typer.Option(help="IMAP account id.")],
 ) -> None:
     """Sync one IMAP mailbox now, with a progress bar."""
-    from socialcrm.core.db import get_database
+    db = open_database()  # first: importing the queue would create a data directory
     from socialcrm.core.errors import AppError
     from socialcrm.signatures.imap import sync_account
 
@@ -100,8 +95,12 @@ def sync(
             progress.update(task, completed=done, total=total)
 
         try:
-            result = sync_account(get_database(), account, progress=step)
+            result = sync_account(db, account, progress=step)
         except AppError as exc:
-            _fail(exc.message, code=1)
-            return
-    out.print(f"{result.stored} stored, {result.skipped} skipped, last UID {result.last_uid}")
+            fail(exc.message, code=1)
+    out.print(
+        f"{result.stored} stored, {result.failed} failed, {result.skipped} skipped,"
+        f" last UID {result.last_uid}"
+    )
+    if result.failed:
+        out.print("failed messages: GET /api/emails?failed=true, or the Emails page")

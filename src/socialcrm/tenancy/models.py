@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialcrm.core.db import Base, TenantScoped, utcnow
+from socialcrm.tenancy.roles import Role
 
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    MARKETING = "marketing"
-    AGENT = "agent"
+__all__ = ["ApiKey", "Role", "Tenant", "User"]
 
 
 class Tenant(Base):

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import (
     Conflict,
@@ -23,6 +25,7 @@ from socialcrm.core.errors import (
 )
 from socialcrm.core.settings import get_settings
 from socialcrm.tenancy.models import ApiKey, Role, Tenant, User
+from socialcrm.tenancy.policy import TenantPolicy, TenantPolicyChange, apply_change
 
 KEY_PREFIX = "scrm_"
 _hasher = PasswordHasher()
@@ -61,6 +64,84 @@ def get_or_create_tenant(session: Session, name: str) -> Tenant:
         session.add(tenant)
         session.flush()
     return tenant
+
+
+def find_tenant(session: Session, name: str) -> Tenant:
+    """The tenant called ``name`` exactly (a typo must not create a second tenant)."""
+    tenant = session.scalars(select(Tenant).where(Tenant.name == name.strip())).first()
+    if tenant is None:
+        raise NotFound(f"no tenant named {name.strip()!r}")
+    return tenant
+
+
+def list_tenants(session: Session) -> list[tuple[Tenant, int, int]]:
+    """Every tenant with its number of users and of API keys not revoked (a system session)."""
+    users = select(func.count(User.id)).where(User.tenant_id == Tenant.id).scalar_subquery()
+    keys = (
+        select(func.count(ApiKey.id))
+        .where(ApiKey.tenant_id == Tenant.id, ApiKey.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    rows = session.execute(select(Tenant, users, keys).order_by(Tenant.name)).all()
+    return [(tenant, int(n_users), int(n_keys)) for tenant, n_users, n_keys in rows]
+
+
+def list_api_keys(session: Session, tenant_id: int | None = None) -> list[tuple[ApiKey, str]]:
+    """API keys (never their secrets) with their tenant's name, newest first."""
+    query = select(ApiKey, Tenant.name).join(Tenant, Tenant.id == ApiKey.tenant_id)
+    if tenant_id is not None:
+        query = query.where(ApiKey.tenant_id == tenant_id)
+    rows = session.execute(query.order_by(ApiKey.id.desc())).all()
+    return [(key, name) for key, name in rows]
+
+
+def list_users(session: Session, tenant_id: int | None = None) -> list[tuple[User, str]]:
+    """Users with their tenant's name, by email."""
+    query = select(User, Tenant.name).join(Tenant, Tenant.id == User.tenant_id)
+    if tenant_id is not None:
+        query = query.where(User.tenant_id == tenant_id)
+    rows = session.execute(query.order_by(User.email)).all()
+    return [(user, name) for user, name in rows]
+
+
+def tenant_policy(tenant: Tenant) -> TenantPolicy:
+    policy = tenant.policy or {}
+    ceiling = policy.get("ef_ceiling")
+    rate = policy.get("job_rate_limit")
+    return TenantPolicy(
+        tenant_id=tenant.id,
+        tenant=tenant.name,
+        active=tenant.active,
+        ef_ceiling=None if ceiling is None else float(ceiling),
+        job_rate_limit=None if rate is None else str(rate),
+    )
+
+
+def change_tenant_policy(
+    session: Session, tenant: Tenant, change: TenantPolicyChange, *, actor: str
+) -> TenantPolicy:
+    """Apply an operator's change, audit-logged; a deactivated tenant's keys are refused at
+    once in this process and within ``api_key_cache_s`` elsewhere."""
+    before = tenant_policy(tenant)
+    tenant.active, tenant.policy = apply_change(tenant.active, tenant.policy or {}, change)
+    after = tenant_policy(tenant)
+    if after != before:
+        entry = audit.record(
+            session,
+            actor=actor,
+            action="tenant.policy_changed",
+            target_type="tenant",
+            target_id=tenant.id,
+            details={
+                "before": before.model_dump(exclude={"tenant_id", "tenant"}),
+                "after": after.model_dump(exclude={"tenant_id", "tenant"}),
+            },
+        )
+        entry.tenant_id = tenant.id  # the command line's session belongs to no tenant
+        session.flush()
+    if not after.active:
+        forget_principals()
+    return after
 
 
 def create_api_key(
@@ -147,7 +228,12 @@ def revoke_api_key(session: Session, key_id: int) -> ApiKey:
 def create_user(
     session: Session, *, tenant: Tenant, email: str, password: str, role: Role, name: str = ""
 ) -> User:
-    email = email.strip().lower()
+    try:
+        email = validate_email(
+            email.strip(), check_deliverability=False, test_environment=True
+        ).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed(f"{email.strip()!r} is not a valid email address: {exc}") from None
     if len(password) < 8:
         raise ValidationFailed("password must have at least 8 characters")
     if session.scalars(select(User).where(User.email == email)).first() is not None:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from socialcrm import __version__
+from socialcrm.audit.routes import router as audit_router
 from socialcrm.connections.routes import router as connections_router
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, envelope, install_error_handlers
@@ -35,7 +36,10 @@ from socialcrm.publishing.routes import router as publishing_router
 from socialcrm.publishing.ui import router as publishing_ui_router
 from socialcrm.signatures.routes import router as signatures_router
 from socialcrm.signatures.ui import router as signatures_ui_router
+from socialcrm.tenancy.routes import router as tenancy_router
 from socialcrm.web import ui
+from socialcrm.web.apidocs import install_api_docs
+from socialcrm.wiring import wire
 
 STATIC_DIR = ui.WEB_DIR / "static"
 
@@ -47,11 +51,15 @@ def session_secret() -> str:
 
 
 def create_app() -> FastAPI:
+    wire()
     app = FastAPI(
         title="socialcrm",
         version=__version__,
         description="The social layer of a CRM: contacts, social accounts and the networks.",
+        docs_url=None,  # served from local files by install_api_docs
+        redoc_url=None,
     )
+    install_api_docs(app)
     install_error_handlers(app)
 
     @app.exception_handler(ui.LoginRequired)
@@ -115,6 +123,8 @@ def create_app() -> FastAPI:
     app.include_router(publishing_redirects)
     app.include_router(signatures_router)
     app.include_router(signatures_ui_router, include_in_schema=False)
+    app.include_router(audit_router)
+    app.include_router(tenancy_router)
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -6,20 +6,24 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from socialcrm.connections import service as connections
 from socialcrm.connections.models import Ownership
 from socialcrm.core import notify
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, Forbidden, Unauthenticated
+from socialcrm.crm import phones
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
+from socialcrm.crm.schemas import TypedPhone
 from socialcrm.providers.base import Capability
-from socialcrm.providers.capability_table import capability_labels
+from socialcrm.providers.capability_table import capability_offers
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role, Tenant, User
 from socialcrm.tenancy.service import Principal, authenticate_password
@@ -67,7 +71,9 @@ def ui_context(request: Request) -> Iterator[Ctx]:
     )
     with get_database().session(tenant_id=principal.tenant_id) as session:
         user = session.get(User, principal.user_id)
-        if user is None or not user.active:
+        tenant = session.get(Tenant, principal.tenant_id)
+        # A user deactivated, or a tenant deactivated by its operator, is logged out at once.
+        if user is None or not user.active or tenant is None or not tenant.active:
             request.session.clear()
             raise LoginRequired
         yield Ctx(session=session, principal=principal)
@@ -157,9 +163,47 @@ def contacts_page(
 
 
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
-def contact_page(request: Request, ctx: UiCtx, contact_id: int) -> HTMLResponse:
+def contact_page(
+    request: Request, ctx: UiCtx, contact_id: int, saved: int = 0, error: str = ""
+) -> HTMLResponse:
     contact = crm.get(ctx.session, Contact, contact_id)
-    return render(request, ctx, "contact.html", contact=contact)
+    return render(
+        request,
+        ctx,
+        "contact.html",
+        contact=contact,
+        phones=phones.normalise(contact.phones or []),
+        phone_types=phones.PHONE_TYPES,
+        saved=bool(saved),
+        error=error[:200],
+    )
+
+
+@router.post("/contacts/{contact_id}/phone-types", response_model=None)
+def change_phone_types(
+    request: Request,
+    ctx: UiCtx,
+    contact_id: int,
+    csrf: CsrfField,
+    number: Annotated[list[str], Form()] = [],  # noqa: B006 (read by FastAPI, never mutated)
+    types: Annotated[list[str], Form(alias="type")] = [],  # noqa: B006
+) -> RedirectResponse:
+    """The type of each of the Contact's phones (its numbers stay as they are)."""
+    _check_csrf(request, csrf)
+    contact = crm.get(ctx.session, Contact, contact_id)
+    chosen = dict(zip(number, types, strict=False))
+    try:
+        changed = [
+            TypedPhone(number=p["number"], type=chosen.get(p["number"], p["type"])).model_dump()
+            for p in phones.normalise(contact.phones or [])
+        ]
+    except ValidationError:
+        message = "a phone type is a short word, like mobile or business"
+        return RedirectResponse(
+            f"/contacts/{contact_id}?{urlencode({'error': message})}", status_code=303
+        )
+    crm.update(ctx.session, Contact, contact.id, {"phones": changed})
+    return RedirectResponse(f"/contacts/{contact_id}?saved=1", status_code=303)
 
 
 @router.get("/connections", response_class=HTMLResponse)
@@ -175,7 +219,7 @@ def connections_page(
             "name": name,
             "display_name": info.display_name,
             "oauth": Capability.OAUTH in info.capabilities,
-            "offers": capability_labels(info.capabilities),
+            "offers": capability_offers(info),
         }
         for name, info in PROVIDERS.items()
     ]
@@ -240,7 +284,7 @@ def oauth_callback(request: Request, provider: str) -> Response:
     """Where the network sends the browser back. Errors: a clear 400 page, nothing stored."""
     params = {k: v for k, v in request.query_params.items() if k in {"code", "state", "error"}}
     try:
-        account = connections.complete_oauth(get_database(), provider=provider, params=params)
+        outcome = connections.complete_oauth(get_database(), provider=provider, params=params)
     except AppError as exc:
         if "text/html" not in request.headers.get("accept", ""):
             raise
@@ -252,4 +296,38 @@ def oauth_callback(request: Request, provider: str) -> Response:
             title="Could not connect the account",
             message=exc.message,
         )
-    return RedirectResponse(f"/connections?connected={account.id}", status_code=303)
+    if isinstance(outcome, connections.AccountChoiceStart):
+        return RedirectResponse(f"/connections/choose/{outcome.key}", status_code=303)
+    return RedirectResponse(f"/connections?connected={outcome.id}", status_code=303)
+
+
+@router.get("/connections/choose/{key}", response_class=HTMLResponse)
+def choose_page(request: Request, ctx: UiCtx, key: str) -> HTMLResponse:
+    """After Facebook Login: tick the Pages to connect (each becomes its own account)."""
+    choice = connections.get_account_choice(ctx.session, ctx.principal, key)
+    return render(request, ctx, "connections_choose.html", choice=choice)
+
+
+@router.post("/connections/choose/{key}", response_model=None)
+def choose(
+    request: Request,
+    ctx: UiCtx,
+    key: str,
+    csrf: CsrfField,
+    ids: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI's form default
+) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        accounts = connections.choose_accounts(ctx.session, ctx.principal, key, ids)
+    except AppError as exc:
+        ctx.session.rollback()
+        choice = connections.get_account_choice(ctx.session, ctx.principal, key)
+        return render(
+            request,
+            ctx,
+            "connections_choose.html",
+            status=exc.status_code,
+            choice=choice,
+            error=exc.message,
+        )
+    return RedirectResponse(f"/connections?connected={accounts[0].id}", status_code=303)

@@ -10,7 +10,7 @@ Targets already in ``publishing`` start their window at their claim and, having 
 are taken over (and looked up on the network) by the next dispatcher run.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0015
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from alembic import op
 import socialcrm.core.db
 
 revision: str = "0013"
-down_revision: str | None = "0010"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

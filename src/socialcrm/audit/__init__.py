@@ -1,0 +1,2 @@
+"""Reading the audit log: filtered, cursor-paged, exported as CSV (rows are written by every
+domain through ``core.audit.record``)."""
