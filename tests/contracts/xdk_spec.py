@@ -25,7 +25,7 @@ _URL = re.compile(r'self\.client\.base_url\s*\+\s*"([^"]+)"')
 _VERB = re.compile(r"self\.client\.session\.(get|post|put|delete|patch)\(")
 _VALIDATED = re.compile(r"(\w+Response)\.model_validate\(")
 _PARAM = re.compile(
-    r'params\["([^"]+)"\]\s*=\s*(?:",".join\(str\(item\) for item in (\w+)\)|(\w+))'
+    r'params\["([^"]+)"\]\s*=\s*(?:",".join\(\s*str\(item\) for item in (\w+)\s*\)|(\w+))'
 )
 
 

@@ -937,8 +937,11 @@ def with_account(
         return gateway.call(
             handle.provider, lambda p: action(p, handle.ctx), instance_url=handle.instance_url
         )
-    except ReconnectRequired:
+    except ReconnectRequired as first:
         # An access token can die early; one forced refresh tells expiry from revocation.
+        # Networks without refresh tokens (Mastodon, Facebook) answer False here:
+        # the first refusal is then the verdict.
+        failure = first
         if refresh_tokens(db, tenant_id, account_id, force=True):
             handle = open_account(db, tenant_id, account_id)
             try:
@@ -948,12 +951,12 @@ def with_account(
                     instance_url=handle.instance_url,
                 )
             except ReconnectRequired as second:
-                first = second
+                failure = second
         with db.session(tenant_id=tenant_id) as session:
             account = session.get(SocialAccount, account_id)
             if account is not None and account.status == AccountStatus.ACTIVE:
-                _mark_failed(session, account, first)
-        raise
+                _mark_failed(session, account, failure)
+        raise failure from None
 
 
 def sync_profile(db: Database, tenant_id: int, account_id: int) -> None:

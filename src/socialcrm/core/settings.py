@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     tiktok_audited: bool = False
     # Pause between reads of a post the network is still processing (Instagram reels, TikTok).
     provider_poll_interval_s: float = Field(default=2.0, ge=0)
+    # A publishing target, metrics read or webhook delivery a worker took is taken over after
+    # this long without a renewal (the worker died: kill -9, power loss). Longer than any call.
+    task_lease_s: float = Field(default=300.0, gt=0)
     # An API key that authenticated is trusted this long without a lookup: a key revoked (or
     # an account deactivated) by another process is refused after at most this (0: no cache).
     api_key_cache_s: float = 10.0

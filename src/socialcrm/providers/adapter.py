@@ -74,6 +74,9 @@ class AdapterBase:
     async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str:
         self._unsupported("direct messages")
 
+    async def dm_history(self, ctx: CallContext, user_id: str, limit: int = 20) -> list[PostData]:
+        self._unsupported("reading direct messages back")
+
     async def publish(self, ctx: CallContext, text: str) -> PostData:
         self._unsupported("publishing")
 

@@ -204,6 +204,11 @@ class Provider(Protocol):
 
     async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str: ...
 
+    async def dm_history(self, ctx: CallContext, user_id: str, limit: int = 20) -> list[PostData]:
+        """The latest messages of the 1:1 conversation with ``user_id``, newest first (the
+        sender is ``author_user_id``): how a DM whose answer was lost is found."""
+        ...
+
     async def publish(self, ctx: CallContext, text: str) -> PostData: ...
 
     async def publish_media(

@@ -55,6 +55,7 @@ USER_FIELDS = (
 TWEET_FIELDS = (
     "created_at,author_id,conversation_id,in_reply_to_user_id,public_metrics,referenced_tweets"
 )
+DM_FIELDS = "id,text,event_type,created_at,sender_id,dm_conversation_id"
 # A first sync (no cursor) or a long outage reads at most this many pages of 100 mentions;
 # older ones beyond that are skipped rather than replayed forever.
 MAX_MENTION_PAGES = 5
@@ -182,6 +183,28 @@ class XProvider(OAuth2Adapter):
         if not event_id:
             raise TransientProviderError("x: DM answer without dm_event_id")
         return event_id
+
+    async def dm_history(self, ctx: CallContext, user_id: str, limit: int = 20) -> list[PostData]:
+        """``GET /2/dm_conversations/with/:participant_id/dm_events`` (needs ``dm.read``)."""
+        _require_numeric(user_id, "user")
+        params: dict[str, str | int] = {
+            "dm_event.fields": DM_FIELDS,
+            "max_results": min(max(limit, 1), 100),
+        }
+        path = f"/2/dm_conversations/with/{user_id}/dm_events"
+        body = await self._call(ctx, "GET", path, params=params)
+        return [
+            PostData(
+                network="x",
+                id=field_str(event, "id"),
+                author_user_id=field_str(event, "sender_id"),
+                author_handle="",
+                text=field_str(event, "text"),
+                created_at=field_time(event, "created_at"),
+            )
+            for event in field_list(body, "data")
+            if field_str(event, "event_type") == "MessageCreate"
+        ][:limit]
 
     def _own_post(
         self, ctx: CallContext, data: JsonObject, text: str, in_reply_to_id: str | None

@@ -46,6 +46,7 @@ class FaultIn(_In):
     retry_after: int | None = Field(default=None, ge=0)
     count: int = Field(default=1, ge=1)
     latency_ms: int = Field(default=0, ge=0, le=120_000)
+    after: bool = False
 
 
 class BudgetIn(_In):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
 from socialcrm.sandbox.paging import IdWindow, as_int, take_page
 from socialcrm.sandbox.signals import x_problem
+from socialcrm.sandbox.times import iso_z
 from socialcrm.sandbox.world import Account, Post, World
 from socialcrm.sandbox.x_shapes import (
     INVALID_REQUEST_TYPE,
@@ -64,12 +65,12 @@ def _check(pattern: re.Pattern[str], parameter: str, value: str) -> None:
         raise NetworkError(400, x_invalid_parameter(parameter, value, message))
 
 
-def _max_results(raw: str | None) -> int:
+def _max_results(raw: str | None, *, low: int = 5, default: int = 10) -> int:
     if raw is None:
-        return 10
+        return default
     value = as_int(raw)
-    if value is None or not 5 <= value <= 100:
-        message = f"The `max_results` query parameter value [{raw}] is not between 5 and 100"
+    if value is None or not low <= value <= 100:
+        message = f"The `max_results` query parameter value [{raw}] is not between {low} and 100"
         raise NetworkError(400, x_invalid_parameter("max_results", raw, message))
     return value
 
@@ -197,10 +198,27 @@ async def create_tweet(body: TweetIn, request: Request) -> JSONResponse:
         raise NetworkError(403, x_problem(403, detail))
     if parent is not None and not _engaged(world, parent, author):
         raise NetworkError(403, x_problem(403, REPLY_NOT_ENGAGED))
+    if _repeats_a_recent_tweet(request, author, body.text):
+        detail = "You are not allowed to create a Tweet with duplicate content."
+        raise NetworkError(403, x_problem(403, detail))
     post = world.add_post("x", author.user_id, body.text, in_reply_to_id=parent_id)
     history = "edit_history_post_ids" if _spec(request) else "edit_history_tweet_ids"
     data = {"id": post.id, "text": post.text, history: [post.id]}
     return JSONResponse({"data": data}, status_code=201)
+
+
+DUPLICATE_WINDOW_S = 24 * 3600
+
+
+def _repeats_a_recent_tweet(request: Request, author: Account, text: str) -> bool:
+    """X refuses a Tweet identical to one of the author's recent Tweets (403 duplicate
+    content): what a blind re-send of a post whose answer was lost runs into."""
+    state = sandbox_state(request)
+    since = state.clock() - DUPLICATE_WINDOW_S
+    return any(
+        p.text == text and p.created_at.timestamp() >= since
+        for p in state.world.posts_by("x", author.user_id)
+    )
 
 
 @router.post("/2/dm_conversations/with/{participant_id}/messages", status_code=201)
@@ -219,6 +237,31 @@ async def send_dm(participant_id: str, body: DirectMessageIn, request: Request) 
     dm = world.add_dm("x", sender.user_id, recipient.user_id, body.text, conversation_id)
     data = {"dm_conversation_id": conversation_id, "dm_event_id": dm.id}
     return JSONResponse({"data": data}, status_code=201)
+
+
+@router.get("/2/dm_conversations/with/{participant_id}/dm_events")
+async def dm_events(participant_id: str, request: Request) -> dict[str, Any]:
+    """The caller's 1:1 conversation with the participant, newest first."""
+    await admit(request, "x", "dm")
+    caller = _caller(request)
+    _check(_ID, "participant_id", participant_id)
+    limit = _max_results(request.query_params.get("max_results"), low=1, default=100)
+    pair = {caller.user_id, participant_id}
+    world = sandbox_state(request).world
+    events = [
+        {
+            "id": dm.id,
+            "event_type": "MessageCreate",
+            "text": dm.text,
+            "sender_id": dm.sender_id,
+            "created_at": iso_z(dm.created_at),
+            "dm_conversation_id": dm.conversation_id,
+        }
+        for dm in reversed(world.dms("x"))
+        if {dm.sender_id, dm.recipient_id} == pair
+    ][:limit]
+    meta = {"result_count": len(events)}
+    return {"data": events, "meta": meta} if events else {"meta": meta}
 
 
 def _invalid_body(field: str, message: str) -> dict[str, Any]:

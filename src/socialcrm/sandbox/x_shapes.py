@@ -63,6 +63,8 @@ def x_tweet(post: Post, world: World, *, spec: bool = False) -> dict[str, Any]:
     }
     if parent is not None:
         tweet["in_reply_to_user_id"] = parent.author_id
+        references = "referenced_posts" if spec else "referenced_tweets"
+        tweet[references] = [{"type": "replied_to", "id": parent.id}]
     return tweet
 
 
