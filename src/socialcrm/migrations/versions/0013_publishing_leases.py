@@ -21,7 +21,7 @@ from alembic import op
 import socialcrm.core.db
 
 revision: str = "0013"
-down_revision: str | None = "0015"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
