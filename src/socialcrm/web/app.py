@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from socialcrm import __version__
 from socialcrm.audit.routes import router as audit_router
+from socialcrm.audit.ui import router as audit_ui_router
 from socialcrm.connections.routes import router as connections_router
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, envelope, install_error_handlers
@@ -37,7 +38,8 @@ from socialcrm.publishing.ui import router as publishing_ui_router
 from socialcrm.signatures.routes import router as signatures_router
 from socialcrm.signatures.ui import router as signatures_ui_router
 from socialcrm.tenancy.routes import router as tenancy_router
-from socialcrm.web import ui
+from socialcrm.tenancy.ui import router as tenancy_ui_router
+from socialcrm.web import notifications, ui
 from socialcrm.web.apidocs import install_api_docs
 from socialcrm.wiring import wire
 
@@ -125,6 +127,10 @@ def create_app() -> FastAPI:
     app.include_router(signatures_ui_router, include_in_schema=False)
     app.include_router(audit_router)
     app.include_router(tenancy_router)
+    # The Admin area: each domain's settings page lives with the domain (``*/admin_ui.py``).
+    for admin_router in (tenancy_ui_router, audit_ui_router):
+        app.include_router(admin_router, include_in_schema=False)
+    app.include_router(notifications.router, include_in_schema=False)
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

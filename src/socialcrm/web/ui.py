@@ -76,6 +76,16 @@ def ui_context(request: Request) -> Iterator[Ctx]:
 
 
 UiCtx = Annotated[Ctx, Depends(ui_context, scope="function")]
+
+
+def admin_context(ctx: UiCtx) -> Ctx:
+    """The Admin area's pages: an admin's, anyone else gets the 403 page."""
+    if ctx.principal.role != Role.ADMIN:
+        raise Forbidden("the Admin area is for admins: ask one of your admins")
+    return ctx
+
+
+AdminCtx = Annotated[Ctx, Depends(admin_context)]
 CsrfField = Annotated[str, Form(max_length=100)]
 
 
@@ -87,14 +97,16 @@ def render(
         "user": None,
         "tenant": None,
         "unread": [],
+        "unread_count": 0,
     }
     if ctx is not None:
         user = ctx.session.get(User, ctx.principal.user_id)
         tenant = ctx.session.get(Tenant, ctx.principal.tenant_id)
         common["user"], common["tenant"] = user, tenant
-        common["unread"] = notify.unread_for(
-            ctx.session, ctx.principal.user_id or 0, is_admin=ctx.principal.role == Role.ADMIN
-        )
+        who, admin = ctx.principal.user_id or 0, ctx.principal.role == Role.ADMIN
+        # The newest unread notice shows above the page; the rest wait in /notifications.
+        common["unread"] = notify.unread_for(ctx.session, who, is_admin=admin, limit=1)
+        common["unread_count"] = notify.unread_count(ctx.session, who, is_admin=admin)
     return templates.TemplateResponse(request, name, {**common, **values}, status_code=status)
 
 
