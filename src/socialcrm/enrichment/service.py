@@ -83,7 +83,10 @@ def set_policy(session: Session, principal: Principal, changes: dict[str, Any]) 
         raise NotFound("tenant not found")
     merged = {**policy_from(tenant.policy).as_dict(), **changes}
     if merged["suggest_threshold"] > merged["auto_link_threshold"]:
-        raise ValidationFailed("suggest_threshold must not exceed auto_link_threshold")
+        raise ValidationFailed(
+            "suggest_threshold must not exceed auto_link_threshold",
+            details={"suggest_threshold": merged["suggest_threshold"]},
+        )
     tenant.policy = {**(tenant.policy or {}), POLICY_KEY: merged}
     audit.record(
         session,

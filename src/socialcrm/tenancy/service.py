@@ -277,10 +277,10 @@ def authenticate_password(session: Session, email: str, password: str) -> Princi
 # --- a tenant's admin at work (the Admin area; audit-logged) ----------------------------------
 
 
-def own_tenant(session: Session, principal: Principal) -> Tenant:
-    """The admin's own tenant (anyone else is refused)."""
+def own_tenant(session: Session, principal: Principal, doing: str = "do this") -> Tenant:
+    """The admin's own tenant; anyone else is refused ("only an admin can <doing>")."""
     if principal.role != Role.ADMIN:
-        raise Forbidden("only an admin manages users and API keys")
+        raise Forbidden(f"only an admin can {doing}")
     tenant = session.get(Tenant, principal.tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
@@ -307,7 +307,7 @@ def _audit(
 
 def add_user(session: Session, principal: Principal, change: NewUser) -> User:
     """A user of the admin's own tenant, who logs in with ``change.password``."""
-    tenant = own_tenant(session, principal)
+    tenant = own_tenant(session, principal, "add users")
     user = create_user(
         session,
         tenant=tenant,
@@ -333,7 +333,7 @@ def _active_admins(session: Session) -> int:
 def change_user(session: Session, principal: Principal, user_id: int, change: UserChange) -> User:
     """A user's role or active flag. A deactivated user's UI session ends at its next request.
     An admin cannot lock themselves out, and the tenant keeps at least one active admin."""
-    own_tenant(session, principal)
+    own_tenant(session, principal, "change users")
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
@@ -360,7 +360,7 @@ def change_user(session: Session, principal: Principal, user_id: int, change: Us
 
 def issue_api_key(session: Session, principal: Principal, change: NewApiKey) -> tuple[ApiKey, str]:
     """A new key of the admin's tenant; the raw secret is returned once and never stored."""
-    tenant = own_tenant(session, principal)
+    tenant = own_tenant(session, principal, "create API keys")
     key, raw = create_api_key(session, tenant=tenant, role=change.role, name=change.name)
     _audit(
         session,
@@ -376,7 +376,7 @@ def issue_api_key(session: Session, principal: Principal, change: NewApiKey) -> 
 
 def revoke_tenant_key(session: Session, principal: Principal, key_id: int) -> ApiKey:
     """Revoke one of the admin's tenant's keys (another tenant's is not found)."""
-    own_tenant(session, principal)
+    own_tenant(session, principal, "revoke API keys")
     key = revoke_api_key(session, key_id)
     _audit(session, principal, "api_key.revoke", "api_key", key.id, {"name": key.name})
     session.flush()

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from socialcrm.core.errors import AppError
 from socialcrm.web.deps import Ctx
-from socialcrm.web.ui import _check_csrf
+from socialcrm.web.ui import AdminCtx, _check_csrf, render
 
 FORM = ""  # the key of an error that belongs to no one field
 
@@ -36,6 +36,7 @@ _PLAIN = {
     "int_from_float": "enter a whole number",
     "bool_parsing": "choose yes or no",
     "bool_type": "choose yes or no",
+    "string_type": "this is required",
     "string_too_short": "must have at least {min_length} character(s)",
     "string_too_long": "must have at most {max_length} characters",
     "too_short": "give at least {min_length}",
@@ -47,10 +48,21 @@ _PLAIN = {
 }
 
 
+def _shown(value: object) -> object:
+    """A bound as a person writes it: 1 rather than 1.0, choices without quotes."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int | float):
+        return f"{value:,}" if abs(value) >= 10_000 else value
+    return str(value).replace("'", "")
+
+
 def plain_message(error: ErrorDetails) -> str:
     """One Pydantic error in words a person understands."""
-    context: Mapping[str, Any] = error.get("ctx") or {}
+    context = {key: _shown(value) for key, value in (error.get("ctx") or {}).items()}
     template = _PLAIN.get(error["type"])
+    if error["type"] in ("string_too_short", "too_short") and context.get("min_length") == 1:
+        template = _PLAIN["missing"]
     if template is not None:
         try:
             return template.format(**context)
@@ -61,15 +73,17 @@ def plain_message(error: ErrorDetails) -> str:
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
-    """The first error of each field; an entry of a list says which (``entry 3: …``)."""
+    """The first error of each field, by its dotted name (``tiers.gold.queue``, the name of
+    its form field); an entry of a list says which (``entry 3: …``)."""
     errors: dict[str, str] = {}
     for error in exc.errors():
-        location = [part for part in error.get("loc", ()) if part not in ("body",)]
-        name = str(location[0]) if location else FORM
+        location = [part for part in error.get("loc", ()) if part != "body"]
+        name = ".".join(str(part) for part in location if not isinstance(part, int))
         message = plain_message(error)
-        if len(location) > 1 and isinstance(location[1], int):
-            message = f"entry {location[1] + 1}: {message}"
-        errors.setdefault(name, message)
+        entries = [part for part in location if isinstance(part, int)]
+        if entries:
+            message = f"entry {entries[0] + 1}: {message}"
+        errors.setdefault(name or FORM, message)
     return errors
 
 
@@ -126,3 +140,82 @@ def done(path: str, code: str) -> RedirectResponse:
 def choice(notices: Mapping[str, str], code: str) -> str:
     """The banner text of a fixed ``?done=`` code: a URL can pick a message, never write one."""
     return notices.get(code, "")
+
+
+# --- a settings page of the Admin area: show the current values, save, show errors ------------
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsForm:
+    """One settings form: its page, the current values as form fields, and what Save does
+    (validate with the API's own model, call the service). ``lists`` names checkbox groups;
+    ``more`` gives the page's other values (e.g. usage figures); ``notices`` the banners of
+    the page's other forms."""
+
+    path: str
+    template: str
+    current: Callable[[Ctx], dict[str, Any]]
+    save: Callable[[Ctx, dict[str, Any]], object]
+    saved: str = "Settings saved."
+    lists: tuple[str, ...] = ()
+    more: Callable[[Ctx], dict[str, Any]] | None = None
+    notices: Mapping[str, str] = field(default_factory=dict)  # other ``?done=`` codes
+    secrets: tuple[str, ...] = ()  # never shown again after an error (passwords)
+
+    def page(
+        self,
+        request: Request,
+        ctx: Ctx,
+        state: FormState | None = None,
+        notice: str = "",
+        **extra: Any,
+    ) -> HTMLResponse:
+        """The page with the current values, or with what was typed and its errors; ``extra``
+        (e.g. another form's state) goes to the template too."""
+        state = state or FormState(self.current(ctx))
+        values = {**(self.more(ctx) if self.more else {}), **extra}
+        status = max(
+            [state.status, *(v.status for v in extra.values() if isinstance(v, FormState))]
+        )
+        return render(
+            request, ctx, self.template, status=status, state=state, notice=notice, **values
+        )
+
+    def router(self) -> APIRouter:
+        """GET shows the form; POST saves and redirects (POST-redirect-GET) or shows again."""
+        router = APIRouter()
+
+        @router.get(self.path, response_class=HTMLResponse)
+        def show(
+            request: Request, ctx: AdminCtx, done: Annotated[str, Query(max_length=20)] = ""
+        ) -> HTMLResponse:
+            notice = choice({"saved": self.saved, **self.notices}, done)
+            return self.page(request, ctx, notice=notice)
+
+        @router.post(self.path, response_model=None)
+        async def submit(request: Request, ctx: AdminCtx) -> Response:
+            values = await read_form(request, lists=self.lists)
+            failed = attempt(ctx, values, lambda: self.save(ctx, values))
+            if failed is None:
+                return done(self.path, "saved")
+            for name in self.secrets:
+                failed.values.pop(name, None)
+            return self.page(request, ctx, failed)
+
+        return router
+
+
+def text_or_none(value: object) -> str | None:
+    """A blank field means "not set" (the service's default)."""
+    text = str(value or "").strip()
+    return text or None
+
+
+def checked(values: Mapping[str, Any], name: str) -> bool:
+    """A checkbox: present when ticked, absent when not."""
+    return bool(values.get(name))
+
+
+def lines(value: object) -> list[str]:
+    """A text area of one entry per line (blank lines dropped)."""
+    return [line.strip() for line in str(value or "").splitlines() if line.strip()]
