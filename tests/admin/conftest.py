@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -67,3 +69,16 @@ def post_form(client: TestClient, page: str, action: str, **fields: str | list[s
     """Submit a form of ``page`` (its CSRF token) to ``action``, without following redirects."""
     data: dict[str, str | list[str]] = {"csrf": csrf_of(client.get(page).text), **fields}
     return client.post(action, data=data, follow_redirects=False)
+
+
+def error_of(page: str, name: str) -> str:
+    """The error shown beside field ``name`` (empty: none)."""
+    found = re.search(rf'id="e-{re.escape(name)}">([^<]*)<', page)
+    return html.unescape(found[1]) if found else ""
+
+
+def value_of(page: str, name: str) -> str:
+    """The value an input of the Admin area's forms shows."""
+    pattern = rf'id="f-{re.escape(name)}" name="{re.escape(name)}" type="\w+" value="([^"]*)"'
+    found = re.search(pattern, page)
+    return html.unescape(found[1]) if found else ""

@@ -75,6 +75,7 @@ def audit_page(
         actions=service.known_actions(ctx.session),
         query=urlencode({k: v for k, v in values.items() if v}),
         first_page=not cursor,
+        refused="The filter was not applied: see the fields marked below.",
     )
 
 

@@ -114,18 +114,6 @@ def _addressed_to(user_id: int, is_admin: bool) -> ColumnElement[bool]:
     return who & (Notification.created_at >= _oldest_kept())
 
 
-def unread_for(
-    session: Session, user_id: int, *, is_admin: bool, limit: int = 20
-) -> list[Notification]:
-    stmt = (
-        select(Notification)
-        .where(_addressed_to(user_id, is_admin), Notification.read_at.is_(None))
-        .order_by(Notification.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
 def unread_count(session: Session, user_id: int, *, is_admin: bool) -> int:
     stmt = (
         select(func.count())

@@ -242,7 +242,10 @@ def create_user(
         raise ValidationFailed(
             "password must have at least 8 characters", details={"password": "too short"}
         )
-    if session.scalars(select(User).where(User.email == email)).first() is not None:
+    # A login email is unique across tenants: look at the table itself, which a tenant's
+    # session does not narrow to its own users (an admin adding someone works in one).
+    users = User.__table__
+    if session.execute(select(users.c.id).where(users.c.email == email)).first() is not None:
         raise Conflict(f"a user with email {email} already exists", details={"email": email})
     user = User(
         tenant_id=tenant.id,

@@ -37,7 +37,7 @@ _PLAIN = {
     "bool_parsing": "choose yes or no",
     "bool_type": "choose yes or no",
     "string_type": "this is required",
-    "string_too_short": "must have at least {min_length} character(s)",
+    "string_too_short": "must have at least {min_length} characters",
     "string_too_long": "must have at most {max_length} characters",
     "too_short": "give at least {min_length}",
     "too_long": "give at most {max_length}",
@@ -53,7 +53,7 @@ def _shown(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, int | float):
-        return f"{value:,}" if abs(value) >= 10_000 else value
+        return value
     return str(value).replace("'", "")
 
 

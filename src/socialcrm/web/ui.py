@@ -96,17 +96,16 @@ def render(
         "csrf": _csrf_token(request),
         "user": None,
         "tenant": None,
-        "unread": [],
         "unread_count": 0,
     }
     if ctx is not None:
         user = ctx.session.get(User, ctx.principal.user_id)
         tenant = ctx.session.get(Tenant, ctx.principal.tenant_id)
         common["user"], common["tenant"] = user, tenant
-        who, admin = ctx.principal.user_id or 0, ctx.principal.role == Role.ADMIN
-        # The newest unread notice shows above the page; the rest wait in /notifications.
-        common["unread"] = notify.unread_for(ctx.session, who, is_admin=admin, limit=1)
-        common["unread_count"] = notify.unread_count(ctx.session, who, is_admin=admin)
+        # The navigation's indicator; the notices themselves wait in /notifications.
+        common["unread_count"] = notify.unread_count(
+            ctx.session, ctx.principal.user_id or 0, is_admin=ctx.principal.role == Role.ADMIN
+        )
     return templates.TemplateResponse(request, name, {**common, **values}, status_code=status)
 
 
