@@ -420,3 +420,10 @@ def test_the_done_code_cannot_write_the_banner(ada: TestClient) -> None:
     page = ada.get("/admin/enrichment?done=%3Cb%3EYour+data+was+deleted%3C%2Fb%3E").text
     assert "Your data was deleted" not in page and 'class="notice ok"' not in page
     assert "Enrichment settings saved" in ada.get("/admin/enrichment?done=saved").text
+
+
+def test_a_lower_case_phone_region_is_read_as_its_code(api: TestClient) -> None:
+    answer = api.put("/api/email-settings", json={"default_region": " de "})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["default_region"] == "DE"
+    assert api.put("/api/email-settings", json={"default_region": "d1"}).status_code in (400, 422)
