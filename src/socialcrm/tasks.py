@@ -1,6 +1,7 @@
 """Every task and periodic task, registered in one place (imported by every consumer)."""
 
 from socialcrm.connections import tasks as connection_tasks
+from socialcrm.core import tasks as core_tasks
 from socialcrm.discovery import tasks as discovery_tasks
 from socialcrm.enrichment import tasks as enrichment_tasks
 from socialcrm.identity import tasks as identity_tasks
@@ -13,6 +14,7 @@ wire()  # every consumer imports this module before it runs a task
 
 __all__ = [
     "connection_tasks",
+    "core_tasks",
     "discovery_tasks",
     "enrichment_tasks",
     "identity_tasks",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -50,25 +52,30 @@ def test_a_failed_mailbox_message_shows_why_on_the_emails_page(
 def test_an_admin_turns_email_mining_off_and_on_in_the_email_settings(
     admin: TestClient, app_client: TestClient, database: Database, tenant_id: int
 ) -> None:
-    page = admin.get("/emails/settings")
+    assert admin.get("/emails/settings", follow_redirects=False).headers["location"] == (
+        "/admin/email"
+    )
+    page = admin.get("/admin/email")
     assert page.status_code == 200
-    assert 'name="mining_enabled" value="true" checked' in page.text
+    assert re.search(r'name="mining_enabled" id="f-mining_enabled"\s+checked', page.text)
     form = {"csrf": csrf_of(page.text), "default_region": "DE", "default_phone_type": "business"}
-    saved = admin.post("/emails/settings", data=form, follow_redirects=False)  # box unticked
+    saved = admin.post("/admin/email", data=form, follow_redirects=False)  # box unticked
     assert saved.status_code == 303
     with database.session(tenant_id=tenant_id) as session:
         settings = service.get_settings(session, tenant_id)
     assert (settings.mining_enabled, settings.default_region) == (False, "DE")
     emails = admin.get("/emails").text
     assert "Email enrichment is off" in emails
-    bad = admin.post("/emails/settings", data={**form, "default_region": "XX"})
-    assert bad.status_code == 400 and "unknown phone region" in bad.text
+    bad = admin.post("/admin/email", data={**form, "default_region": "XX"})
+    assert bad.status_code == 400 and "phone region" in bad.text
 
-    admin.post("/emails/settings", data={**form, "mining_enabled": "true"})
+    admin.post("/admin/email", data={**form, "mining_enabled": "on"})
     assert "Email enrichment is off" not in admin.get("/emails").text
-    assert 'name="mining_enabled" value="true" checked' in admin.get("/emails/settings").text
+    assert re.search(
+        r'name="mining_enabled" id="f-mining_enabled"\s+checked', admin.get("/admin/email").text
+    )
 
     admin.post("/logout", data={"csrf": csrf_of(admin.get("/emails").text)})
     agent = ui_login(app_client, "sam@acme.test", PASSWORD)
-    assert agent.get("/emails/settings").status_code == 403
+    assert agent.get("/admin/email").status_code == 403
     assert "Email settings" not in agent.get("/emails").text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from socialcrm.audit.filters import AuditFilter
 from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database
+from socialcrm.tenancy.models import ApiKey, User
 
 MAX_LIMIT: Final = 500
 CSV_COLUMNS: Final = (
@@ -102,3 +103,27 @@ def csv_lines(
         if len(batch) < _CSV_BATCH:
             return
         after = batch[-1].id
+
+
+def known_actions(session: Session, *, limit: int = 300) -> list[str]:
+    """The actions the tenant's log holds (to suggest in a filter)."""
+    stmt = select(AuditLog.action).distinct().order_by(AuditLog.action).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def actor_names(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """A readable name per actor: ``user:3`` is the user's email, ``api_key:7`` the key's name
+    (the session's tenant scope: another tenant's user stays a bare id)."""
+    ids: dict[str, set[int]] = {"user": set(), "api_key": set()}
+    for actor in actors:
+        kind, _, number = actor.partition(":")
+        if kind in ids and number.isdigit() and len(number) < 12:
+            ids[kind].add(int(number))
+    names: dict[str, str] = {}
+    if ids["user"]:
+        for user in session.scalars(select(User).where(User.id.in_(ids["user"]))):
+            names[f"user:{user.id}"] = user.name or user.email
+    if ids["api_key"]:
+        for key in session.scalars(select(ApiKey).where(ApiKey.id.in_(ids["api_key"]))):
+            names[f"api_key:{key.id}"] = f"API key {key.name or key.id}"
+    return names

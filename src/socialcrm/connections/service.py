@@ -48,7 +48,7 @@ from socialcrm.core.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
-from socialcrm.core.notify import notify
+from socialcrm.core.notify import Subject, notify, resolve
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
 from socialcrm.providers.base import (
@@ -72,6 +72,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 STATE_TTL = timedelta(minutes=10)
+RECONNECT_NOTICE = "reconnect_required"  # the kind of notice a broken connection raises
 
 
 class AccountNotActive(Conflict):
@@ -645,6 +646,8 @@ def _upsert_account(
     account.connected_at = utcnow()
     _apply_tokens(account, tokens)
     session.flush()
+    if reconnect:  # its "needs reconnecting" notice is stale now
+        resolve(session, Subject("social_account", account.id), kind=RECONNECT_NOTICE)
     audit.record(
         session,
         actor=actor,
@@ -692,6 +695,7 @@ def disconnect(session: Session, principal: Principal, account_id: int) -> Socia
     account.status = next_status(AccountStatus(account.status), TokenEvent.DISCONNECTED)
     account.revoked_at = utcnow()
     account.status_reason = f"disconnected by {principal.actor}"
+    resolve(session, Subject("social_account", account.id), kind=RECONNECT_NOTICE)
     audit.record(
         session,
         actor=principal.actor,
@@ -885,9 +889,10 @@ def _mark_failed(session: Session, account: SocialAccount, error: ProviderError)
     notify(
         session,
         user_id=account.owner_user_id,
-        kind="reconnect_required",
+        kind=RECONNECT_NOTICE,
         message=f"Your {account.provider} account @{account.handle} needs reconnecting.",
         link=f"/connections#account-{account.id}",
+        subject=Subject("social_account", account.id),
     )
     audit.record(
         session,

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # An API key that authenticated is trusted this long without a lookup: a key revoked (or
     # an account deactivated) by another process is refused after at most this (0: no cache).
     api_key_cache_s: float = 10.0
+    # Notices older than this are no longer shown and are deleted daily (see core/notify.py).
+    notification_max_age_days: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("secret_keys", "allow_private_fetch", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Integer, case, select, text
 from sqlalchemy import update as sql_update  # ``update`` is this module's use case
 from sqlalchemy.orm import Session
 
+from socialcrm.core import notify
 from socialcrm.core.db import Base, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
 from socialcrm.crm import phones, sla, tiers
@@ -216,7 +217,10 @@ def record_first_response(session: Session, ticket_id: int, at: datetime) -> boo
         .returning(Ticket.id)
         .execution_options(synchronize_session="fetch")
     ).first()
-    return stopped is not None
+    if stopped is None:
+        return False
+    notify.resolve(session, notify.Subject("ticket", ticket_id))  # "first response overdue"
+    return True
 
 
 def _overdue(at: datetime) -> tuple[ColumnElement[bool], ...]:

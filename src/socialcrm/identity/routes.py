@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
 from socialcrm.identity import reviews, service
@@ -171,14 +170,4 @@ def get_settings(ctx: ApiCtx) -> IdentityPolicy:
 @router.put("/api/identity/settings", response_model=IdentityPolicy)
 def put_settings(ctx: ApiCtx, body: IdentityPolicy) -> IdentityPolicy:
     """Threshold, always-fresh tiers, cache TTL (≤ 300 s), rate limit, bot rules (admin)."""
-    ctx.require(Role.ADMIN)
-    policy = service.update_policy(ctx.session, ctx.principal.tenant_id, body)
-    audit.record(
-        ctx.session,
-        actor=ctx.principal.actor,
-        action="identity.settings.update",
-        target_type="tenant",
-        target_id=ctx.principal.tenant_id,
-        details={"confidence_threshold": policy.confidence_threshold},
-    )
-    return policy
+    return service.change_settings(ctx.session, ctx.principal, body)

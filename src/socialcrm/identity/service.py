@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
-from socialcrm.core.errors import AppError, Conflict, NotFound, RateLimitExceeded, ValidationFailed
+from socialcrm.core.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimitExceeded,
+    ValidationFailed,
+)
 from socialcrm.crm.models import Activity, Contact, Lead, LeadStatus
 from socialcrm.identity import cachebus, graph, ratelimit, reviews
 from socialcrm.identity.botfilter import BotFilter
@@ -48,7 +55,8 @@ from socialcrm.identity.schemas import (
     ResolveIn,
     ResolveOut,
 )
-from socialcrm.tenancy.models import Tenant
+from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.tenancy.service import Principal
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +114,24 @@ def update_policy(session: Session, tenant_id: int, policy: IdentityPolicy) -> I
     session.flush()
     forget_policies()
     graph.invalidate_all(session, tenant_id)  # answers given under the old threshold or tiers
+    return policy
+
+
+def change_settings(
+    session: Session, principal: Principal, policy: IdentityPolicy
+) -> IdentityPolicy:
+    """An admin's change of the tenant's identity settings, audit-logged."""
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin changes the identity settings")
+    policy = update_policy(session, principal.tenant_id, policy)
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="identity.settings.update",
+        target_type="tenant",
+        target_id=principal.tenant_id,
+        details={"confidence_threshold": policy.confidence_threshold},
+    )
     return policy
 
 

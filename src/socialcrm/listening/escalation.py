@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
-from socialcrm.core.notify import notify
+from socialcrm.core.notify import Subject, notify
 from socialcrm.crm import service as crm
 from socialcrm.crm import tiers
 from socialcrm.listening import delivery, live
@@ -79,6 +79,7 @@ def escalate_ticket(
         kind="ticket_sla_breached",
         message=f"First response overdue on ticket #{ticket.id}: {ticket.subject}"[:500],
         link=link,
+        subject=Subject("ticket", ticket.id),  # cleared by the first response
     )
     session.flush()
     payload: dict[str, Any] = {

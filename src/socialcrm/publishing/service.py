@@ -89,6 +89,12 @@ def approval_required(session: Session, principal: Principal) -> bool:
     return bool(policy.get("publishing_approval")) and principal.role != Role.ADMIN
 
 
+def approval_policy(session: Session, tenant_id: int) -> bool:
+    """Whether the tenant's posts by non-admins wait for an admin's approval."""
+    tenant = session.get(Tenant, tenant_id)
+    return bool((tenant.policy if tenant is not None else {}).get("publishing_approval"))
+
+
 def set_approval_policy(session: Session, principal: Principal, required: bool) -> bool:
     if principal.role != Role.ADMIN:
         raise Forbidden("only an admin changes the approval policy")

@@ -72,16 +72,21 @@ def checked_addresses(host: str, port: int) -> list[str]:
     try:
         addresses = resolve_host_sync(host, port)
     except (OSError, UnicodeError) as exc:
-        raise ValidationFailed(f"the IMAP host {host!r} does not resolve") from exc
+        raise ValidationFailed(
+            f"the IMAP host {host!r} does not resolve", details={"host": host}
+        ) from exc
     allowed = allowed_networks(get_settings().allow_private_fetch)
     for ip in addresses:
         if not is_public_address(ip, allowed):
             raise ValidationFailed(
                 f"the IMAP host {host!r} is an internal address",
-                details={"hint": "SOCIALCRM_ALLOW_PRIVATE_FETCH lists allowed networks"},
+                details={
+                    "host": host,
+                    "hint": "SOCIALCRM_ALLOW_PRIVATE_FETCH lists allowed networks",
+                },
             )
     if not addresses:
-        raise ValidationFailed(f"the IMAP host {host!r} has no address")
+        raise ValidationFailed(f"the IMAP host {host!r} has no address", details={"host": host})
     return [str(ip) for ip in addresses]
 
 

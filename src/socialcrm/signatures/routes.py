@@ -135,23 +135,12 @@ def get_email_settings(ctx: ApiCtx) -> Any:
 
 @router.put("/email-settings", response_model=schemas.EmailSettingsOut)
 def put_email_settings(ctx: ApiCtx, body: schemas.EmailSettingsIn) -> Any:
-    ctx.require(Role.ADMIN)
-    return service.change_settings(
-        ctx.session,
-        ctx.principal.tenant_id,
-        body.model_dump(exclude_unset=True),
-        actor=ctx.principal.actor,
-    )
+    return service.change_settings(ctx.session, ctx.principal, body.model_dump(exclude_unset=True))
 
 
 @router.post("/imap-accounts", status_code=201, response_model=schemas.ImapAccountOut)
 def create_imap_account(ctx: ApiCtx, body: schemas.ImapAccountIn) -> Any:
-    from socialcrm.signatures.imap import checked_addresses
-
-    checked_addresses(body.host, body.port)
-    return service.create_imap_account(
-        ctx.session, user_id=ctx.principal.user_id, values=body.model_dump()
-    )
+    return service.connect_mailbox(ctx.session, ctx.principal, body.model_dump())
 
 
 @router.get("/imap-accounts", response_model=list[schemas.ImapAccountOut])
@@ -163,13 +152,7 @@ def list_imap_accounts(ctx: ApiCtx) -> Any:
 
 @router.delete("/imap-accounts/{account_id}", status_code=204)
 def delete_imap_account(ctx: ApiCtx, account_id: RecordId) -> Response:
-    account = service.get_imap_account(
-        ctx.session,
-        account_id,
-        user_id=ctx.principal.user_id,
-        admin=ctx.principal.role == Role.ADMIN,
-    )
-    ctx.session.delete(account)
+    service.delete_imap_account(ctx.session, ctx.principal, account_id)
     return Response(status_code=204)
 
 

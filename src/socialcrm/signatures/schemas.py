@@ -62,7 +62,8 @@ class ConnectIn(Strict):
 class EmailSettingsIn(Strict):
     default_region: (
         Annotated[
-            str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")
+            # The pattern sees the value before it is upper-cased: "de" is DE.
+            str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")
         ]
         | None
     ) = None

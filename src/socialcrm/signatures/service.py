@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
-from socialcrm.core.errors import Conflict, NotFound, ValidationFailed
+from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from socialcrm.crm import phones as crm_phones
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Ticket
@@ -32,7 +32,8 @@ from socialcrm.signatures.models import (
     ReceivedEmail,
     SuggestionStatus,
 )
-from socialcrm.tenancy.models import Tenant, User
+from socialcrm.tenancy.models import Role, Tenant, User
+from socialcrm.tenancy.service import Principal
 
 POLICY_KEY = "email_enrichment"
 THREAD_UPDATE_WINDOW = timedelta(days=7)
@@ -79,7 +80,10 @@ def _require_mining(session: Session, tenant_id: int) -> None:
 def update_settings(session: Session, tenant_id: int, changes: dict[str, Any]) -> EmailSettings:
     region = changes.get("default_region")
     if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValidationFailed(f"unknown phone region {region!r} (use ISO 3166 codes like DE)")
+        raise ValidationFailed(
+            f"unknown phone region {region!r} (use ISO 3166 codes like DE)",
+            details={"default_region": region},
+        )
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
@@ -91,16 +95,18 @@ def update_settings(session: Session, tenant_id: int, changes: dict[str, Any]) -
 
 
 def change_settings(
-    session: Session, tenant_id: int, changes: dict[str, Any], *, actor: str
+    session: Session, principal: Principal, changes: dict[str, Any]
 ) -> EmailSettings:
-    """An admin's change of the email settings (API or UI), audit-logged with what changed."""
-    settings = update_settings(session, tenant_id, changes)
+    """An admin's change of the email settings (the fields given), audit-logged."""
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin changes the email settings")
+    settings = update_settings(session, principal.tenant_id, changes)
     audit.record(
         session,
-        actor=actor,
+        actor=principal.actor,
         action="email_settings.update",
         target_type="tenant",
-        target_id=tenant_id,
+        target_id=principal.tenant_id,
         details={k: v for k, v in changes.items() if v is not None},
     )
     return settings
@@ -857,3 +863,38 @@ def get_imap_account(
     if account is None or (not admin and account.user_id != user_id):
         raise NotFound(f"IMAP account {account_id} not found")
     return account
+
+
+def connect_mailbox(session: Session, principal: Principal, values: dict[str, Any]) -> ImapAccount:
+    """A mailbox of the caller's (its host must be a public address), audit-logged; it is
+    synced every few minutes from now on."""
+    from socialcrm.signatures.imap import checked_addresses
+
+    checked_addresses(str(values["host"]), int(values["port"]))
+    account = create_imap_account(session, user_id=principal.user_id, values=values)
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="imap_account.create",
+        target_type="imap_account",
+        target_id=account.id,
+        details={"host": account.host, "username": account.username},
+    )
+    return account
+
+
+def delete_imap_account(session: Session, principal: Principal, account_id: int) -> None:
+    """Stop syncing and forget the mailbox (its imported emails stay), audit-logged."""
+    account = get_imap_account(
+        session, account_id, user_id=principal.user_id, admin=principal.role == Role.ADMIN
+    )
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="imap_account.delete",
+        target_type="imap_account",
+        target_id=account.id,
+        details={"host": account.host, "username": account.username},
+    )
+    session.delete(account)
+    session.flush()

@@ -18,6 +18,7 @@ from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import (
     Conflict,
+    Forbidden,
     InactiveAccount,
     NotFound,
     Unauthenticated,
@@ -26,6 +27,7 @@ from socialcrm.core.errors import (
 from socialcrm.core.settings import get_settings
 from socialcrm.tenancy.models import ApiKey, Role, Tenant, User
 from socialcrm.tenancy.policy import TenantPolicy, TenantPolicyChange, apply_change
+from socialcrm.tenancy.schemas import NewApiKey, NewUser, UserChange
 
 KEY_PREFIX = "scrm_"
 _hasher = PasswordHasher()
@@ -233,11 +235,18 @@ def create_user(
             email.strip(), check_deliverability=False, test_environment=True
         ).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValidationFailed(f"{email.strip()!r} is not a valid email address: {exc}") from None
+        raise ValidationFailed(
+            f"{email.strip()!r} is not a valid email address: {exc}", details={"email": email}
+        ) from None
     if len(password) < 8:
-        raise ValidationFailed("password must have at least 8 characters")
-    if session.scalars(select(User).where(User.email == email)).first() is not None:
-        raise Conflict(f"a user with email {email} already exists")
+        raise ValidationFailed(
+            "password must have at least 8 characters", details={"password": "too short"}
+        )
+    # A login email is unique across tenants: look at the table itself, which a tenant's
+    # session does not narrow to its own users (an admin adding someone works in one).
+    users = User.__table__
+    if session.execute(select(users.c.id).where(users.c.email == email)).first() is not None:
+        raise Conflict(f"a user with email {email} already exists", details={"email": email})
     user = User(
         tenant_id=tenant.id,
         email=email,
@@ -266,3 +275,112 @@ def authenticate_password(session: Session, email: str, password: str) -> Princi
     if not user.active or not tenant.active:
         raise InactiveAccount("this account is inactive")
     return Principal(tenant_id=tenant.id, role=Role(user.role), user_id=user.id)
+
+
+# --- a tenant's admin at work (the Admin area; audit-logged) ----------------------------------
+
+
+def own_tenant(session: Session, principal: Principal, doing: str = "do this") -> Tenant:
+    """The admin's own tenant; anyone else is refused ("only an admin can <doing>")."""
+    if principal.role != Role.ADMIN:
+        raise Forbidden(f"only an admin can {doing}")
+    tenant = session.get(Tenant, principal.tenant_id)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    return tenant
+
+
+def _audit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    kind: str,
+    target: object,
+    details: dict[str, object],
+) -> None:
+    audit.record(
+        session,
+        actor=principal.actor,
+        action=action,
+        target_type=kind,
+        target_id=target,
+        details=details,
+    )
+
+
+def add_user(session: Session, principal: Principal, change: NewUser) -> User:
+    """A user of the admin's own tenant, who logs in with ``change.password``."""
+    tenant = own_tenant(session, principal, "add users")
+    user = create_user(
+        session,
+        tenant=tenant,
+        email=change.email,
+        password=change.password,
+        role=change.role,
+        name=change.name,
+    )
+    _audit(session, principal, "user.create", "user", user.id, {"role": user.role})
+    session.flush()
+    return user
+
+
+def _active_admins(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True))
+        )
+        or 0
+    )
+
+
+def change_user(session: Session, principal: Principal, user_id: int, change: UserChange) -> User:
+    """A user's role or active flag. A deactivated user's UI session ends at its next request.
+    An admin cannot lock themselves out, and the tenant keeps at least one active admin."""
+    own_tenant(session, principal, "change users")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    role = change.role if change.role is not None else Role(user.role)
+    active = change.active if change.active is not None else user.active
+    if user.id == principal.user_id and (role != Role.ADMIN or not active):
+        raise Conflict(
+            "you cannot take away your own admin access: ask another admin",
+            details={"role": role, "active": active},
+        )
+    was_admin = user.role == Role.ADMIN and user.active
+    if was_admin and (role != Role.ADMIN or not active) and _active_admins(session) <= 1:
+        raise Conflict("the tenant must keep at least one active admin", details={"role": role})
+    before = {"role": str(user.role), "active": user.active}
+    user.role, user.active = role, active
+    after = {"role": str(role), "active": active}
+    if after != before:
+        _audit(
+            session, principal, "user.change", "user", user.id, {"before": before, "after": after}
+        )
+    session.flush()
+    return user
+
+
+def issue_api_key(session: Session, principal: Principal, change: NewApiKey) -> tuple[ApiKey, str]:
+    """A new key of the admin's tenant; the raw secret is returned once and never stored."""
+    tenant = own_tenant(session, principal, "create API keys")
+    key, raw = create_api_key(session, tenant=tenant, role=change.role, name=change.name)
+    _audit(
+        session,
+        principal,
+        "api_key.create",
+        "api_key",
+        key.id,
+        {"role": key.role, "name": key.name},
+    )
+    session.flush()
+    return key, raw
+
+
+def revoke_tenant_key(session: Session, principal: Principal, key_id: int) -> ApiKey:
+    """Revoke one of the admin's tenant's keys (another tenant's is not found)."""
+    own_tenant(session, principal, "revoke API keys")
+    key = revoke_api_key(session, key_id)
+    _audit(session, principal, "api_key.revoke", "api_key", key.id, {"name": key.name})
+    session.flush()
+    return key

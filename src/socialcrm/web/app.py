@@ -14,30 +14,41 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from socialcrm import __version__
 from socialcrm.audit.routes import router as audit_router
+from socialcrm.audit.ui import router as audit_ui_router
+from socialcrm.connections.admin_ui import router as connections_admin_router
 from socialcrm.connections.routes import router as connections_router
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, envelope, install_error_handlers
 from socialcrm.core.settings import get_settings
+from socialcrm.crm.admin_ui import router as crm_admin_router
 from socialcrm.crm.routes import router as crm_router
+from socialcrm.crm.support_routes import router as support_router
 from socialcrm.discovery.account_routes import router as discovery_accounts_router
+from socialcrm.discovery.admin_ui import router as discovery_admin_router
 from socialcrm.discovery.routes import router as discovery_router
 from socialcrm.discovery.ui import router as discovery_ui_router
 from socialcrm.engage.routes import router as engage_router
 from socialcrm.engage.ui import router as engage_ui_router
+from socialcrm.enrichment.admin_ui import router as enrichment_admin_router
 from socialcrm.enrichment.routes import router as enrichment_router
 from socialcrm.enrichment.ui import router as enrichment_ui_router
+from socialcrm.identity.admin_ui import router as identity_admin_router
 from socialcrm.identity.routes import router as identity_router
 from socialcrm.identity.ui import router as identity_ui_router
+from socialcrm.listening.admin_ui import router as listening_admin_router
 from socialcrm.listening.routes import hooks_router as listening_hooks_router
 from socialcrm.listening.routes import router as listening_router
 from socialcrm.listening.ui import router as listening_ui_router
+from socialcrm.publishing.admin_ui import router as publishing_admin_router
 from socialcrm.publishing.routes import redirects as publishing_redirects
 from socialcrm.publishing.routes import router as publishing_router
 from socialcrm.publishing.ui import router as publishing_ui_router
+from socialcrm.signatures.admin_ui import router as signatures_admin_router
 from socialcrm.signatures.routes import router as signatures_router
 from socialcrm.signatures.ui import router as signatures_ui_router
 from socialcrm.tenancy.routes import router as tenancy_router
-from socialcrm.web import ui
+from socialcrm.tenancy.ui import router as tenancy_ui_router
+from socialcrm.web import notifications, ui
 from socialcrm.web.apidocs import install_api_docs
 from socialcrm.wiring import wire
 
@@ -106,6 +117,7 @@ def create_app() -> FastAPI:
     # Routers are matched in this order, route by route: the hottest path comes first.
     app.include_router(identity_router)
     app.include_router(crm_router)
+    app.include_router(support_router)
     app.include_router(connections_router)
     app.include_router(discovery_router)
     app.include_router(discovery_accounts_router)
@@ -125,6 +137,21 @@ def create_app() -> FastAPI:
     app.include_router(signatures_ui_router, include_in_schema=False)
     app.include_router(audit_router)
     app.include_router(tenancy_router)
+    # The Admin area: each domain's settings page lives with the domain (``*/admin_ui.py``).
+    for admin_router in (
+        tenancy_ui_router,
+        enrichment_admin_router,
+        identity_admin_router,
+        listening_admin_router,
+        publishing_admin_router,
+        crm_admin_router,
+        signatures_admin_router,
+        discovery_admin_router,
+        connections_admin_router,
+        audit_ui_router,
+    ):
+        app.include_router(admin_router, include_in_schema=False)
+    app.include_router(notifications.router, include_in_schema=False)
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

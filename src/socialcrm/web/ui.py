@@ -80,6 +80,16 @@ def ui_context(request: Request) -> Iterator[Ctx]:
 
 
 UiCtx = Annotated[Ctx, Depends(ui_context, scope="function")]
+
+
+def admin_context(ctx: UiCtx) -> Ctx:
+    """The Admin area's pages: an admin's, anyone else gets the 403 page."""
+    if ctx.principal.role != Role.ADMIN:
+        raise Forbidden("the Admin area is for admins: ask one of your admins")
+    return ctx
+
+
+AdminCtx = Annotated[Ctx, Depends(admin_context)]
 CsrfField = Annotated[str, Form(max_length=100)]
 
 
@@ -90,13 +100,14 @@ def render(
         "csrf": _csrf_token(request),
         "user": None,
         "tenant": None,
-        "unread": [],
+        "unread_count": 0,
     }
     if ctx is not None:
         user = ctx.session.get(User, ctx.principal.user_id)
         tenant = ctx.session.get(Tenant, ctx.principal.tenant_id)
         common["user"], common["tenant"] = user, tenant
-        common["unread"] = notify.unread_for(
+        # The navigation's indicator; the notices themselves wait in /notifications.
+        common["unread_count"] = notify.unread_count(
             ctx.session, ctx.principal.user_id or 0, is_admin=ctx.principal.role == Role.ADMIN
         )
     return templates.TemplateResponse(request, name, {**common, **values}, status_code=status)

@@ -1,0 +1,17 @@
+"""Queue entry points of core: the periodic clean-up of its own tables."""
+
+from __future__ import annotations
+
+from huey import crontab
+
+from socialcrm.core import notify
+from socialcrm.core.db import get_database
+from socialcrm.core.queue import huey
+
+
+@huey.periodic_task(crontab(minute="23", hour="3"))
+def clear_stale_notifications() -> int:
+    """Once a day: delete notices past ``SOCIALCRM_NOTIFICATION_MAX_AGE_DAYS``, every tenant's
+    (they are already hidden; this keeps the table small)."""
+    with get_database().session(system=True) as session:
+        return notify.clear_stale(session)

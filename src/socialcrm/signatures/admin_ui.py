@@ -1,0 +1,95 @@
+"""Admin area: the email settings and the IMAP mailboxes the tenant's mail is read from."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Request
+from fastapi.responses import Response
+
+from socialcrm.core.db import MAX_ID
+from socialcrm.signatures import service
+from socialcrm.signatures.models import ImapSecurity
+from socialcrm.signatures.schemas import EmailSettingsIn, ImapAccountIn
+from socialcrm.web.deps import Ctx
+from socialcrm.web.forms import FormState, SettingsForm, attempt, checked, done, read_form
+from socialcrm.web.ui import AdminCtx, CsrfField, _check_csrf
+
+PATH = "/admin/email"
+NEW_MAILBOX = {"port": "993", "security": ImapSecurity.SSL.value, "mailbox": "INBOX"}
+NOTICES = {
+    "mailbox-added": "Mailbox added: it is read every few minutes from now on.",
+    "mailbox-deleted": "Mailbox deleted: it is no longer read (its imported emails stay).",
+}
+
+
+def _current(ctx: Ctx) -> dict[str, Any]:
+    settings = service.get_settings(ctx.session, ctx.principal.tenant_id)
+    return {
+        "default_region": settings.default_region,
+        "default_phone_type": settings.default_phone_type,
+        "auto_create_contacts": settings.auto_create_contacts,
+        "mining_enabled": settings.mining_enabled,
+    }
+
+
+def _save(ctx: Ctx, form: dict[str, Any]) -> object:
+    body = EmailSettingsIn.model_validate(
+        {
+            "default_region": form.get("default_region", ""),
+            "default_phone_type": form.get("default_phone_type", ""),
+            "auto_create_contacts": checked(form, "auto_create_contacts"),
+            "mining_enabled": checked(form, "mining_enabled"),
+        }
+    )
+    return service.change_settings(ctx.session, ctx.principal, body.model_dump(exclude_unset=True))
+
+
+def _mailboxes(ctx: Ctx) -> dict[str, Any]:
+    return {
+        "mailboxes": service.list_imap_accounts(
+            ctx.session, user_id=ctx.principal.user_id, admin=True
+        ),
+        "securities": [(s.value, s.value.upper()) for s in ImapSecurity],
+        "mailbox": FormState(dict(NEW_MAILBOX)),
+    }
+
+
+FORM = SettingsForm(
+    PATH,
+    "admin/email.html",
+    _current,
+    _save,
+    "Email settings saved.",
+    more=_mailboxes,
+    notices=NOTICES,
+)
+router = FORM.router()
+
+
+@router.post(PATH + "/mailboxes", response_model=None)
+async def add_mailbox(request: Request, ctx: AdminCtx) -> Response:
+    form = await read_form(request)
+    failed = attempt(
+        ctx,
+        form,
+        lambda: service.connect_mailbox(
+            ctx.session, ctx.principal, ImapAccountIn.model_validate(form).model_dump()
+        ),
+    )
+    if failed:
+        failed.values.pop("password", None)  # never sent back to the browser
+        return FORM.page(request, ctx, mailbox=failed)
+    return done(PATH, "mailbox-added")
+
+
+@router.post(PATH + "/mailboxes/{account_id}/delete", response_model=None)
+def delete_mailbox(
+    request: Request,
+    ctx: AdminCtx,
+    account_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    csrf: CsrfField,
+) -> Response:
+    _check_csrf(request, csrf)
+    service.delete_imap_account(ctx.session, ctx.principal, account_id)
+    return done(PATH, "mailbox-deleted")
