@@ -18,6 +18,19 @@ class Tier(StrEnum):
     PLATINUM = "platinum"
 
 
+class EmailType(StrEnum):
+    WORK = "work"
+    PERSONAL = "personal"
+    OTHER = "other"
+
+
+class PhoneType(StrEnum):
+    MOBILE = "mobile"
+    WORK = "work"
+    HOME = "home"
+    OTHER = "other"
+
+
 class Contact(TenantScoped, Timestamps, Base):
     __tablename__ = "contacts"
 
@@ -25,6 +38,9 @@ class Contact(TenantScoped, Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     emails: Mapped[list[Any]] = mapped_column(default=list)
     phones: Mapped[list[Any]] = mapped_column(default=list)
+    # The type of each address and number, keyed by it: {"ada@acme.com": "work"}.
+    email_types: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    phone_types: Mapped[dict[str, Any]] = mapped_column(default=dict)
     company: Mapped[str] = mapped_column(String(200), default="")
     title: Mapped[str] = mapped_column(String(200), default="")
     website: Mapped[str] = mapped_column(String(500), default="")
@@ -74,6 +90,9 @@ class Lead(TenantScoped, Timestamps, Base):
     status: Mapped[LeadStatus] = mapped_column(String(20), default=LeadStatus.NEW)
     notes: Mapped[str] = mapped_column(Text, default="")
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
 
 
 class TicketStatus(StrEnum):
@@ -122,7 +141,8 @@ class Ticket(TenantScoped, Timestamps, Base):
 
 
 class Activity(TenantScoped, Timestamps, Base):
-    """Something that happened with a Contact: a note, a call, a social reply, a mention."""
+    """Something that happened with a Contact, Lead, Ticket or Campaign: a note, a call, a
+    social reply, a mention."""
 
     __tablename__ = "activities"
 
@@ -134,6 +154,9 @@ class Activity(TenantScoped, Timestamps, Base):
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="SET NULL"), index=True, default=None
+    )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     social_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("social_accounts.id", ondelete="SET NULL")

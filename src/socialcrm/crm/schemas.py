@@ -16,11 +16,20 @@ from pydantic import (
     StringConstraints,
     computed_field,
     field_validator,
+    model_validator,
 )
 
 from socialcrm.core.db import MAX_ID, utcnow
 from socialcrm.crm import sla
-from socialcrm.crm.models import CampaignStatus, LeadStatus, Priority, TicketStatus, Tier
+from socialcrm.crm.models import (
+    CampaignStatus,
+    EmailType,
+    LeadStatus,
+    PhoneType,
+    Priority,
+    TicketStatus,
+    Tier,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -80,10 +89,35 @@ class SocialHandle(Strict):
         return value
 
 
-class ContactIn(Strict):
+Emails = Annotated[list[EmailStr], Field(max_length=20)]
+Phones = Annotated[list[Phone], Field(max_length=20)]
+EmailTypes = Annotated[dict[EmailStr, EmailType], Field(max_length=20)]
+PhoneTypes = Annotated[dict[Phone, PhoneType], Field(max_length=20)]
+
+
+class TypedContactPoints(Strict):
+    """A type may be given only for an address or number the same request lists."""
+
+    @model_validator(mode="after")
+    def _types_name_listed_values(self) -> TypedContactPoints:
+        for values, types, what in (
+            (getattr(self, "emails", None), getattr(self, "email_types", None), "email"),
+            (getattr(self, "phones", None), getattr(self, "phone_types", None), "phone"),
+        ):
+            if values is None or not types:
+                continue
+            unknown = [key for key in types if key not in values]
+            if unknown:
+                raise ValueError(f"{what} type given for {unknown[0]}, which is not listed")
+        return self
+
+
+class ContactIn(TypedContactPoints):
     name: Name
-    emails: Annotated[list[EmailStr], Field(max_length=20)] = []
-    phones: Annotated[list[Phone], Field(max_length=20)] = []
+    emails: Emails = []
+    phones: Phones = []
+    email_types: EmailTypes = {}
+    phone_types: PhoneTypes = {}
     company: Short = ""
     title: Short = ""
     website: Url = ""
@@ -96,10 +130,12 @@ class ContactIn(Strict):
     marketing_consent: bool = False
 
 
-class ContactPatch(Strict):
+class ContactPatch(TypedContactPoints):
     name: Name | None = None
-    emails: Annotated[list[EmailStr], Field(max_length=20)] | None = None
-    phones: Annotated[list[Phone], Field(max_length=20)] | None = None
+    emails: Emails | None = None
+    phones: Phones | None = None
+    email_types: EmailTypes | None = None
+    phone_types: PhoneTypes | None = None
     company: Short | None = None
     title: Short | None = None
     website: Url | None = None
@@ -121,6 +157,8 @@ class ContactOut(Out):
     name: str
     emails: list[str]
     phones: list[str]
+    email_types: dict[str, str]
+    phone_types: dict[str, str]
     company: str
     title: str
     website: str
@@ -166,6 +204,7 @@ class LeadIn(Strict):
     status: LeadStatus = LeadStatus.NEW
     notes: Text = ""
     campaign_id: Id | None = None
+    owner_id: Id | None = None
 
 
 class LeadPatch(Strict):
@@ -175,6 +214,20 @@ class LeadPatch(Strict):
     status: LeadStatus | None = None
     notes: Text | None = None
     campaign_id: Id | None = None
+    owner_id: Id | None = None
+
+
+class LeadSocialOut(Out):
+    """Where a social Lead came from: read from listening's record of it, never copied."""
+
+    network: str
+    handle: str
+    user_id: str | None = Field(description="the platform user id, when the network gave one")
+    mention_id: int | None = Field(description="the mention or lead-form submission")
+    mention_url: str
+    form_id: str = Field(description="the lead form's id, for a lead-form submission")
+    campaign_id: int | None
+    routing_reason: str
 
 
 class LeadOut(Out):
@@ -185,6 +238,8 @@ class LeadOut(Out):
     status: LeadStatus
     notes: str
     campaign_id: int | None
+    owner_id: int | None
+    social: LeadSocialOut | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -243,6 +298,7 @@ class ActivityIn(Strict):
     body: Text = ""
     contact_id: Id | None = None
     ticket_id: Id | None = None
+    lead_id: Id | None = None
     campaign_id: Id | None = None
     occurred_at: AwareDatetime | None = None
 
@@ -252,6 +308,7 @@ class ActivityPatch(Strict):
     body: Text | None = None
     contact_id: Id | None = None
     ticket_id: Id | None = None
+    lead_id: Id | None = None
     campaign_id: Id | None = None
 
 
@@ -262,6 +319,7 @@ class ActivityOut(Out):
     body: str
     contact_id: int | None
     ticket_id: int | None
+    lead_id: int | None
     campaign_id: int | None
     social_account_id: int | None
     external_id: str

@@ -19,6 +19,7 @@ from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, envelope, install_error_handlers
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.routes import router as crm_router
+from socialcrm.crm.ui import router as crm_ui_router
 from socialcrm.discovery.account_routes import router as discovery_accounts_router
 from socialcrm.discovery.routes import router as discovery_router
 from socialcrm.discovery.ui import router as discovery_ui_router
@@ -26,6 +27,7 @@ from socialcrm.engage.routes import router as engage_router
 from socialcrm.engage.ui import router as engage_ui_router
 from socialcrm.enrichment.routes import router as enrichment_router
 from socialcrm.enrichment.ui import router as enrichment_ui_router
+from socialcrm.identity.merge_ui import router as identity_merge_ui_router
 from socialcrm.identity.routes import router as identity_router
 from socialcrm.identity.ui import router as identity_ui_router
 from socialcrm.listening.routes import hooks_router as listening_hooks_router
@@ -104,6 +106,7 @@ def create_app() -> FastAPI:
     # Routers are matched in this order, route by route: the hottest path comes first.
     app.include_router(identity_router)
     app.include_router(crm_router)
+    app.include_router(crm_ui_router, include_in_schema=False)  # before /accounts/{id} & co.
     app.include_router(connections_router)
     app.include_router(discovery_router)
     app.include_router(discovery_accounts_router)
@@ -111,6 +114,7 @@ def create_app() -> FastAPI:
     app.include_router(enrichment_router)
     app.include_router(enrichment_ui_router, include_in_schema=False)
     app.include_router(identity_ui_router, include_in_schema=False)
+    app.include_router(identity_merge_ui_router, include_in_schema=False)
     app.include_router(listening_router)
     app.include_router(listening_hooks_router)
     app.include_router(listening_ui_router, include_in_schema=False)

@@ -1,4 +1,5 @@
-"""Server-rendered UI: login, contacts, connected accounts, and the OAuth callback."""
+"""Server-rendered UI: login, connected accounts, and the OAuth callback (the CRM records' pages
+are in ``crm.ui``)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from socialcrm.connections.models import Ownership
 from socialcrm.core import notify
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, Forbidden, Unauthenticated
-from socialcrm.crm import service as crm
-from socialcrm.crm.models import Contact
 from socialcrm.providers.base import Capability
 from socialcrm.providers.capability_table import capability_labels
 from socialcrm.providers.registry import PROVIDERS
@@ -145,23 +144,6 @@ def logout(request: Request, csrf: CsrfField) -> RedirectResponse:
     _check_csrf(request, csrf)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
-
-
-@router.get("/contacts", response_class=HTMLResponse)
-def contacts_page(
-    request: Request,
-    ctx: UiCtx,
-    q: Annotated[str, Query(max_length=200)] = "",
-    cursor: Annotated[str, Query(max_length=20)] = "",
-) -> HTMLResponse:
-    page = crm.list_page(ctx.session, Contact, limit=50, cursor=cursor or None, query=q or None)
-    return render(request, ctx, "contacts.html", page=page, q=q)
-
-
-@router.get("/contacts/{contact_id}", response_class=HTMLResponse)
-def contact_page(request: Request, ctx: UiCtx, contact_id: int) -> HTMLResponse:
-    contact = crm.get(ctx.session, Contact, contact_id)
-    return render(request, ctx, "contact.html", contact=contact)
 
 
 @router.get("/connections", response_class=HTMLResponse)
