@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
@@ -31,7 +32,9 @@ def login(client: TestClient, email: str) -> TestClient:
     return ui_login(client, email, PASSWORD)
 
 
-def submit(client: TestClient, page_url: str, action: str, data: dict[str, object]) -> object:
+def submit(
+    client: TestClient, page_url: str, action: str, data: dict[str, object]
+) -> httpx.Response:
     """Post a form the way the browser would: with the CSRF token of the page it is on."""
     page = client.get(page_url)
     assert page.status_code == 200, page.text

@@ -110,7 +110,7 @@ def ticket_conversation(
         "thread": thread,
         "inbound": inbound,
         "accounts": [(str(a.id), f"{a.provider} @{a.handle}") for a in accounts],
-        "values": values,
+        "form": values,
         "errors": state.get("errors") or {},
         "outcome": _reply_outcome(ctx, request.query_params.get("reply", "")),
         "key": secrets.token_urlsafe(16),

@@ -6,9 +6,10 @@
   (``listening_social_leads.assignee_id``) take that person as their owner.
 - ``activities.lead_id``: a note or call logged on a Lead that has no Contact yet.
 
-The JSON columns are added in place (``contacts`` keeps its search triggers). SQLite cannot
-add or drop a foreign key in place, so ``leads`` and ``activities`` are rebuilt there in batch
-mode (neither has triggers); PostgreSQL alters them in place.
+Every column is added in place, on SQLite too: batch mode would rebuild ``contacts`` without
+its search triggers, and rebuilding ``leads`` would delete (by cascade) the rows of other
+tables that point at it. SQLite takes a column-level REFERENCES clause in ADD COLUMN and drops
+such a column in place (3.35+).
 
 Revision ID: 0019
 Revises: 0010
@@ -25,23 +26,33 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+REFERENCES = (
+    ("leads", "owner_id", "users", "fk_leads_owner_id_users"),
+    ("activities", "lead_id", "leads", "fk_activities_lead_id_leads"),
+)
+
+
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
+
+
 def upgrade() -> None:
     for name in ("email_types", "phone_types"):
         op.add_column(
             "contacts", sa.Column(name, sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
         )
-    with op.batch_alter_table("leads") as batch:
-        batch.add_column(sa.Column("owner_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            "fk_leads_owner_id_users", "users", ["owner_id"], ["id"], ondelete="SET NULL"
-        )
-        batch.create_index("ix_leads_owner_id", ["owner_id"])
-    with op.batch_alter_table("activities") as batch:
-        batch.add_column(sa.Column("lead_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            "fk_activities_lead_id_leads", "leads", ["lead_id"], ["id"], ondelete="SET NULL"
-        )
-        batch.create_index("ix_activities_lead_id", ["lead_id"])
+    for table, column, target, constraint in REFERENCES:
+        if _sqlite():
+            # Not batch mode: rebuilding ``leads`` drops the old table, and with foreign keys
+            # on SQLite deletes what points at it (listening's social Leads cascade).
+            op.execute(
+                f"ALTER TABLE {table} ADD COLUMN {column} INTEGER CONSTRAINT {constraint}"
+                f" REFERENCES {target} (id) ON DELETE SET NULL"
+            )
+        else:
+            op.add_column(table, sa.Column(column, sa.Integer(), nullable=True))
+            op.create_foreign_key(constraint, table, target, [column], ["id"], ondelete="SET NULL")
+        op.create_index(f"ix_{table}_{column}", table, [column])
     op.execute(
         "UPDATE leads SET owner_id = (SELECT s.assignee_id FROM listening_social_leads s"
         " WHERE s.lead_id = leads.id)"
@@ -51,13 +62,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("activities") as batch:
-        batch.drop_index("ix_activities_lead_id")
-        batch.drop_constraint("fk_activities_lead_id_leads", type_="foreignkey")
-        batch.drop_column("lead_id")
-    with op.batch_alter_table("leads") as batch:
-        batch.drop_index("ix_leads_owner_id")
-        batch.drop_constraint("fk_leads_owner_id_users", type_="foreignkey")
-        batch.drop_column("owner_id")
+    for table, column, _target, constraint in reversed(REFERENCES):
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
+        if _sqlite():  # a column-level reference: SQLite drops it with the column
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        else:
+            op.drop_constraint(constraint, table, type_="foreignkey")
+            op.drop_column(table, column)
     for name in ("phone_types", "email_types"):
         op.drop_column("contacts", name)
