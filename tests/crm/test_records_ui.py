@@ -312,7 +312,7 @@ def test_a_campaign_is_created_budgeted_and_linked_from_its_leads(
     )
     assert good.headers["location"] == f"{campaign_path}?done=budget#budget"
     page = ui.get(campaign_path).text
-    assert "Budget 1200 EUR" in text_of(page, "dl.facts")
+    assert "Budget 1200.00 EUR" in text_of(page, "dl.facts")
     assert "Budget saved." in ui.get(good.headers["location"]).text
     lead = submit(
         ui, "/leads/new", "/leads", {"form": "full", "name": "Ann", "campaign_id": campaign_id}

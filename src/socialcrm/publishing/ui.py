@@ -169,7 +169,7 @@ def _campaign(
         report=attribution.as_dict(result),
         budget_form=budget_form
         or {
-            "amount": str(result.budget["amount"]) if result.budget else "",
+            "amount": f"{result.budget['amount']:.2f}" if result.budget else "",
             "currency": result.budget["currency"] if result.budget else "USD",
         },
         budget_error=budget_error,
