@@ -401,3 +401,44 @@ def test_another_tenants_records_are_not_found_in_the_ui_too(
 def test_ids_no_row_can_have_are_not_found(ui: TestClient) -> None:
     for path in ("/contacts/0", "/leads/99999999999", "/tickets/-1/edit", "/campaigns/0/delete"):
         assert ui.get(path).status_code == 404, path
+
+
+def test_every_control_of_the_record_pages_has_a_label(
+    ui: TestClient, database: Database, people: dict[str, int]
+) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    with database.session(tenant_id=people["tenant"]) as session:
+        contact = crm.create(session, Contact, {"name": "Labelled"}).id
+        lead = crm.create(session, Lead, {"name": "Lead"}).id
+        ticket = crm.create(session, Ticket, {"subject": "Ticket"}).id
+        campaign = crm.create(session, Campaign, {"name": "Campaign"}).id
+    pages = [
+        "/contacts",
+        "/contacts/new",
+        f"/contacts/{contact}",
+        f"/contacts/{contact}/edit",
+        f"/contacts/{contact}/merge",
+        "/accounts/new",
+        "/leads",
+        "/leads/new",
+        f"/leads/{lead}",
+        "/tickets",
+        f"/tickets/{ticket}",
+        "/campaigns/new",
+        f"/campaigns/{campaign}",
+    ]
+    for path in pages:
+        tree = LexborHTMLParser(ui.get(path).text)
+        labelled = {node.attributes.get("for") for node in tree.css("label[for]")}
+        for control in tree.css("main input, main select, main textarea"):
+            attrs = control.attributes
+            if attrs.get("type") in ("hidden", "submit"):
+                continue
+            parent, wrapped = control.parent, False
+            while parent is not None and not wrapped:
+                wrapped, parent = parent.tag == "label", parent.parent
+            assert attrs.get("id") in labelled or attrs.get("aria-label") or wrapped, (
+                path,
+                control.html,
+            )

@@ -82,3 +82,50 @@ def test_an_agent_replies_to_a_ticket_from_its_page(
         assert ticket is not None and ticket.first_responded_at is not None
     # The reply box starts over: a fresh key, nothing typed.
     assert value_of(answered, "input[name=idempotency_key]") != "reply-key-0002"
+
+
+def test_the_contact_pages_reply_box_keeps_a_refused_message_and_no_banner_comes_from_the_address(
+    api: TestClient, database: Database, sandbox: object
+) -> None:
+    brand = int(connect_brand(api, "x")["id"])
+    make_user(database, "Tenant A", "sam@support.test", Role.AGENT)
+    contact = api.post("/api/contacts", json={"name": "Grace Hopper"}).json()["id"]
+    post_id = network_post(sandbox, "x", "grace", "@ada where is my order?")
+    ui = login(api, "sam@support.test")
+    page = f"/contacts/{contact}"
+    assert (
+        "Your account is locked"
+        not in ui.get(page, params={"engage": "Your account is locked"}).text
+    )
+
+    refused = submit(
+        ui,
+        page,
+        f"{page}/engage",
+        {
+            "kind": "reply",
+            "account_id": brand,
+            "target": post_id,
+            "text": "y" * 300,
+            "idempotency_key": "contact-key-0001",
+        },
+    )
+    assert refused.status_code == 400
+    assert "Not sent: too long for x" in text_of(refused.text, "#err-engage")
+    assert value_of(refused.text, "#engage-target") == post_id
+    assert "y" * 300 in refused.text
+
+    sent = submit(
+        ui,
+        page,
+        f"{page}/engage",
+        {
+            "kind": "reply",
+            "account_id": brand,
+            "target": post_id,
+            "text": "It ships today!",
+            "idempotency_key": "contact-key-0002",
+        },
+    )
+    assert re.fullmatch(rf"{page}\?sent=\d+#engage", sent.headers["location"])
+    assert "reply sent" in text_of(ui.get(sent.headers["location"]).text, "#engage [role=status]")

@@ -297,12 +297,22 @@ def contacts_page(
 
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
 def contact_page(request: Request, ctx: UiCtx, contact_id: int) -> HTMLResponse:
+    return contact_view(request, ctx, contact_id)
+
+
+def contact_view(
+    request: Request, ctx: Ctx, contact_id: int, *, status: int = 200, **panels: Any
+) -> HTMLResponse:
+    """A Contact's page; ``panels`` is what another domain's box on it shows again after a
+    refused form (engage: the reply box's error and what was typed)."""
     contact = service.get(ctx.session, Contact, record_id(contact_id))
     related = [Lead.contact_id == contact.id]
     return render(
         request,
         ctx,
         "contact.html",
+        status=status,
+        **panels,
         contact=contact,
         account=ctx.session.get(Account, contact.account_id) if contact.account_id else None,
         owner=ctx.session.get(User, contact.owner_id) if contact.owner_id else None,

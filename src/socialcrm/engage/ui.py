@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import AppError, NotFound
 from socialcrm.crm.models import Ticket
-from socialcrm.crm.ui import add_ticket_panel, record_id, ticket_page
+from socialcrm.crm.ui import add_ticket_panel, contact_view, record_id, ticket_page
 from socialcrm.engage import service
 from socialcrm.engage.models import MessageKind, OutboundMessage
 from socialcrm.tenancy.models import Role, User
@@ -24,11 +23,13 @@ from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, templates
 router = APIRouter()
 
 
-def engage_box(user: User | None, contact: Any) -> dict[str, Any]:
+def engage_box(user: User | None, contact: Any, sent: str = "") -> dict[str, Any]:
     """What the Contact page's reply/DM box shows: usable accounts, this contact's messages,
-    and a fresh idempotency key (one per rendered form, so a double submit sends once)."""
+    the outcome of the message the page was sent back with (``?sent=<id>``, read from the
+    database, never text from the address), and a fresh idempotency key (one per rendered
+    form, so a double submit sends once)."""
     if user is None:
-        return {"accounts": [], "messages": [], "key": ""}
+        return {"accounts": [], "messages": [], "key": "", "outcome": ""}
     principal = Principal(tenant_id=user.tenant_id, role=Role(user.role), user_id=user.id)
     with get_database().session(tenant_id=user.tenant_id) as session:
         accounts = [
@@ -47,7 +48,26 @@ def engage_box(user: User | None, contact: Any) -> dict[str, Any]:
             }
             for m in service.list_messages(session, contact_id=contact.id, limit=20)
         ]
-    return {"accounts": accounts, "messages": messages, "key": secrets.token_urlsafe(16)}
+        outcome = _outcome(session, sent, contact.id)
+    return {
+        "accounts": accounts,
+        "messages": messages,
+        "key": secrets.token_urlsafe(16),
+        "outcome": outcome,
+    }
+
+
+def _outcome(session: Any, sent: str, contact_id: int) -> str:
+    if not sent.isdigit() or not 1 <= int(sent[:11]) <= MAX_ID:
+        return ""
+    try:
+        message = service.get_message(session, int(sent))
+    except NotFound:
+        return ""
+    if message.contact_id != contact_id:
+        return ""
+    notice = f"{message.kind} {message.status}"
+    return f"{notice}: {message.error}" if message.error else notice
 
 
 templates.env.globals["engage_box"] = engage_box
@@ -64,7 +84,7 @@ def send_from_contact(
     text: Annotated[str, Form(max_length=20_000)],
     idempotency_key: Annotated[str, Form(min_length=8, max_length=100)],
     target: Annotated[str, Form(max_length=320)] = "",
-) -> RedirectResponse:
+) -> Response:
     _check_csrf(request, csrf)
     request_ = service.SendRequest(
         kind=kind,
@@ -77,13 +97,15 @@ def send_from_contact(
     )
     try:
         sent = service.send(get_database(), ctx.principal, request_)
-        notice = f"{kind.value} {sent.message.status}"
-        if sent.message.error:
-            notice += f": {sent.message.error}"
     except AppError as exc:
-        notice = f"not sent: {exc.message}"
+        if isinstance(exc, NotFound):
+            raise
+        typed = {"account_id": str(account_id), "kind": kind.value, "target": target, "text": text}
+        return contact_view(
+            request, ctx, contact_id, status=400, engage_error=exc.message, engage_form=typed
+        )
     return RedirectResponse(
-        f"/contacts/{contact_id}?engage={quote(notice[:300])}#engage", status_code=303
+        f"/contacts/{contact_id}?sent={sent.message.id}#engage", status_code=303
     )
 
 
