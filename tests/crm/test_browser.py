@@ -4,7 +4,9 @@ beside its field with what was typed kept, delete after asking — and a Ticket'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -298,3 +300,26 @@ def test_an_agent_works_a_social_ticket_from_the_queue(
         ticket = session.get(Ticket, ticket_id)
         assert ticket is not None and ticket.status == "pending"
         assert ticket.first_responded_at is not None
+
+
+def test_the_sla_clock_counts_down_without_a_reload(chromium: Path, site: dict[str, Any]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, db = site["base"], site["db"]
+    with db.session(tenant_id=site["tenant"]) as session:
+        ticket = crm.create(session, Ticket, {"subject": "Soon due"})
+        ticket.first_response_due_at = ticket.created_at + timedelta(minutes=3)
+        ticket_id = ticket.id
+    with sync_playwright() as pw:
+        browser = _browser(pw, chromium)
+        page = browser.new_page()
+        page.clock.install()
+        _log_in(page, base, "sam@crm.test", f"/tickets/{ticket_id}")
+        clock = page.locator("#sla-clock [data-sla]")
+        expect(clock).to_have_text(re.compile(r"due in [23] min"))
+        page.evaluate("window.__sameDocument = true")
+        page.clock.fast_forward("05:00")
+        expect(clock).to_have_text("SLA breached")
+        expect(clock).to_have_attribute("data-sla", "breached")
+        assert page.evaluate("window.__sameDocument") is True  # no reload happened
+        browser.close()
