@@ -152,7 +152,7 @@ def compose_due(db: Any, tenant_id: int, account_ids: list[int], pairs: int) -> 
 def worker(url: str, sandbox_url: str, number: int, results: Any) -> None:
     from socialcrm.core.db import Database, make_engine, set_database, utcnow
     from socialcrm.core.settings import get_settings
-    from socialcrm.publishing import service
+    from socialcrm.publishing import sending
 
     get_settings().sandbox_url = sandbox_url
     db = Database(make_engine(url))
@@ -160,12 +160,12 @@ def worker(url: str, sandbox_url: str, number: int, results: Any) -> None:
     outcomes: Counter[str] = Counter()
     name = f"bench-worker-{number}"
     while True:
-        due = service.due_targets(db, utcnow(), limit=400)
+        due = sending.due_targets(db, utcnow(), limit=400)
         if not due:
             break
         random.shuffle(due)  # workers race for the same rows, in different orders
         for tenant_id, target_id in due:
-            outcomes[service.publish_target(db, tenant_id, target_id, worker=name)] += 1
+            outcomes[sending.publish_target(db, tenant_id, target_id, worker=name)] += 1
     results.put(dict(outcomes))
 
 

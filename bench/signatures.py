@@ -1,6 +1,7 @@
-"""Signature extraction: field-level precision/recall on the corpus, emails/s per core, latency.
+"""Signature extraction: field-level precision/recall on the corpus, emails/s per core, latency,
+and the CPU cost of hostile mails (one long ``Tel:`` line), which must grow linearly.
 
-    .venv/bin/python bench/signatures.py [--rounds 20]
+    .venv/bin/python bench/signatures.py [--rounds 20] [--hostile-kb 420]
 
 Throughput is counted on CPU time of this one process (so it is per core, and other load on
 the machine does not distort it); latency percentiles are wall-clock per message.
@@ -12,6 +13,7 @@ import argparse
 import resource
 import statistics
 import time
+from email.message import EmailMessage
 from pathlib import Path
 
 from socialcrm.signatures.analysis import analyse
@@ -24,6 +26,7 @@ CORPUS = Path(__file__).parents[1] / "tests" / "signatures" / "corpus"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--hostile-kb", type=int, default=420, help="largest hostile mail")
     args = parser.parse_args()
 
     report = evaluate(CORPUS)
@@ -52,6 +55,23 @@ def main() -> None:
     print(f"throughput: {n / cpu:,.0f} emails/s per core (CPU time), {n / wall:,.0f} emails/s wall")
     print(f"latency ms: p50 {q[49] * 1000:.2f}  p95 {q[94] * 1000:.2f}  p99 {q[98] * 1000:.2f}")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
+
+    print("\nhostile mail: one long 'Tel:' line of phone numbers (MIME parse + signatures)")
+    for kb in (args.hostile_kb // 4, args.hostile_kb // 2, args.hostile_kb):
+        raw = hostile_mail(kb * 1024)
+        cpu_start = time.process_time()
+        phones = sum(len(p.fields.phones) for p in analyse(parse_email(raw)))
+        cpu = time.process_time() - cpu_start
+        print(f"{len(raw) / 1024:8.0f} KB: {cpu * 1000:8.1f} ms CPU, {phones} phones kept")
+
+
+def hostile_mail(size: int) -> bytes:
+    numbers = " ".join(f"+49 30 {1_000_000 + i:07d}" for i in range(size // 15))
+    msg = EmailMessage()
+    msg["From"] = "Bob Miller <bob@example.de>"
+    msg["Subject"] = "numbers"
+    msg.set_content(f"Hi,\n\nsee below.\n\nBest regards,\nBob Miller\nTel: {numbers}\n")
+    return bytes(msg)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ _DATA_DIR = tempfile.mkdtemp(prefix="socialcrm-test-")
 os.environ.setdefault("SOCIALCRM_DATA_DIR", _DATA_DIR)
 os.environ["SOCIALCRM_IMMEDIATE_QUEUE"] = "true"
 os.environ["SOCIALCRM_BASE_URL"] = "http://testserver"
+os.environ["SOCIALCRM_PROVIDER_POLL_INTERVAL_S"] = "0"  # networks still processing a post
 os.environ.pop("SOCIALCRM_SANDBOX_URL", None)
 os.environ.pop("SOCIALCRM_DATABASE_URL", None)
 os.environ.pop("SOCIALCRM_QUEUE_URL", None)

@@ -39,6 +39,9 @@ class DemoLogin:
 
 def load_demo(db: Database, settings: Settings, sandbox_url: str) -> DemoLogin:
     """Idempotent: safe to run at every start."""
+    from socialcrm.wiring import wire
+
+    wire()  # the demo's Contacts are linked into the identity graph as they are saved
     world = json.loads(DEMO_WORLD.read_text())
     _register_sandbox_apps(sandbox_url, settings.base_url)
     with db.session(system=True) as session:

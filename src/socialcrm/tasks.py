@@ -7,6 +7,9 @@ from socialcrm.identity import tasks as identity_tasks
 from socialcrm.listening import tasks as listening_tasks
 from socialcrm.publishing import tasks as publishing_tasks
 from socialcrm.signatures import tasks as signatures_tasks
+from socialcrm.wiring import wire
+
+wire()  # every consumer imports this module before it runs a task
 
 __all__ = [
     "connection_tasks",

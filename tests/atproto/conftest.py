@@ -38,6 +38,7 @@ class AtprotoNetwork:
     pds: str
     appview: str
     control: str
+    plc: str
 
     def process(self) -> None:
         """Flush the PDS firehose into the AppView (what its subscription does continuously)."""
@@ -101,7 +102,7 @@ def atproto_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Atprot
                 process.kill()
                 pytest.fail(f"the atproto network did not start: {log_path.read_text()[-3000:]}")
             info: dict[str, Any] = json.loads(line)
-            yield AtprotoNetwork(info["pds"], info["appview"], info["control"])
+            yield AtprotoNetwork(info["pds"], info["appview"], info["control"], info["plc"])
         finally:
             if process.stdin is not None:
                 process.stdin.close()  # network.mjs closes the network and drops its schemas

@@ -30,6 +30,7 @@ from .conftest import AtprotoNetwork
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(900)]
 
 PASSWORD = "correct-horse-battery"
+ENTRYWAY = "http://127.0.0.1:9"  # a host that does not hold the accounts: resolution must
 
 
 @pytest.fixture(scope="module")
@@ -178,11 +179,17 @@ async def connected(
             world.alice.access,
             name=f"socialcrm-{datetime.now(UTC).timestamp()}",
         )
-        # Production configuration: authenticated calls to the PDS, public reads to the AppView.
-        provider = BlueskyProvider(http, atproto_network.pds, appview_url=atproto_network.appview)
+        # Production configuration: an entryway that does not host Alice (bsky.social's role;
+        # here nothing listens there), public reads to the AppView, and the PLC directory that
+        # names her PDS: the login must find her PDS through her DID document.
+        provider = BlueskyProvider(
+            http, ENTRYWAY, appview_url=atproto_network.appview, plc_url=atproto_network.plc
+        )
         tokens = await provider.login_with_app_password(
             world.alice.handle, app_password["password"]
         )
+        assert tokens.service_url == atproto_network.pds.rstrip("/")
+        assert tokens.scopes == ("com.atproto.appPass",)  # created without DM access
         yield provider, CallContext(access_token=tokens.access_token)
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from fastapi.testclient import TestClient
 
+from socialcrm.core.db import Database
+from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
 from tests.conftest import TEST_WORLD
 
 
@@ -70,3 +74,29 @@ def connect(
     got = api.get(f"/api/connections/{account_id}")
     assert got.status_code == 200
     return got.json()  # type: ignore[no-any-return]
+
+
+@contextmanager
+def api_of_new_tenant(db: Database, name: str) -> Iterator[tuple[TestClient, int]]:
+    """The API as an admin of a new tenant of ``db`` (committed data), and the tenant's id."""
+    with db.session(system=True) as session:
+        tenant = get_or_create_tenant(session, name)
+        _, key = create_api_key(session, tenant=tenant)
+        tenant_id = tenant.id
+    from socialcrm.web.app import create_app
+
+    with TestClient(create_app()) as api:
+        api.headers["Authorization"] = f"Bearer {key}"
+        yield api, tenant_id
+
+
+def connect_facebook_page(
+    api: TestClient, page_id: str = "104000000001", person: str = "ada.lovelace"
+) -> dict[str, Any]:
+    """Facebook Login as the person, then pick one of the Pages they manage."""
+    response = callback(api, "facebook", consent(start(api, "facebook"), person))
+    assert response.status_code == 303, response.text
+    key = response.headers["location"].rsplit("/", 1)[1]
+    picked = api.post(f"/api/connections/choices/{key}", json={"ids": [page_id]})
+    assert picked.status_code == 200, picked.text
+    return picked.json()["items"][0]  # type: ignore[no-any-return]

@@ -19,12 +19,15 @@ from socialcrm.core.notify import Notification
 from socialcrm.crm.models import Activity
 from socialcrm.providers.base import (
     CallContext,
+    Capability,
     ProfileData,
     Provider,
     RateLimited,
+    ReconnectRequired,
     TransientProviderError,
 )
-from tests.connections.flow import connect, register_app
+from socialcrm.providers.registry import PROVIDERS
+from tests.connections.flow import callback, connect, consent, register_app, start
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 
@@ -188,3 +191,34 @@ def test_disconnect_while_the_network_is_down_still_stops_use(
     assert after.provider_revoked is False  # the queue retries the revocation later
     assert after.refresh_token  # kept until the network confirms
     assert utcnow() >= (after.revoked_at or utcnow())
+
+
+def connect_without_refresh(api: TestClient, network: str) -> int:
+    """Mastodon through its redirect; Facebook through the Page pick that follows it."""
+    if network == "mastodon":
+        return int(connect(api, "mastodon", "ada")["id"])
+    register_app(api, "facebook")
+    answer = callback(api, "facebook", consent(start(api, "facebook"), "ada.lovelace"))
+    key = answer.headers["location"].rsplit("/", 1)[1]
+    picked = api.post(f"/api/connections/choices/{key}", json={"ids": ["104000000001"]})
+    assert picked.status_code == 200, picked.text
+    return int(picked.json()["items"][0]["id"])
+
+
+@pytest.mark.parametrize(
+    "network",
+    [n for n, info in PROVIDERS.items() if Capability.REFRESH not in info.capabilities],
+)
+def test_a_dead_token_without_refresh_asks_to_reconnect(
+    api: TestClient, database: Database, sandbox: object, network: str
+) -> None:
+    """Networks without refresh tokens (Mastodon, Facebook): the forced refresh cannot help,
+    so the call's own ``ReconnectRequired`` marks the account (it used to be an
+    ``UnboundLocalError``)."""
+    account = load(database, connect_without_refresh(api, network))
+    fault(sandbox, network=network, endpoint="*", status=401, count=5)
+    with pytest.raises(ReconnectRequired):
+        service.with_account(database, account.tenant_id, account.id, whoami)
+    assert load(database, account.id).status == AccountStatus.ERROR
+    shown = api.get(f"/api/connections/{account.id}").json()
+    assert shown["status"] == "error" and "reconnect" in shown["status_reason"]

@@ -44,6 +44,21 @@ def test_jobs_of_a_rolled_back_unit_of_work_are_dropped(database: Database) -> N
     assert CALLS == []
 
 
+def test_a_released_savepoint_is_not_the_commit(database: Database) -> None:
+    """Savepoints inside a unit of work (the identity sync runs some before every commit)
+    neither hand the jobs over early nor drop them when they roll back."""
+    CALLS.clear()
+    with database.session(system=True) as session:
+        enqueue_after_commit(session, remember, "after the commit")
+        with session.begin_nested():
+            pass
+        assert CALLS == []
+        with pytest.raises(RuntimeError), session.begin_nested():
+            raise RuntimeError("one step failed")
+        assert CALLS == []
+    assert CALLS == ["after the commit"]
+
+
 @pytest.fixture
 def committed_db(tmp_path: Path) -> Iterator[Database]:
     """A real, committed database: a consumer thread must see what the producer wrote."""

@@ -26,6 +26,10 @@ def test_blank_rows_are_dropped_and_types_follow_their_values() -> None:
             ("emails_value", ""),
             ("emails_kind", ""),
             ("emails_value", "ada@home.example.com"),
+            ("phones_kind", "mobile"),
+            ("phones_value", "+1 555 0100"),
+            ("phones_kind", ""),
+            ("phones_value", "+1 555 0199"),
             ("handles_kind", "x"),
             ("handles_value", "@ada"),
             ("owner_id", "7"),
@@ -38,6 +42,10 @@ def test_blank_rows_are_dropped_and_types_follow_their_values() -> None:
     body = forms.body(forms.CONTACT, values)
     assert body["emails"] == ["ada@acme.example.com", "ada@home.example.com"]
     assert body["email_types"] == {"ada@acme.example.com": "work"}
+    assert body["phones"] == [
+        {"number": "+1 555 0100", "type": "mobile"},
+        {"number": "+1 555 0199", "type": "business"},  # no type chosen: the default
+    ]
     assert body["handles"] == [{"network": "x", "handle": "@ada"}]
     assert (body["owner_id"], body["account_id"]) == (7, None)
     assert "tier" not in body  # nothing chosen: the schema's default

@@ -1,6 +1,6 @@
 """Migration 0019 on an existing database (SQLite, or PostgreSQL when configured): typed
-emails and phones, a Lead's owner (a routed social Lead keeps whom it was routed to), and
-Activities on a Lead; rows survive the SQLite table rebuilds, and it goes back down."""
+emails, a Lead's owner (a routed social Lead keeps whom it was routed to), and Activities on
+a Lead; the rows pointing at Leads survive (no table rebuild), and it goes back down."""
 
 from __future__ import annotations
 
@@ -67,8 +67,7 @@ def _seed(url: str) -> None:
 
 
 def test_0019_adds_the_columns_backfills_owners_and_goes_back_down(empty_url: str) -> None:
-    upgrade(empty_url, "0010")
-    upgrade(empty_url, "0007")
+    upgrade(empty_url, "0019-1")
     _seed(empty_url)
     upgrade(empty_url)
     engine = make_engine(empty_url)
@@ -78,7 +77,7 @@ def test_0019_adds_the_columns_backfills_owners_and_goes_back_down(empty_url: st
         assert conn.execute(text("SELECT count(*) FROM activities")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM listening_social_leads")).scalar() == 1
     columns = {c["name"] for c in inspect(engine).get_columns("contacts")}
-    assert {"email_types", "phone_types"} <= columns
+    assert "email_types" in columns
     engine.dispose()
 
     downgrade(empty_url, "0019-1")

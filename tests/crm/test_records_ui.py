@@ -30,6 +30,8 @@ CONTACT_FORM: dict[str, Any] = {
     "website": "navy.mil",
     "location": "Arlington",
     "tier": "gold",
+    "preferred_channel": "email",
+    "language": "en_us",
     "owner_id": "",
     "account_id": "",
     "enrichment_consent": "on",
@@ -78,12 +80,13 @@ def test_a_contact_is_created_with_typed_emails_phones_handles_and_owner(
         contact = session.scalars(select(Contact)).one()
         assert contact.emails == ["grace@navy.mil", "grace@example.com"]
         assert contact.email_types == {"grace@navy.mil": "work", "grace@example.com": "personal"}
-        assert contact.phone_types == {"+1 555 0100": "mobile"}
+        assert contact.phones == [{"number": "+1 555 0100", "type": "mobile"}]
         assert contact.handles == [
             {"network": "x", "handle": "grace"},
             {"network": "mastodon", "handle": "grace@hachyderm.io"},
         ]
         assert (contact.tier, contact.owner_id) == ("gold", people["sam"])
+        assert (contact.preferred_channel, contact.language) == ("email", "en-US")
         assert (contact.enrichment_consent, contact.marketing_consent) == (True, False)
     assert "contact.create" in _audit_actions(database, people["tenant"])
 
@@ -97,6 +100,7 @@ def test_bad_input_is_said_beside_each_field_and_what_was_typed_stays(
         "emails_value": ["grace@navy.mil", "not an address", ""],
         "phones_value": ["call me maybe", ""],
         "website": "javascript:alert(1)",
+        "language": "Klingon",
     }
     answer = submit(ui, "/contacts/new", "/contacts", form)
     assert answer.status_code == 400
@@ -106,6 +110,8 @@ def test_bad_input_is_said_beside_each_field_and_what_was_typed_stays(
     assert "@-sign" in text_of(page, "#err-emails-1")
     assert "digits, spaces" in text_of(page, "#err-phones-0")
     assert "http(s) address" in text_of(page, "#err-website")
+    assert "BCP 47 tag" in text_of(page, "#err-language")
+    assert value_of(page, "#f-language") == "Klingon"
     for jargon in ("String should", "Value error", "string_pattern", "handles.0", "pydantic"):
         assert jargon not in page
     # Everything typed is still there, in its place.
@@ -138,10 +144,12 @@ def test_a_contact_is_edited_and_unticked_consent_is_saved(
         emails=["old@example.com"],
         email_types={"old@example.com": "work"},
         enrichment_consent=True,
+        preferred_channel="sms",
+        language="de",
     )
     edit = ui.get(f"/contacts/{contact_id}/edit").text
     assert value_of(edit, "#f-emails-0") == "old@example.com"
-    form = {**CONTACT_FORM, "name": "Grace B. Hopper"}
+    form = {**CONTACT_FORM, "name": "Grace B. Hopper", "preferred_channel": "", "language": ""}
     form.pop("enrichment_consent")  # unticked: a browser sends nothing
     answer = submit(ui, f"/contacts/{contact_id}/edit", f"/contacts/{contact_id}/edit", form)
     assert answer.status_code == 303
@@ -151,6 +159,7 @@ def test_a_contact_is_edited_and_unticked_consent_is_saved(
         assert contact is not None
         assert contact.name == "Grace B. Hopper"
         assert contact.enrichment_consent is False
+        assert (contact.preferred_channel, contact.language) == (None, None)  # emptied
         assert contact.emails == ["grace@navy.mil", "grace@example.com"]
         assert "old@example.com" not in contact.email_types
 

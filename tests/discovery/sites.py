@@ -47,10 +47,16 @@ class Site:
 
         self.routes[path] = route
 
-    def slow(self, path: str, seconds: float) -> None:
+    def slow(
+        self,
+        path: str,
+        seconds: float,
+        body: str = "<html>late</html>",
+        content_type: str = "text/html",
+    ) -> None:
         def route(handler: Handler) -> None:
             time.sleep(seconds)
-            handler.reply(200, b"<html>late</html>", {"Content-Type": "text/html"})
+            handler.reply(200, body.encode(), {"Content-Type": content_type})
 
         self.routes[path] = route
 

@@ -171,6 +171,13 @@ NOT_PROFILES = [
     "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
     "https://www.youtube.com/embed/abc123XYZ",
     "https://youtu.be/dQw4w9WgXcQ",
+    # YouTube's own pages, not legacy custom URLs (youtube.com/name is /c/name)
+    "https://www.youtube.com/trending",
+    "https://www.youtube.com/music",
+    "https://www.youtube.com/gaming",
+    "https://www.youtube.com/news",
+    "https://www.youtube.com/feed/trending",
+    "https://m.youtube.com/premium",
     "https://www.tiktok.com/@acme/video/7300000000000000000",
     "https://pinterest.com/pin/create/button/?url=https%3A%2F%2Facme.com",
     "https://github.com/django/django",

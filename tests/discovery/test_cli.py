@@ -41,6 +41,24 @@ def test_csv_in_csv_out(tmp_path: Path) -> None:
     assert "http_404 1" in said
 
 
+def test_csv_out_never_carries_a_formula(tmp_path: Path) -> None:
+    with serve_site() as site:
+        site.page("/", (PAGES / "bakery_wordpress_footer.html").read_text())
+        source = tmp_path / "in.csv"
+        source.write_text(
+            "name,site_web,note,balance\n"
+            f'"=HYPERLINK(""https://evil.example"")",{site.url}/,@SUM(A1),-12.5\n'
+        )
+        target = tmp_path / "out.csv"
+        result = runner.invoke(app, ["discover", str(source), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(target.open()))
+    assert row["name"] == '\'=HYPERLINK("https://evil.example")'
+    assert row["note"] == "'@SUM(A1)"
+    assert row["balance"] == "-12.5"
+    assert row["social_facebook"] == "https://www.facebook.com/rosewoodbakerypdx"
+
+
 def test_jsonl_in_jsonl_out(tmp_path: Path) -> None:
     with serve_site() as site:
         site.page("/", (PAGES / "x_com_and_threads.html").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +230,137 @@ def test_many_sites_with_a_global_limit(site: Site) -> None:
     assert all(r.profiles for r in results)
     # robots.txt once for the host, however many requests
     assert [p for p, _ in site.seen].count("/robots.txt") == 1
+
+
+# --- the same sites, the same result (issue 16 item 7) ----------------------------------------
+
+
+def _footer_page(handle: str) -> str:
+    return (
+        "<html><body><main>Welcome</main><footer>"
+        f'<a href="https://www.instagram.com/{handle}">Instagram</a></footer></body></html>'
+    )
+
+
+def _many(requests: list[SiteRequest], **changes: object) -> list[SiteResult]:
+    async def run() -> list[SiteResult]:
+        async with Crawler(settings(**changes), allow_private=LOOPBACK) as crawler:
+            return await crawler.discover_many(requests)
+
+    return asyncio.run(run())
+
+
+def test_waiting_for_a_turn_at_a_busy_host_does_not_count_against_the_deadline(
+    site: Site,
+) -> None:
+    """Eight sites on one host, one request at a time, 0.3 s each: the last one waits 2 s for
+    its turn, far past a 1 s deadline that would have counted the queue."""
+    for i in range(8):
+        site.slow(f"/s{i}/", 0.3, _footer_page(f"shop{i}"))
+    requests = [SiteRequest(i, f"{site.url}/s{i}/") for i in range(8)]
+    results = _many(requests, timeout_s=0.5, per_host=1)
+    assert [r.failure for r in results] == [None] * 8
+    assert [r.profiles["instagram"] for r in results] == [
+        f"https://www.instagram.com/shop{i}" for i in range(8)
+    ]
+
+
+def test_an_internal_page_that_was_not_read_is_a_failure_not_an_empty_result(
+    site: Site,
+) -> None:
+    site.page("/", '<html><body><a href="/contact">Contact</a><a href="/about">About</a></body>')
+    site.slow("/contact", 3.0)
+    result = crawl(site.url + "/", timeout_s=0.5)
+    assert result.failure == "timeout"
+    assert "/contact" in result.detail
+    assert result.profiles == {}
+    site.page("/contact", "<html>nothing here</html>", status=404)  # an answer: no failure
+    site.page("/about", BAKERY)
+    found = crawl(site.url + "/", timeout_s=0.5)
+    assert found.failure is None
+    assert found.profiles["facebook"] == "https://www.facebook.com/rosewoodbakerypdx"
+
+
+def test_a_site_that_failed_for_a_passing_reason_is_tried_again_after_the_others(
+    site: Site,
+) -> None:
+    first: list[int] = []
+
+    def slow_once(handler: object) -> None:
+        first.append(1)
+        if len(first) == 1:
+            time.sleep(2.0)
+        body = _footer_page("flakyshop").encode()
+        handler.reply(200, body, {"Content-Type": "text/html"})  # type: ignore[attr-defined]
+
+    site.routes["/flaky/"] = slow_once
+    site.page("/steady/", _footer_page("steadyshop"))
+    seen: list[SiteResult] = []
+
+    async def run() -> list[SiteResult]:
+        async with Crawler(settings(timeout_s=0.5), allow_private=LOOPBACK) as crawler:
+            requests = [SiteRequest(1, site.url + "/flaky/"), SiteRequest(2, site.url + "/steady/")]
+            return await crawler.discover_many(requests, seen.append)
+
+    results = asyncio.run(run())
+    assert [r.key for r in results] == [1, 2]  # in the order asked, whatever finished first
+    assert results[0].failure is None
+    assert results[0].profiles == {"instagram": "https://www.instagram.com/flakyshop"}
+    assert sorted(r.key for r in seen) == [1, 2]  # each site reported once, with its final result
+
+
+def test_a_site_given_up_while_robots_txt_loads_does_not_open_its_host(site: Site) -> None:
+    site.slow("/robots.txt", 0.6, "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    site.page("/", BAKERY)
+
+    async def run() -> SiteResult:
+        async with Crawler(settings(), allow_private=LOOPBACK) as crawler:
+            first = asyncio.create_task(crawler.discover(SiteRequest(1, site.url + "/")))
+            await asyncio.sleep(0.2)
+            first.cancel()
+            return await crawler.discover(SiteRequest(2, site.url + "/"))
+
+    result = asyncio.run(run())
+    assert result.failure == "robots_disallowed"
+    assert [path for path, _ in site.seen] == ["/robots.txt"]
+
+
+def test_a_site_given_up_while_waiting_for_robots_txt_leaves_the_others_their_answer(
+    site: Site,
+) -> None:
+    """A waiter that gives up must not cancel the shared read: the other sites of the origin
+    would get no result at all (neither profiles nor a failure)."""
+    site.slow("/robots.txt", 0.6, "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    site.page("/", BAKERY)
+
+    async def run() -> list[SiteResult]:
+        async with Crawler(settings(), allow_private=LOOPBACK) as crawler:
+            loader = asyncio.create_task(crawler.discover(SiteRequest(1, site.url + "/")))
+            await asyncio.sleep(0.1)
+            quitter = asyncio.create_task(crawler.discover(SiteRequest(2, site.url + "/")))
+            stayer = asyncio.create_task(crawler.discover(SiteRequest(3, site.url + "/")))
+            await asyncio.sleep(0.2)
+            quitter.cancel()
+            return list(await asyncio.gather(loader, stayer))
+
+    results = asyncio.run(run())
+    assert [r.failure for r in results] == ["robots_disallowed", "robots_disallowed"]
+
+
+def test_the_plain_http_fallback_keeps_the_organisation_name(site: Site) -> None:
+    """The link sits in body text: only its likeness to the name makes it the organisation's."""
+    site.page(
+        "/",
+        '<html><body><main><p>Pastries daily. <a href="https://www.instagram.com/acmebakery">'
+        "acmebakery</a></p></main></body></html>",
+    )
+    bare = f"https://127.0.0.1:{site.port}/"  # what site_url makes of "127.0.0.1:port"
+
+    async def run() -> SiteResult:
+        async with Crawler(settings(timeout_s=0.5), allow_private=LOOPBACK) as crawler:
+            return await crawler.discover(SiteRequest(1, bare, "Acme Bakery", http_fallback=True))
+
+    result = asyncio.run(run())
+    assert result.failure is None
+    assert result.final_url == site.url + "/"
+    assert result.profiles == {"instagram": "https://www.instagram.com/acmebakery"}

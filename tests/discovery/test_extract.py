@@ -99,6 +99,13 @@ def test_a_page_without_any_social_hint_is_not_parsed_at_all() -> None:
     assert find_candidates("<html><body><p>Hello</p></body></html>", "https://a.example") == []
 
 
+def test_a_page_whose_only_profile_is_on_a_known_mastodon_server() -> None:
+    html = _page('<footer><a href="https://mastodon.social/@zetahq">Mastodon</a></footer>')
+    assert extract_profiles(html, "https://zeta.example/", "Zeta") == {
+        "mastodon": "https://mastodon.social/@zetahq"
+    }
+
+
 def test_uppercase_and_relative_wrapped_links() -> None:
     html = _page(
         '<footer><a href="HTTPS://WWW.FACEBOOK.COM/ZetaHQ">F</a>'

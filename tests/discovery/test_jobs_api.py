@@ -61,7 +61,8 @@ def test_a_job_enriches_items_and_keeps_their_other_keys(
         {"name": "No website", "phone": "555-0100"},
         {"name": "Quanta Robotics", "site_web": quanta.url + "/", "tags": ["b2b"]},
     ]
-    created = _post(api, {"items": items, "source_job_id": "parent-42"})
+    parent = _post(api, {"items": items[:1]}).json()["id"]
+    created = _post(api, {"items": items, "source_job_id": parent})
     assert created.status_code == 202, created.text
     body = created.json()
     assert body["job_type"] == "socials"
@@ -72,7 +73,7 @@ def test_a_job_enriches_items_and_keeps_their_other_keys(
 
     state = api.get(f"/api/jobs/{body['id']}").json()
     assert state["status"] == "completed"
-    assert state["source_job_id"] == "parent-42"
+    assert state["source_job_id"] == parent
     assert (state["processed_count"], state["found_count"], state["failed_count"]) == (2, 2, 0)
     assert state["progress"] == 1.0
 
@@ -299,3 +300,104 @@ def test_a_job_that_cannot_finish_is_marked_failed(api: TestClient, database: Da
     state = api.get(f"/api/jobs/{job_id}").json()
     assert state["status"] == "failed"
     assert "database unavailable" in state["error"]
+
+
+# --- source jobs, usage, CSV (issues 21 item 11 and 22 item 2) --------------------------------
+
+
+def test_source_job_id_must_name_a_job_of_the_same_account(
+    api: TestClient, app_client: TestClient, database: Database
+) -> None:
+    body = {"items": [{"site_web": "https://a.example"}]}
+    huey.immediate = False  # nothing needs to run: only the checks at creation
+    try:
+        own = _post(api, body).json()["id"]
+        with database.session(system=True) as session:
+            other_key = make_api_key(session, tenant=make_tenant(session, name="Tenant B"))
+        headers = {"Authorization": f"Bearer {other_key}"}
+        theirs = app_client.post("/api/jobs/socials", json=body, headers=headers).json()["id"]
+        for unknown in ("parent-42", "00000000-0000-0000-0000-000000000000", theirs):
+            error = _error(_post(api, {**body, "source_job_id": unknown}), 400, "validation_error")
+            assert error["details"] == {"source_job_id": unknown}
+        chained = _post(api, {**body, "source_job_id": own})
+        assert chained.status_code == 202
+        assert chained.json()["source_job_id"] == own
+    finally:
+        huey.flush()
+        huey.immediate = True
+
+
+def test_usage_of_the_month(api: TestClient, app_client: TestClient, database: Database) -> None:
+    empty = api.get("/api/jobs/usage").json()
+    assert (empty["ef_used"], empty["ef_ceiling"], empty["ef_remaining"], empty["jobs"]) == (
+        0.0,
+        None,
+        None,
+        0,
+    )
+    assert empty["month_start"].endswith("-01T00:00:00+00:00")
+    _set_policy(database, ef_ceiling=0.01)
+    huey.immediate = False
+    try:
+        first = _post(api, {"items": [{"site_web": f"https://s{i}.example"} for i in range(4)]})
+        second = _post(api, {"items": [{"site_web": "https://t.example"}]}).json()["id"]
+        with database.session(system=True) as session:
+            other_key = make_api_key(session, tenant=make_tenant(session, name="Tenant B"))
+        other = {"Authorization": f"Bearer {other_key}"}
+        app_client.post(
+            "/api/jobs/socials", json={"items": [{"site_web": "x.example"}]}, headers=other
+        )
+    finally:
+        huey.flush()
+        huey.immediate = True
+    with database.session(system=True) as session:
+        tenant_id = session.get(DiscoveryJob, second).tenant_id  # type: ignore[union-attr]
+    service.fail_job(database, tenant_id, second, "chunk 0: gave up")  # a failed job is given back
+    usage = api.get("/api/jobs/usage").json()
+    assert usage["ef_used"] == pytest.approx(first.json()["ef_cost"]) == pytest.approx(0.0022)
+    assert usage["ef_ceiling"] == 0.01
+    assert usage["ef_remaining"] == pytest.approx(0.0078)
+    assert usage["jobs"] == 2  # the other tenant's job is not counted
+    assert app_client.get("/api/jobs/usage", headers=other).json()["jobs"] == 1
+
+
+def test_the_csv_header_lists_only_the_columns_of_the_items_returned(
+    api: TestClient, bakery: Site
+) -> None:
+    items = [
+        {"name": "Rosewood Bakery", "site_web": bakery.url, "city": "Portland"},
+        {"name": "No website", "phone": "555-0100", "fax": "555-0101"},  # dropped
+    ]
+    job_id = _post(api, {"items": items}).json()["id"]
+    text = api.get(f"/api/jobs/{job_id}/results?format=csv").text
+    header = next(csv.reader(io.StringIO(text)))
+    assert header[:3] == ["name", "site_web", "city"]
+    assert "phone" not in header and "fax" not in header
+    assert header[3:9] == SOCIAL_COLUMNS
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(api: TestClient, bakery: Site) -> None:
+    """OWASP CSV injection: = + - @ tab and carriage return start a formula."""
+    cells = {
+        "name": '=HYPERLINK("https://evil.example","Click")',
+        "plus": "+1+cmd|' /C calc'!A0",
+        "minus": "-2+3",
+        "at": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "tab": "\t=1+1",
+        "cr": "\r=1+1",
+        "fine": "Rosewood = good",
+        "number": -5,
+        "signed_text": "-5",
+        "=formula_key": "x",
+    }
+    job_id = _post(api, {"items": [{"site_web": bakery.url, **cells}]}).json()["id"]
+    text = api.get(f"/api/jobs/{job_id}/results?format=csv").text
+    header, row = list(csv.reader(io.StringIO(text, newline="")))
+    by_column = dict(zip(header, row, strict=True))
+    for key in ("name", "plus", "minus", "at", "tab", "cr"):
+        assert by_column[key] == "'" + cells[key], key
+    assert by_column["fine"] == "Rosewood = good"
+    assert by_column["number"] == by_column["signed_text"] == "-5"  # a number is no formula
+    assert "'=formula_key" in header and "=formula_key" not in header
+    json_row = api.get(f"/api/jobs/{job_id}/results").json()[0]
+    assert json_row["name"] == cells["name"]  # JSON is data, not a spreadsheet: unchanged

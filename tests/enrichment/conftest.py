@@ -1,7 +1,10 @@
-"""Enrichment test helpers: connected sandbox accounts and Contacts made through the API."""
+"""Enrichment test helpers: connected sandbox accounts and Contacts made through the API.
+
+Every enrichment test fails if a provider call happens inside an open write transaction."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +15,10 @@ from sqlalchemy import select
 from socialcrm.core.db import Database
 from socialcrm.enrichment.models import SocialProfileLink
 from tests.conftest import TEST_WORLD
-from tests.connections.flow import connect, register_app
+from tests.connections.flow import connect, connect_facebook_page, register_app
+from tests.txn_guard import (
+    no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
+)
 
 
 def connect_x(api: TestClient, handle: str = "grace") -> dict[str, Any]:
@@ -64,7 +70,6 @@ def links_of(database: Database, tenant_id: int | None = None) -> list[SocialPro
 @pytest.fixture
 def world_restore(sandbox: Any) -> Iterator[Any]:
     """For tests that load their own world: the test world is back afterwards."""
-    import json
 
     try:
         yield sandbox
@@ -76,3 +81,26 @@ def world_restore(sandbox: Any) -> Iterator[Any]:
 def accounts(api: TestClient, sandbox: Any) -> dict[str, dict[str, Any]]:
     """The tenant connected to X (as grace), Mastodon (as alan) and Bluesky (as grace)."""
     return {"x": connect_x(api), "mastodon": connect_mastodon(api), "bluesky": connect_bluesky(api)}
+
+
+@pytest.fixture
+def facebook(api: TestClient, world_restore: Any) -> None:
+    """A connected Facebook Page, and a second Page to look up (the test world has one)."""
+    world = json.loads(TEST_WORLD.read_text())
+    world["people"].append(
+        {
+            "name": "Hopper Lectures",
+            "accounts": [
+                {
+                    "network": "facebook",
+                    "user_id": "104000000093",
+                    "handle": "hopperlectures",
+                    "account_type": "page",
+                    "display_name": "Hopper Lectures",
+                }
+            ],
+        }
+    )
+    world_restore.load_world(world)
+    register_app(api, "facebook")
+    connect_facebook_page(api)

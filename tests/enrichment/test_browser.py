@@ -48,16 +48,17 @@ def site(tmp_path: Path, sandbox: Any) -> Iterator[tuple[str, int]]:
             from socialcrm.web.app import create_app
             from tests.enrichment.conftest import connect_bluesky, connect_x
 
-            with TestClient(create_app()) as client:
-                client.headers["Authorization"] = f"Bearer {key}"
-                connect_x(client)
-                connect_bluesky(client)
+            # The Contact first: created after the accounts, it would be enriched at once.
             with db.session(system=True) as session:
                 session.info.update(system=False, tenant_id=tenant.id)
                 contact = Contact(**(ADA | {"search_text": "ada"}))
                 session.add(contact)
                 session.flush()
                 contact_id = contact.id
+            with TestClient(create_app()) as client:
+                client.headers["Authorization"] = f"Bearer {key}"
+                connect_x(client)
+                connect_bluesky(client)
             api.close()
             yield base, contact_id
     finally:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database
 from socialcrm.enrichment.models import SocialPost, SocialProfileLink, SocialProfileSnapshot
-from tests.enrichment.conftest import ADA, make_contact
+from tests.enrichment.conftest import ADA, connect_x, make_contact
 
 
 def by_network(social: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -216,3 +216,54 @@ def test_thresholds_are_tenant_settings(api: TestClient, accounts: dict[str, Any
     contact = make_contact(api, **ADA)
     links = by_network(api.get(f"/api/contacts/{contact['id']}/social").json())
     assert links["x"]["status"] == "suggested"  # 0.98 is no longer enough to link
+
+
+def test_finding_profiles_for_a_consenting_contact_stores_links_then_posts(
+    api: TestClient, sandbox: Any
+) -> None:
+    """Issue 16.4: "Find social profiles" stored the links, then fetched the posts with the
+    request's write transaction still open (the package's guard fails on that)."""
+    contact = make_contact(api, **(ADA | {"enrichment_consent": True}))  # nothing connected yet
+    connect_x(api)
+    body = api.post(f"/api/contacts/{contact['id']}/social/find").json()
+    x = by_network(body["social"])["x"]
+    assert x["status"] == "linked"
+    assert [p["post_id"] for p in x["posts"]] == ["9001"]
+
+
+def test_the_queued_enrichment_of_a_consenting_contact_stores_links_then_posts(
+    api: TestClient, accounts: dict[str, Any]
+) -> None:
+    """The same for trigger (A): the queued job kept its unit of work open over the posts."""
+    contact = make_contact(api, **(ADA | {"enrichment_consent": True}))
+    x = by_network(api.get(f"/api/contacts/{contact['id']}/social").json())["x"]
+    assert x["status"] == "linked"
+    assert [p["post_id"] for p in x["posts"]] == ["9001"]
+
+
+def test_thresholds_keep_the_products_promise(api: TestClient, database: Database) -> None:
+    """Issue 16.3: auto-link only at ≥ 0.9; suggestions from 0.5 and below the auto-link
+    threshold. Anything else is a 400 with the error envelope, and nothing changes."""
+    for change, field in (
+        ({"auto_link_threshold": 0.8}, "auto_link_threshold"),
+        ({"auto_link_threshold": 0.0}, "auto_link_threshold"),
+        ({"suggest_threshold": 0.3}, "suggest_threshold"),
+        ({"suggest_threshold": 0.9}, "suggest_threshold"),  # not below auto-link (0.9)
+        ({"auto_link_threshold": 0.95, "suggest_threshold": 0.97}, "suggest_threshold"),
+    ):
+        response = api.patch("/api/enrichment/settings", json=change)
+        assert response.status_code == 400, (change, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert field in error["message"]
+        assert field in error["details"]["fields"]
+    assert api.get("/api/enrichment/settings").json() == {
+        "auto_link_threshold": 0.9,
+        "suggest_threshold": 0.5,
+        "restrict_without_consent": True,
+    }
+    ok = api.patch(
+        "/api/enrichment/settings", json={"auto_link_threshold": 0.95, "suggest_threshold": 0.7}
+    )
+    assert ok.status_code == 200
+    assert (ok.json()["auto_link_threshold"], ok.json()["suggest_threshold"]) == (0.95, 0.7)

@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment.models import EnrichmentRun, SocialProfileLink
-from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
 from tests.conftest import TEST_WORLD, committed_database
+from tests.connections.flow import api_of_new_tenant
 from tests.enrichment.conftest import connect_x
 
 N = 120
@@ -77,14 +76,7 @@ def test_a_killed_worker_run_resumes_from_its_cursor(
 ) -> None:
     db, url = committed_db
     world_restore.load_world(_world())
-    with db.session(system=True) as session:
-        tenant = get_or_create_tenant(session, "Kill Co")
-        _, key = create_api_key(session, tenant=tenant)
-        tenant_id = tenant.id
-    from socialcrm.web.app import create_app
-
-    with TestClient(create_app()) as api:
-        api.headers["Authorization"] = f"Bearer {key}"
+    with api_of_new_tenant(db, "Kill Co") as (api, tenant_id):
         connect_x(api)
     now = utcnow()
     with db.engine.begin() as conn:  # bulk insert: no per-Contact trigger

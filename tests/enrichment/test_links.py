@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database
 from socialcrm.enrichment.models import (
     ContactKey,
+    LinkStatus,
     SocialPost,
     SocialProfileLink,
     SocialProfileSnapshot,
 )
 from socialcrm.tenancy.models import Tenant
-from tests.conftest import make_api_key, make_tenant
-from tests.enrichment.conftest import ADA, make_contact
+from tests.conftest import committed_database, make_api_key, make_tenant
+from tests.connections.flow import api_of_new_tenant
+from tests.enrichment.conftest import ADA, connect_bluesky, make_contact
 
 
 def count(database: Database, model: type, **where: Any) -> int:
@@ -180,3 +186,123 @@ def test_another_tenant_sees_none_of_it(
     )
     report = app_client.get("/api/enrichment/report", headers=headers).json()
     assert report["contacts"] == 0 and report["coverage"] == []
+
+
+def test_adding_a_profile_for_a_consenting_contact_links_it_and_fetches_its_posts(
+    api: TestClient, accounts: dict[str, Any]
+) -> None:
+    """Issue 16.4: the posts were fetched while the request held its write transaction (on
+    SQLite: 30 s, then "database is locked" and a 500). The package's guard fails any test
+    that calls a provider inside an open write transaction."""
+    contact = make_contact(api, name="Somebody Else", enrichment_consent=True)
+    response = api.post(
+        f"/api/contacts/{contact['id']}/social/links",
+        json={"handle_or_url": "https://bsky.app/profile/ada.bsky.social"},
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["provider"], response.json()["status"]) == ("bluesky", "linked")
+    social = api.get(f"/api/contacts/{contact['id']}/social").json()
+    bluesky = next(lk for lk in social["links"] if lk["provider"] == "bluesky")
+    assert [p["text"] for p in bluesky["posts"]] == ["Testing Bluesky with @grace.bsky.social"]
+
+
+def test_adding_a_profile_on_sqlite_answers_at_once(tmp_path: Path, sandbox: Any) -> None:
+    """The user's view of issue 16.4, on committed data with the production engine: the
+    answer comes at once (it took 30 s and was a 500 on SQLite)."""
+    with (
+        committed_database(tmp_path, "addlink") as (db, _url),
+        api_of_new_tenant(db, "Add Link Co") as (api, _tenant_id),
+    ):
+        connect_bluesky(api)
+        contact = make_contact(api, name="Somebody Else", enrichment_consent=True)
+        started = time.monotonic()
+        response = api.post(
+            f"/api/contacts/{contact['id']}/social/links",
+            json={"handle_or_url": "https://bsky.app/profile/ada.bsky.social"},
+        )
+        elapsed = time.monotonic() - started
+        assert response.status_code == 201, response.text
+        assert elapsed < 10, f"took {elapsed:.1f} s"
+        social = api.get(f"/api/contacts/{contact['id']}/social").json()
+        assert [p["text"] for p in social["links"][0]["posts"]] == [
+            "Testing Bluesky with @grace.bsky.social"
+        ]
+
+
+@pytest.mark.usefixtures("facebook")
+def test_a_second_facebook_profile_asks_to_replace_the_first(
+    api: TestClient, database: Database
+) -> None:
+    """Issue 22.6: a person has one Facebook (Creatio: one Facebook option per Contact), so a
+    second profile there replaces the first only when asked to."""
+    contact = make_contact(api, name="Somebody Else")
+    url = f"/api/contacts/{contact['id']}/social/links"
+    first = api.post(url, json={"handle_or_url": "https://www.facebook.com/hopperlectures"})
+    assert first.status_code == 201, first.text
+    second = api.post(url, json={"handle_or_url": "https://www.facebook.com/analyticalengines"})
+    assert second.status_code == 409, second.text
+    error = second.json()["error"]
+    assert error["code"] == "conflict"
+    assert "@hopperlectures" in error["message"] and "replace=true" in error["message"]
+    assert [lk["handle"] for lk in error["details"]["linked"]] == ["hopperlectures"]
+    assert count(database, SocialProfileLink, provider="facebook") == 1  # nothing changed
+    assert api.post(url, json={"handle_or_url": "facebook.com/hopperlectures"}).status_code == 201
+
+    replaced = api.post(
+        url, json={"handle_or_url": "https://www.facebook.com/analyticalengines", "replace": True}
+    )
+    assert replaced.status_code == 201, replaced.text
+    social = api.get(f"/api/contacts/{contact['id']}/social").json()
+    facebook = {
+        lk["handle"]: lk["status"] for lk in social["links"] if lk["provider"] == "facebook"
+    }
+    assert facebook == {"analyticalengines": "linked", "hopperlectures": "rejected"}
+    assert count(database, AuditLog, action="social_link.replace") == 1
+
+
+@pytest.mark.usefixtures("facebook")
+def test_confirming_a_second_facebook_suggestion_asks_to_replace_the_first(
+    api: TestClient, database: Database
+) -> None:
+    contact = make_contact(api, name="Somebody Else")
+    url = f"/api/contacts/{contact['id']}/social/links"
+    api.post(url, json={"handle_or_url": "https://www.facebook.com/hopperlectures"})
+    with database.session(system=True) as session:
+        tenant_id = session.scalars(select(Tenant.id)).one()
+        suggestion = SocialProfileLink(
+            tenant_id=tenant_id,
+            contact_id=contact["id"],
+            provider="facebook",
+            external_user_id="104000000001",
+            handle="analyticalengines",
+            handle_key="analyticalengines",
+            status=LinkStatus.SUGGESTED,
+            confidence=0.7,
+        )
+        session.add(suggestion)
+        session.flush()
+        suggestion_id = suggestion.id
+    refused = api.post(f"/api/social-links/{suggestion_id}/confirm")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["details"]["linked"][0]["handle"] == "hopperlectures"
+    confirmed = api.post(f"/api/social-links/{suggestion_id}/confirm", params={"replace": True})
+    assert confirmed.status_code == 200, confirmed.text
+    social = api.get(f"/api/contacts/{contact['id']}/social").json()
+    linked = [lk["handle"] for lk in social["links"] if lk["status"] == "linked"]
+    assert linked == ["analyticalengines"]
+
+
+def test_networks_where_people_have_several_profiles_keep_them_all(
+    api: TestClient, accounts: dict[str, Any]
+) -> None:
+    contact = make_contact(api, name="Somebody Else")
+    url = f"/api/contacts/{contact['id']}/social/links"
+    for profile in ("https://mastodon.social/@ada", "https://mastodon.social/@grace", "@grace"):
+        provider = "x" if profile == "@grace" else None
+        response = api.post(url, json={"handle_or_url": profile, "provider": provider})
+        assert response.status_code == 201, (profile, response.text)
+    response = api.post(url, json={"handle_or_url": "@ada", "provider": "x"})
+    assert response.status_code == 201, response.text
+    social = api.get(f"/api/contacts/{contact['id']}/social").json()
+    linked = sorted((lk["provider"], lk["handle"]) for lk in social["links"])
+    assert linked == [("mastodon", "ada"), ("mastodon", "grace"), ("x", "ada"), ("x", "grace")]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.enrichment.keys import contact_keys, handle_key, phone_key
 from socialcrm.enrichment.matching import ContactWork, Refreshes
-from socialcrm.enrichment.models import SocialProfileLink
+from socialcrm.enrichment.models import LinkStatus, SocialProfileLink
 from socialcrm.enrichment.pacing import RESET_MARGIN, Pacer, pause_for
 from socialcrm.enrichment.policy import EnrichmentPolicy, policy_from
 from socialcrm.enrichment.scoring import (
@@ -125,6 +125,10 @@ def test_policy_defaults_and_bad_values() -> None:
     assert policy_from({"enrichment": {"auto_link_threshold": "high"}}) == EnrichmentPolicy()
     crossed = policy_from({"enrichment": {"auto_link_threshold": 0.3, "suggest_threshold": 0.6}})
     assert crossed == EnrichmentPolicy()
+    # Stored before the product's bounds were enforced: read back inside them.
+    loose = policy_from({"enrichment": {"auto_link_threshold": 0.8, "suggest_threshold": 0.2}})
+    assert loose == EnrichmentPolicy()
+    assert policy_from({"enrichment": {"auto_link_threshold": 0.85}}) == EnrichmentPolicy()
     assert EnrichmentPolicy().may_fetch_posts(False) is False
     assert EnrichmentPolicy(restrict_without_consent=False).may_fetch_posts(False) is True
 
@@ -149,3 +153,23 @@ def test_a_contact_with_no_candidate_and_no_link_has_nothing_to_store() -> None:
     assert not session.new and not session.dirty and not session.deleted
     assert not nothing_to_store([Candidate(profile())], [])
     assert not nothing_to_store([], [SocialProfileLink(contact_id=7)])
+
+
+@pytest.mark.parametrize(("network", "status"), [("facebook", "suggested"), ("x", "linked")])
+def test_a_certain_match_beside_a_linked_profile(network: str, status: str) -> None:
+    """Where a person has one profile (Facebook: the adapter says so), the automatic search
+    never links a second one: a person decides whether it replaces the first. Where people
+    have several (X), it is linked."""
+    facts = ContactFacts(name="Ada Lovelace", handles={network: frozenset({"ada.page"})})
+    held = SocialProfileLink(
+        contact_id=7, provider=network, external_user_id="1", status=LinkStatus.LINKED
+    )
+    found = profile(network=network, user_id="2", handle="ada.page")
+    strong = Candidate(found, {"handle"}, verified_email="ada@analytical.co.uk")
+    known = Refreshes(profiles={(network, "1"): profile(network=network, user_id="1")})
+    session = Session()  # unbound: adds only, no query
+    work = ContactWork(7, facts)
+    apply_contact(session, work, [strong], [held], known, EnrichmentPolicy(), {network}, {}, NOW)
+    added = [o for o in session.new if isinstance(o, SocialProfileLink)]
+    assert [(lk.external_user_id, lk.status) for lk in added] == [("2", status)]
+    assert ("replaces" in added[0].signals) == (status == "suggested")

@@ -88,11 +88,24 @@ def test_merge_and_reject_from_the_review_queue(
         spoof = page.locator("tr", has_text="@j0hn_doe")
         expect(spoof).to_contain_text("confusable_with:john_doe")
         expect(spoof).to_contain_text("John Doe")
+        # The look-alike character is marked, with its code point.
+        expect(spoof.locator("mark.confusable")).to_have_text("0")
+        expect(spoof).to_contain_text("U+0030 digit zero")
         page.screenshot(path=str(tmp_path / "reviews.png"), full_page=True)
         if os.environ.get("SOCIALCRM_SCREENSHOT_REVIEWS"):
             page.screenshot(path=os.environ["SOCIALCRM_SCREENSHOT_REVIEWS"], full_page=True)
 
-        spoof.get_by_role("button", name="Merge @j0hn_doe").click()
+        spoof.get_by_role("link", name="Merge @j0hn_doe").click()
+        expect(page.get_by_role("heading", name="Merge @j0hn_doe into a contact")).to_be_visible()
+        expect(page.get_by_role("note")).to_contain_text("only looks like @john_doe")
+        expect(page.locator("input[name=contact_id]:checked")).to_have_count(0)
+        # Nothing chosen: the merge is refused, nothing moves.
+        page.get_by_role("button", name="Merge into the chosen contact").click()
+        expect(page.get_by_role("alert")).to_contain_text("choose the contact")
+        # Searched as you type; the person decides it is John Doe after all.
+        page.get_by_label("Search contacts").press_sequentially("doe")
+        page.get_by_role("radio", name="John Doe").check()
+        page.get_by_role("button", name="Merge into the chosen contact").click()
         expect(page.get_by_role("status").filter(has_text="Merged.")).to_be_visible()
         expect(page.locator("tr", has_text="@j0hn_doe")).to_have_count(0)
 

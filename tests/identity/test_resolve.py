@@ -43,9 +43,10 @@ def test_a_contacts_handle_resolves_with_profile_data_and_social_graph(
     assert body["profile_data"]["name"] == "John Doe"
     assert body["profile_data"]["tier"] == "gold"
     assert body["profile_data"]["last_interaction"] is not None
-    assert body["social_graph"]["x_id"] == "123456789"
-    assert body["social_graph"]["x_url"] == "https://x.com/john_doe"
-    assert body["social_graph"]["mastodon_url"] == "https://mastodon.social/@john"
+    assert body["social_graph"]["x"] == [
+        {"user_id": "123456789", "handle": "john_doe", "url": "https://x.com/john_doe"}
+    ]
+    assert body["social_graph"]["mastodon"][0]["url"] == "https://mastodon.social/@john"
 
     # The same customer is recognised on Mastodon, by handle, in the @user@instance form.
     other = resolve(api, "@John@Mastodon.Social", "mastodon")
@@ -62,7 +63,7 @@ def test_known_user_id_with_a_new_handle_resolves_and_keeps_history(
     body = resolve(api, "@jd_official", user_id="42")
     assert body["resolved"] is True and body["customer_id"] == contact_id
     assert body["match"]["signals"]["previous_handle"] == "john_doe"
-    assert body["social_graph"]["x_handle"] == "jd_official"
+    assert [p["handle"] for p in body["social_graph"]["x"]] == ["jd_official"]
     with database.session(tenant_id=tenant_id) as session:
         aliases = session.scalars(select(HandleAlias).order_by(HandleAlias.id)).all()
         assert [(a.handle, a.retired_at is None) for a in aliases] == [
@@ -152,7 +153,7 @@ def test_email_mapping_links_an_unknown_user_id_to_the_contact(
     body = resolve(api, "@ada.bsky.social", "bluesky", user_id="did:plc:ewvi7nxzyoun6zhxrhs64oiz")
     assert body["resolved"] is True and body["customer_id"] == contact_id
     assert body["match"]["method"] == "email"
-    assert body["social_graph"]["bluesky_id"] == "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+    assert body["social_graph"]["bluesky"][0]["user_id"] == "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
     # Learnt: the user id is now in the graph and resolves directly.
     again = resolve(api, "ada.bsky.social", "bluesky", user_id="did:plc:ewvi7nxzyoun6zhxrhs64oiz")
     assert again["match"]["method"] == "user_id"
@@ -174,7 +175,7 @@ def test_record_identity_is_the_entry_point_for_other_domains(
         assert clash.conflict_contact_id == contact_id  # not moved silently
     body = resolve(api, "jd@fosstodon.org", "mastodon", user_id="77")
     assert body["customer_id"] == contact_id
-    assert body["social_graph"]["mastodon_id"] == "77@fosstodon.org"
+    assert body["social_graph"]["mastodon"][0]["user_id"] == "77@fosstodon.org"
 
 
 @pytest.mark.parametrize(
@@ -261,11 +262,12 @@ def test_cache_expires_within_five_minutes(
         database, tenant_id, handles=[{"network": "x", "handle": "lee", "user_id": "3"}]
     )
     with time_machine.travel(utcnow(), tick=False) as clock:
-        resolve(api, "lee", user_id="3")
-        api.patch(f"/api/contacts/{contact_id}", json={"name": "Lee Renamed"})
-        assert resolve(api, "lee", user_id="3")["profile_data"]["name"] == "John Doe"
+        assert resolve(api, "lee", user_id="3")["profile_data"]["last_interaction"] is None
+        with database.session(tenant_id=tenant_id) as session:  # not an edit of the Contact
+            session.add(Activity(kind="note", contact_id=contact_id, occurred_at=utcnow()))
+        assert resolve(api, "lee", user_id="3")["profile_data"]["last_interaction"] is None
         clock.shift(timedelta(seconds=301))
-        assert resolve(api, "lee", user_id="3")["profile_data"]["name"] == "Lee Renamed"
+        assert resolve(api, "lee", user_id="3")["profile_data"]["last_interaction"] is not None
 
 
 def test_always_fresh_tiers_skip_the_cache(

@@ -29,14 +29,18 @@ def test_merging_a_confusable_review_links_the_handle(
     review = _only_review(api)
     assert review["kind"] == "confusable" and review["candidate_contact_id"] == contact_id
 
-    merged = api.post(f"/api/identity/reviews/{review['id']}/merge")
+    # A look-alike names no contact for the person: the merge names it.
+    assert api.post(f"/api/identity/reviews/{review['id']}/merge").status_code == 400
+    merged = api.post(
+        f"/api/identity/reviews/{review['id']}/merge", json={"contact_id": contact_id}
+    )
     assert merged.status_code == 200, merged.text
     assert merged.json()["review"]["status"] == "merged"
     # A person said it is the same customer: now it resolves, by user id.
     body = resolve(api, "j0hn_doe", user_id="31")
     assert body["resolved"] is True and body["customer_id"] == contact_id
     assert api.get("/api/identity/reviews").json()["items"] == []
-    again = api.post(f"/api/identity/reviews/{review['id']}/merge")
+    again = api.post(f"/api/identity/reviews/{review['id']}/merge", json={"contact_id": contact_id})
     assert again.status_code == 409
     with database.session(tenant_id=tenant_id) as session:
         entry = session.scalars(

@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from typing import Any
 
+import pytest
+import time_machine
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from socialcrm.core.db import Database
+from socialcrm.core.logging import REDACTED, redact_text
+from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Lead
 from socialcrm.listening import delivery, hooks
 from socialcrm.listening.models import SocialLead, SocialMention, WebhookDelivery
@@ -188,8 +195,11 @@ def test_outbound_webhooks_signed_and_retried_with_backoff(
         row = session.scalars(select(WebhookDelivery)).one()
         assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 503")
         assert row.next_attempt_at is not None
-        delivery_id = row.id
-    assert delivery.deliver(database, tenant, delivery_id) is None  # the retry succeeds
+        delivery_id, retry_at = row.id, row.next_attempt_at
+    assert delivery.deliver(database, tenant, delivery_id) is None  # not before its time
+    assert len(WebhookReceiver.seen) == 1
+    with time_machine.travel(retry_at + timedelta(seconds=1), tick=True):
+        assert delivery.deliver(database, tenant, delivery_id) is None  # the retry succeeds
     headers, body = WebhookReceiver.seen[-1]
     stamp = headers["X-SocialCRM-Timestamp"]
     expected = (
@@ -212,15 +222,86 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_outbound_refuses_private_addresses(api: TestClient, database: Database) -> None:
-    api.post(
-        "/api/listening/webhook-subscriptions",
-        json={"url": "http://127.0.0.1:9/x", "events": ["*"]},
-    )
+    """Refused when the subscription is made, with the guard's reason."""
+    for url in ("http://127.0.0.1:9/x", "http://[::1]/x", "http://10.1.2.3/x", "http://0x7f.1/x"):
+        answer = api.post(
+            "/api/listening/webhook-subscriptions", json={"url": url, "events": ["*"]}
+        )
+        assert answer.status_code == 400, (url, answer.text)
+        error = answer.json()["error"]
+        assert error["code"] == "validation_error" and "cannot be used" in error["message"]
+    assert api.get("/api/listening/webhook-subscriptions").json() == []
+
+
+def test_a_delivery_the_guard_refuses_fails_at_once_with_its_reason(
+    api: TestClient, database: Database, receiver: str
+) -> None:
+    """An address allowed when subscribed and refused at send time (the operator narrowed
+    SOCIALCRM_ALLOW_PRIVATE_FETCH, or the name now points inside): failed, never retried."""
+    sub = api.post("/api/listening/webhook-subscriptions", json={"url": receiver, "events": ["*"]})
+    assert sub.status_code == 201, sub.text
+    get_settings().allow_private_fetch = []  # the receiver fixture restores it
     api.post("/api/listening/rules", json={"name": "s", "query": "broken", "support": True})
     from tests.listening.factories import ingest, post
 
     tenant = tenant_id(database)
     ingest(database, tenant, post("broken"))
     with database.session(tenant_id=tenant) as session:
-        errors = {r.last_error for r in session.scalars(select(WebhookDelivery))}
-    assert errors == {"UnsafeURL"}
+        rows = list(session.scalars(select(WebhookDelivery)))
+    assert rows and {r.status for r in rows} == {"failed"}
+    assert all(r.last_error.startswith("refused by the SSRF guard") for r in rows)
+    assert all("loopback" in r.last_error for r in rows)
+    assert {(r.attempts, r.next_attempt_at) for r in rows} == {(1, None)}
+    assert WebhookReceiver.seen == []
+
+
+def test_the_x_challenge_never_signs_an_event(api: TestClient, database: Database) -> None:
+    """X signs POST bodies with the same HMAC as the CRC answer: a crc_token that is an event
+    would be answered with that event's valid signature. Only X's base64 tokens are answered."""
+    ep = endpoint(api, "x")
+    forged = json.dumps(X_EVENT)
+    answer = api.get(path(ep), params={"crc_token": forged})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "validation_error"
+    assert "response_token" not in answer.text and forged not in answer.text
+    for bad in ("short", "a" * 129, "abc def ghi", "abcdefgh\x00", "{abcdefgh}", "ab%cd&ef"):
+        assert api.get(path(ep), params={"crc_token": bad}).status_code == 400, bad
+    # A real-looking token is answered, and that answer signs nothing we would accept.
+    token = "NjM3MTM1NTg3NzY1MzYxMTYy-_+/="
+    signed = api.get(path(ep), params={"crc_token": token}).json()["response_token"]
+    replayed = api.post(
+        path(ep), content=token.encode(), headers={"x-twitter-webhooks-signature": signed}
+    )
+    assert replayed.status_code == 400
+    with database.session(tenant_id=tenant_id(database)) as session:
+        assert session.scalars(select(SocialMention)).all() == []
+
+
+def test_webhook_tokens_stay_out_of_access_logs() -> None:
+    line = (
+        '127.0.0.1:5000 - "GET /hooks/listening/Zm9vYmFyMTIz?crc_token=NjM3MTM1NTg3NzY1 '
+        'HTTP/1.1" 200'
+    )
+    assert redact_text(line) == (
+        f'127.0.0.1:5000 - "GET /hooks/listening/{REDACTED}?crc_token={REDACTED} HTTP/1.1" 200'
+    )
+    meta = "GET /hooks/listening/tok?hub.mode=subscribe&hub.verify_token=vt123&hub.challenge=9"
+    assert redact_text(meta) == (
+        f"GET /hooks/listening/{REDACTED}?hub.mode=subscribe&hub.verify_token={REDACTED}"
+        "&hub.challenge=9"
+    )
+
+
+@given(st.from_regex(hooks.CRC_TOKEN, fullmatch=True))
+def test_no_answerable_challenge_is_an_event_body(token: str) -> None:
+    """Whatever X-style token we sign, the same bytes are never a body the receiver takes."""
+    try:
+        parsed = json.loads(token)
+    except ValueError:
+        return
+    assert not isinstance(parsed, dict)
+
+
+def test_the_challenge_function_refuses_to_sign_what_x_never_sends() -> None:
+    with pytest.raises(hooks.InvalidChallenge):
+        hooks.x_crc_response("secret", '{"tweet_create_events":[]}')

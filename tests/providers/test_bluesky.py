@@ -85,21 +85,54 @@ async def test_declares_its_capabilities_honestly(bsky: BlueskyProvider) -> None
     assert not bsky.supports(Capability.LOOKUP_BY_EMAIL)
 
 
+def did_document(pds: str) -> Answer:
+    service = {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds}
+    return Answer(200, {"id": ADA, "service": [service]})
+
+
+def resolvable(net: FakeNetwork, pds: str = PDS) -> None:
+    net.on("GET", xrpc("com.atproto.identity.resolveHandle"), Answer(200, {"did": ADA}))
+    net.on("GET", f"/{ADA}", did_document(pds))
+
+
 async def test_login_with_app_password(bsky: BlueskyProvider, net: FakeNetwork) -> None:
+    resolvable(net)
     net.on("POST", xrpc("com.atproto.server.createSession"), ok("session"))
     tokens = await bsky.login_with_app_password("@ada.bsky.social", "app-password")
     assert tokens.access_token.startswith("eyJ")
     assert tokens.refresh_token == "bsky-refresh-1"
     assert tokens.expires_at == datetime.fromtimestamp(1767326645, tz=UTC)  # the JWT's exp
-    assert json.loads(net.requests[0].read()) == {
-        "identifier": "ada.bsky.social",
-        "password": "app-password",
-    }
+    assert tokens.service_url == PDS
+    login = net.calls("POST", xrpc("com.atproto.server.createSession"))[0]
+    assert json.loads(login.read()) == {"identifier": "ada.bsky.social", "password": "app-password"}
+
+
+async def test_login_goes_to_the_accounts_own_pds(
+    http: httpx.AsyncClient, net: FakeNetwork
+) -> None:
+    """The handle resolves to a DID whose document names another PDS: log in there."""
+    bsky = BlueskyProvider(http, "https://bsky.social", appview_url=APPVIEW)
+    resolvable(net, "https://pds.example.org")
+    net.on("POST", xrpc("com.atproto.server.createSession"), ok("session"))
+    tokens = await bsky.login_with_app_password("ada.example.org", "app-password")
+    login = net.calls("POST", xrpc("com.atproto.server.createSession"))[0]
+    assert login.url.host == "pds.example.org"
+    assert net.calls("GET", f"/{ADA}")[0].url.host == "plc.directory"
+    assert tokens.service_url == "https://pds.example.org"
+
+
+async def test_an_email_identifier_logs_in_at_the_entryway(
+    bsky: BlueskyProvider, net: FakeNetwork
+) -> None:
+    net.on("POST", xrpc("com.atproto.server.createSession"), ok("session"))
+    tokens = await bsky.login_with_app_password("ada@example.com", "app-password")
+    assert tokens.service_url == PDS and len(net.requests) == 1
 
 
 async def test_wrong_app_password_is_reconnect_required(
     bsky: BlueskyProvider, net: FakeNetwork
 ) -> None:
+    resolvable(net)
     net.on("POST", xrpc("com.atproto.server.createSession"), ok("auth_required", 401))
     with pytest.raises(ReconnectRequired):
         await bsky.login_with_app_password("ada.bsky.social", "wrong")

@@ -36,7 +36,7 @@ def test_readme_table_is_the_generated_one() -> None:
 
 def _rows() -> dict[str, list[str]]:
     rows = {}
-    for line in table().splitlines()[2:]:
+    for line in table().split("\n\n", 1)[0].splitlines()[2:]:
         if line.startswith("| "):
             cells = [c.strip() for c in line.strip("|").split("|")]
             name = re.search(r"`(\w+)`", cells[0])
@@ -63,10 +63,33 @@ def test_the_networks_limits_show_in_the_table() -> None:
     assert rows["tiktok"][column["lookup by handle"]] == "—"
     assert rows["linkedin"][column["DM"]] == "—"
     assert rows["youtube"][column["mentions"]] == "—"
-    assert rows["instagram"][column["lookup by handle"]].startswith("yes [")
-    assert "business and creator accounts only" in table()
+    # Instagram Login has no business_discovery and no /tags (Facebook Login only)
+    assert rows["instagram"][column["lookup by handle"]] == "—"
+    assert rows["instagram"][column["mentions"]] == "—"
     assert rows["instagram"][column["publish"]].startswith("media")
     assert rows["x"][column["publish"]] == "text"
+
+
+def test_the_table_says_what_each_network_requires_first() -> None:
+    """App Review / PPCA, Community Management API, TikTok's audit, X's paid tier and
+    Mastodon's admin role: generated from the adapters' declarations."""
+    rows = _rows()
+    column = {title: i for i, (title, _) in enumerate(COLUMNS)}
+    assert rows["facebook"][column["lookup by handle"]].endswith("‡")
+    assert rows["tiktok"][column["publish"]].endswith("‡")
+    text = table()
+    for network, words in (
+        ("Facebook Pages", "Page Public Content Access"),
+        ("LinkedIn", "Community Management API"),
+        ("TikTok", "audit"),
+        ("X", "paid X API tier"),
+        ("Mastodon", "Manage Users role"),
+    ):
+        assert any(
+            line.startswith(f"| {network} |") and words in line for line in text.splitlines()
+        ), network
+    assert "OAuth 2.0, client secret (PKCE only for native apps)" in text  # LinkedIn
+    assert "OAuth 2.0 + PKCE (hex challenge)" in text  # TikTok
 
 
 def test_the_script_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,8 +139,12 @@ def test_connect_page_lists_every_network_with_what_it_offers(
         info = PROVIDERS[name]
         assert form.css_first("h3").text() == info.display_name
         assert form.css_first("button").text() == f"Connect {info.display_name}"
-        offers = [li.text() for li in form.css("ul.offers li")]
+        offers = [li.css_first("span.label").text() for li in form.css("ul.offers li")]
         assert offers == capability_labels(info.capabilities)
     tiktok = next(f for f in forms if "net-tiktok" in (f.attributes["class"] or ""))
     offered = [li.text() for li in tiktok.css("ul.offers li")]
-    assert "Find profiles by handle" not in offered and "Publish photos and videos" in offered
+    assert "Find profiles by handle" not in offered
+    assert any(o.startswith("Publish photos and videos") and "audit" in o for o in offered)
+    facebook = next(f for f in forms if "net-facebook" in (f.attributes["class"] or ""))
+    requires = [r.text() for r in facebook.css("ul.offers li span.requires")]
+    assert any("Page Public Content Access" in r for r in requires)

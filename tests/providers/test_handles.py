@@ -206,6 +206,8 @@ NOT_PROFILES = [
     ("https://www.youtube.com/results?search_query=ada", None),
     ("https://www.youtube.com/@ada/search?query=x", None),
     ("https://www.youtube.com/playlist?list=PL1", None),
+    ("https://www.youtube.com/trending", None),
+    ("https://www.youtube.com/music", None),
     ("https://ada.example.com/about", None),
     ("mailto:ada@example.com", None),
     ("ftp://x.com/ada", None),

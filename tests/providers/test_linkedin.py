@@ -21,8 +21,13 @@ from socialcrm.providers.base import (
     TokenSet,
     TransientProviderError,
 )
-from socialcrm.providers.linkedin import LinkedInProvider
-from socialcrm.providers.outcomes import TokenExpired
+from socialcrm.providers.linkedin import DEFAULT_VERSION, LinkedInProvider
+from socialcrm.providers.outcomes import (
+    RequestRejected,
+    ScopeMissing,
+    TokenExpired,
+    VersionRetired,
+)
 
 from .fakes import Answer, FakeNetwork, body, fixture, form
 
@@ -108,11 +113,17 @@ async def test_members_cannot_be_looked_up(li: LinkedInProvider, net: FakeNetwor
     assert net.requests == []
 
 
-async def test_lookup_by_id_and_404(li: LinkedInProvider, net: FakeNetwork) -> None:
-    net.on("GET", "/rest/organizations/1337", ok("organization"))
+async def test_lookup_by_id_uses_organizations_lookup(
+    li: LinkedInProvider, net: FakeNetwork
+) -> None:
+    """``organizations/{id}`` is for administrators; ``organizationsLookup`` (BATCH_GET, lookup
+    fields, no description) is what any member may read."""
+    net.on("GET", "/rest/organizationsLookup", ok("organizations_lookup"))
     net.on("GET", f"/rest/networkSizes/{ORG}", ok("network_size"))
-    assert (await li.lookup_user_id(ctx(), "urn:li:organization:1337")).handle == "linkedin"
-    net.on("GET", "/rest/organizations/42", ok("not_found", 404))
+    org = await li.lookup_user_id(ctx(), "urn:li:organization:1337")
+    assert (org.handle, org.display_name, org.bio) == ("linkedin", "LinkedIn", "")
+    assert net.calls("GET", "/rest/organizationsLookup")[0].url.query == b"ids=List(1337)"
+    net.on("GET", "/rest/organizationsLookup", ok("organizations_lookup_missing"))
     with pytest.raises(ProfileGone):
         await li.lookup_user_id(ctx(), "42")
 
@@ -125,6 +136,44 @@ async def test_posts_by_author(li: LinkedInProvider, net: FakeNetwork) -> None:
     ]
     assert posts[0].created_at == datetime(2022, 10, 18, 23, 19, 22, 587000, tzinfo=UTC)
     assert net.calls("GET", "/rest/posts")[0].url.params["author"] == "urn:li:organization:1337"
+    # Rest.li 2.0: the URN travels percent-encoded, colons included
+    assert b"author=urn%3Ali%3Aorganization%3A1337" in net.calls("GET", "/rest/posts")[0].url.query
+
+
+async def test_refused_posts_say_what_linkedin_requires(
+    li: LinkedInProvider, net: FakeNetwork
+) -> None:
+    net.on("GET", "/rest/posts", ok("access_denied", 403))
+    with pytest.raises(ScopeMissing) as member:
+        await li.posts(ctx(), "urn:li:person:782bbtaQ")
+    assert member.value.scope == "r_member_social"
+    with pytest.raises(RequestRejected) as organisation:
+        await li.posts(ctx(), "urn:li:organization:1337")
+    assert not isinstance(organisation.value, ProfileGone)
+    assert "administrators" in str(organisation.value)
+
+
+async def test_every_rest_call_names_the_configured_version(
+    http: httpx.AsyncClient, net: FakeNetwork
+) -> None:
+    net.on("GET", "/rest/organizations", ok("organizations_by_vanity"))
+    net.on("GET", f"/rest/networkSizes/{ORG}", ok("network_size"))
+    await LinkedInProvider(http, API).lookup_handle(ctx(), "linkedin")
+    await LinkedInProvider(http, API, version="202611").lookup_handle(ctx(), "linkedin")
+    sent = [r.headers["linkedin-version"] for r in net.calls("GET", "/rest/organizations")]
+    assert sent == [DEFAULT_VERSION, "202611"]
+    assert DEFAULT_VERSION != "202410"  # retired by LinkedIn in 2025
+
+
+async def test_a_retired_version_is_a_typed_error_naming_the_setting(
+    li: LinkedInProvider, net: FakeNetwork
+) -> None:
+    net.on("GET", "/rest/organizations", ok("version_retired", 426))
+    with pytest.raises(VersionRetired) as caught:
+        await li.lookup_handle(ctx(), "linkedin")
+    assert caught.value.setting == "SOCIALCRM_LINKEDIN_VERSION"
+    assert "SOCIALCRM_LINKEDIN_VERSION" in str(caught.value)
+    assert isinstance(caught.value, RequestRejected) and caught.value.status == 426
 
 
 async def test_metrics_combine_post_and_social_actions(
@@ -195,7 +244,8 @@ async def test_oauth_code_refresh_and_revoke(li: LinkedInProvider, net: FakeNetw
     )
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(f"{AUTH}/oauth/v2/authorization?")
-    assert query["client_id"] == ["li-client"] and query["code_challenge_method"] == ["S256"]
+    # LinkedIn documents PKCE only for native apps it enables on request: a web app sends none
+    assert query["client_id"] == ["li-client"] and "code_challenge" not in query
     net.on("POST", "/oauth/v2/accessToken", ok("token"))
     tokens = await li.exchange_code(
         APP, code="c1", redirect_uri="https://crm/cb", code_verifier="v" * 64
@@ -203,7 +253,7 @@ async def test_oauth_code_refresh_and_revoke(li: LinkedInProvider, net: FakeNetw
     assert tokens.refresh_token == "AQWAft_WjYZKwuWXLC5hQlghgTam"
     assert tokens.expires_at is not None and (tokens.expires_at - NOW).days == 60
     sent = form(net.calls("POST", "/oauth/v2/accessToken")[0])
-    assert sent["client_secret"] == "li-secret" and sent["code_verifier"] == "v" * 64
+    assert sent["client_secret"] == "li-secret" and "code_verifier" not in sent
     await li.refresh(APP, "AQWAft_WjYZKwuWXLC5hQlghgTam")
     assert form(net.calls("POST", "/oauth/v2/accessToken")[1])["grant_type"] == "refresh_token"
     net.on("POST", "/oauth/v2/revoke", Answer(200, None))

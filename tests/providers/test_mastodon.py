@@ -136,25 +136,34 @@ async def test_me(masto: MastodonProvider, net: FakeNetwork) -> None:
 
 
 async def test_lookup_email(masto: MastodonProvider, net: FakeNetwork) -> None:
-    net.on("GET", "/api/v1/admin/accounts", ok("admin_accounts"))
+    net.on("GET", "/api/v2/admin/accounts", ok("admin_accounts"))
     profile = await masto.lookup_email(ctx(), "ada@example.com")
     assert profile is not None
     assert profile.email == "ada@example.com"
     assert profile.user_id == "110001"
     assert net.requests[0].url.params["email"] == "ada@example.com"
+    assert net.requests[0].url.params["origin"] == "local"
+
+
+async def test_lookup_email_ignores_prefix_matches(
+    masto: MastodonProvider, net: FakeNetwork
+) -> None:
+    """Mastodon's email filter is ``ILIKE 'value%'``: a longer address is someone else."""
+    net.on("GET", "/api/v2/admin/accounts", ok("admin_accounts"))
+    assert await masto.lookup_email(ctx(), "ada@example.co") is None
 
 
 async def test_lookup_email_without_match_is_none(
     masto: MastodonProvider, net: FakeNetwork
 ) -> None:
-    net.on("GET", "/api/v1/admin/accounts", Answer(200, []))
+    net.on("GET", "/api/v2/admin/accounts", Answer(200, []))
     assert await masto.lookup_email(ctx(), "nobody@example.com") is None
 
 
 async def test_lookup_email_without_admin_scope_is_scope_missing(
     masto: MastodonProvider, net: FakeNetwork
 ) -> None:
-    net.on("GET", "/api/v1/admin/accounts", ok("forbidden", 403))
+    net.on("GET", "/api/v2/admin/accounts", ok("forbidden", 403))
     with pytest.raises(ScopeMissing, match=r"admin:read:accounts") as caught:
         await masto.lookup_email(ctx(), "ada@example.com")
     assert isinstance(caught.value, NotSupported)
@@ -323,7 +332,7 @@ async def test_register_app(masto: MastodonProvider, net: FakeNetwork) -> None:
     assert json.loads(net.requests[0].read()) == {
         "client_name": "socialcrm",
         "redirect_uris": "http://127.0.0.1:8000/oauth/callback/mastodon",
-        "scopes": "read write",
+        "scopes": "read write admin:read:accounts",  # so an admin may add email lookup
     }
 
 

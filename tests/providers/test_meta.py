@@ -19,6 +19,7 @@ from socialcrm.providers.base import (
     RateLimited,
     ReconnectRequired,
     TokenSet,
+    TransientProviderError,
 )
 from socialcrm.providers.meta import FacebookProvider, InstagramProvider
 from socialcrm.providers.outcomes import RequestRejected
@@ -47,7 +48,7 @@ def fb(http: httpx.AsyncClient) -> FacebookProvider:
 
 @pytest.fixture
 def ig(http: httpx.AsyncClient) -> InstagramProvider:
-    return InstagramProvider(http, IG_GRAPH)
+    return InstagramProvider(http, IG_GRAPH, poll_interval_s=0)
 
 
 def page_ctx() -> CallContext:
@@ -67,7 +68,7 @@ def igx(name: str, status: int = 200, **headers: str) -> Answer:
 
 
 def v(path: str) -> str:
-    return f"/v21.0/{path}"
+    return f"/v26.0/{path}"
 
 
 # --- Facebook -------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ async def test_permission_error_is_a_rejection(fb: FacebookProvider, net: FakeNe
         await fb.publish(page_ctx(), "nope")
 
 
-async def test_oauth_and_revoke_by_deleting_permissions(
+async def test_login_trades_the_short_user_token_for_a_long_lived_one(
     fb: FacebookProvider, net: FakeNetwork
 ) -> None:
     app = AppCredentials("fb-app", "fb-secret")
@@ -219,64 +220,68 @@ async def test_oauth_and_revoke_by_deleting_permissions(
         code_verifier="v" * 64,
         scopes=("pages_show_list",),
     )
-    assert url.startswith("https://www.facebook.test/v21.0/dialog/oauth?")
-    net.on("POST", v("oauth/access_token"), fbx("token"))
+    assert url.startswith("https://www.facebook.test/v26.0/dialog/oauth?")
+    net.on("POST", v("oauth/access_token"), fbx("short_token"))
+    net.on("GET", v("oauth/access_token"), fbx("token"))
     tokens = await fb.exchange_code(
         app, code="c", redirect_uri="https://crm/cb", code_verifier="v" * 64
     )
     assert tokens.access_token == "EAAGm0PX4ZCpsBAJKZBO2Y" and tokens.refresh_token is None
-    net.on("DELETE", v("me/permissions"), fbx("permissions_deleted"))
-    await fb.revoke(app, tokens)
-    assert net.calls("DELETE", v("me/permissions"))[0].headers["authorization"].endswith("ZBO2Y")
-    net.on("DELETE", v("me/permissions"), fbx("expired_token", 400))
-    await fb.revoke(app, tokens)  # an already dead grant counts as revoked
-    assert not fb.supports(Capability.REFRESH)
+    assert tokens.expires_at is not None and (tokens.expires_at - NOW).days == 59
+    exchange = net.calls("GET", v("oauth/access_token"))[0].url.params
+    assert exchange["grant_type"] == "fb_exchange_token"
+    assert exchange["fb_exchange_token"] == "EAAShortLived"
+    assert (exchange["client_id"], exchange["client_secret"]) == ("fb-app", "fb-secret")
+    # A Page token cannot be revoked alone, and DELETE /me/permissions would end every Page
+    assert not fb.supports(Capability.REFRESH) and not fb.supports(Capability.REVOKE)
+
+
+async def test_managed_pages_come_with_their_own_tokens(
+    fb: FacebookProvider, net: FakeNetwork
+) -> None:
+    net.on("GET", v("me/accounts"), fbx("accounts"))
+    pages = await fb.managed_accounts(CallContext("user-token"))
+    assert [(p.profile.user_id, p.profile.handle, p.access_token) for p in pages] == [
+        ("20531316728", "facebookapp", "EAAPageToken1"),
+        ("1234567890", "1234567890", "EAAPageToken2"),
+    ]
+    request = net.calls("GET", v("me/accounts"))[0]
+    assert "access_token" in request.url.params["fields"].split(",")
+    assert request.headers["authorization"] == "Bearer user-token"
+
+
+async def test_a_user_token_on_a_page_endpoint_asks_for_a_reconnect(
+    fb: FacebookProvider, net: FakeNetwork
+) -> None:
+    net.on("POST", v(f"{PAGE}/feed"), fbx("page_token_required", 400))
+    with pytest.raises(ReconnectRequired) as caught:
+        await fb.publish(page_ctx(), "Hello")
+    assert "Page's own token" in str(caught.value)
 
 
 # --- Instagram ------------------------------------------------------------------------------
 
 
-async def test_business_discovery_lookup(ig: InstagramProvider, net: FakeNetwork) -> None:
-    net.on("GET", v(IG_ME), igx("business_discovery"))
-    found = await ig.lookup_handle(ig_ctx(), "@BlueBottle")
-    assert (found.handle, found.followers, found.following, found.post_count) == (
-        "bluebottle",
-        267788,
-        10,
-        1205,
-    )
-    fields = net.calls("GET", v(IG_ME))[0].url.params["fields"]
-    assert fields.startswith("business_discovery.username(bluebottle){")
+async def test_no_lookup_or_tags_with_instagram_login(
+    ig: InstagramProvider, net: FakeNetwork
+) -> None:
+    """business_discovery and /tags exist only with Facebook Login (graph.facebook.com)."""
+    with pytest.raises(NotSupported):
+        await ig.lookup_handle(ig_ctx(), "bluebottle")
+    with pytest.raises(NotSupported):
+        await ig.mentions(ig_ctx(), None)
+    assert net.requests == []
 
 
-async def test_personal_or_missing_account_is_gone(ig: InstagramProvider, net: FakeNetwork) -> None:
-    net.on("GET", v(IG_ME), igx("cannot_find_user", 400))
-    with pytest.raises(ProfileGone):
-        await ig.lookup_handle(ig_ctx(), "janedoe")
-
-
-async def test_lookup_needs_own_id_first(ig: InstagramProvider, net: FakeNetwork) -> None:
-    net.on("GET", v("me"), igx("me"))
-    net.on("GET", v(IG_ME), igx("business_discovery"))
-    ctx = CallContext(access_token="ig-token")
-    await ig.lookup_handle(ctx, "bluebottle")
-    assert ctx.user_id == IG_ME and ctx.handle == "jaypedro"
-
-
-async def test_own_media_tags_and_comments(ig: InstagramProvider, net: FakeNetwork) -> None:
+async def test_own_media_and_comments(ig: InstagramProvider, net: FakeNetwork) -> None:
     net.on("GET", v(f"{IG_ME}/media"), igx("media"))
-    net.on("GET", v(f"{IG_ME}/tags"), igx("tags"))
-    net.on("POST", v("18038276299086016/comments"), igx("comment_created"))
+    net.on("POST", v("17895695668004550/comments"), igx("comment_created"))
     net.on("POST", v("17870913679156914/replies"), igx("comment_created"))
     [media] = await ig.posts(ig_ctx(), IG_ME)
     assert (media.likes, media.replies, media.author_user_id) == (35, 4, IG_ME)
     with pytest.raises(NotSupported):
         await ig.posts(ig_ctx(), "17841401441775531")
-    tags = await ig.mentions(ig_ctx(), None)
-    assert [(p.author_handle, p.text) for p in tags.posts] == [
-        ("someone_else", "Hiking with @jaypedro")
-    ]
-    comment = await ig.reply(ig_ctx(), tags.posts[0], "Fun day!")
+    comment = await ig.reply(ig_ctx(), media, "Fun day!")
     assert comment.ref == "comment"
     await ig.reply(ig_ctx(), comment, "Indeed")
     assert form(net.calls("POST", v("17870913679156914/replies"))[0]) == {"message": "Indeed"}
@@ -297,13 +302,35 @@ async def test_publish_photo_through_a_container(ig: InstagramProvider, net: Fak
     }
 
 
-async def test_reel_waits_for_a_finished_container(ig: InstagramProvider, net: FakeNetwork) -> None:
+async def test_reel_polls_its_container_until_finished(
+    ig: InstagramProvider, net: FakeNetwork
+) -> None:
     net.on("POST", v(f"{IG_ME}/media"), igx("container"))
-    net.on("GET", v("17889615691921648"), igx("container_finished"))
+    net.on(
+        "GET",
+        v("17889615691921648"),
+        igx("container_in_progress"),
+        igx("container_in_progress"),
+        igx("container_finished"),
+    )
     net.on("POST", v(f"{IG_ME}/media_publish"), igx("published"))
     net.on("GET", v("17920238422030506"), igx("published_media"))
     await ig.publish_media(ig_ctx(), "clip", ("https://cdn.example.com/clip.mp4",))
     assert form(net.calls("POST", v(f"{IG_ME}/media"))[0])["media_type"] == "REELS"
+    assert len(net.calls("GET", v("17889615691921648"))) == 3
+    assert len(net.calls("POST", v(f"{IG_ME}/media_publish"))) == 1
+
+
+async def test_reel_gives_up_without_publishing(ig: InstagramProvider, net: FakeNetwork) -> None:
+    net.on("POST", v(f"{IG_ME}/media"), igx("container"))
+    net.on("GET", v("17889615691921648"), igx("container_in_progress"))
+    with pytest.raises(TransientProviderError):
+        await ig.publish_media(ig_ctx(), "clip", ("https://cdn.example.com/clip.mp4",))
+    assert len(net.calls("GET", v("17889615691921648"))) == 20
+    net.on("GET", v("17889615691921648"), igx("container_error"))
+    with pytest.raises(RequestRejected):
+        await ig.publish_media(ig_ctx(), "clip", ("https://cdn.example.com/clip.mp4",))
+    assert net.calls("POST", v(f"{IG_ME}/media_publish")) == []
 
 
 async def test_text_alone_cannot_be_published(ig: InstagramProvider) -> None:
@@ -320,24 +347,55 @@ async def test_instagram_account_limit(ig: InstagramProvider, net: FakeNetwork) 
 
 
 async def test_instagram_capabilities_are_honest(ig: InstagramProvider) -> None:
-    assert ig.supports(Capability.LOOKUP_BY_HANDLE) and ig.supports(Capability.PUBLISH_MEDIA)
-    for missing in (Capability.PUBLISH, Capability.DM, Capability.LOOKUP_BY_ID, Capability.REVOKE):
+    assert ig.supports(Capability.PUBLISH_MEDIA) and ig.supports(Capability.REFRESH)
+    for missing in (
+        Capability.PUBLISH,
+        Capability.DM,
+        Capability.LOOKUP_BY_ID,
+        Capability.LOOKUP_BY_HANDLE,
+        Capability.MENTIONS,
+        Capability.REVOKE,
+    ):
         assert not ig.supports(missing)
 
 
-async def test_token_answer_of_instagram_login(ig: InstagramProvider, net: FakeNetwork) -> None:
+@pytest.mark.parametrize("shape", ["wrapped", "flat"])
+async def test_token_answer_of_instagram_login_becomes_a_long_lived_token(
+    ig: InstagramProvider, net: FakeNetwork, shape: str
+) -> None:
+    """The documented answer wraps the token in ``data``; a flat one is read too."""
+    short = fixture("instagram/short_token")
     net.on(
         "POST",
         "/oauth/access_token",
-        Answer(
-            200,
-            {"access_token": "IGQ", "user_id": 1784, "permissions": ["instagram_business_basic"]},
-        ),
+        Answer(200, short if shape == "wrapped" else short["data"][0]),
     )
+    net.on("GET", "/access_token", igx("long_token"))
     tokens = await ig.exchange_code(
         AppCredentials("ig-app", "s"),
         code="c",
         redirect_uri="https://crm/cb",
         code_verifier="v" * 64,
     )
-    assert tokens == TokenSet("IGQ")
+    assert tokens == TokenSet(
+        "IGQLongLived",
+        "IGQLongLived",
+        NOW + timedelta(seconds=5183944),
+        ("instagram_business_basic", "instagram_business_content_publish"),
+    )
+    exchange = net.calls("GET", "/access_token")[0].url.params
+    assert (exchange["grant_type"], exchange["access_token"]) == (
+        "ig_exchange_token",
+        "IGQShortLived",
+    )
+    assert exchange["client_secret"] == "s"
+
+
+async def test_instagram_refreshes_a_long_lived_token_with_itself(
+    ig: InstagramProvider, net: FakeNetwork
+) -> None:
+    net.on("GET", "/refresh_access_token", igx("refreshed_token"))
+    fresh = await ig.refresh(AppCredentials("ig-app", "s"), "IGQLongLived")
+    assert (fresh.access_token, fresh.refresh_token) == ("IGQRefreshed", "IGQRefreshed")
+    sent = net.calls("GET", "/refresh_access_token")[0].url.params
+    assert (sent["grant_type"], sent["access_token"]) == ("ig_refresh_token", "IGQLongLived")

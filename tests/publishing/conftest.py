@@ -1,4 +1,7 @@
-"""Brand accounts connected to the sandbox, and small helpers to drive the publishing queue."""
+"""Brand accounts connected to the sandbox, and small helpers to drive the publishing queue.
+
+Every publishing and engage test fails if a provider call happens inside an open write
+transaction."""
 
 from __future__ import annotations
 
@@ -9,8 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database, utcnow
-from socialcrm.publishing import service
+from socialcrm.publishing import sending
 from tests.connections.flow import connect, register_app
+from tests.txn_guard import (
+    no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
+)
 
 
 def connect_brand(api: TestClient, network: str, handle: str = "ada") -> dict[str, Any]:
@@ -52,6 +58,6 @@ def fault(sandbox: object, **spec: object) -> None:
 def run_due(database: Database) -> list[str]:
     """What the periodic dispatcher does, inline: publish every due target."""
     return [
-        service.publish_target(database, tenant_id, target_id, worker="test")
-        for tenant_id, target_id in service.due_targets(database, utcnow())
+        sending.publish_target(database, tenant_id, target_id, worker="test")
+        for tenant_id, target_id in sending.due_targets(database, utcnow())
     ]

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import Database
-from socialcrm.publishing import service
+from socialcrm.publishing import metrics
 from tests.publishing.conftest import fault, sandbox_posts
 
 pytestmark = pytest.mark.usefixtures("sandbox")
@@ -104,8 +104,8 @@ def test_metrics_refresh_and_attribution_add_up(
     for post_id in (first["external_id"], first["external_id"], second["external_id"]):
         reply_on_network(sandbox, str(post_id))
     tenant_id = tenant_of(database, brand["x"])
-    assert service.refresh_metrics(database, tenant_id, brand["x"]) == 3
-    assert service.refresh_metrics(database, tenant_id, brand["x"]) == 3  # no double count
+    assert metrics.refresh_metrics(database, tenant_id, brand["x"]) == 3
+    assert metrics.refresh_metrics(database, tenant_id, brand["x"]) == 3  # no double count
     for status in ("new", "converted", "converted", "disqualified"):
         assert (
             api.post(
@@ -142,7 +142,7 @@ def test_metrics_refresh_backs_off_when_rate_limited(
     fault(sandbox, network="x", endpoint="metrics", status=429, retry_after=600, count=1)
     before = calls(sandbox, "x", "metrics")
     tenant_id = tenant_of(database, brand["x"])
-    assert service.refresh_metrics(database, tenant_id, brand["x"]) == 0
+    assert metrics.refresh_metrics(database, tenant_id, brand["x"]) == 0
     assert calls(sandbox, "x", "metrics") == before + 1
-    assert service.refresh_metrics(database, tenant_id, brand["x"]) == 0  # waits for the reset
+    assert metrics.refresh_metrics(database, tenant_id, brand["x"]) == 0  # waits for the reset
     assert calls(sandbox, "x", "metrics") == before + 1

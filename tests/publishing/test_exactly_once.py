@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, update
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings
-from socialcrm.publishing import service
+from socialcrm.publishing import sending, service
 from socialcrm.publishing import tasks as publishing_tasks
 from socialcrm.publishing.models import PostTarget, TargetStatus
 from socialcrm.tenancy.models import Role, Tenant
@@ -91,14 +91,14 @@ def test_four_racing_workers_publish_each_target_exactly_once(
     db, tenant_id, accounts = committed
     target_ids = _due_now(db, tenant_id, accounts)
 
-    due = service.due_targets(db, utcnow())
+    due = sending.due_targets(db, utcnow())
     assert sorted(target_id for _, target_id in due) == sorted(target_ids)
 
     def worker(n: int) -> Counter[str]:
         outcomes: Counter[str] = Counter()
         # Every worker walks the whole due list: maximal contention on every claim.
         for tid, target_id in due:
-            outcomes[service.publish_target(db, tid, target_id, worker=f"w{n}")] += 1
+            outcomes[sending.publish_target(db, tid, target_id, worker=f"w{n}")] += 1
         return outcomes
 
     with ThreadPoolExecutor(max_workers=4) as pool:

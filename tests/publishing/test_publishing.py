@@ -274,3 +274,18 @@ def test_another_tenant_sees_nothing(
         headers=headers,
     )
     assert stolen.status_code == 400
+
+
+def test_a_dead_token_without_refresh_fails_the_target_and_asks_to_reconnect(
+    api: TestClient, brand: dict[str, int], sandbox: object
+) -> None:
+    """Mastodon has no refresh tokens: a 401 used to crash the worker and leave the target in
+    ``publishing`` with the account still ``active``."""
+    fault(sandbox, network="mastodon", endpoint="publish", status=401, count=3)
+    post = compose(api, [brand["mastodon"]], "Hello from a dead token", action="now").json()
+    target = api.get(f"/api/publishing/posts/{post['id']}").json()["targets"][0]
+    assert target["status"] == "failed"
+    assert "reconnect" in target["error"]
+    account = api.get(f"/api/connections/{brand['mastodon']}").json()
+    assert account["status"] == "error"
+    assert sandbox_posts(sandbox, "mastodon") == []

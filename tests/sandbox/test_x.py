@@ -154,6 +154,35 @@ def test_publish_then_read_back(http: httpx.Client, ada: dict[str, str]) -> None
     assert [p["id"] for p in logged] == [data["id"]]
 
 
+def test_a_repeated_tweet_is_refused_as_duplicate_content(
+    http: httpx.Client, ada: dict[str, str]
+) -> None:
+    assert http.post("/x/2/tweets", json={"text": "Once"}, headers=ada).status_code == 201
+    again = http.post("/x/2/tweets", json={"text": "Once"}, headers=ada)
+    assert again.status_code == 403
+    assert "duplicate content" in again.json()["detail"]
+    assert http.post("/x/2/tweets", json={"text": "Twice"}, headers=ada).status_code == 201
+
+
+def test_a_late_fault_applies_the_call_then_fails_or_loses_the_answer(
+    http: httpx.Client, ada: dict[str, str]
+) -> None:
+    """What a real network does now and then: the post is created, the answer is an error
+    (or never arrives), so a client cannot tell whether it was published."""
+    fault = {"network": "x", "endpoint": "publish", "status": 503, "after": True}
+    http.post("/_sandbox/faults", json=fault).raise_for_status()
+    failed = http.post("/x/2/tweets", json={"text": "Lost answer"}, headers=ada)
+    assert failed.status_code == 503
+    assert failed.json()["title"] == "Service Unavailable"
+    assert "x-rate-limit-remaining" in failed.headers
+    lost = {**fault, "status": 200, "latency_ms": 1500}
+    http.post("/_sandbox/faults", json=lost).raise_for_status()
+    with pytest.raises(httpx.ReadTimeout):
+        http.post("/x/2/tweets", json={"text": "Timed out"}, headers=ada, timeout=0.3)
+    posted = http.get("/_sandbox/posts", params={"network": "x"}).json()
+    assert sorted(p["text"] for p in posted) == ["Lost answer", "Timed out"]
+
+
 def test_reply_lands_in_the_parent_authors_mentions(http: httpx.Client) -> None:
     grace = bearer(connect_x(http, account="grace")["access_token"])
     body = {"text": "replying without a handle", "reply": {"in_reply_to_tweet_id": "9001"}}
@@ -220,3 +249,24 @@ def test_dm_to_removed_account_is_refused(http: httpx.Client, ada: dict[str, str
     )
     assert answer.status_code == 400
     assert http.get("/_sandbox/dms").json() == []
+
+
+def test_a_dm_conversation_reads_back_newest_first(http: httpx.Client, ada: dict[str, str]) -> None:
+    for text in ("first", "second"):
+        http.post("/x/2/dm_conversations/with/1002/messages", json={"text": text}, headers=ada)
+    http.post("/x/2/dm_conversations/with/1003/messages", json={"text": "elsewhere"}, headers=ada)
+    events = http.get(
+        "/x/2/dm_conversations/with/1002/dm_events", params={"max_results": 1}, headers=ada
+    ).json()
+    assert [(e["text"], e["sender_id"], e["event_type"]) for e in events["data"]] == [
+        ("second", "1001", "MessageCreate")
+    ]
+    empty = http.get("/x/2/dm_conversations/with/1004/dm_events", headers=ada).json()
+    assert empty == {"meta": {"result_count": 0}}
+
+
+def test_a_reply_names_the_tweet_it_replies_to(http: httpx.Client, ada: dict[str, str]) -> None:
+    body = {"text": "a reply", "reply": {"in_reply_to_tweet_id": "9001"}}
+    reply_id = http.post("/x/2/tweets", json=body, headers=ada).json()["data"]["id"]
+    tweet = http.get(f"/x/2/tweets/{reply_id}", headers=ada).json()["data"]
+    assert tweet["referenced_tweets"] == [{"type": "replied_to", "id": "9001"}]

@@ -1,4 +1,5 @@
-"""A throw-away Debian dovecot-imapd on ephemeral loopback ports (IMAPS and IMAP+STARTTLS)."""
+"""A throw-away Debian dovecot-imapd on ephemeral loopback ports (IMAPS and IMAP+STARTTLS), and a
+slow proxy in front of it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +37,19 @@ class ImapServer:
     def context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cafile))
 
-    def append(self, raw: bytes) -> None:
+    def append(self, raw: bytes, mailbox: str = "INBOX") -> None:
+        self.append_all([raw], mailbox)
+
+    def append_all(self, raws: list[bytes], mailbox: str = "INBOX") -> None:
+        """Deliver messages in this order (their UIDs ascend with it) over one connection;
+        a mailbox other than INBOX is created first (one per test keeps tests apart)."""
         with imaplib.IMAP4_SSL("localhost", self.ssl_port, ssl_context=self.context()) as client:
             client.login(USER, PASSWORD)
-            client.append("INBOX", None, None, raw)
+            if mailbox != "INBOX":
+                client.create(mailbox)
+            for raw in raws:
+                status, answer = client.append(mailbox, None, None, raw)
+                assert status == "OK", answer
 
 
 def _free_port() -> int:
@@ -150,3 +161,46 @@ service imap-login {{
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def slow_proxy(target_port: int, delay_s: float) -> Iterator[int]:
+    """A loopback TCP proxy to ``target_port`` that holds every chunk from the server for
+    ``delay_s`` (TLS passes through untouched): a slow mailbox, so a test can act mid-sync."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket, delay: float) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if delay:
+                    time.sleep(delay)
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", target_port))
+            for args in ((client, upstream, 0.0), (upstream, client, delay_s)):
+                threading.Thread(target=pump, args=args, daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

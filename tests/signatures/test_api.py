@@ -82,7 +82,10 @@ def test_apply_adds_values_and_rejected_ones_never_come_back(api: TestClient) ->
     assert stored["company"] == "BrightPath Analytics"
     assert stored["title"] == "Buyer"  # typed value kept: its replacement was rejected
     assert stored["name"] == "Megan C."
-    assert sorted(stored["phones"]) == ["+1 415-555-0132", "+1 628-555-0187"]
+    assert stored["phones"] == [
+        {"number": "+1 415-555-0132", "type": "business"},  # typed in without a type
+        {"number": "+1 628-555-0187", "type": "mobile"},  # "M:" in the signature
+    ]
     assert {"network": "linkedin", "handle": "megancarter", "user_id": None} in stored["handles"]
 
     # The same signature again (a new email): rejected values stay away, accepted ones too.
@@ -317,3 +320,104 @@ def test_other_tenants_see_nothing(
     # The same Message-ID in tenant B is B's own email, not A's.
     theirs = app_client.post("/api/emails", content=message(body=SIGNED), headers={**b, **RFC822})
     assert theirs.status_code == 201 and theirs.json()["id"] != email["id"]
+
+
+def test_poison_mail_is_a_400_or_stored_with_a_warning_never_a_500(api: TestClient) -> None:
+    crafted_date = (
+        b"From: Megan Carter <megan.carter@brightpath.io>\r\n"
+        b"Date: Mon, 1 Jan 99999999999999999999 10:00:00 +0000\r\n"
+        b"Subject: crafted\r\nMessage-ID: <date@t>\r\n\r\nhi\r\n"
+    )
+    stored = post_email(api, crafted_date)
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["sent_at"] is None
+    assert "the Date header cannot be read" in stored.json()["warnings"]
+    for raw, reason in [
+        (b"From: Bob\x00 <bob@x.com>\r\nSubject: x\r\n\r\nhi\r\n", "From header"),
+        (b"From: b@x.com\r\nContent-Type: text/plain; charset=a\x00b\r\n\r\nhi\r\n", "charset"),
+    ]:
+        refused = post_email(api, raw)
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "validation_error" and reason in error["message"]
+    # NUL in the body and 8-bit garbage in headers are stored (PostgreSQL takes neither raw).
+    body = post_email(api, b"From: \xff\xfe <bob@x.com>\r\nSubject: \xc3\r\n\r\nh\x00i\r\n")
+    assert body.status_code == 201, body.text
+    assert api.get("/api/emails", params={"failed": "true"}).json()["items"] == []
+
+
+def test_email_mining_switch_stores_mail_but_suggests_nothing_while_off(
+    api: TestClient, database: Database
+) -> None:
+    assert api.get("/api/email-settings").json()["mining_enabled"] is True
+    contact = make_contact(api, emails=["megan.carter@brightpath.io"])
+    changed = api.put(
+        "/api/email-settings", json={"mining_enabled": False, "auto_create_contacts": True}
+    )
+    assert changed.status_code == 200 and changed.json()["mining_enabled"] is False
+
+    email = post_email(api, message(body=SIGNED, message_id="<off@t>"))
+    assert email.status_code == 201  # intake still stores mail
+    [sender] = email.json()["participants"]  # the sender is still recognised, nothing read
+    assert sender["contact_id"] == contact["id"] and sender["fields"]["phones"] == []
+    unknown = message(sender="Lee <lee@newcorp.example>", body=SIGNED, message_id="<new@t>")
+    post_email(api, unknown)
+    assert [c["id"] for c in api.get("/api/contacts").json()["items"]] == [contact["id"]]
+    view = api.get(f"/api/contacts/{contact['id']}/enrichment").json()
+    assert view["mining_enabled"] is False and view["pending"] == []
+    window = api.get(f"/api/emails/{email.json()['id']}/enrichment").json()
+    assert window["mining_enabled"] is False
+    assert all(not g["values"] and not g["actions"] for g in window["participants"])
+    refused = api.post(f"/api/contacts/{contact['id']}/enrichment/apply", json={"accept": []})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+
+    # Back on: mail from now on is mined (mail taken in while off is not read again).
+    api.put("/api/email-settings", json={"mining_enabled": True, "auto_create_contacts": False})
+    post_email(api, message(body=SIGNED, message_id="<on@t>"))
+    assert ("company", "BrightPath Analytics") in labels(pending(api, contact["id"]))
+
+    from socialcrm.tenancy.models import Role, Tenant
+
+    with database.session(system=True) as session:
+        tenant = session.query(Tenant).filter_by(name="Tenant A").one()
+        agent_key = make_api_key(session, tenant=tenant, role=Role.AGENT)
+    agent = api.put(
+        "/api/email-settings",
+        json={"mining_enabled": False},
+        headers={"Authorization": f"Bearer {agent_key}"},
+    )
+    assert agent.status_code == 403
+
+
+def test_an_applied_phone_keeps_the_type_its_label_gave(api: TestClient) -> None:
+    contact = make_contact(api, name="Jonas Weber", emails=["j.weber@nordwerk.de"])
+    body = (
+        "Hallo,\n\nMit freundlichen Grüßen\nJonas Weber\nNordwerk GmbH\n"
+        "Mobil: +49 1512 3456789\nFax: +49 30 1234568\n"
+    )
+    post_email(api, message(sender="Jonas Weber <j.weber@nordwerk.de>", body=body))
+    offered = {v["label"]: v for v in pending(api, contact["id"]) if v["field"] == "phones"}
+    assert set(offered) == {"+49 1512 3456789 (mobile)", "+49 30 1234568 (fax)"}
+    assert offered["+49 1512 3456789 (mobile)"]["value"]["type"] == "mobile"
+    accept = [v["id"] for v in offered.values()]
+    applied = api.post(f"/api/contacts/{contact['id']}/enrichment/apply", json={"accept": accept})
+    assert applied.status_code == 200, applied.text
+    phones = api.get(f"/api/contacts/{contact['id']}").json()["phones"]
+    assert phones == [
+        {"number": "+49 1512 3456789", "type": "mobile"},
+        {"number": "+49 30 1234568", "type": "fax"},
+    ]
+    # The type can be changed afterwards; plain strings still work and take the default type.
+    changed = api.patch(
+        f"/api/contacts/{contact['id']}",
+        json={"phones": [{"number": "+49 1512 3456789", "type": "home"}, "+49 30 1234568"]},
+    )
+    assert changed.json()["phones"] == [
+        {"number": "+49 1512 3456789", "type": "home"},
+        {"number": "+49 30 1234568", "type": "business"},
+    ]
+    bad = api.patch(
+        f"/api/contacts/{contact['id']}",
+        json={"phones": [{"number": "+49 30 1234568", "type": "<b>x</b>"}]},
+    )
+    assert bad.status_code == 400

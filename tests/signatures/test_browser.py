@@ -101,7 +101,7 @@ def test_enrich_from_the_email_window(
 
         page.goto(f"{base}/contacts/{rachel_id}")
         expect(page.get_by_text("ClientCorp Inc.")).to_be_visible()
-        expect(page.get_by_text("+1 646-555-0104")).to_be_visible()
+        expect(page.get_by_text("+1 646-555-0104 (business)")).to_be_visible()  # with its type
         page.get_by_role("link", name="Data from email").click()
         expect(page.locator(".enriched")).to_contain_text("ClientCorp Inc.")
         expect(page.locator(".enriched")).to_contain_text("Re: Delivery window")

@@ -90,3 +90,46 @@ def test_any_bytes_are_an_error_or_a_message(raw: bytes) -> None:
     except MalformedEmail:
         return
     analyse(parsed)
+
+
+def test_a_date_that_overflows_is_a_warning_not_a_crash() -> None:
+    raw = (
+        b"From: Bob <bob@x.com>\r\nDate: Mon, 1 Jan 99999999999999999999 10:00:00 +0000\r\n"
+        b"Subject: crafted\r\n\r\nBest,\r\nBob Miller\r\n+1 212 555 0147\r\n"
+    )
+    parsed = parse_email(raw)
+    assert parsed.sent_at is None
+    assert "the Date header cannot be read" in parsed.warnings
+    assert [p.number for p in analyse(parsed)[0].fields.phones] == ["+12125550147"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"From: Bob\x00 <bob@x.com>\r\nSubject: x\r\n\r\nhi\r\n", "From header contains a NUL"),
+        (b"From: =?utf-8?q?Bob=00?= <bob@x.com>\r\n\r\nhi\r\n", "From header contains a NUL"),
+        (
+            b'From: bob@x.com\r\nContent-Type: text/plain; charset="utf\x00-8"\r\n\r\nhi\r\n',
+            "charset name of a part contains a NUL",
+        ),
+    ],
+)
+def test_nul_in_a_header_or_a_charset_name_is_malformed(raw: bytes, reason: str) -> None:
+    with pytest.raises(MalformedEmail, match=reason):
+        parse_email(raw)
+
+
+def test_nul_in_the_body_is_removed_with_a_warning() -> None:
+    parsed = parse_email(b"From: bob@x.com\r\nSubject: x\r\n\r\nh\x00i\r\n")
+    assert parsed.text == "hi\n"
+    assert "the body contains NUL characters: they were removed" in parsed.warnings
+
+
+@pytest.mark.parametrize("charset", ["idna", "rot13", "zlib", "hex", "base64"])
+def test_charsets_that_are_not_text_encodings_decode_with_a_warning(charset: str) -> None:
+    raw = (
+        b"From: bob@x.com\r\nSubject: x\r\n"
+        b"Content-Type: text/plain; charset=" + charset.encode() + b"\r\n\r\n\xff\xfe hi\r\n"
+    )
+    parsed = parse_email(raw)
+    assert "hi" in parsed.text and parsed.warnings

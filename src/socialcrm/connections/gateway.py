@@ -13,7 +13,7 @@ import httpx
 from socialcrm.core.http import safe_async_client
 from socialcrm.core.settings import get_settings
 from socialcrm.providers.base import Provider, TransientProviderError
-from socialcrm.providers.registry import build_provider
+from socialcrm.providers.registry import NetworkOptions, build_provider
 
 T = TypeVar("T")
 
@@ -40,6 +40,16 @@ def _client(instance_url: str) -> httpx.AsyncClient:
     )
 
 
+def network_options() -> NetworkOptions:
+    settings = get_settings()
+    defaults = NetworkOptions()
+    return NetworkOptions(
+        linkedin_version=settings.linkedin_version or defaults.linkedin_version,
+        tiktok_audited=settings.tiktok_audited,
+        poll_interval_s=settings.provider_poll_interval_s,
+    )
+
+
 async def call_async(
     provider_name: str, action: Callable[[Provider], Awaitable[T]], *, instance_url: str = ""
 ) -> T:
@@ -50,6 +60,7 @@ async def call_async(
             http,
             sandbox_url=settings.sandbox_url or None,
             instance_url=instance_url or None,
+            options=network_options(),
         )
         try:
             return await action(provider)

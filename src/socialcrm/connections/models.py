@@ -48,6 +48,8 @@ class SocialAccount(TenantScoped, Base):
     status_reason: Mapped[str] = mapped_column(String(500), default="")
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A refresh under way (claimed until then): the next one waits for it, not the network.
+    refresh_claimed_until: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     provider_revoked: Mapped[bool] = mapped_column(default=False)
 
@@ -85,3 +87,24 @@ class ProviderApp(TenantScoped, Base):
     client_id: Mapped[str] = mapped_column(String(500))
     client_secret: Mapped[str | None] = mapped_column(EncryptedString(2000), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountChoice(TenantScoped, Base):
+    """The accounts a person may connect after signing in (Facebook: the Pages they manage),
+    each with the token that acts as it, encrypted until they pick; single-use, 10 minutes."""
+
+    __tablename__ = "account_choices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    ownership: Mapped[Ownership] = mapped_column(String(10))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    actor: Mapped[str] = mapped_column(String(80))
+    # JSON list of {"id","handle","display_name","avatar_url","token","expires_at"}.
+    offered: Mapped[str] = mapped_column(EncryptedString())
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()

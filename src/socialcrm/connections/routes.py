@@ -33,7 +33,10 @@ def provider_out(name: str) -> schemas.ProviderOut:
         display_name=info.display_name,
         capabilities=sorted(info.capabilities),
         connect_with="oauth" if oauth else "app_password",
+        optional_permissions=list(info.optional_permissions),
         redirect_uri=service.redirect_uri(name) if oauth else "",
+        requires={str(cap): text for cap, text in info.requires.items()},
+        picks_accounts=info.picks_accounts,
     )
 
 
@@ -62,10 +65,26 @@ def create_connection(ctx: ApiCtx, body: schemas.ConnectionIn) -> Any:
         provider=body.provider,
         ownership=body.scope,
         instance_url=body.instance_url,
+        permissions=body.permissions,
     )
     return schemas.AuthorizationOut(
         authorization_url=start.authorization_url, expires_at=start.expires_at
     )
+
+
+ChoiceKey = Annotated[str, Path(min_length=20, max_length=100)]
+
+
+@router.get("/connections/choices/{key}", response_model=schemas.AccountChoiceOut)
+def get_account_choice(ctx: ApiCtx, key: ChoiceKey) -> Any:
+    """After Facebook Login: the Pages the person may connect (tokens stay server-side)."""
+    return service.get_account_choice(ctx.session, ctx.principal, key)
+
+
+@router.post("/connections/choices/{key}", response_model=schemas.ConnectionList)
+def choose_accounts(ctx: ApiCtx, key: ChoiceKey, body: schemas.AccountChoiceIn) -> Any:
+    """Connect the picked Pages: one connected account each, holding that Page's token."""
+    return {"items": service.choose_accounts(ctx.session, ctx.principal, key, body.ids)}
 
 
 @router.get("/connections", response_model=schemas.ConnectionList)

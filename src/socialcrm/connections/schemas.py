@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from annotated_types import Len
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from socialcrm.connections.models import AccountStatus, Ownership
 
@@ -22,6 +23,9 @@ class ConnectionIn(BaseModel):
         None
     )
     app_password: Annotated[str, StringConstraints(max_length=200)] | None = None
+    # Extra permissions the network offers (``GET /api/providers``), e.g. Mastodon's
+    # ``email_lookup``; admin only.
+    permissions: Annotated[list[Annotated[str, StringConstraints(max_length=40)]], Len(0, 5)] = []
 
 
 class AuthorizationOut(BaseModel):
@@ -53,6 +57,35 @@ class ConnectionList(BaseModel):
     items: list[ConnectionOut]
 
 
+class AccountOptionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+
+
+class AccountChoiceOut(BaseModel):
+    """What the person may connect after signing in (Facebook: their Pages)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    provider: str
+    expires_at: datetime
+    options: list[AccountOptionOut]
+
+
+class AccountChoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: Annotated[
+        list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]],
+        Field(min_length=1, max_length=100),
+    ]
+
+
 class ProviderAppIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,4 +110,8 @@ class ProviderOut(BaseModel):
     display_name: str
     capabilities: list[str]
     connect_with: str  # "oauth" | "app_password"
+    optional_permissions: list[str]
     redirect_uri: str
+    # What the network demands before it allows a capability (App Review, an audit, ...).
+    requires: dict[str, str] = {}
+    picks_accounts: bool = False  # connecting ends with picking (Facebook: which Pages)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import gateway
@@ -29,6 +31,7 @@ from socialcrm.connections.lifecycle import (
     next_status,
 )
 from socialcrm.connections.models import (
+    AccountChoice,
     AccountStatus,
     OAuthState,
     Ownership,
@@ -52,6 +55,7 @@ from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
     Capability,
+    ManagedAccount,
     ProfileData,
     Provider,
     ProviderError,
@@ -82,6 +86,26 @@ class OAuthCallbackError(AppError):
 class AuthorizationStart:
     authorization_url: str
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOption:
+    """One account the person may pick (a Facebook Page); its token stays server-side."""
+
+    id: str
+    handle: str
+    display_name: str
+    avatar_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChoiceStart:
+    """The callback's outcome where the person picks what to connect (Facebook Pages)."""
+
+    key: str
+    provider: str
+    expires_at: datetime
+    options: list[AccountOption]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +246,26 @@ def list_provider_apps(session: Session) -> list[ProviderApp]:
     return list(session.scalars(select(ProviderApp).order_by(ProviderApp.provider)))
 
 
+def mastodon_instance_hosts(session: Session, tenant_id: int) -> set[str]:
+    """Hosts of the Mastodon servers the tenant is connected to (accounts and apps): where a
+    bare ``username`` of its Mastodon data lives. Empty under the sandbox (no instance URL)."""
+    urls = list(
+        session.scalars(
+            select(SocialAccount.instance_url).where(
+                SocialAccount.tenant_id == tenant_id,
+                SocialAccount.provider == "mastodon",
+                SocialAccount.status == AccountStatus.ACTIVE,
+            )
+        )
+    )
+    urls += session.scalars(
+        select(ProviderApp.instance_url).where(
+            ProviderApp.tenant_id == tenant_id, ProviderApp.provider == "mastodon"
+        )
+    ).all()
+    return {host for url in urls if url and (host := (urlsplit(url).hostname or "").lower())}
+
+
 def _app_credentials(session: Session, provider: str, instance_url: str) -> AppCredentials:
     app = session.scalars(
         select(ProviderApp).where(
@@ -240,7 +284,7 @@ def _app_credentials(session: Session, provider: str, instance_url: str) -> AppC
     uri = redirect_uri(provider)
 
     async def register(p: Provider) -> AppCredentials:
-        return await p.register_app(uri, p.oauth_endpoints().default_scopes)
+        return await p.register_app(uri, p.oauth_endpoints().registration_scopes())
 
     creds = _call(provider, register, instance_url)
     session.add(
@@ -263,6 +307,21 @@ def _check_ownership(principal: Principal, ownership: Ownership) -> None:
         raise Forbidden("only an admin can connect a brand account")
 
 
+def _check_permissions(principal: Principal, provider: str, permissions: Sequence[str]) -> None:
+    """Optional permissions are the adapter's to name, and an admin's to ask for."""
+    if not permissions:
+        return
+    offered = PROVIDERS[provider].optional_permissions
+    unknown = sorted(set(permissions) - set(offered))
+    if unknown:
+        raise ValidationFailed(
+            f"{provider} offers no permission {', '.join(unknown)}",
+            details={"offered": sorted(offered)},
+        )
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin asks for extra permissions (e.g. email lookup)")
+
+
 def start_oauth(
     session: Session,
     principal: Principal,
@@ -270,6 +329,7 @@ def start_oauth(
     provider: str,
     ownership: Ownership,
     instance_url: str = "",
+    permissions: Sequence[str] = (),
 ) -> AuthorizationStart:
     caps = capabilities(provider)
     if Capability.OAUTH not in caps:
@@ -278,6 +338,7 @@ def start_oauth(
             details={"provider": provider, "needs": ["identifier", "app_password"]},
         )
     _check_ownership(principal, ownership)
+    _check_permissions(principal, provider, permissions)
     instance_url = instance_for(provider, instance_url)
     app = _app_credentials(session, provider, instance_url)
     state = secrets.token_urlsafe(32)
@@ -305,7 +366,7 @@ def start_oauth(
             redirect_uri=uri,
             state=state,
             code_verifier=verifier,
-            scopes=p.oauth_endpoints().default_scopes,
+            scopes=p.oauth_endpoints().scopes_for(permissions),
         )
 
     url = gateway.call(provider, authorize, instance_url=instance_url)
@@ -337,8 +398,12 @@ def _claim_state(db: Database, provider: str, state: str) -> OAuthState:
         return record
 
 
-def complete_oauth(db: Database, *, provider: str, params: Mapping[str, str]) -> SocialAccount:
-    """The redirect back from the network: exchange the code, read the profile, store."""
+def complete_oauth(
+    db: Database, *, provider: str, params: Mapping[str, str]
+) -> SocialAccount | AccountChoiceStart:
+    """The redirect back from the network: exchange the code, read the profile, store; or,
+    where the signed-in person picks among accounts they manage (Facebook Pages), list them
+    and keep them (tokens encrypted) until they pick."""
     capabilities(provider)
     state = params.get("state", "")
     if not state:
@@ -352,21 +417,20 @@ def complete_oauth(db: Database, *, provider: str, params: Mapping[str, str]) ->
     code = params.get("code", "")
     if not code:
         raise OAuthCallbackError("the callback carries no authorization code")
+    if PROVIDERS[provider].picks_accounts:
+        return _offer_managed_accounts(db, record, code)
     with db.session(tenant_id=record.tenant_id) as session:
         app = _app_credentials(session, provider, record.instance_url)
 
-        async def exchange(p: Provider) -> tuple[TokenSet, ProfileData]:
-            tokens = await p.exchange_code(
-                app, code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier
-            )
-            return tokens, await p.me(CallContext(access_token=tokens.access_token))
+    async def exchange(p: Provider) -> tuple[TokenSet, ProfileData]:
+        tokens = await p.exchange_code(
+            app, code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier
+        )
+        return tokens, await p.me(CallContext(access_token=tokens.access_token))
 
-        try:
-            tokens, profile = _call(provider, exchange, record.instance_url)
-        except ReconnectRequired as exc:
-            raise OAuthCallbackError(
-                "the authorization code is invalid or expired: start connecting again"
-            ) from exc
+    # no unit of work open while the network answers
+    tokens, profile = _callback_call(provider, exchange, record.instance_url)
+    with db.session(tenant_id=record.tenant_id) as session:
         account = _upsert_account(
             session,
             provider=provider,
@@ -379,6 +443,136 @@ def complete_oauth(db: Database, *, provider: str, params: Mapping[str, str]) ->
         )
         session.expunge(account)
         return account
+
+
+def _callback_call(
+    provider: str, action: Callable[[Provider], Awaitable[T]], instance_url: str
+) -> T:
+    """The code exchange of a callback: a refused grant means "start again"."""
+    try:
+        return _call(provider, action, instance_url)
+    except ReconnectRequired as exc:
+        raise OAuthCallbackError(
+            "the authorization code is invalid or expired: start connecting again"
+        ) from exc
+
+
+def _offer_managed_accounts(db: Database, record: OAuthState, code: str) -> AccountChoiceStart:
+    """Facebook: the code's (long-lived) user token lists the person's Pages with their own
+    tokens; nothing is connected until the person picks."""
+    provider = record.provider
+    with db.session(tenant_id=record.tenant_id) as session:
+        app = _app_credentials(session, provider, record.instance_url)
+
+    async def exchange(p: Provider) -> tuple[TokenSet, list[ManagedAccount]]:
+        tokens = await p.exchange_code(
+            app, code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier
+        )
+        return tokens, await p.managed_accounts(CallContext(access_token=tokens.access_token))
+
+    tokens, managed = _callback_call(provider, exchange, record.instance_url)
+    if not managed:
+        raise OAuthCallbackError(
+            f"this {provider} account manages no Page the app was allowed to use: "
+            "connect again and select the Pages"
+        )
+    key = secrets.token_urlsafe(32)
+    now = utcnow()
+    offered = [
+        {
+            "id": m.profile.user_id,
+            "handle": m.profile.handle,
+            "display_name": m.profile.display_name,
+            "avatar_url": m.profile.avatar_url,
+            "token": m.access_token,
+            "expires_at": m.expires_at.isoformat() if m.expires_at else None,
+        }
+        for m in managed
+    ]
+    with db.session(tenant_id=record.tenant_id) as session:
+        session.add(
+            AccountChoice(
+                key_hash=_hash_state(key),
+                provider=provider,
+                ownership=record.ownership,
+                user_id=record.user_id,
+                actor=record.actor,
+                offered=json.dumps(offered),
+                scopes=list(tokens.scopes),
+                created_at=now,
+                expires_at=now + STATE_TTL,
+            )
+        )
+    return AccountChoiceStart(key, provider, now + STATE_TTL, _options(offered))
+
+
+def _options(offered: list[dict[str, str | None]]) -> list[AccountOption]:
+    return [
+        AccountOption(
+            str(o["id"]), str(o["handle"]), str(o["display_name"] or ""), str(o["avatar_url"] or "")
+        )
+        for o in offered
+    ]
+
+
+def _open_choice(session: Session, principal: Principal, key: str) -> AccountChoice:
+    """The person's own pending choice (another user's, or an expired one, is not found)."""
+    choice = session.scalars(
+        select(AccountChoice).where(AccountChoice.key_hash == _hash_state(key))
+    ).first()
+    if choice is None or choice.user_id != principal.user_id or choice.expires_at <= utcnow():
+        raise NotFound("this choice of accounts expired or is not yours: connect again")
+    return choice
+
+
+def get_account_choice(session: Session, principal: Principal, key: str) -> AccountChoiceStart:
+    choice = _open_choice(session, principal, key)
+    return AccountChoiceStart(
+        key, choice.provider, choice.expires_at, _options(json.loads(choice.offered))
+    )
+
+
+def choose_accounts(
+    session: Session, principal: Principal, key: str, ids: list[str]
+) -> list[SocialAccount]:
+    """Connect the picked accounts (one connected account each, holding its own token)."""
+    choice = _open_choice(session, principal, key)
+    offered = {str(o["id"]): o for o in json.loads(choice.offered)}
+    unknown = sorted(set(ids) - set(offered))
+    if not ids or unknown:
+        raise ValidationFailed(
+            "pick at least one of the offered accounts",
+            details={"unknown": unknown, "offered": sorted(offered)},
+        )
+    accounts = []
+    for account_id in dict.fromkeys(ids):
+        option = offered[account_id]
+        expires = option.get("expires_at")
+        accounts.append(
+            _upsert_account(
+                session,
+                provider=choice.provider,
+                profile=ProfileData(
+                    network=choice.provider,
+                    user_id=account_id,
+                    handle=option["handle"],
+                    display_name=option.get("display_name") or "",
+                    avatar_url=option.get("avatar_url") or "",
+                ),
+                tokens=TokenSet(
+                    access_token=option["token"],
+                    expires_at=datetime.fromisoformat(expires) if expires else None,
+                    scopes=tuple(choice.scopes),
+                ),
+                ownership=Ownership(choice.ownership),
+                owner_user_id=choice.user_id,
+                actor=principal.actor,
+                instance_url="",
+            )
+        )
+    session.delete(choice)
+    session.flush()
+    return accounts
 
 
 def connect_with_app_password(
@@ -411,7 +605,7 @@ def connect_with_app_password(
         ownership=ownership,
         owner_user_id=principal.user_id,
         actor=principal.actor,
-        instance_url="",
+        instance_url=tokens.service_url or "",  # a Bluesky account's own PDS
     )
 
 
@@ -551,52 +745,135 @@ def revoke_tokens(db: Database, tenant_id: int, account_id: int) -> bool:
 # --- use and refresh ----------------------------------------------------------------------
 
 
-def _lock_account(session: Session, account_id: int) -> SocialAccount | None:
-    """Serialise refreshes of one account (X refresh tokens are single-use).
+@dataclass(frozen=True, slots=True)
+class _RefreshClaim:
+    """This worker's turn to refresh the account: what the network call needs."""
 
-    An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite, on both until
-    the unit of work ends; the row is then re-read under that lock.
-    """
-    session.execute(
-        update(SocialAccount)
-        .where(SocialAccount.id == account_id)
-        .values(token_version=SocialAccount.token_version)
-        .execution_options(synchronize_session=False)
-    )
-    return session.get(SocialAccount, account_id, populate_existing=True)
+    provider: str
+    instance_url: str
+    app: AppCredentials
+    refresh_token: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class _RefreshBusy:
+    """Another worker is refreshing the account (its tokens are at ``version`` until then)."""
+
+    version: int
+
+
+REFRESH_POLL_S = 0.05
+
+
+def refresh_lease() -> timedelta:
+    """How long a claimed refresh may take before another worker may try again."""
+    return timedelta(seconds=get_settings().provider_timeout_s * 2 + 5)
 
 
 def refresh_tokens(db: Database, tenant_id: int, account_id: int, *, force: bool = False) -> bool:
-    """Refresh the account's tokens if due; the rotated pair is committed before any use."""
+    """Refresh the account's tokens if due; the rotated pair is committed before any use.
+
+    Refreshes of one account never overlap (X refresh tokens are single-use): a refresh claims
+    the account in a unit of work of its own, calls the network with no transaction open and
+    records the outcome in another; a second caller waits for the first instead of calling
+    the network. True when the account has fresh tokens, from this call or the one waited for.
+    """
+    seen: int | None = None
+    while True:
+        step = _claim_refresh(db, tenant_id, account_id, force=force, seen=seen)
+        if isinstance(step, bool):
+            return step
+        if isinstance(step, _RefreshClaim):
+            break
+        seen = step.version
+        time.sleep(REFRESH_POLL_S)
+    claim = step
+
+    async def refresh(p: Provider) -> TokenSet:
+        return await p.refresh(claim.app, claim.refresh_token)
+
+    try:
+        fresh = gateway.call(claim.provider, refresh, instance_url=claim.instance_url)
+    except ReconnectRequired as exc:
+        _settle_refresh(db, tenant_id, account_id, claim, exc)
+        return False
+    except BaseException:
+        _settle_refresh(db, tenant_id, account_id, claim, None)  # another worker may try
+        raise
+    _settle_refresh(db, tenant_id, account_id, claim, fresh)
+    log.info("tokens_refreshed", account_id=account_id, provider=claim.provider)
+    return True
+
+
+def _claim_refresh(
+    db: Database, tenant_id: int, account_id: int, *, force: bool, seen: int | None
+) -> _RefreshClaim | _RefreshBusy | bool:
+    """Claim the refresh, or say why not: nothing to do (False), done by the worker waited
+    for (True), or still under way (busy)."""
     margin = timedelta(seconds=get_settings().token_refresh_margin_s)
     with db.session(tenant_id=tenant_id) as session:
-        account = _lock_account(session, account_id)
+        account = session.get(SocialAccount, account_id)
         if account is None or account.status != AccountStatus.ACTIVE:
             return False
+        if seen is not None and account.token_version != seen:
+            return True
         caps = capabilities(account.provider)
         if Capability.REFRESH not in caps or not account.refresh_token:
             return False
         if not force and not needs_refresh(account.expires_at, utcnow(), margin):
             return False
+        now = utcnow()
+        if account.refresh_claimed_until is not None and account.refresh_claimed_until > now:
+            return _RefreshBusy(account.token_version)
         app = (
             _app_credentials(session, account.provider, account.instance_url)
             if Capability.OAUTH in caps
             else AppCredentials("")
         )
-        refresh_token = account.refresh_token
+        claimed = session.execute(
+            update(SocialAccount)
+            .where(
+                SocialAccount.id == account_id,
+                SocialAccount.token_version == account.token_version,
+                or_(
+                    SocialAccount.refresh_claimed_until.is_(None),
+                    SocialAccount.refresh_claimed_until <= now,
+                ),
+            )
+            .values(refresh_claimed_until=now + refresh_lease())
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return _RefreshBusy(account.token_version)
+        return _RefreshClaim(
+            account.provider,
+            account.instance_url,
+            app,
+            account.refresh_token,
+            account.token_version,
+        )
 
-        async def refresh(p: Provider) -> TokenSet:
-            return await p.refresh(app, refresh_token)
 
-        try:
-            fresh = gateway.call(account.provider, refresh, instance_url=account.instance_url)
-        except ReconnectRequired as exc:
-            _mark_failed(session, account, exc)
-            return False
-        _apply_tokens(account, fresh)
-        account.last_refreshed_at = utcnow()
-        log.info("tokens_refreshed", account_id=account.id, provider=account.provider)
-    return True
+def _settle_refresh(
+    db: Database,
+    tenant_id: int,
+    account_id: int,
+    claim: _RefreshClaim,
+    outcome: TokenSet | ReconnectRequired | None,
+) -> None:
+    """Record what the network answered and release the claim; a refresh that somebody else
+    completed meanwhile (after this claim's lease ran out) stands."""
+    with db.session(tenant_id=tenant_id) as session:
+        account = session.get(SocialAccount, account_id, populate_existing=True)
+        if account is None or account.token_version != claim.version:
+            return
+        account.refresh_claimed_until = None
+        if isinstance(outcome, TokenSet):
+            _apply_tokens(account, outcome)
+            account.last_refreshed_at = utcnow()
+        elif outcome is not None:
+            _mark_failed(session, account, outcome)
 
 
 def _mark_failed(session: Session, account: SocialAccount, error: ProviderError) -> None:
@@ -660,8 +937,11 @@ def with_account(
         return gateway.call(
             handle.provider, lambda p: action(p, handle.ctx), instance_url=handle.instance_url
         )
-    except ReconnectRequired:
+    except ReconnectRequired as first:
         # An access token can die early; one forced refresh tells expiry from revocation.
+        # Networks without refresh tokens (Mastodon, Facebook) answer False here:
+        # the first refusal is then the verdict.
+        failure = first
         if refresh_tokens(db, tenant_id, account_id, force=True):
             handle = open_account(db, tenant_id, account_id)
             try:
@@ -671,12 +951,12 @@ def with_account(
                     instance_url=handle.instance_url,
                 )
             except ReconnectRequired as second:
-                first = second
+                failure = second
         with db.session(tenant_id=tenant_id) as session:
             account = session.get(SocialAccount, account_id)
             if account is not None and account.status == AccountStatus.ACTIVE:
-                _mark_failed(session, account, first)
-        raise
+                _mark_failed(session, account, failure)
+        raise failure from None
 
 
 def sync_profile(db: Database, tenant_id: int, account_id: int) -> None:
@@ -719,10 +999,13 @@ def accounts_due_for_refresh(db: Database) -> list[tuple[int, int]]:
 
 
 def purge_expired_states(db: Database) -> int:
+    """Spent OAuth states, and choices of accounts nobody made (their tokens go with them)."""
     with db.session(system=True) as session:
-        stale = session.scalars(
-            select(OAuthState).where(OAuthState.expires_at < utcnow() - timedelta(days=1))
-        ).all()
+        cutoff = utcnow() - timedelta(days=1)
+        stale: list[OAuthState | AccountChoice] = [
+            *session.scalars(select(OAuthState).where(OAuthState.expires_at < cutoff)),
+            *session.scalars(select(AccountChoice).where(AccountChoice.expires_at < utcnow())),
+        ]
         for record in stale:
             session.delete(record)
         return len(stale)

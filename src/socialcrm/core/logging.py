@@ -42,7 +42,7 @@ SECRET_KEYS: Final = frozenset(
 
 _QUERY_SECRETS: Final = (
     "code|state|token|access_token|refresh_token|id_token|client_secret|code_verifier"
-    "|password|api_key"
+    r"|password|api_key|fb_exchange_token|crc_token|hub\.verify_token"
 )
 
 
@@ -77,6 +77,12 @@ _STRING_SECRETS: Final[tuple[_Secret, ...]] = (
         re.compile(r"(/oauth/callback[^\s?#\"']*\?)[^\s#\"']*"),
         rf"\1{REDACTED}",
         ("/oauth/callback",),
+    ),
+    # Inbound webhook URLs: the path's token is what lets a network (or anyone) post events.
+    _Secret(
+        re.compile(r"(/hooks/listening/)[^\s/?#\"']+"),
+        rf"\1{REDACTED}",
+        ("/hooks/listening/",),
     ),
     # Bearer tokens anywhere; any scheme's credentials after an Authorization header name.
     _Secret(

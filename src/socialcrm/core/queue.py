@@ -43,6 +43,8 @@ def enqueue_after_commit(session: Session, task: TaskWrapper, *args: Any, **kwar
 
 @event.listens_for(Session, "after_commit")
 def _flush_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: nothing is committed yet
     pending = session.info.pop(_PENDING, [])
     for task, args, kwargs in pending:
         task(*args, **kwargs)
@@ -50,7 +52,10 @@ def _flush_pending(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    # A savepoint rolled back keeps the unit of work (and its jobs; a task re-reads its row
+    # and treats a missing one as gone); only the whole unit of work drops them.
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)
 
 
 def start_consumer(workers: int = 2) -> Consumer:

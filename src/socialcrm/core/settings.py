@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     immediate_queue: bool = False  # run tasks inline (tests of pure flows)
     token_refresh_margin_s: int = 300
     provider_timeout_s: float = 10.0
+    # LinkedIn's monthly API version (YYYYMM or YYYYMM.RR); empty: the adapter's current
+    # default. LinkedIn retires a version about a year after its release (HTTP 426).
+    linkedin_version: str = Field(default="", pattern=r"^(\d{6}(\.\d{2})?)?$")
+    # Whether TikTok has audited this install's app: unaudited apps may post only SELF_ONLY.
+    tiktok_audited: bool = False
+    # Pause between reads of a post the network is still processing (Instagram reels, TikTok).
+    provider_poll_interval_s: float = Field(default=2.0, ge=0)
+    # A publishing target, metrics read or webhook delivery a worker took is taken over after
+    # this long without a renewal (the worker died: kill -9, power loss). Longer than any call.
+    task_lease_s: float = Field(default=300.0, gt=0)
     # An API key that authenticated is trusted this long without a lookup: a key revoked (or
     # an account deactivated) by another process is refused after at most this (0: no cache).
     api_key_cache_s: float = 10.0

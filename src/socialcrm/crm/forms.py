@@ -15,16 +15,16 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import ImmutableMultiDict
 
+from socialcrm.crm import phones
 from socialcrm.crm.models import (
     CampaignStatus,
     EmailType,
     LeadStatus,
-    PhoneType,
     Priority,
     TicketStatus,
     Tier,
 )
-from socialcrm.crm.schemas import NETWORKS
+from socialcrm.crm.schemas import NETWORKS, PREFERRED_CHANNELS
 
 FORM_ERROR = "_form"  # an error about the form as a whole, shown above it
 MAX_ROWS = 20
@@ -43,9 +43,11 @@ class Field:
     required: bool = False
     hint: str = ""
     row_kinds: tuple[str, ...] = ()  # rows: the choices of each row's type select
+    row_untyped: bool = False  # rows: a row may have no type
     row_label: str = ""  # rows: what one row's value is
     date_end: bool = False  # date: the end of that day, not its start
     default: str = ""  # a new record's value
+    nullable: bool = False  # left empty: none (not an empty string, not "unchanged")
 
 
 def _choices(values: Any) -> tuple[tuple[str, str], ...]:
@@ -56,8 +58,15 @@ CONTACT = (
     Field("name", "Name", required=True),
     Field("company", "Company"),
     Field("title", "Job title"),
-    Field("emails", "Emails", "rows", row_kinds=tuple(EmailType), row_label="Email"),
-    Field("phones", "Phones", "rows", row_kinds=tuple(PhoneType), row_label="Phone"),
+    Field(
+        "emails",
+        "Emails",
+        "rows",
+        row_kinds=tuple(EmailType),
+        row_label="Email",
+        row_untyped=True,
+    ),
+    Field("phones", "Phones", "rows", row_kinds=phones.PHONE_TYPES, row_label="Phone"),
     Field(
         "handles",
         "Social handles",
@@ -69,6 +78,19 @@ CONTACT = (
     Field("website", "Website", hint="An http(s) address or a bare domain, e.g. acme.com."),
     Field("location", "Location"),
     Field("tier", "Tier", "select", _choices(Tier), default=Tier.STANDARD),
+    Field(
+        "preferred_channel",
+        "Preferred channel",
+        "select",
+        (("", "none"), *_choices(PREFERRED_CHANNELS)),
+        nullable=True,
+    ),
+    Field(
+        "language",
+        "Language",
+        hint="A language tag, e.g. en, en-US or pt-BR.",
+        nullable=True,
+    ),
     Field("owner_id", "Owner", "select", (("", "nobody"),), options="users"),
     Field("account_id", "Account", "select", (("", "none"),), options="accounts"),
     Field("enrichment_consent", "May be enriched from public social profiles", "checkbox"),
@@ -168,8 +190,10 @@ def present(fields: tuple[Field, ...], record: Any) -> dict[str, Any]:
         value = getattr(record, field.name, None)
         if field.name == "handles":
             values[field.name] = [(h.get("network", ""), h.get("handle", "")) for h in value or []]
+        elif field.name == "phones":
+            values[field.name] = [(p["type"], p["number"]) for p in phones.normalise(value or [])]
         elif field.kind == "rows":
-            types = getattr(record, f"{field.name[:-1]}_types", None) or {}
+            types = getattr(record, "email_types", None) or {}
             values[field.name] = [(str(types.get(v, "")), str(v)) for v in value or []]
         elif field.kind == "checkbox":
             values[field.name] = bool(value)
@@ -187,15 +211,21 @@ def body(fields: tuple[Field, ...], values: Mapping[str, Any]) -> dict[str, Any]
         value = values.get(field.name)
         if field.name == "handles":
             out["handles"] = [{"network": k, "handle": v} for k, v in value or []]
+        elif field.name == "phones":
+            out["phones"] = [
+                {"number": v, "type": k or phones.DEFAULT_TYPE} for k, v in value or []
+            ]
         elif field.kind == "rows":
             out[field.name] = [v for _, v in value or []]
-            out[f"{field.name[:-1]}_types"] = {v: k for k, v in value or [] if k}
+            out["email_types"] = {v: k for k, v in value or [] if k}
         elif field.kind == "checkbox":
             out[field.name] = bool(value)
         elif field.kind == "date":
             out[field.name] = _day(str(value or ""), end=field.date_end)
         elif field.name.endswith("_id"):
             out[field.name] = _ref(str(value or ""))
+        elif field.nullable and not str(value or "").strip():
+            out[field.name] = None
         elif field.kind == "select" and not value:
             continue  # nothing chosen: the record's default (or, editing, no change)
         else:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from socialcrm.core.db import Base, TenantScoped, Timestamps
+from socialcrm.core.db import Base, TenantScoped, Timestamps, utcnow
 
 
 class Tier(StrEnum):
@@ -24,13 +24,6 @@ class EmailType(StrEnum):
     OTHER = "other"
 
 
-class PhoneType(StrEnum):
-    MOBILE = "mobile"
-    WORK = "work"
-    HOME = "home"
-    OTHER = "other"
-
-
 class Contact(TenantScoped, Timestamps, Base):
     __tablename__ = "contacts"
 
@@ -38,9 +31,8 @@ class Contact(TenantScoped, Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     emails: Mapped[list[Any]] = mapped_column(default=list)
     phones: Mapped[list[Any]] = mapped_column(default=list)
-    # The type of each address and number, keyed by it: {"ada@acme.com": "work"}.
+    # The type of each address, keyed by it: {"ada@acme.com": "work"} (phones carry theirs).
     email_types: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    phone_types: Mapped[dict[str, Any]] = mapped_column(default=dict)
     company: Mapped[str] = mapped_column(String(200), default="")
     title: Mapped[str] = mapped_column(String(200), default="")
     website: Mapped[str] = mapped_column(String(500), default="")
@@ -53,6 +45,11 @@ class Contact(TenantScoped, Timestamps, Base):
     )
     enrichment_consent: Mapped[bool] = mapped_column(default=False)
     marketing_consent: Mapped[bool] = mapped_column(default=False)
+    preferred_channel: Mapped[str | None] = mapped_column(String(20), default=None)
+    language: Mapped[str | None] = mapped_column(String(35), default=None)  # BCP 47: "en-US"
+    # When profile data last changed (``crm.service.PROFILE_FIELDS``): not moved by the
+    # identity graph writing a handle back. Nullable in the table (added in place by 0011).
+    profile_updated_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     # Lower-cased name, emails, company and handles: one indexed-free LIKE target for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
 

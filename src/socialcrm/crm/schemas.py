@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -20,12 +20,11 @@ from pydantic import (
 )
 
 from socialcrm.core.db import MAX_ID, utcnow
-from socialcrm.crm import sla
+from socialcrm.crm import phones, sla
 from socialcrm.crm.models import (
     CampaignStatus,
     EmailType,
     LeadStatus,
-    PhoneType,
     Priority,
     TicketStatus,
     Tier,
@@ -59,9 +58,48 @@ Phone = Annotated[
         strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[0-9+().\s/-]+$"
     ),
 ]
+PhoneType = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=1,
+        max_length=phones.MAX_TYPE_CHARS,
+        pattern=r"^[A-Za-z][A-Za-z0-9 \-]*$",
+    ),
+]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "youtube", "tiktok")
+# How a Contact prefers to be reached: the direct channels, or one of the networks.
+PREFERRED_CHANNELS = ("email", "phone", "sms", "whatsapp", "letter", *NETWORKS)
+# A BCP 47 language tag of the usual shape: language, optional script, optional region
+# ("en", "en-US", "zh-Hant-TW", "es-419").
+_LANGUAGE_TAG = re.compile(r"^([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?$", re.I)
+
+
+def _channel(value: str) -> str:
+    if value not in PREFERRED_CHANNELS:
+        raise ValueError(f"unknown channel {value!r}; one of {', '.join(PREFERRED_CHANNELS)}")
+    return value
+
+
+def _language_tag(value: str) -> str:
+    """``EN_us`` -> ``en-US``: the tag in its canonical case, or a clear error."""
+    match = _LANGUAGE_TAG.match(value.replace("_", "-"))
+    if match is None:
+        raise ValueError("language must be a BCP 47 tag such as 'en', 'en-US' or 'pt-BR'")
+    language, script, region = match.groups()
+    parts = [language.lower(), script.title() if script else "", region.upper() if region else ""]
+    return "-".join(p for p in parts if p)
+
+
+PreferredChannel = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True), AfterValidator(_channel)
+]
+LanguageTag = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=35), AfterValidator(_language_tag)
+]
 
 
 class Strict(BaseModel):
@@ -89,35 +127,43 @@ class SocialHandle(Strict):
         return value
 
 
+class TypedPhone(Strict):
+    """A phone and its communication type (business, mobile, home, fax, other, or a label of
+    one's own); a plain string in its place means the default type, business."""
+
+    number: Phone
+    type: PhoneType = phones.DEFAULT_TYPE
+
+
+def _typed(value: TypedPhone | str) -> TypedPhone:
+    return value if isinstance(value, TypedPhone) else TypedPhone(number=value)
+
+
+PhoneIn = Annotated[TypedPhone | Phone, AfterValidator(_typed)]
+
+
 Emails = Annotated[list[EmailStr], Field(max_length=20)]
-Phones = Annotated[list[Phone], Field(max_length=20)]
 EmailTypes = Annotated[dict[EmailStr, EmailType], Field(max_length=20)]
-PhoneTypes = Annotated[dict[Phone, PhoneType], Field(max_length=20)]
 
 
-class TypedContactPoints(Strict):
-    """A type may be given only for an address or number the same request lists."""
+class TypedEmails(Strict):
+    """A type may be given only for an address the same request lists."""
 
     @model_validator(mode="after")
-    def _types_name_listed_values(self) -> TypedContactPoints:
-        for values, types, what in (
-            (getattr(self, "emails", None), getattr(self, "email_types", None), "email"),
-            (getattr(self, "phones", None), getattr(self, "phone_types", None), "phone"),
-        ):
-            if values is None or not types:
-                continue
-            unknown = [key for key in types if key not in values]
+    def _types_name_listed_emails(self) -> TypedEmails:
+        emails, types = getattr(self, "emails", None), getattr(self, "email_types", None)
+        if emails is not None and types:
+            unknown = [key for key in types if key not in emails]
             if unknown:
-                raise ValueError(f"{what} type given for {unknown[0]}, which is not listed")
+                raise ValueError(f"email type given for {unknown[0]}, which is not listed")
         return self
 
 
-class ContactIn(TypedContactPoints):
+class ContactIn(TypedEmails):
     name: Name
     emails: Emails = []
-    phones: Phones = []
+    phones: Annotated[list[PhoneIn], Field(max_length=20)] = []
     email_types: EmailTypes = {}
-    phone_types: PhoneTypes = {}
     company: Short = ""
     title: Short = ""
     website: Url = ""
@@ -128,14 +174,15 @@ class ContactIn(TypedContactPoints):
     account_id: Id | None = None
     enrichment_consent: bool = False
     marketing_consent: bool = False
+    preferred_channel: PreferredChannel | None = None
+    language: LanguageTag | None = None
 
 
-class ContactPatch(TypedContactPoints):
+class ContactPatch(TypedEmails):
     name: Name | None = None
     emails: Emails | None = None
-    phones: Phones | None = None
+    phones: Annotated[list[PhoneIn], Field(max_length=20)] | None = None
     email_types: EmailTypes | None = None
-    phone_types: PhoneTypes | None = None
     company: Short | None = None
     title: Short | None = None
     website: Url | None = None
@@ -146,19 +193,25 @@ class ContactPatch(TypedContactPoints):
     account_id: Id | None = None
     enrichment_consent: bool | None = None
     marketing_consent: bool | None = None
+    preferred_channel: PreferredChannel | None = None
+    language: LanguageTag | None = None
 
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class PhoneOut(BaseModel):
+    number: str
+    type: str
+
+
 class ContactOut(Out):
     id: int
     name: str
     emails: list[str]
-    phones: list[str]
+    phones: list[PhoneOut]
     email_types: dict[str, str]
-    phone_types: dict[str, str]
     company: str
     title: str
     website: str
@@ -169,8 +222,17 @@ class ContactOut(Out):
     account_id: int | None
     enrichment_consent: bool
     marketing_consent: bool
+    preferred_channel: str | None
+    language: str | None
+    profile_updated_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("phones", mode="before")
+    @classmethod
+    def _typed_phones(cls, value: Any) -> Any:
+        """Rows written before phones were typed (plain strings) read as the default type."""
+        return phones.normalise(value) if isinstance(value, list) else value
 
 
 class AccountIn(Strict):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Base, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
-from socialcrm.crm import sla, tiers
+from socialcrm.crm import phones, sla, tiers
 from socialcrm.crm.models import (
     Account,
     Activity,
@@ -45,6 +45,25 @@ REFERENCES: dict[str, type[Base]] = {
 
 MAX_LIMIT = 200
 
+# A Contact's profile data: what an agent reads about the customer (identity's resolve answer
+# shows when it last changed). Handles are not in it: the identity graph keeps them current.
+PROFILE_FIELDS = frozenset(
+    {
+        "name",
+        "emails",
+        "phones",
+        "company",
+        "title",
+        "website",
+        "location",
+        "tier",
+        "preferred_channel",
+        "language",
+        "marketing_consent",
+        "enrichment_consent",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -59,7 +78,7 @@ def contact_search_text(values: dict[str, Any]) -> str:
         values.get("name", ""),
         values.get("company", ""),
         *values.get("emails", []),
-        *values.get("phones", []),
+        *phones.numbers(values.get("phones", [])),
         *handles,
     ]
     return " ".join(str(p) for p in parts if p).lower()
@@ -74,11 +93,10 @@ def search_needle(query: str) -> str:
     return needle
 
 
-def _typed_points(contact: Contact) -> None:
-    """Types only of the addresses and numbers the Contact still has."""
-    emails, phones = contact.emails or [], contact.phones or []
+def _typed_emails(contact: Contact) -> None:
+    """Types only of the addresses the Contact still has."""
+    emails = contact.emails or []
     contact.email_types = {k: v for k, v in (contact.email_types or {}).items() if k in emails}
-    contact.phone_types = {k: v for k, v in (contact.phone_types or {}).items() if k in phones}
 
 
 def _check_references(session: Session, values: dict[str, Any]) -> None:
@@ -100,12 +118,13 @@ def get(session: Session, model: type[M], record_id: int) -> M:
 def create(session: Session, model: type[M], values: dict[str, Any]) -> M:
     _check_references(session, values)
     if model is Contact:
+        values = {**values, "phones": phones.normalise(values.get("phones", []))}
         values = {**values, "search_text": contact_search_text(values)}
     if model is Ticket and values.get("status", TicketStatus.OPEN) == TicketStatus.OPEN:
         values = {**values, "first_response_due_at": _first_response_due(session, values)}
     record = model(**values)
     if isinstance(record, Contact):
-        _typed_points(record)
+        _typed_emails(record)
     session.add(record)
     session.flush()
     return record
@@ -128,10 +147,18 @@ def update(session: Session, model: type[M], record_id: int, changes: dict[str, 
     if isinstance(record, Ticket) and changes.get("status") not in (None, TicketStatus.OPEN):
         # Handled (pending on the customer, or closed) counts as answered: the clock stops.
         record_first_response(session, record.id, utcnow())
+    if isinstance(record, Contact) and "phones" in changes:
+        changes = {**changes, "phones": phones.normalise(changes["phones"] or [])}
+    if isinstance(record, Contact) and any(
+        getattr(record, field) != value
+        for field, value in changes.items()
+        if field in PROFILE_FIELDS
+    ):
+        record.profile_updated_at = utcnow()
     for field, value in changes.items():
         setattr(record, field, value)
     if isinstance(record, Contact):
-        _typed_points(record)
+        _typed_emails(record)
         record.search_text = contact_search_text(
             {
                 "name": record.name,

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID, Base, utcnow
 from socialcrm.core.errors import AppError, NotFound
-from socialcrm.crm import forms, leads, service, sla, tickets
+from socialcrm.crm import forms, leads, phones, service, sla, tickets
 from socialcrm.crm.models import (
     Account,
     Activity,
@@ -35,7 +35,7 @@ from socialcrm.crm.models import (
     TicketStatus,
 )
 from socialcrm.crm.routes import SHAPES
-from socialcrm.crm.schemas import NETWORKS
+from socialcrm.crm.schemas import NETWORKS, TypedPhone
 from socialcrm.tenancy.models import Role, User
 from socialcrm.tenancy.service import list_users
 from socialcrm.web.deps import Ctx
@@ -51,6 +51,7 @@ DONE = {
     "merged": "Merged: the other contact's history is now on this one.",
     "logged": "Added to the timeline.",
     "budget": "Budget saved.",
+    "phone_types": "Phone types saved.",
 }
 Filter = Annotated[str, Query(max_length=80)]
 Cursor = Annotated[str, Query(max_length=20)]
@@ -314,6 +315,8 @@ def contact_view(
         status=status,
         **panels,
         contact=contact,
+        phones=phones.normalise(contact.phones or []),
+        phone_types=phones.PHONE_TYPES,
         account=ctx.session.get(Account, contact.account_id) if contact.account_id else None,
         owner=ctx.session.get(User, contact.owner_id) if contact.owner_id else None,
         leads=service.list_page(ctx.session, Lead, limit=20, cursor=None, where=related).items,
@@ -323,6 +326,25 @@ def contact_view(
         timeline=service.timeline(ctx.session, contact),
         log_for=("contact_id", contact.id),
     )
+
+
+@router.post("/contacts/{contact_id}/phone-types", response_model=None)
+def change_phone_types(request: Request, ctx: UiCtx, contact_id: int, form: Submitted) -> Response:
+    """The type of each of the Contact's phones (its numbers stay as they are)."""
+    _check_csrf(request, str(form.get("csrf", "")))
+    ctx.require(*WRITERS["contacts"])
+    contact = service.get(ctx.session, Contact, record_id(contact_id))
+    chosen = dict(zip(form.getlist("number"), form.getlist("type"), strict=False))
+    try:
+        changed = [
+            TypedPhone(number=p["number"], type=chosen.get(p["number"], p["type"])).model_dump()
+            for p in phones.normalise(contact.phones or [])
+        ]
+    except ValidationError:
+        message = "a phone type is a short word, like mobile or business"
+        return contact_view(request, ctx, contact.id, status=400, phone_types_error=message)
+    service.update(ctx.session, Contact, contact.id, {"phones": changed})
+    return _redirect(f"/contacts/{contact.id}", "phone_types")
 
 
 # --- Leads ------------------------------------------------------------------------------------

@@ -3,9 +3,16 @@
 One ``Crawler`` per batch of sites: an SSRF-safe httpx client (``core.http``: every hop's
 host resolved, checked and connected to by the checked address), a global limit of sites in
 flight, per-host politeness (requests in flight and a delay between two requests to one
-host), timeouts and an overall deadline per page, a byte cap, a redirect cap, charset
-detection, robots.txt (RFC 9309) and an honest User-Agent. A failure of one site is returned
-as its result, never raised.
+host), timeouts and an overall deadline per request, a cap on decoded bytes (decompression
+bombs included), a redirect cap, charset detection, robots.txt (RFC 9309) and an honest
+User-Agent. A failure of one site is returned as its result, never raised.
+
+The same sites give the same result on every run: a request's deadline starts when the
+request gets its turn at its host (never while it waits behind other sites of that host), a
+robots.txt is read once per origin whoever waits for it, every page the answer depends on is
+either read or makes the site a failure with its reason (never a silent empty result), and a
+site that failed for a passing reason (timeout, connection, 5xx) is tried once more after the
+others, when the load that may have caused it is gone.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import codecs
 import re
 import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -33,6 +41,8 @@ from socialcrm.discovery.extract import (
     find_candidates,
     likely_internal_pages,
 )
+from socialcrm.discovery.failures import FetchFailed, is_passing
+from socialcrm.discovery.inflate import ACCEPT_ENCODING, read_body
 from socialcrm.discovery.settings import DiscoverySettings
 
 _HTML_TYPES: Final = ("text/html", "application/xhtml+xml")
@@ -41,15 +51,6 @@ _ROBOTS_TOKEN: Final = "socialcrm"  # noqa: S105 (robots.txt product token, not 
 T = TypeVar("T")
 _RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 _SITES_PER_POOL: Final = 12
-
-
-class FetchFailed(Exception):
-    """One page could not be fetched; ``reason`` is a short code, ``detail`` says more."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +220,7 @@ class Crawler:
         self._allow_private = tuple(allow_private)
         self._clients: list[httpx.AsyncClient] = []
         self._gates: dict[str, _HostGate] = {}
-        self._robots: dict[str, RobotFileParser | FetchFailed | None] = {}
-        self._robots_pending: dict[str, asyncio.Future[RobotFileParser | FetchFailed | None]] = {}
+        self._robots: dict[str, asyncio.Task[RobotFileParser | FetchFailed | None]] = {}
 
     async def __aenter__(self) -> Crawler:
         # httpcore's pool scans every connection for each request (quadratic in pool size):
@@ -233,17 +233,21 @@ class Crawler:
                 user_agent=self.settings.user_agent,
             )
             client.headers["Accept"] = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+            client.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what inflate.py bounds
             self._clients.append(client)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
+        for task in self._robots.values():
+            task.cancel()
         clients, self._clients = self._clients, []
         for client in clients:
             await client.aclose()
 
     def _client_for(self, url: str) -> httpx.AsyncClient:
         assert self._clients, "use the Crawler as an async context manager"
-        return self._clients[hash(_host_key(url)) % len(self._clients)]
+        # A stable hash: the same host takes the same pool in every process.
+        return self._clients[zlib.crc32(_host_key(url).encode()) % len(self._clients)]
 
     # -- many sites --
 
@@ -252,23 +256,35 @@ class Crawler:
         requests: Iterable[SiteRequest],
         on_result: Callable[[SiteResult], Awaitable[None] | None] | None = None,
     ) -> list[SiteResult]:
-        """Every request's result (in completion order), at most ``concurrency`` at once."""
+        """Every request's result, at most ``concurrency`` sites at once; ``on_result`` sees
+        each site once, with its final result. Sites that failed for a passing reason are
+        tried once more after all the others."""
         limit = asyncio.Semaphore(self.settings.concurrency)
-        results: list[SiteResult] = []
+        results: dict[int, SiteResult] = {}
+        again: list[SiteRequest] = []
 
-        async def one(request: SiteRequest) -> None:
+        async def one(request: SiteRequest, last_try: bool) -> None:
             async with limit:
                 result = await self.discover(request)
-            results.append(result)
+            if not last_try and result.failure is not None and is_passing(result.failure):
+                again.append(request)
+                return
+            results[request.key] = result
             if on_result is not None:
                 outcome = on_result(result)
                 if outcome is not None:
                     await outcome
 
+        ordered = list(requests)
         async with asyncio.TaskGroup() as group:
-            for request in requests:
-                group.create_task(one(request))
-        return results
+            for request in ordered:
+                group.create_task(one(request, last_try=False))
+        if again:
+            self._forget_failed_robots()
+            async with asyncio.TaskGroup() as group:
+                for request in sorted(again, key=lambda r: r.key):
+                    group.create_task(one(request, last_try=True))
+        return [results[request.key] for request in ordered if request.key in results]
 
     # -- one site --
 
@@ -278,7 +294,9 @@ class Crawler:
             await self._discover(request, result)
         except FetchFailed as exc:
             if request.http_fallback and exc.reason in {"connect_error", "tls_error", "timeout"}:
-                plain = SiteRequest(request.key, "http://" + request.url.split("://", 1)[1])
+                plain = SiteRequest(
+                    request.key, "http://" + request.url.split("://", 1)[1], request.name
+                )
                 return await self.discover(plain)
             result.failure, result.detail = exc.reason, exc.detail[:300]
         except Exception as exc:  # one site's surprise never fails the batch
@@ -294,8 +312,10 @@ class Crawler:
             for url in likely_internal_pages(home.text, home.url, self.settings.extra_pages):
                 try:
                     page = await self.fetch_page(url)
-                except FetchFailed:
-                    continue  # the homepage answered; a missing contact page is no failure
+                except FetchFailed as exc:
+                    if is_passing(exc.reason):  # not read: the answer is unknown, not empty
+                        raise FetchFailed(exc.reason, f"{url}: {exc.detail}") from exc
+                    continue  # the site answered (404, not HTML, disallowed): nothing there
                 result.pages += 1
                 candidates.extend(find_candidates(page.text, page.url))
                 chosen = choose_profiles(candidates, request.name, home.url)
@@ -307,13 +327,8 @@ class Crawler:
 
     async def fetch_page(self, url: str) -> Page:
         """One HTML page, after robots.txt allows it; raises FetchFailed."""
-        deadline = self.settings.timeout_s * 2
-        try:
-            async with asyncio.timeout(deadline):
-                await self._check_robots(url)
-                return await self._get_html(url)
-        except TimeoutError as exc:
-            raise FetchFailed("timeout", f"no complete answer within {deadline:g}s") from exc
+        await self._check_robots(url)
+        return await self._get_html(url)
 
     async def _get_html(self, url: str) -> Page:
         attempt = 0
@@ -334,19 +349,29 @@ class Crawler:
     async def _get(self, url: str) -> tuple[str, int, str, bytes, bool]:
         """Follow redirects ourselves: every hop is checked by the transport and counted."""
         for _hop in range(self.settings.max_redirects + 1):
-            host = _host_key(url)
-            async with self._gate(host).turn(), self._request(url) as response:
+            async with self._gate(_host_key(url)).turn():
+                hop = await self._get_one(url)
+            if isinstance(hop, tuple):
+                return hop
+            if urlsplit(hop).scheme not in {"http", "https"}:
+                raise FetchFailed("bad_redirect", f"{url} redirects to a non-web URL")
+            url = hop
+        raise FetchFailed("too_many_redirects", f"more than {self.settings.max_redirects}")
+
+    async def _get_one(self, url: str) -> tuple[str, int, str, bytes, bool] | str:
+        """One request, within its own deadline: the answer, or where it redirects to."""
+        deadline = self.settings.timeout_s * 2
+        try:
+            async with asyncio.timeout(deadline), self._request(url) as response:
                 location = response.headers.get("location")
                 if response.is_redirect and location:
-                    next_url = urljoin(url, location.strip())
-                else:
-                    body, truncated = await _read_capped(response, self.settings.max_bytes)
-                    content_type = response.headers.get("content-type", "")
-                    return url, response.status_code, content_type, body, truncated
-            if urlsplit(next_url).scheme not in {"http", "https"}:
-                raise FetchFailed("bad_redirect", f"{url} redirects to a non-web URL")
-            url = next_url
-        raise FetchFailed("too_many_redirects", f"more than {self.settings.max_redirects}")
+                    return str(urljoin(url, location.strip()))
+                encoding = response.headers.get("content-encoding", "")
+                body = await read_body(url, response.aiter_raw(), encoding, self.settings.max_bytes)
+                content_type = response.headers.get("content-type", "")
+                return url, response.status_code, content_type, body.data, body.truncated
+        except TimeoutError as exc:
+            raise FetchFailed("timeout", f"{url}: no complete answer within {deadline:g}s") from exc
 
     @asynccontextmanager
     async def _request(self, url: str) -> AsyncIterator[httpx.Response]:
@@ -379,24 +404,21 @@ class Crawler:
         if not self.settings.robots:
             return
         origin = _origin(url)
-        rules = self._robots.get(origin)
-        if origin not in self._robots:
-            pending = self._robots_pending.get(origin)
-            if pending is None:
-                future = asyncio.get_running_loop().create_future()
-                self._robots_pending[origin] = future
-                try:
-                    rules = await self._load_robots(origin)
-                finally:
-                    self._robots[origin] = rules
-                    del self._robots_pending[origin]
-                    future.set_result(rules)
-            else:
-                rules = await pending
+        task = self._robots.get(origin)
+        if task is None:  # one read per origin, shared by every page that waits for it
+            task = self._robots[origin] = asyncio.create_task(self._load_robots(origin))
+        # A waiter that gives up (its site is cancelled) never cancels the others' read.
+        rules = await asyncio.shield(task)
         if isinstance(rules, FetchFailed):
             raise rules
         if rules is not None and not rules.can_fetch(_ROBOTS_TOKEN, url):
             raise FetchFailed("robots_disallowed", f"robots.txt of {origin} disallows {url}")
+
+    def _forget_failed_robots(self) -> None:
+        """Before a second try: origins whose robots.txt could not be read are read again."""
+        for origin, task in list(self._robots.items()):
+            if task.done() and not isinstance(_robots_rules(task), RobotFileParser | None):
+                del self._robots[origin]
 
     async def _load_robots(self, origin: str) -> RobotFileParser | FetchFailed | None:
         """RFC 9309: 4xx means no rules, 5xx means disallow everything for now."""
@@ -415,6 +437,13 @@ class Crawler:
         return parser
 
 
+def _robots_rules(task: asyncio.Task[RobotFileParser | FetchFailed | None]) -> object:
+    """What a finished robots.txt read gave: rules, None, a FetchFailed or its exception."""
+    if task.cancelled():
+        return asyncio.CancelledError()
+    return task.exception() or task.result()
+
+
 def _host_key(url: str) -> str:
     parts = urlsplit(url)
     return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
@@ -423,17 +452,6 @@ def _host_key(url: str) -> str:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            return b"".join(chunks)[:limit], True
-    return b"".join(chunks), False
 
 
 def _connect_failure(exc: httpx.ConnectError) -> FetchFailed:

@@ -78,6 +78,7 @@ _SOCIAL_HINTS: Final = (
     "fb.me",
     "fb.com",
     "sameas",
+    "/@",  # a Mastodon account on a well-known server, without rel="me"
     "rel",
 )
 _SOCIAL_URL_IN_TEXT: Final = re.compile(

@@ -13,6 +13,7 @@ from typing import Any
 
 from socialcrm.core.settings import get_settings
 from socialcrm.discovery.crawler import Crawler, SiteRequest, SiteResult, run_sync, site_url
+from socialcrm.discovery.export import csv_chunks
 from socialcrm.discovery.service import COLUMNS, organisation_name
 from socialcrm.discovery.settings import get_discovery_settings
 
@@ -120,9 +121,4 @@ def _write(target: Path, kind: str, rows: list[dict[str, Any]], columns: list[st
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             return
-        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
-            )
+        handle.writelines(csv_chunks(header, rows))  # cells a spreadsheet cannot run

@@ -86,6 +86,27 @@ class DiscoveryItem(TenantScoped, Base):
     )
 
 
+class DiscoveryChunk(TenantScoped, Base):
+    """One chunk of a job: who runs it and until when (a lease the worker renews while it
+    crawls), so that a chunk whose worker died is run again for its unfinished items."""
+
+    __tablename__ = "discovery_chunks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("discovery_jobs.id", ondelete="CASCADE"))
+    chunk: Mapped[int] = mapped_column()
+    lease_owner: Mapped[str | None] = mapped_column(String(80), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(default=0)  # times a worker took it
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)  # last enqueued
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "chunk", name="uq_discovery_chunks_job_chunk"),
+        Index("ix_discovery_chunks_unfinished", "finished_at", "job_id"),
+    )
+
+
 class AccountProfileSuggestion(TenantScoped, Timestamps, Base):
     """A profile found on an Account's website; a person accepts or rejects it.
 

@@ -14,7 +14,8 @@ from socialcrm.core.db import get_database
 from socialcrm.core.errors import Conflict
 from socialcrm.discovery import service, tasks
 from socialcrm.discovery.models import DiscoveryJob
-from socialcrm.discovery.schemas import JobCreated, JobSnapshot, SocialsJobIn
+from socialcrm.discovery.schemas import JobCreated, JobSnapshot, JobUsage, SocialsJobIn
+from socialcrm.tenancy.models import Tenant
 from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -35,6 +36,21 @@ def create_socials_job(ctx: ApiCtx, body: SocialsJobIn) -> dict[str, Any]:
         "ef_cost": job.ef_cost,
         "dropped_count": job.dropped_count,
         "source_job_id": job.source_job_id,
+    }
+
+
+@router.get("/usage", response_model=JobUsage)
+def job_usage(ctx: ApiCtx) -> dict[str, Any]:
+    """This calendar month's jobs (UTC): EF used, the ceiling, what is left, jobs created."""
+    tenant = ctx.session.get(Tenant, ctx.principal.tenant_id)
+    assert tenant is not None
+    usage = service.month_usage(ctx.session, tenant)
+    return {
+        "month_start": usage.month_start.isoformat(),
+        "ef_used": usage.ef_used,
+        "ef_ceiling": usage.ef_ceiling,
+        "ef_remaining": usage.ef_remaining,
+        "jobs": usage.jobs,
     }
 
 

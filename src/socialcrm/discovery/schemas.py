@@ -32,6 +32,14 @@ class JobCreated(BaseModel):
     source_job_id: str | None = None
 
 
+class JobUsage(BaseModel):
+    month_start: str = Field(description="Start of the calendar month counted (UTC).")
+    ef_used: float = Field(description="EF charged by this month's jobs (failed jobs excluded).")
+    ef_ceiling: float | None = Field(description="The monthly EF ceiling; null: none set.")
+    ef_remaining: float | None
+    jobs: int = Field(description="Jobs created this month.")
+
+
 class FailedItem(BaseModel):
     position: int
     site_web: Any = None

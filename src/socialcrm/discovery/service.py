@@ -2,17 +2,16 @@
 
 A job's items are stored as given; items without a usable ``site_web`` are dropped at
 creation. Items are cut into chunks (one queue task each), grouped by host so that one host
-is crawled by one worker, politely. A chunk writes its results in small batches and bumps
-the job's counters in the same transaction, so progress is visible while it runs and a
-retried chunk only redoes the items still pending. The job completes when no item is pending.
+is crawled by one worker, politely. A chunk runs under a lease (``chunks.py``): it writes its
+results in small batches and bumps the job's counters in the same transaction as it renews
+the lease, so progress is visible while it runs, and a chunk run again (a retry, or a resume
+after its worker died) only redoes the items still pending: each item is recorded exactly
+once. The job completes when no item is pending.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,8 +29,11 @@ from sqlalchemy.orm import Session
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import AppError, NotFound, RateLimitExceeded, ValidationFailed
 from socialcrm.core.settings import get_settings
+from socialcrm.discovery import chunks
 from socialcrm.discovery.canonical import NETWORKS
+from socialcrm.discovery.chunks import ChunkLease, LeaseLost
 from socialcrm.discovery.crawler import Crawler, SiteRequest, SiteResult, run_sync, site_url
+from socialcrm.discovery.export import csv_chunks
 from socialcrm.discovery.models import DiscoveryItem, DiscoveryJob, ItemStatus, JobStatus
 from socialcrm.discovery.settings import DiscoverySettings, get_discovery_settings
 from socialcrm.tenancy.models import Tenant
@@ -107,6 +109,11 @@ def create_socials_job(
         )
     tenant = session.get(Tenant, principal.tenant_id)
     assert tenant is not None
+    if source_job_id is not None and _job_or_none(session, source_job_id) is None:
+        raise ValidationFailed(
+            f"source_job_id {source_job_id!r} is not a job of this account",
+            details={"source_job_id": source_job_id},
+        )
     estimate = estimate_cost(len(kept), settings)
     _check_quota(session, tenant, estimate)
     _check_rate(tenant, settings)
@@ -117,7 +124,7 @@ def create_socials_job(
         items_count=len(kept),
         dropped_count=len(items) - len(kept),
         ef_cost=estimate,
-        input_columns=_input_columns(items),
+        input_columns=_input_columns([e.data for e in kept]),
         created_by=principal.actor,
     )
     session.add(job)
@@ -143,6 +150,7 @@ def create_socials_job(
     ]
     session.connection().execute(_ITEMS.insert(), rows)
     job.chunks_total = (len(rows) + settings.chunk_size - 1) // settings.chunk_size
+    chunks.add_chunks(session, job)
     session.flush()
     return job
 
@@ -160,22 +168,53 @@ def _month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A tenant's jobs this calendar month (UTC): EF charged, its ceiling, jobs created."""
+
+    month_start: datetime
+    ef_used: float
+    ef_ceiling: float | None
+    jobs: int
+
+    @property
+    def ef_remaining(self) -> float | None:
+        if self.ef_ceiling is None:
+            return None
+        return round(max(0.0, self.ef_ceiling - self.ef_used), 6)
+
+
+def month_usage(session: Session, tenant: Tenant) -> Usage:
+    """EF is charged when a job is created and given back if the job fails."""
+    start = _month_start(utcnow())
+    used, jobs = session.execute(
+        select(
+            func.coalesce(
+                func.sum(DiscoveryJob.ef_cost).filter(DiscoveryJob.status != JobStatus.FAILED),
+                0.0,
+            ),
+            func.count(),
+        ).where(DiscoveryJob.tenant_id == tenant.id, DiscoveryJob.created_at >= start)
+    ).one()
+    ceiling = (tenant.policy or {}).get("ef_ceiling")
+    return Usage(
+        month_start=start,
+        ef_used=round(float(used or 0.0), 6),
+        ef_ceiling=None if ceiling is None else float(ceiling),
+        jobs=int(jobs),
+    )
+
+
 def _check_quota(session: Session, tenant: Tenant, estimate: float) -> None:
     """``Tenant.policy["ef_ceiling"]``: EF a tenant may spend on jobs per calendar month."""
-    ceiling = (tenant.policy or {}).get("ef_ceiling")
+    usage = month_usage(session, tenant)
+    ceiling, used = usage.ef_ceiling, usage.ef_used
     if ceiling is None:
         return
-    used = session.scalar(
-        select(func.coalesce(func.sum(DiscoveryJob.ef_cost), 0.0)).where(
-            DiscoveryJob.created_at >= _month_start(utcnow()),
-            DiscoveryJob.status != JobStatus.FAILED,
-        )
-    )
-    used = round(float(used or 0.0), 6)
-    if used + estimate > float(ceiling):
+    if used + estimate > ceiling:
         raise QuotaExceeded(
             f"this job would cost {estimate} EF; {used} of the {ceiling} EF ceiling is used",
-            details={"estimate": estimate, "ceiling": float(ceiling), "used": used},
+            details={"estimate": estimate, "ceiling": ceiling, "used": used},
         )
 
 
@@ -226,10 +265,17 @@ def _check_rate(tenant: Tenant, settings: DiscoverySettings) -> None:
 
 
 def get_job(session: Session, job_id: str) -> DiscoveryJob:
-    job = session.get(DiscoveryJob, job_id) if _is_job_id(job_id) else None
+    job = _job_or_none(session, job_id)
     if job is None:
         raise NotFound(f"job {job_id} not found")
     return job
+
+
+def _job_or_none(session: Session, job_id: str) -> DiscoveryJob | None:
+    """The session's tenant's job ``job_id`` (the tenant filter is the session's)."""
+    if not _is_job_id(job_id):
+        return None
+    return session.scalars(select(DiscoveryJob).where(DiscoveryJob.id == job_id)).first()
 
 
 def _is_job_id(value: str) -> bool:
@@ -302,24 +348,9 @@ def result_rows(session: Session, job: DiscoveryJob) -> Iterator[dict[str, Any]]
 
 
 def results_csv(session: Session, job: DiscoveryJob) -> Iterator[str]:
-    """The results as CSV text, produced row by row."""
+    """The results as CSV text, produced row by row (cells a spreadsheet cannot run)."""
     columns = [c for c in job.input_columns if c not in COLUMNS.values()] + list(COLUMNS.values())
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for row in result_rows(session, job):
-        writer.writerow({key: _cell(value) for key, value in row.items()})
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else value
+    return csv_chunks(columns, result_rows(session, job))
 
 
 def is_finished(job: DiscoveryJob) -> bool:
@@ -330,34 +361,66 @@ def is_finished(job: DiscoveryJob) -> bool:
 
 
 def run_chunk(db: Database, tenant_id: int, job_id: str, chunk: int) -> int:
-    """Crawl the chunk's pending items; returns how many were processed now."""
+    """Crawl the chunk's pending items under its lease; returns how many were processed now
+    (0 when another live worker runs the chunk)."""
     with db.session(tenant_id=tenant_id) as session:
         job = session.get(DiscoveryJob, job_id)
         if job is None:
             raise JobGone(f"job {job_id} no longer exists")
         if is_finished(job):
             return 0
+    lease = chunks.claim(db, tenant_id, job_id, chunk)
+    if lease is None:
+        return 0
+    try:
+        requests = _pending_sites(lease)
+        if lease.attempts > get_discovery_settings().max_chunk_attempts:
+            _give_up(lease, requests)
+        elif requests:
+            run_sync(_crawl(requests, _ChunkRecorder(lease), lease))
+    except LeaseLost:
+        log.warning("discovery_chunk_lease_lost", job_id=job_id, chunk=chunk)
+        return 0
+    except BaseException:
+        lease.release(finished=False)  # a retry (or a sweep) runs what is still pending
+        raise
+    # Never finished with an item left unrecorded: a later sweep runs the chunk again.
+    lease.release(finished=not _pending_sites(lease))
+    finish_if_done(db, tenant_id, job_id)
+    return len(requests)
+
+
+def _pending_sites(lease: ChunkLease) -> list[SiteRequest]:
+    """The chunk's items still pending, as crawl requests (and the job marked running)."""
+    with lease.db.session(tenant_id=lease.tenant_id) as session:
+        job = session.get(DiscoveryJob, lease.job_id)
+        if job is None:
+            raise JobGone(f"job {lease.job_id} no longer exists")
         if job.status == JobStatus.PENDING:
             job.status, job.started_at = JobStatus.RUNNING, utcnow()
         pending = session.execute(
             select(DiscoveryItem.id, DiscoveryItem.site_url, DiscoveryItem.http_fallback)
             .add_columns(DiscoveryItem.data)
             .where(
-                DiscoveryItem.job_id == job_id,
-                DiscoveryItem.chunk == chunk,
+                DiscoveryItem.job_id == lease.job_id,
+                DiscoveryItem.chunk == lease.chunk,
                 DiscoveryItem.status == ItemStatus.PENDING,
             )
             .order_by(DiscoveryItem.id)
         ).all()
-    requests = [
+    return [
         SiteRequest(item_id, url, organisation_name(data), fallback)
         for item_id, url, fallback, data in pending
     ]
-    if requests:
-        recorder = _ChunkRecorder(db, tenant_id, job_id)
-        run_sync(_crawl(requests, recorder))
-    finish_if_done(db, tenant_id, job_id)
-    return len(requests)
+
+
+def _give_up(lease: ChunkLease, requests: list[SiteRequest]) -> None:
+    """The chunk stopped its worker too many times (killed, out of memory): its pending
+    items fail with that reason, so the job can finish."""
+    detail = f"the worker crawling this site stopped {lease.attempts - 1} times"
+    lost = [SiteResult(r.key, failure="worker_lost", detail=detail) for r in requests]
+    record_results(lease, lost)
+    log.warning("discovery_chunk_given_up", job_id=lease.job_id, chunk=lease.chunk)
 
 
 def organisation_name(data: dict[str, Any]) -> str:
@@ -368,19 +431,25 @@ def organisation_name(data: dict[str, Any]) -> str:
     return ""
 
 
-async def _crawl(requests: list[SiteRequest], recorder: _ChunkRecorder) -> None:
+async def _crawl(requests: list[SiteRequest], recorder: _ChunkRecorder, lease: ChunkLease) -> None:
     settings = get_discovery_settings()
     allow = get_settings().allow_private_fetch
     async with Crawler(settings, allow_private=allow) as crawler:
-        await crawler.discover_many(requests, recorder.add)
+        try:
+            async with asyncio.TaskGroup() as group:
+                heartbeat = group.create_task(lease.keep_alive())
+                await crawler.discover_many(requests, recorder.add)
+                heartbeat.cancel()
+        except* LeaseLost as lost:
+            raise LeaseLost(str(lost.exceptions[0])) from None
     await recorder.flush()
 
 
 class _ChunkRecorder:
-    """Writes results in batches (items and job counters in one transaction)."""
+    """Writes results in batches (items, job counters and the lease in one transaction)."""
 
-    def __init__(self, db: Database, tenant_id: int, job_id: str) -> None:
-        self._db, self._tenant_id, self._job_id = db, tenant_id, job_id
+    def __init__(self, lease: ChunkLease) -> None:
+        self._lease = lease
         self._buffer: list[SiteResult] = []
         self._last = time.monotonic()
         self._lock = asyncio.Lock()
@@ -395,28 +464,29 @@ class _ChunkRecorder:
             batch, self._buffer = self._buffer, []
             self._last = time.monotonic()
             if batch:
-                await asyncio.to_thread(
-                    record_results, self._db, self._tenant_id, self._job_id, batch
-                )
+                await asyncio.to_thread(record_results, self._lease, batch)
 
 
-def record_results(db: Database, tenant_id: int, job_id: str, batch: list[SiteResult]) -> None:
-    """Store site results and count them on the job, atomically."""
-    params = [
-        {
-            "b_id": r.key,
-            "b_status": (ItemStatus.FAILED if r.failure else ItemStatus.DONE).value,
-            "b_profiles": r.profiles,
-            "b_failure": r.failure or "",
-            "b_detail": r.detail[:300],
-            "b_pages": r.pages,
-        }
-        for r in batch
-    ]
-    failed = sum(1 for r in batch if r.failure)
-    found = sum(1 for r in batch if r.profiles)
-    with db.session(tenant_id=tenant_id) as session:
+def record_results(lease: ChunkLease, batch: list[SiteResult]) -> None:
+    """Store site results and count them on the job, atomically, while the lease is ours;
+    an item already recorded (by a worker presumed dead) is neither written nor counted."""
+    tenant_id = lease.tenant_id
+    with lease.db.session(tenant_id=tenant_id) as session:
+        if not lease.renew(session):  # also locks the chunk row against a new claimer
+            raise LeaseLost(f"chunk {lease.chunk} of job {lease.job_id}")
         connection = session.connection()
+        still_pending = set(
+            connection.scalars(
+                select(_ITEMS.c.id).where(
+                    _ITEMS.c.id.in_([r.key for r in batch]),
+                    _ITEMS.c.tenant_id == tenant_id,
+                    _ITEMS.c.status == ItemStatus.PENDING.value,
+                )
+            )
+        )
+        batch = [r for r in batch if r.key in still_pending]
+        if not batch:
+            return
         connection.execute(
             update(_ITEMS)
             .where(
@@ -433,15 +503,25 @@ def record_results(db: Database, tenant_id: int, job_id: str, batch: list[SiteRe
                 failure_detail=bindparam("b_detail"),
                 pages=bindparam("b_pages"),
             ),
-            params,
+            [
+                {
+                    "b_id": r.key,
+                    "b_status": (ItemStatus.FAILED if r.failure else ItemStatus.DONE).value,
+                    "b_profiles": r.profiles,
+                    "b_failure": r.failure or "",
+                    "b_detail": r.detail[:300],
+                    "b_pages": r.pages,
+                }
+                for r in batch
+            ],
         )
         connection.execute(
             update(_JOBS)
-            .where(_JOBS.c.id == job_id, _JOBS.c.tenant_id == tenant_id)
+            .where(_JOBS.c.id == lease.job_id, _JOBS.c.tenant_id == tenant_id)
             .values(
                 processed_count=_JOBS.c.processed_count + len(batch),
-                failed_count=_JOBS.c.failed_count + failed,
-                found_count=_JOBS.c.found_count + found,
+                failed_count=_JOBS.c.failed_count + sum(1 for r in batch if r.failure),
+                found_count=_JOBS.c.found_count + sum(1 for r in batch if r.profiles),
             )
         )
 

@@ -30,6 +30,12 @@ class DiscoverySettings(BaseSettings):
         "finds an organisation's public social profiles on its own website)"
     )
     chunk_size: int = Field(default=250, ge=1, le=10_000)
+    # A worker renews its chunk's lease every third of it; a chunk whose lease ran out (its
+    # worker died) is run again for its pending items, at most ``max_chunk_attempts`` times.
+    lease_s: float = Field(default=60.0, ge=1, le=3600)
+    max_chunk_attempts: int = Field(default=5, ge=1, le=100)
+    # A chunk enqueued this long ago and never taken (its task was lost) is enqueued again.
+    redispatch_s: float = Field(default=900.0, ge=10)
     job_rate_limit: str = "30/minute"  # job creations per tenant (limits' notation)
     ef_per_item: float = 0.00055
 

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import get_database
 from socialcrm.core.queue import enqueue_after_commit, huey
-from socialcrm.discovery import accounts, service
+from socialcrm.discovery import accounts, chunks, service
 from socialcrm.discovery.models import DiscoveryJob
+from socialcrm.discovery.settings import get_discovery_settings
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +35,26 @@ def enqueue_job(session: Session, job: DiscoveryJob) -> None:
     """Hand every chunk of ``job`` to the queue once the creating transaction commits."""
     for chunk in range(job.chunks_total):
         enqueue_after_commit(session, run_socials_chunk, job.tenant_id, job.id, chunk)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def resume_socials_chunks() -> int:
+    """Chunks whose worker died (its lease ran out) or whose task was lost run again."""
+    due = chunks.chunks_to_resume(get_database())
+    for tenant_id, job_id, chunk in due:
+        run_socials_chunk(tenant_id, job_id, chunk)
+    return len(due)
+
+
+@huey.on_startup()
+def _resume_socials_on_start() -> None:
+    """A (re)started worker resumes what a dead one left: now, and once more when the lease
+    of a worker killed just before has run out."""
+    try:
+        resume_socials_chunks.call_local()
+        resume_socials_chunks.schedule(delay=get_discovery_settings().lease_s + 1)
+    except Exception:  # a consumer must start even if the database is not reachable yet
+        log.exception("discovery_resume_failed")
 
 
 @huey.task(retries=2, retry_delay=60)

@@ -21,6 +21,8 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # The network did not answer (timeout, 5xx) and cannot show whether it was sent.
+    UNCONFIRMED = "unconfirmed"
 
 
 class OutboundMessage(TenantScoped, Base):
@@ -61,7 +63,7 @@ class OutboundMessage(TenantScoped, Base):
     activity_id: Mapped[int | None] = mapped_column(
         ForeignKey("activities.id", ondelete="SET NULL"), default=None
     )
-    status: Mapped[DeliveryStatus] = mapped_column(String(10), default=DeliveryStatus.SENDING)
+    status: Mapped[DeliveryStatus] = mapped_column(String(20), default=DeliveryStatus.SENDING)
     external_id: Mapped[str] = mapped_column(String(300), default="")
     url: Mapped[str] = mapped_column(String(1000), default="")
     error: Mapped[str] = mapped_column(String(500), default="")

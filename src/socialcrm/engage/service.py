@@ -3,6 +3,9 @@
 The idempotency key is claimed by inserting the message row (unique per tenant) and committing
 *before* the network is called, so a double click, a retried request or two browser tabs can
 never send twice: the second request finds the row and gets the first one's outcome.
+A send whose answer is lost (a timeout, a 5xx) may have reached the network: it is looked up
+there first (the account's recent posts, the DM conversation) and adopted if found; when the
+network cannot show it, the message is ``unconfirmed`` and the same key looks again.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -43,13 +47,14 @@ from socialcrm.providers.base import (
 )
 from socialcrm.providers.outcomes import RequestRejected
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.publishing import listening_source, textrules
+from socialcrm.publishing import listening_source, reconcile, textrules
 from socialcrm.tenancy.models import Role, Tenant
 from socialcrm.tenancy.service import Principal
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_BRAND_ROLES = (Role.ADMIN, Role.MARKETING, Role.AGENT)
+ADOPTABLE = timedelta(days=1)  # how far back other messages' network ids are kept out
 # Networks whose grant must carry a DM scope (X's ``dm.write``).
 DM_SCOPES = {"x": "dm.write"}
 
@@ -284,7 +289,11 @@ def send(db: Database, principal: Principal, req: SendRequest) -> Sent:
             session.expunge(existing)
             return Sent(existing, True)
     if claimed.replayed:
-        return claimed
+        if claimed.message.status != DeliveryStatus.UNCONFIRMED:
+            return claimed
+        # The same key again after a send nobody could confirm: look again, never re-send.
+        checked = _settle(db, claimed.message, f"{claimed.message.network} did not answer")
+        return Sent(checked.message, True)
     message = claimed.message
     try:
         delivery: _Delivery = connections.with_account(
@@ -297,8 +306,8 @@ def send(db: Database, principal: Principal, req: SendRequest) -> Sent:
             None,
             f"rate limited by {message.network} until {exc.retry_at:%H:%M} UTC; try again then",
         )
-    except TransientProviderError:
-        return _finish(db, message, None, f"{message.network} is not answering; try again")
+    except TransientProviderError:  # a timeout or 5xx: it may have been sent all the same
+        return _settle(db, message, f"{message.network} did not answer")
     except (ReconnectRequired, connections.AccountNotActive, NotFound):
         return _finish(db, message, None, "the account needs reconnecting")
     except ProfileGone as exc:
@@ -327,6 +336,62 @@ def _deliver(message: OutboundMessage) -> Any:
     return act
 
 
+def _settle(db: Database, message: OutboundMessage, what: str) -> Sent:
+    """A send that may have reached the network: look for it there before saying anything.
+    Found: sent (adopted). Not there: failed, safe to send again. Cannot tell (the network
+    cannot show it, or does not answer): unconfirmed, and the user is told to check."""
+    taken = _taken_ids(db, message)
+    try:
+        found: _Delivery | None = connections.with_account(
+            db, message.tenant_id, message.social_account_id, _look_for(message, taken)
+        )
+    except (ProviderError, connections.AccountNotActive, NotFound):
+        reason = f"{what}; it may have been sent: check on {message.network} before sending again"
+        return _finish(db, message, None, reason, DeliveryStatus.UNCONFIRMED)
+    if found is None:
+        return _finish(db, message, None, f"{what} and does not show it: not sent, try again")
+    log.info("engage_adopted", message_id=message.id, external_id=found.external_id)
+    return _finish(db, message, found, "")
+
+
+def _taken_ids(db: Database, message: OutboundMessage) -> frozenset[str]:
+    """Network ids other messages of the account already own: never adopted twice."""
+    with db.session(tenant_id=message.tenant_id) as session:
+        return frozenset(
+            session.scalars(
+                select(OutboundMessage.external_id).where(
+                    OutboundMessage.social_account_id == message.social_account_id,
+                    OutboundMessage.id != message.id,
+                    OutboundMessage.external_id != "",
+                    OutboundMessage.created_at >= message.created_at - ADOPTABLE,
+                )
+            )
+        )
+
+
+def _look_for(message: OutboundMessage, taken: frozenset[str]) -> Any:
+    kind, text, since = MessageKind(message.kind), message.text, message.created_at
+    in_reply_to = message.in_reply_to_id
+    recipient = message.recipient_user_id or message.recipient_handle
+
+    async def act(provider: Provider, ctx: CallContext) -> _Delivery | None:
+        if kind == MessageKind.DM:
+            user_id = recipient
+            if not _looks_like_id(provider.name, recipient):
+                user_id = (await provider.lookup_handle(ctx, recipient)).user_id
+            history = await provider.dm_history(ctx, user_id)
+            ours = [m for m in history if m.author_user_id == ctx.user_id]
+            found = reconcile.find_published(ours, text, since=since, taken=taken)
+            return _Delivery(found.id, "", user_id) if found else None
+        recent = await provider.posts(ctx, ctx.user_id, reconcile.RECENT_POSTS)
+        found = reconcile.find_published(
+            recent, text, since=since, taken=taken, in_reply_to_id=in_reply_to
+        )
+        return _Delivery(found.id, found.url) if found else None
+
+    return act
+
+
 def _looks_like_id(network: str, value: str) -> bool:
     if network == "bluesky":
         return value.startswith("did:")
@@ -334,8 +399,14 @@ def _looks_like_id(network: str, value: str) -> bool:
 
 
 def _finish(
-    db: Database, message: OutboundMessage, delivery: _Delivery | None, reason: str
+    db: Database,
+    message: OutboundMessage,
+    delivery: _Delivery | None,
+    reason: str,
+    unsent: DeliveryStatus = DeliveryStatus.FAILED,
 ) -> Sent:
+    """Record the outcome: ``delivery`` when sent, else ``reason`` with the ``unsent`` status
+    (failed, or unconfirmed when nobody can tell)."""
     with db.session(tenant_id=message.tenant_id) as session:
         row = session.get(OutboundMessage, message.id)
         if row is None:
@@ -348,14 +419,14 @@ def _finish(
             row.recipient_user_id = delivery.recipient_user_id
             row.sent_at = utcnow()
         else:
-            row.status = DeliveryStatus.FAILED
+            row.status = unsent
             row.error = reason[:500]
         activity = session.get(Activity, row.activity_id) if row.activity_id else None
         if activity is not None and account is not None:
             activity.subject = _subject(MessageKind(row.kind), account, DeliveryStatus(row.status))
             activity.external_id = row.external_id
-            if reason:
-                activity.body = f"{row.text}\n\n[not delivered: {reason}]"
+            label = "unconfirmed" if unsent == DeliveryStatus.UNCONFIRMED else "not delivered"
+            activity.body = f"{row.text}\n\n[{label}: {reason}]" if reason else row.text
         if delivery is not None and row.ticket_id is not None:
             _first_response(session, row)
         session.flush()

@@ -31,11 +31,15 @@ def handle_key(value: str) -> str:
 
 
 def contact_keys(
-    emails: Iterable[str], phones: Iterable[str], handles: Iterable[Mapping[str, Any]]
+    emails: Iterable[str],
+    phones: Iterable[str | Mapping[str, Any]],
+    handles: Iterable[Mapping[str, Any]],
 ) -> set[tuple[str, str]]:
+    """``phones`` are typed (``{"number", "type"}``) or, in rows from before, plain strings."""
     keys: set[tuple[str, str]] = set()
     keys.update(("email", email_key(e)) for e in emails if e and e.strip())
-    keys.update(("phone", phone_key(p)) for p in phones if p and p.strip())
+    numbers = (str(p.get("number") or "") if isinstance(p, Mapping) else p for p in phones)
+    keys.update(("phone", phone_key(n)) for n in numbers if n and n.strip())
     for h in handles:
         handle = str(h.get("handle", "")) if isinstance(h, Mapping) else ""
         if handle.strip():

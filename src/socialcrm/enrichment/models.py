@@ -169,4 +169,5 @@ class EnrichmentRun(TenantScoped, Base):
 
 
 # The Contact events live with the tables, so whatever loads these tables also listens.
+from socialcrm.enrichment import events as _events  # noqa: E402,F401
 from socialcrm.enrichment import hooks as _hooks  # noqa: E402,F401

@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import enqueue_after_commit
-from socialcrm.enrichment import runs, schemas, service, views
+from socialcrm.enrichment import runs, schemas, service, views, workflows
 from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES
 from socialcrm.tenancy.models import Role
 from socialcrm.web.deps import ApiCtx
@@ -22,6 +22,9 @@ router = APIRouter(prefix="/api", tags=["enrichment"])
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 KeyParam = Annotated[str | None, Query(max_length=320)]
+ReplaceParam = Annotated[
+    bool, Query(description="replace the Contact's profile on a network where a person has one")
+]
 
 
 @router.get("/contacts/{contact_id}/social", response_model=schemas.SocialOut)
@@ -34,9 +37,7 @@ def contact_social(ctx: ApiCtx, contact_id: RecordId) -> Any:
 def find_social_profiles(ctx: ApiCtx, contact_id: RecordId) -> Any:
     contact = service.contact_or_404(ctx.session, contact_id)
     runs.ensure_startable(ctx.session)
-    outcome = service.enrich_contacts(
-        get_database(), ctx.session, ctx.principal.tenant_id, [contact]
-    )
+    outcome = workflows.enrich_contacts(get_database(), ctx.principal.tenant_id, [contact.id])
     if outcome.status == "deferred" and outcome.retry_at is not None:
         from socialcrm.enrichment.tasks import enrich_contact
 
@@ -50,21 +51,30 @@ def find_social_profiles(ctx: ApiCtx, contact_id: RecordId) -> Any:
     )
 
 
-@router.post("/contacts/{contact_id}/social/links", status_code=201, response_model=schemas.LinkOut)
+@router.post(
+    "/contacts/{contact_id}/social/links",
+    status_code=201,
+    response_model=schemas.LinkOut,
+    responses={409: {"description": "the Contact has its one profile on that network"}},
+)
 def add_social_link(ctx: ApiCtx, contact_id: RecordId, body: schemas.ManualLinkIn) -> Any:
-    return service.add_manual_link(
+    return workflows.add_manual_link(
         get_database(),
-        ctx.session,
         ctx.principal,
         contact_id,
         body.handle_or_url,
         body.provider,
+        replace=body.replace,
     )
 
 
-@router.post("/social-links/{link_id}/confirm", response_model=schemas.LinkOut)
-def confirm_social_link(ctx: ApiCtx, link_id: RecordId) -> Any:
-    return service.confirm_link(ctx.session, ctx.principal, link_id)
+@router.post(
+    "/social-links/{link_id}/confirm",
+    response_model=schemas.LinkOut,
+    responses={409: {"description": "the Contact has its one profile on that network"}},
+)
+def confirm_social_link(ctx: ApiCtx, link_id: RecordId, replace: ReplaceParam = False) -> Any:
+    return service.confirm_link(ctx.session, ctx.principal, link_id, replace=replace)
 
 
 @router.post("/social-links/{link_id}/reject", response_model=schemas.LinkOut)

@@ -186,7 +186,7 @@ def process_run(db: Database, tenant_id: int, run_id: int, owner: str | None = N
         if wanted:
             fetched, post_calls = matching.posts_batch(handles, wanted, pacers)
             with db.session(tenant_id=tenant_id) as session:
-                service.store_posts(session, fetched, utcnow())
+                service.store_posts(session, tenant_id, fetched, utcnow())
                 row = session.get(EnrichmentRun, run_id)
                 assert row is not None
                 row.calls += post_calls

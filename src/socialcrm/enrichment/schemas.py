@@ -21,11 +21,18 @@ class ManualLinkIn(Strict):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
     ]
     provider: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    # Where a person has one profile (Facebook, LinkedIn): replace the Contact's linked one.
+    replace: bool = False
 
 
 class SettingsIn(Strict):
-    auto_link_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
-    suggest_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    auto_link_threshold: (
+        Annotated[float, Field(ge=0, le=1, description="0.9 to 1: link without a person")] | None
+    ) = None
+    suggest_threshold: (
+        Annotated[float, Field(ge=0, le=1, description="0.5 to below auto_link_threshold: suggest")]
+        | None
+    ) = None
     restrict_without_consent: bool | None = None
 
 
@@ -80,7 +87,8 @@ class LinkWithSnapshot(LinkOut):
 class SocialOut(BaseModel):
     contact_id: int
     photo_url: str
-    posts_allowed: bool
+    enrichment_consent: bool
+    posts_allowed: bool  # consent, or a tenant that does not restrict without it
     links: list[LinkWithSnapshot]
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,10 +21,10 @@ from socialcrm.connections import service as connections
 from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
-from socialcrm.core.errors import Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
+from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment import keys, matching
-from socialcrm.enrichment.matching import BatchResult, ContactWork, Refreshes, Stop
+from socialcrm.enrichment.matching import BatchResult, ContactWork, Refreshes
 from socialcrm.enrichment.models import (
     ContactKey,
     LinkSource,
@@ -33,8 +33,14 @@ from socialcrm.enrichment.models import (
     SocialProfileLink,
     SocialProfileSnapshot,
 )
-from socialcrm.enrichment.pacing import Pacer
-from socialcrm.enrichment.policy import POLICY_KEY, EnrichmentPolicy, policy_from
+from socialcrm.enrichment.policy import (
+    POLICY_KEY,
+    EnrichmentPolicy,
+    policy_from,
+    threshold_errors,
+)
+from socialcrm.enrichment.replace import HELD, make_room, one_per_person
+from socialcrm.enrichment.retention import forget_disallowed_posts, posts_allowed
 from socialcrm.enrichment.scoring import (
     Candidate,
     ContactFacts,
@@ -45,16 +51,10 @@ from socialcrm.enrichment.scoring import (
     with_cross_network,
 )
 from socialcrm.providers.base import (
-    CallContext,
     Capability,
     PostData,
     ProfileData,
-    ProfileGone,
-    Provider,
-    RateLimited,
-    TransientProviderError,
 )
-from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role, Tenant
 from socialcrm.tenancy.service import Principal
@@ -81,9 +81,12 @@ def set_policy(session: Session, principal: Principal, changes: dict[str, Any]) 
     tenant = session.get(Tenant, principal.tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
-    merged = {**policy_from(tenant.policy).as_dict(), **changes}
-    if merged["suggest_threshold"] > merged["auto_link_threshold"]:
-        raise ValidationFailed("suggest_threshold must not exceed auto_link_threshold")
+    before = policy_from(tenant.policy)
+    merged = {**before.as_dict(), **changes}
+    errors = threshold_errors(merged["auto_link_threshold"], merged["suggest_threshold"])
+    if errors:
+        field, why = next(iter(errors.items()))
+        raise ValidationFailed(f"{field} {why}", details={"fields": errors})
     tenant.policy = {**(tenant.policy or {}), POLICY_KEY: merged}
     audit.record(
         session,
@@ -94,7 +97,18 @@ def set_policy(session: Session, principal: Principal, changes: dict[str, Any]) 
         details=merged,
     )
     session.flush()
-    return policy_from(tenant.policy)
+    after = policy_from(tenant.policy)
+    if after.restrict_without_consent and not before.restrict_without_consent:
+        forget_disallowed_posts(
+            session,
+            tenant.id,
+            after,
+            None,
+            actor=principal.actor,
+            reason="the tenant now restricts enrichment without consent",
+            target=("tenant", tenant.id),
+        )
+    return after
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -349,6 +363,8 @@ def apply_contact(
         key = (d.profile.network, d.profile.user_id)
         decided.add(key)
         found = by_key.get(key)
+        if d.status == LinkStatus.LINKED and _would_be_second(by_key, key):
+            d = replacing_suggestion(d)
         if found is None:
             link = SocialProfileLink(
                 contact_id=work.contact_id,
@@ -379,6 +395,21 @@ def apply_contact(
         if link.status == LinkStatus.SUGGESTED and key[0] in searched and key not in decided:
             session.delete(link)
     return counts
+
+
+def _would_be_second(links: dict[tuple[str, str], SocialProfileLink], key: tuple[str, str]) -> bool:
+    """The Contact holds another profile on a network where a person has one."""
+    network = key[0]
+    return one_per_person(network) and any(
+        k[0] == network and k != key and lk.status in HELD for k, lk in links.items()
+    )
+
+
+def replacing_suggestion(d: Decision) -> Decision:
+    """A certain match that would be a second profile is for a person to decide."""
+    name = PROVIDERS[d.profile.network].display_name
+    why = f"the Contact already has a {name} profile: confirming replaces it"
+    return Decision(d.profile, LinkStatus.SUGGESTED, d.confidence, {**d.signals, "replaces": why})
 
 
 def _profile_of(snap: SocialProfileSnapshot | None) -> ProfileData | None:
@@ -543,9 +574,15 @@ def posts_wanted(
     return dict(wanted)
 
 
-def store_posts(session: Session, refreshes: Refreshes, now: datetime) -> int:
+def store_posts(session: Session, tenant_id: int, refreshes: Refreshes, now: datetime) -> int:
+    """Store fetched posts of the profiles a Contact still allows them for (consent can be
+    withdrawn while the network answers)."""
+    policy = tenant_policy(session, tenant_id)
+    allowed = posts_allowed(session, tenant_id, policy, set(refreshes.posts))
     stored = 0
     for (network, user_id), posts in refreshes.posts.items():
+        if (network, user_id) not in allowed:
+            continue
         seen = set(
             session.scalars(
                 select(SocialPost.post_id).where(
@@ -590,38 +627,7 @@ def latest_snapshot(session: Session, network: str, user_id: str) -> SocialProfi
     ).first()
 
 
-# --- one Contact, now (triggers A and C) ------------------------------------------------------
-
-
-@dataclass
-class FindOutcome:
-    status: str  # done | deferred
-    counts: Counts
-    retry_at: datetime | None = None
-    reason: str = ""
-
-
-def enrich_contacts(
-    db: Database, session: Session, tenant_id: int, contacts: Sequence[Contact]
-) -> FindOutcome:
-    """Discover, score and store for a few Contacts in this unit of work."""
-    now = utcnow()
-    policy = tenant_policy(session, tenant_id)
-    account_ids = [a.id for a in enrichment_accounts(session)]
-    loaded = load_works(session, contacts, now)
-    handles = open_handles(db, tenant_id, account_ids)
-    pacers: dict[int, Pacer] = {}
-    result = matching.discover_batch(handles, loaded.works, pacers, loaded.refresh_due, set(), 60)
-    counts = apply_batch(session, loaded, result, policy, now)
-    done_ids = [w.contact_id for w in loaded.works[: result.done]]
-    wanted = posts_wanted(session, done_ids, loaded.consent, policy, now)
-    if wanted:
-        fetched, _calls = matching.posts_batch(handles, wanted, pacers)
-        store_posts(session, fetched, now)
-    if result.done < len(loaded.works):
-        stop = result.stop or Stop("transient")
-        return FindOutcome("deferred", counts, stop.until, stop.kind)
-    return FindOutcome("done", counts)
+# --- one Contact ----------------------------------------------------------------------------
 
 
 def contact_or_404(session: Session, contact_id: int) -> Contact:
@@ -634,58 +640,22 @@ def contact_or_404(session: Session, contact_id: int) -> Contact:
 # --- manual link, confirm, reject, photo ------------------------------------------------------
 
 
-def add_manual_link(
-    db: Database,
+def link_profile(
     session: Session,
     principal: Principal,
     contact_id: int,
-    handle_or_url: str,
-    provider: str | None,
+    profile: ProfileData,
+    now: datetime,
+    *,
+    replace: bool,
 ) -> SocialProfileLink:
-    """Resolve a handle or profile URL through the connected account's lookup and link it."""
+    """Record a profile a person looked up as linked to the Contact (audit-logged); on a
+    network where a person has one profile, it replaces the linked one only if asked to."""
     contact = contact_or_404(session, contact_id)
-    if provider is not None and provider not in PROVIDERS:
-        raise ValidationFailed(f"unknown provider {provider!r}", details={"known": list(PROVIDERS)})
-    try:
-        parsed = parse_handle(handle_or_url, provider)
-    except InvalidHandle as exc:
-        raise ValidationFailed(f"not a handle or profile URL: {exc}") from exc
-    except ValueError as exc:
-        raise ValidationFailed(f"cannot read {handle_or_url!r} as a profile") from exc
-    if parsed is None:
-        raise ValidationFailed("that URL is not a profile (a post, a search or an unknown site?)")
-    network = str(parsed.network)
-    if network not in PROVIDERS:
-        raise ValidationFailed(f"{network} profiles cannot be looked up (no adapter)")
-    account = next((a for a in enrichment_accounts(session) if a.provider == network), None)
-    if account is None:
-        raise ValidationFailed(
-            f"no connected {network} account to look the profile up with: connect one first",
-            details={"provider": network},
-        )
-    caps = PROVIDERS[network].capabilities
-    by_id = parsed.user_id is not None and Capability.LOOKUP_BY_ID in caps
-    if not by_id and Capability.LOOKUP_BY_HANDLE not in caps:
-        raise ValidationFailed(f"{network} offers no lookup by handle")
-    text = parsed.handle if parsed.instance is None else f"{parsed.handle}@{parsed.instance}"
-
-    async def resolve(p: Provider, ctx: CallContext) -> ProfileData:
-        if by_id and parsed.user_id:
-            return await p.lookup_user_id(ctx, parsed.user_id)
-        return await p.lookup_handle(ctx, text)
-
-    try:
-        profile = connections.with_account(db, principal.tenant_id, account.id, resolve)
-    except ProfileGone as exc:
-        raise NotFound(f"{network} has no profile {handle_or_url!r}") from exc
-    except RateLimited as exc:
-        wait = max(1, int((exc.retry_at - utcnow()).total_seconds()))
-        raise UpstreamUnavailable(
-            f"{network} is rate limiting us; try again later", details={"retry_after": wait}
-        ) from exc
-    except TransientProviderError as exc:
-        raise UpstreamUnavailable(f"{network} is not answering; try again later") from exc
-    now = utcnow()
+    network = profile.network
+    make_room(
+        session, principal, contact.id, network, profile.user_id, profile.handle, replace=replace
+    )
     link = session.scalars(
         select(SocialProfileLink).where(
             SocialProfileLink.contact_id == contact.id,
@@ -724,14 +694,6 @@ def add_manual_link(
         target_id=link.id,
         details={"contact_id": contact.id, "provider": network},
     )
-    policy = tenant_policy(session, principal.tenant_id)
-    wanted = posts_wanted(
-        session, [contact.id], {contact.id: contact.enrichment_consent}, policy, now
-    )
-    if wanted:
-        handles = open_handles(db, principal.tenant_id, [account.id])
-        fetched, _ = matching.posts_batch(handles, wanted, {})
-        store_posts(session, fetched, now)
     return link
 
 
@@ -742,10 +704,21 @@ def get_link(session: Session, link_id: int) -> SocialProfileLink:
     return link
 
 
-def confirm_link(session: Session, principal: Principal, link_id: int) -> SocialProfileLink:
+def confirm_link(
+    session: Session, principal: Principal, link_id: int, *, replace: bool = False
+) -> SocialProfileLink:
     link = get_link(session, link_id)
     if link.status not in (LinkStatus.SUGGESTED, LinkStatus.REJECTED, LinkStatus.LINKED):
         raise ValidationFailed(f"a {link.status} link cannot be confirmed")
+    make_room(
+        session,
+        principal,
+        link.contact_id,
+        link.provider,
+        link.external_user_id,
+        link.handle,
+        replace=replace,
+    )
     return _decide(session, principal, link, LinkStatus.LINKED, "social_link.confirm")
 
 
@@ -817,6 +790,7 @@ class SocialView:
     links: list[LinkView]
     photo_url: str
     posts_allowed: bool
+    restricted: bool  # the tenant fetches posts only with the Contact's consent
 
 
 STATUS_ORDER = {
@@ -855,7 +829,7 @@ def social_of(session: Session, contact: Contact) -> SocialView:
         if link.use_as_photo and snap is not None:
             photo = snap.avatar_url
         views.append(LinkView(link, snap, posts))
-    return SocialView(contact, views, photo, allowed)
+    return SocialView(contact, views, photo, allowed, policy.restrict_without_consent)
 
 
 def screen_pop(
@@ -966,27 +940,3 @@ def report(session: Session) -> dict[str, Any]:
         "rejected": int(by_status.get(LinkStatus.REJECTED, 0)),
         "follower_bands": {n: dict(b) for n, b in sorted(bands.items())},
     }
-
-
-# --- deleting a Contact -----------------------------------------------------------------------
-
-
-def purge_orphan_profiles(session: Session, profiles: Iterable[tuple[str, str]]) -> None:
-    """Snapshots and posts of profiles no Contact links to any more (GDPR erasure)."""
-    for network, user_id in set(profiles):
-        still = session.scalar(
-            select(func.count())
-            .select_from(SocialProfileLink)
-            .where(
-                SocialProfileLink.provider == network,
-                SocialProfileLink.external_user_id == user_id,
-            )
-        )
-        if still:
-            continue
-        for model in (SocialProfileSnapshot, SocialPost):
-            session.execute(
-                delete(model)
-                .where(model.provider == network, model.external_user_id == user_id)
-                .execution_options(synchronize_session=False)
-            )

@@ -8,7 +8,7 @@ from huey import crontab
 from socialcrm.core.db import get_database
 from socialcrm.core.queue import huey
 from socialcrm.crm.models import Contact
-from socialcrm.enrichment import runs, service
+from socialcrm.enrichment import runs, service, workflows
 from socialcrm.enrichment.settings import enrichment_settings
 from socialcrm.providers.base import TransientProviderError
 
@@ -32,12 +32,11 @@ def enrich_contact(tenant_id: int, contact_id: int) -> str:
     """Trigger (A): a Contact was created or its email, phone or handles changed."""
     db = get_database()
     with db.session(tenant_id=tenant_id) as session:
-        contact = session.get(Contact, contact_id)
-        if contact is None:
+        if session.get(Contact, contact_id) is None:
             return "gone"
         if not service.enrichment_accounts(session):
             return "no accounts"
-        outcome = service.enrich_contacts(db, session, tenant_id, [contact])
+    outcome = workflows.enrich_contacts(db, tenant_id, [contact_id])
     if outcome.status == "deferred":
         if outcome.retry_at is not None:
             enrich_contact.schedule((tenant_id, contact_id), eta=outcome.retry_at)

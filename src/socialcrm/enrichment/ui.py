@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -10,8 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
 from socialcrm.core.queue import enqueue_after_commit
-from socialcrm.enrichment import runs, service
+from socialcrm.enrichment import runs, service, workflows
 from socialcrm.enrichment.models import LinkStatus
+from socialcrm.enrichment.replace import ReplaceRequired
 from socialcrm.providers.base import Capability
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role
@@ -19,6 +21,7 @@ from socialcrm.web.deps import Ctx
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
+ReplaceField = Annotated[bool, Form()]
 
 
 def _lookup_networks() -> list[dict[str, str]]:
@@ -29,6 +32,15 @@ def _lookup_networks() -> list[dict[str, str]]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class ReplaceStep:
+    """The confirm step before a profile replaces the Contact's one on its network."""
+
+    conflict: ReplaceRequired
+    action: str  # where "Replace" posts to (with replace=1)
+    fields: dict[str, str]  # what the first attempt posted, sent again
+
+
 def _social_page(
     request: Request,
     ctx: Ctx,
@@ -37,6 +49,7 @@ def _social_page(
     error: str = "",
     notice: str = "",
     status: int = 200,
+    replacing: ReplaceStep | None = None,
 ) -> HTMLResponse:
     contact = service.contact_or_404(ctx.session, contact_id)
     view = service.social_of(ctx.session, contact)
@@ -54,6 +67,7 @@ def _social_page(
         networks=_lookup_networks(),
         error=error,
         notice=notice,
+        replacing=replacing,
     )
 
 
@@ -76,9 +90,7 @@ def find_profiles(request: Request, ctx: UiCtx, contact_id: int, csrf: CsrfField
     contact = service.contact_or_404(ctx.session, contact_id)
     try:
         runs.ensure_startable(ctx.session)
-        outcome = service.enrich_contacts(
-            get_database(), ctx.session, ctx.principal.tenant_id, [contact]
-        )
+        outcome = workflows.enrich_contacts(get_database(), ctx.principal.tenant_id, [contact.id])
     except AppError as exc:
         ctx.session.rollback()
         return _social_page(request, ctx, contact_id, error=exc.message, status=exc.status_code)
@@ -96,28 +108,47 @@ def add_profile(
     csrf: CsrfField,
     handle_or_url: Annotated[str, Form(max_length=500)],
     provider: Annotated[str, Form(max_length=20)] = "",
+    replace: ReplaceField = False,
 ) -> Response:
     _check_csrf(request, csrf)
     try:
-        service.add_manual_link(
+        workflows.add_manual_link(
             get_database(),
-            ctx.session,
             ctx.principal,
             contact_id,
             handle_or_url,
             provider or None,
+            replace=replace,
         )
+    except ReplaceRequired as exc:
+        action = f"/contacts/{contact_id}/social/links"
+        fields = {"handle_or_url": handle_or_url, "provider": provider}
+        step = ReplaceStep(exc, action, fields)
+        return _social_page(request, ctx, contact_id, replacing=step, status=409)
     except AppError as exc:
         ctx.session.rollback()
         return _social_page(request, ctx, contact_id, error=exc.message, status=exc.status_code)
     return _back(contact_id, "Profile linked.")
 
 
+@router.post("/social-links/{link_id}/confirm", response_model=None)
+def confirm(
+    request: Request, ctx: UiCtx, link_id: int, csrf: CsrfField, replace: ReplaceField = False
+) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        link = service.confirm_link(ctx.session, ctx.principal, link_id, replace=replace)
+    except ReplaceRequired as exc:
+        contact_id = service.get_link(ctx.session, link_id).contact_id
+        step = ReplaceStep(exc, f"/social-links/{link_id}/confirm", {})
+        return _social_page(request, ctx, contact_id, replacing=step, status=409)
+    return _back(link.contact_id, "Suggestion confirmed.")
+
+
 @router.post("/social-links/{link_id}/{action}", response_model=None)
 def decide(request: Request, ctx: UiCtx, link_id: int, action: str, csrf: CsrfField) -> Response:
     _check_csrf(request, csrf)
     actions = {
-        "confirm": (service.confirm_link, "Suggestion confirmed."),
         "reject": (service.reject_link, "Suggestion rejected; it will not be suggested again."),
         "use-as-photo": (service.use_as_photo, "Contact photo updated."),
     }

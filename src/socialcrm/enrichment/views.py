@@ -18,6 +18,7 @@ def social_out(view: SocialView) -> schemas.SocialOut:
     return schemas.SocialOut(
         contact_id=view.contact.id,
         photo_url=view.photo_url,
+        enrichment_consent=view.contact.enrichment_consent,
         posts_allowed=view.posts_allowed,
         links=links,
     )

@@ -8,6 +8,8 @@ functions are also correct inside a system session.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,18 +22,22 @@ from sqlalchemy.orm import Session
 from socialcrm.core.db import utcnow
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
-from socialcrm.identity import cachebus
+from socialcrm.identity import cachebus, reviews
 from socialcrm.identity.cache import CacheKey, resolution_cache
-from socialcrm.identity.models import EmailHandleLink, HandleAlias, IdentityProfile
+from socialcrm.identity.models import EmailHandleLink, HandleAlias, IdentityProfile, ReviewKind
 from socialcrm.identity.normalise import (
     ImpossibleHandle,
     NormalisedHandle,
     identity_user_id,
     normalise_handle,
 )
+from socialcrm.providers.handles import Network
 
 log = structlog.get_logger(__name__)
 
+# Sources whose accounts are not written into ``Contact.handles``: the Contact's own list, and
+# enrichment's links (shown with the Contact's social profiles; a rejected one leaves again).
+_NO_WRITE_BACK = frozenset({"contact", "enrichment"})
 _INVALIDATE = "identity.invalidate"
 _SKIP_SYNC = "identity.skip_contact_sync"
 _TO_SYNC = "identity.contacts_to_sync"
@@ -141,7 +147,20 @@ def aliases_for_handle(
         )
         .limit(20)
     ).all()
-    return [(a, p) for a, p in rows]
+    return _without_copies([(a, p) for a, p in rows])
+
+
+def _without_copies(
+    rows: list[tuple[HandleAlias, IdentityProfile]],
+) -> list[tuple[HandleAlias, IdentityProfile]]:
+    """Drop user-id-less copies of an account the graph knows by its user id.
+
+    Earlier versions recorded every handle-only match as a profile of its own (no user id); a
+    Contact's account known by id makes such a copy meaningless, and a copy that outlives the
+    account's rename would hand the freed handle to its next owner.
+    """
+    known = {p.contact_id for _, p in rows if p.user_id is not None and p.contact_id is not None}
+    return [(a, p) for a, p in rows if p.user_id is not None or p.contact_id not in known]
 
 
 def look_alikes(
@@ -235,7 +254,7 @@ def record_identity(
     (a person decided, e.g. in the review queue). Raises ``ImpossibleHandle`` on bad input.
     """
     tenant_id = tenant_of(session)
-    n = normalise_handle(handle, network)
+    n = _normalised(session, tenant_id, handle, network)
     uid = _graph_user_id(n, user_id)
     profile = _find_or_create(session, tenant_id, n, uid, source)
     rename_profile(session, tenant_id, profile, n)
@@ -258,9 +277,34 @@ def record_identity(
     if lead_id is not None and profile.lead_id is None:
         profile.lead_id = lead_id
     session.flush()
-    if profile.contact_id is not None and source != "contact" and conflict is None:
+    if profile.contact_id is not None and source not in _NO_WRITE_BACK and conflict is None:
         _write_back(session, tenant_id, profile.contact_id, profile)
     return Linked(profile, conflict)
+
+
+def _normalised(session: Session, tenant_id: int, handle: str, network: str) -> NormalisedHandle:
+    """``normalise_handle``, where a bare Mastodon username (what a Mastodon server calls its
+    own accounts) takes the instance the tenant is connected to, when there is exactly one."""
+    try:
+        return normalise_handle(handle, network)
+    except ImpossibleHandle as exc:
+        bare = handle.strip().removeprefix("@")
+        if exc.network is not Network.MASTODON or not bare or "@" in bare or "/" in bare:
+            raise
+        from socialcrm.connections.service import mastodon_instance_hosts
+
+        hosts = mastodon_instance_hosts(session, tenant_id)
+        if len(hosts) != 1:
+            known = (
+                f"the tenant is on several: {', '.join(sorted(hosts))}"
+                if hosts
+                else ("no Mastodon connection of the tenant names one")
+            )
+            raise ImpossibleHandle(
+                f"a Mastodon handle needs its instance (user@instance): {bare!r}; {known}",
+                network=Network.MASTODON,
+            ) from None
+        return normalise_handle(f"{bare}@{hosts.pop()}", network)
 
 
 def _graph_user_id(n: NormalisedHandle, user_id: str | None) -> str | None:
@@ -275,13 +319,22 @@ def _find_or_create(
         found = profile_by_user_id(session, tenant_id, n.network.value, uid)
         if found is not None:
             return found
+    current = [
+        p
+        for a, p in aliases_for_handle(session, tenant_id, n.network.value, n.handle)
+        if a.retired_at is None
+    ]
     # A profile known only by this handle becomes this user id's profile.
-    for alias, profile in aliases_for_handle(session, tenant_id, n.network.value, n.handle):
-        if alias.retired_at is None and profile.user_id is None:
+    for profile in current:
+        if profile.user_id is None:
             if uid is not None:
                 profile.user_id = uid
                 invalidate(session, tenant_id, contact_ids=(profile.contact_id,))
             return profile
+    if uid is None:
+        for profile in current:
+            if profile.contact_id is not None:
+                return profile  # the current handle of a customer's account known by its id
     profile = IdentityProfile(
         tenant_id=tenant_id,
         network=n.network.value,
@@ -477,19 +530,95 @@ def sync_contact(session: Session, tenant_id: int, contact_id: int) -> int:
                 str(entry.get("handle", "")),
                 "contact",
             )
-        except ImpossibleHandle:
-            continue  # a handle the CRM accepted but no network could have: nothing to link
+        except ImpossibleHandle as exc:
+            # A handle the CRM accepted but no network could have: nothing to link, said so.
+            _not_linked(session, tenant_id, contact_id, entry, exc)
+            continue
         if result.conflict_contact_id is not None:
-            from socialcrm.identity import reviews
-
             reviews.open_conflict(session, tenant_id, result.profile, contact_id)
         else:
             linked += 1
     return linked
 
 
+def _not_linked(
+    session: Session, tenant_id: int, contact_id: int, entry: dict[str, Any], exc: ImpossibleHandle
+) -> None:
+    """Why a Contact's handle is not in the graph, in the review queue (asked once)."""
+    log.info("identity.handle_not_linked", contact_id=contact_id, network=entry.get("network"))
+    reviews.open_review(
+        session,
+        tenant_id,
+        kind=ReviewKind.NOT_LINKED,
+        reason=str(exc),
+        network=str(entry.get("network", ""))[:20],
+        handle=str(entry.get("handle", "")),
+        user_id=entry.get("user_id") or None,
+        candidate_contact_id=contact_id,
+    )
+
+
+def record_profile_link(
+    session: Session,
+    tenant_id: int,
+    contact_id: int,
+    network: str,
+    user_id: str,
+    handle: str,
+    *,
+    linked: bool,
+) -> None:
+    """A profile linked to a Contact elsewhere (enrichment: auto-linked or confirmed) joins
+    the graph under its platform user id; a withdrawn link leaves it again, unless the graph
+    knows the account from somewhere else too (the Contact's handles, a review)."""
+    with _as_tenant(session, tenant_id):
+        if not linked:
+            _unlink(session, tenant_id, contact_id, network, user_id, handle)
+            return
+        entry = {"network": network, "handle": handle, "user_id": user_id}
+        try:
+            result = record_identity(session, contact_id, network, user_id, handle, "enrichment")
+        except ImpossibleHandle as exc:
+            _not_linked(session, tenant_id, contact_id, entry, exc)
+            return
+        if result.conflict_contact_id is not None:
+            reviews.open_conflict(session, tenant_id, result.profile, contact_id)
+
+
+def _unlink(
+    session: Session, tenant_id: int, contact_id: int, network: str, user_id: str, handle: str
+) -> None:
+    try:
+        n = _normalised(session, tenant_id, handle, network)
+    except ImpossibleHandle:
+        return  # never linked
+    uid = _graph_user_id(n, user_id)
+    profile = profile_by_user_id(session, tenant_id, n.network.value, uid) if uid else None
+    if profile is None or profile.contact_id != contact_id or profile.source != "enrichment":
+        return
+    profile.contact_id = None
+    invalidate(session, tenant_id, contact_ids=(contact_id,), keys=cache_keys(tenant_id, profile))
+    session.flush()
+
+
+@contextmanager
+def _as_tenant(session: Session, tenant_id: int) -> Iterator[None]:
+    """Graph writes name their tenant; a system session borrows the record's for a moment."""
+    original = session.info.get("tenant_id")
+    if original is None:
+        session.info["tenant_id"] = tenant_id
+    try:
+        yield
+    finally:
+        session.info["tenant_id"] = original
+
+
 @event.listens_for(Session, "after_flush")
 def _note_changed_contacts(session: Session, _ctx: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Contact) and obj.id is not None:
+            # Answers carry its profile data: an edit drops them here and in every process.
+            invalidate(session, obj.tenant_id, contact_ids=(obj.id,))
     skip = session.info.get(_SKIP_SYNC, set())
     for obj in list(session.new) + list(session.dirty):
         if not isinstance(obj, Contact) or obj.id in skip:
@@ -508,11 +637,8 @@ def _sync_changed_contacts(session: Session) -> None:
         session.flush()  # everything pending is written under its own tenant first
     while pending := session.info.pop(_TO_SYNC, None):
         for contact_id, tenant_id in pending.items():
-            original = session.info.get("tenant_id")
             try:
-                with session.begin_nested():
-                    if original is None:
-                        session.info["tenant_id"] = tenant_id
+                with _as_tenant(session, tenant_id), session.begin_nested():
                     sync_contact(session, tenant_id, contact_id)
             except (sa_exc.SQLAlchemyError, ValueError) as exc:
                 log.warning(
@@ -520,6 +646,4 @@ def _sync_changed_contacts(session: Session) -> None:
                     contact_id=contact_id,
                     error_type=type(exc).__name__,
                 )
-            finally:
-                session.info["tenant_id"] = original
     session.info.pop(_SKIP_SYNC, None)

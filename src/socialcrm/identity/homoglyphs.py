@@ -9,6 +9,8 @@ Pure and cached: building the table once takes ~50 ms, a skeleton takes microsec
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cache
 
 from confusable_homoglyphs import confusables  # type: ignore[import-untyped]
@@ -84,3 +86,47 @@ def skeleton(text: str) -> str:
 def confusable(a: str, b: str) -> bool:
     """True when ``a`` and ``b`` differ but look alike."""
     return a != b and skeleton(a) == skeleton(b)
+
+
+@dataclass(frozen=True, slots=True)
+class Glyph:
+    """One character of a look-alike handle, as the review queue shows it: ``differs`` when
+    it is not the character the known handle has there (``looks_like``: what it imitates)."""
+
+    char: str
+    differs: bool
+    looks_like: str = ""
+
+    @property
+    def code_point(self) -> str:
+        return f"U+{ord(self.char):04X}"
+
+    @property
+    def name(self) -> str:
+        return unicodedata.name(self.char, "unnamed character").lower()
+
+    @property
+    def looks_like_code_points(self) -> str:
+        return " ".join(f"U+{ord(c):04X}" for c in self.looks_like)
+
+    @property
+    def visible(self) -> str:
+        """The character, or its code point when it prints as nothing (zero-width, marks)."""
+        return f"[{self.code_point}]" if _ignorable(self.char) else self.char
+
+
+def differences(handle: str, known: str) -> list[Glyph]:
+    """``handle`` character by character against the ``known`` handle it looks like: which
+    characters differ (a digit zero for an ``o``, a Cyrillic o, an invisible space)."""
+    glyphs: list[Glyph] = []
+    matcher = SequenceMatcher(None, handle, known, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            glyphs.extend(Glyph(ch, differs=False) for ch in handle[i1:i2])
+            continue
+        theirs = known[j1:j2]
+        same_length = i2 - i1 == j2 - j1
+        for k, ch in enumerate(handle[i1:i2]):
+            looks_like = theirs[k] if same_length else (theirs if k == 0 else "")
+            glyphs.append(Glyph(ch, differs=True, looks_like=looks_like))
+    return glyphs

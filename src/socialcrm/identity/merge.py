@@ -30,7 +30,7 @@ _HOOKS: dict[str, ContactMergeHook] = {}
 
 MERGEABLE_FIELDS = ("name", "company", "title", "website", "location", "tier", "owner_id")
 _LIST_FIELDS = ("emails", "phones", "handles")
-_TYPE_FIELDS = ("email_types", "phone_types")
+_TYPE_FIELDS = ("email_types",)
 
 
 def register_contact_merge_hook(table_name: str, hook: ContactMergeHook) -> None:

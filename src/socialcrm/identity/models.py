@@ -109,6 +109,8 @@ class ReviewKind(StrEnum):
     LOW_CONFIDENCE = "low_confidence"  # a candidate below the tenant's threshold
     NEW_LEAD = "new_lead"  # a guest Lead was created: a steward may merge it later
     CONFLICT = "conflict"  # two Contacts claim one identity
+    HANDLE_REUSED = "handle_reused"  # a customer's known handle, now used by another account
+    NOT_LINKED = "not_linked"  # a Contact's handle that cannot join the graph, and why
     RATE_LIMITED = "rate_limited"  # a user id went over its request budget
 
 

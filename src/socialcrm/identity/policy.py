@@ -80,3 +80,5 @@ class IdentityPolicy(BaseModel):
     bot_user_ids: Annotated[list[BotId], Field(max_length=10_000)] = []
     bot_handles: Annotated[list[BotId], Field(max_length=10_000)] = []
     spam_keywords: Annotated[list[Keyword], Field(max_length=1_000)] = list(DEFAULT_SPAM_KEYWORDS)
+    # A resolve answer flags profile data changed within this many hours ("verify preferences").
+    recently_updated_hours: Annotated[int, Field(ge=0, le=24 * 365)] = 24

@@ -48,11 +48,30 @@ class Match(BaseModel):
     signals: dict[str, Any] = {}
 
 
+class Preferences(BaseModel):
+    preferred_channel: str | None
+    language: str | None
+    marketing_consent: bool
+    enrichment_consent: bool
+
+
 class ProfileData(BaseModel):
     name: str
     tier: str
     last_interaction: datetime | None
-    preferences: dict[str, Any]
+    preferences: Preferences
+    profile_updated_at: datetime | None
+    # Changed within the tenant's ``recently_updated_hours``: an agent should verify it.
+    recently_updated: bool
+
+
+class LinkedProfile(BaseModel):
+    """One account of the customer on one network (``user_id``: NULL while only the handle
+    is known)."""
+
+    user_id: str | None
+    handle: str
+    url: str
 
 
 class ResolveOut(BaseModel):
@@ -63,7 +82,7 @@ class ResolveOut(BaseModel):
     reason: str
     match: Match
     profile_data: ProfileData | None = None
-    social_graph: dict[str, str] = {}
+    social_graph: dict[str, list[LinkedProfile]] = {}  # network -> every linked profile
     lead_id: int | None = None
     review_id: int | None = None
     cached: bool = False

@@ -6,12 +6,12 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 import structlog
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,9 @@ from socialcrm.identity.botfilter import BotFilter
 from socialcrm.identity.cache import CachedResolution, CacheKey, resolution_cache
 from socialcrm.identity.merge import merge_contacts, merge_lead_into_contact
 from socialcrm.identity.models import (
+    EmailHandleLink,
     GuestLead,
+    HandleAlias,
     IdentityProfile,
     IdentityReview,
     ReviewKind,
@@ -38,7 +40,14 @@ from socialcrm.identity.normalise import (
     normalise_handle,
 )
 from socialcrm.identity.policy import IdentityPolicy
-from socialcrm.identity.schemas import Match, ProfileData, ResolveIn, ResolveOut
+from socialcrm.identity.schemas import (
+    LinkedProfile,
+    Match,
+    Preferences,
+    ProfileData,
+    ResolveIn,
+    ResolveOut,
+)
 from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
@@ -54,6 +63,13 @@ CONFIDENCE = {
     "other_network": 0.4,
     "owner_changed": 0.3,
 }
+
+# Review kinds that report something (a rate limit hit, a handle the graph cannot hold): a
+# person dismisses them; there is no identity to merge.
+REPORTS = frozenset({ReviewKind.RATE_LIMITED, ReviewKind.NOT_LINKED})
+# Review kinds whose candidate is the customer being imitated (a look-alike handle) or whose
+# handle another account took over: a merge names its Contact; the candidate is never assumed.
+NAME_THE_CONTACT = frozenset({ReviewKind.CONFUSABLE, ReviewKind.HANDLE_REUSED})
 
 # --- tenant settings -------------------------------------------------------------------------
 
@@ -185,7 +201,7 @@ async def screen_without_database(
     except redis.RedisError:
         return None
     _raise_if_limited(n, uid, policy, retry_after)
-    return _from_cache(tenant_id, n, uid, policy)
+    return _from_cache(tenant_id, n, uid, policy, now or utcnow())
 
 
 def _screen(
@@ -196,7 +212,7 @@ def _screen(
         return first
     n, uid = first
     _rate_limit(tenant_id, n, uid, policy)
-    return _from_cache(tenant_id, n, uid, policy)
+    return _from_cache(tenant_id, n, uid, policy, now)
 
 
 def _prescreen(
@@ -221,12 +237,16 @@ def _prescreen(
 
 
 def _from_cache(
-    tenant_id: int, n: NormalisedHandle, uid: str | None, policy: IdentityPolicy
+    tenant_id: int, n: NormalisedHandle, uid: str | None, policy: IdentityPolicy, now: datetime
 ) -> ResolveOut | Screened:
     keys = _keys(tenant_id, n, uid)
     hit = resolution_cache.get(keys[0])
     if hit is not None and hit.handle == n.handle and hit.tier not in policy.fresh_tiers:
-        return ResolveOut.model_validate({**hit.answer, "cached": True})
+        answer = ResolveOut.model_validate({**hit.answer, "cached": True})
+        if answer.profile_data is not None:  # the window may have closed since it was cached
+            data = answer.profile_data
+            data.recently_updated = _recently(data.profile_updated_at, policy, now)
+        return answer
     return Screened(n, uid, keys)
 
 
@@ -359,16 +379,11 @@ def _find_candidate(
         elif profile.contact_id is not None:
             retired.append((alias.handle, profile))
     linked = {p.contact_id for p in current if p.contact_id is not None}
+    owned = [p for p in current if p.contact_id is not None and p.user_id not in (None, uid)]
+    if uid is not None and owned:
+        return _owner_changed(n, uid, owned[0], retired=False)
     if len(linked) == 1:
         profile = next(p for p in current if p.contact_id is not None)
-        if uid is not None and profile.user_id is not None and profile.user_id != uid:
-            return Candidate(
-                profile.contact_id,
-                CONFIDENCE["owner_changed"],
-                "handle",
-                "handle_owner_changed",
-                {"handle": n.handle, "known_user_id": profile.user_id, "user_id": uid},
-            )
         return Candidate(
             profile.contact_id,
             CONFIDENCE["handle"],
@@ -406,13 +421,19 @@ def _find_candidate(
     if by_email is not None:
         return by_email
     if retired:
+        # The account that had this handle has another one now: whoever uses it is not it.
         old, profile = retired[0]
+        if uid is not None and profile.user_id not in (None, uid):
+            return _owner_changed(n, uid, profile, retired=True)
         return Candidate(
             profile.contact_id,
             CONFIDENCE["previous_handle"],
             "handle",
             "previous_handle",
-            {"previous_handle": old},
+            {"previous_handle": old, "current_handle": profile.handle},
+            profile,
+            force_review=True,
+            kind=ReviewKind.HANDLE_REUSED,
         )
     elsewhere = graph.same_name_elsewhere(session, tenant_id, net, n.local)
     if elsewhere:
@@ -425,6 +446,24 @@ def _find_candidate(
             {"network": alias.network, "handle": alias.handle},
         )
     return None
+
+
+def _owner_changed(
+    n: NormalisedHandle, uid: str, known: IdentityProfile, *, retired: bool
+) -> Candidate:
+    """A known handle under another user id: a question for a person, never a resolution."""
+    signals: dict[str, Any] = {"handle": n.handle, "known_user_id": known.user_id, "user_id": uid}
+    if retired:
+        signals["known_account_now"] = known.handle
+    return Candidate(
+        known.contact_id,
+        CONFIDENCE["owner_changed"],
+        "handle",
+        "handle_owner_changed",
+        signals,
+        force_review=True,
+        kind=ReviewKind.HANDLE_REUSED,
+    )
 
 
 def _email_candidate(
@@ -477,12 +516,10 @@ def _resolved(
 ) -> ResolveOut:
     contact_id = candidate.contact_id
     assert contact_id is not None
-    if (
-        candidate.method != "user_id"
-        or candidate.profile is None
-        or (uid and candidate.profile.user_id != uid)
-    ):
-        # Learnt something (an email, a user id for a known handle): keep it in the graph.
+    if candidate.profile is None or (uid is not None and candidate.profile.user_id != uid):
+        # Learnt something (an email, a user id for a known handle): keep it in the graph. A
+        # handle-only match teaches nothing: recording it would copy the account without its
+        # id, and the copy would resolve the handle's next owner to this customer.
         linked = graph.record_identity(
             session, contact_id, n.network.value, uid, n.handle, f"resolve:{candidate.method}"
         )
@@ -504,7 +541,7 @@ def _resolved(
         review_required=False,
         reason=candidate.reason,
         match=Match(method=candidate.method, signals=candidate.signals),
-        profile_data=_profile_data(contact, last),
+        profile_data=_profile_data(contact, last, policy, now),
         social_graph=_social_graph(session, tenant_id, contact.id),
     )
     if policy.cache_ttl_s > 0 and cachebus.may_cache():
@@ -530,28 +567,41 @@ _CONTACT_AND_LAST_INTERACTION = select(
 ).where(Contact.tenant_id == bindparam("tenant_id"), Contact.id == bindparam("contact_id"))
 
 
-def _profile_data(contact: Contact, last: datetime | str | None) -> ProfileData:
+def _profile_data(
+    contact: Contact, last: datetime | str | None, policy: IdentityPolicy, now: datetime
+) -> ProfileData:
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = datetime.fromisoformat(last)
+    updated = contact.profile_updated_at or contact.updated_at
     return ProfileData(
         name=contact.name,
         tier=str(contact.tier),
         last_interaction=last,
-        preferences={
-            "marketing_consent": contact.marketing_consent,
-            "enrichment_consent": contact.enrichment_consent,
-        },
+        preferences=Preferences(
+            preferred_channel=contact.preferred_channel,
+            language=contact.language,
+            marketing_consent=contact.marketing_consent,
+            enrichment_consent=contact.enrichment_consent,
+        ),
+        profile_updated_at=updated,
+        recently_updated=_recently(updated, policy, now),
     )
 
 
-def _social_graph(session: Session, tenant_id: int, contact_id: int) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _recently(updated: datetime | None, policy: IdentityPolicy, now: datetime) -> bool:
+    window = timedelta(hours=policy.recently_updated_hours)
+    return updated is not None and now - updated <= window
+
+
+def _social_graph(
+    session: Session, tenant_id: int, contact_id: int
+) -> dict[str, list[LinkedProfile]]:
+    """Every profile linked to the Contact, as a list per network (two X accounts are two)."""
+    out: dict[str, list[LinkedProfile]] = {}
     for profile in graph.profiles_of_contact(session, tenant_id, contact_id):
-        if profile.user_id:
-            out[f"{profile.network}_id"] = profile.user_id
-        out[f"{profile.network}_handle"] = profile.handle
-        if profile.url:
-            out[f"{profile.network}_url"] = profile.url
+        out.setdefault(profile.network, []).append(
+            LinkedProfile(user_id=profile.user_id, handle=profile.handle, url=profile.url)
+        )
     return out
 
 
@@ -777,8 +827,13 @@ def merge_review(
     review = get_review(session, review_id)
     if review.status != ReviewStatus.PENDING:
         raise Conflict(f"review {review_id} is already {review.status}")
-    if review.kind == ReviewKind.RATE_LIMITED:
-        raise Conflict("a rate-limit report has nothing to merge: reject it to dismiss")
+    if review.kind in REPORTS:
+        raise Conflict(f"a {review.kind} report has nothing to merge: reject it to dismiss")
+    if contact_id is None and review.kind in NAME_THE_CONTACT:
+        raise ValidationFailed(
+            f"a {review.kind} review names no contact for you: choose the contact to merge"
+            ' into ({"contact_id": …}); the customer it looks like is not assumed'
+        )
     target = contact_id or review.candidate_contact_id
     if target is None:
         raise ValidationFailed('name the contact to merge into: {"contact_id": …}')
@@ -880,3 +935,27 @@ def contact_ids_with_handles(session: Session, tenant_id: int) -> list[int]:
 def sync_contacts(session: Session, tenant_id: int, contact_ids: list[int]) -> int:
     """Put these Contacts' handles into the graph (an install that predates identity)."""
     return sum(graph.sync_contact(session, tenant_id, cid) for cid in contact_ids)
+
+
+# --- erasure -----------------------------------------------------------------------------------
+
+
+def forget_contact(session: Session, tenant_id: int, contact_id: int) -> int:
+    """A Contact is being erased: its profiles in the graph (with every handle alias they had)
+    and its email-to-handle links go, except a profile a guest Lead still holds. Returns the
+    profiles erased."""
+    profiles = graph.profiles_of_contact(session, tenant_id, contact_id)
+    keys = [key for profile in profiles for key in graph.cache_keys(tenant_id, profile)]
+    graph.invalidate(session, tenant_id, contact_ids=(contact_id,), keys=keys)
+    erased = [p.id for p in profiles if p.lead_id is None]
+    for model, column, values in (
+        (HandleAlias, HandleAlias.profile_id, erased),
+        (IdentityProfile, IdentityProfile.id, erased),
+        (EmailHandleLink, EmailHandleLink.contact_id, [contact_id]),
+    ):
+        session.execute(
+            delete(model)
+            .where(model.tenant_id == tenant_id, column.in_(values))
+            .execution_options(synchronize_session=False)
+        )
+    return len(erased)

@@ -1,24 +1,53 @@
-"""UI of identity resolution: the review queue (merge or reject, one click each)."""
+"""UI of identity resolution: the review queue, and the page where a person compares a sender
+with the customer it may be and picks the Contact to merge into (searched, never typed)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import AppError
+from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Lead
 from socialcrm.identity import reviews, service
-from socialcrm.identity.models import ReviewStatus
+from socialcrm.identity.homoglyphs import Glyph, differences
+from socialcrm.identity.models import IdentityReview, ReviewKind, ReviewStatus
 from socialcrm.tenancy.models import Role
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
 
 ReviewId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Search = Annotated[str, Query(max_length=200)]
+PICKER_RESULTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChoice:
+    """A Contact as the picker offers it: enough to tell two people with one name apart."""
+
+    id: int
+    name: str
+    detail: str
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactChoice:
+        emails = [str(e) for e in contact.emails or []]
+        parts = [contact.company, emails[0] if emails else "", str(contact.tier)]
+        return cls(contact.id, contact.name, " · ".join(p for p in parts if p))
+
+
+def compared(review: IdentityReview) -> list[Glyph]:
+    """A look-alike handle against the handle it imitates; empty for other reviews."""
+    known = review.signals.get("confusable_with") if review.kind == ReviewKind.CONFUSABLE else None
+    return differences(review.handle, str(known)) if known else []
 
 
 @router.get("/identity/reviews", response_class=HTMLResponse)
@@ -47,14 +76,69 @@ def reviews_page(
         ctx,
         "identity_reviews.html",
         reviews=items,
+        glyphs={r.id: compared(r) for r in items},
         names=names,
         leads=leads,
+        reports=service.REPORTS,
         current_status=status.value,
         statuses=[s.value for s in ReviewStatus],
         can_decide=ctx.principal.role in (Role.ADMIN, Role.AGENT),
         done=done,
         error=error,
     )
+
+
+@router.get("/identity/reviews/{review_id}/merge", response_class=HTMLResponse)
+def merge_page(
+    request: Request,
+    ctx: UiCtx,
+    review_id: ReviewId,
+    q: Search = "",
+    error: Annotated[str, Query(max_length=300)] = "",
+) -> Any:
+    """Compare, search, choose: the candidate is pre-chosen only when it is not the customer
+    a look-alike imitates (or whose handle another account now uses)."""
+    ctx.require(Role.ADMIN, Role.AGENT)
+    try:
+        review = service.get_review(ctx.session, review_id)
+    except AppError as exc:
+        return _back_to_queue(error=exc.message)
+    if review.status != ReviewStatus.PENDING or review.kind in service.REPORTS:
+        return _back_to_queue(error=f"review {review_id} has nothing to merge")
+    known = [
+        ContactChoice.of(c)
+        for cid in (review.candidate_contact_id, review.source_contact_id)
+        if cid and (c := ctx.session.get(Contact, cid)) is not None
+    ]
+    found = _search(ctx.session, q) if q.strip() else []
+    chosen = None if review.kind in service.NAME_THE_CONTACT or not known else known[0].id
+    return render(
+        request,
+        ctx,
+        "identity_review_merge.html",
+        review=review,
+        glyphs=compared(review),
+        known=known,
+        found=[c for c in found if c.id not in {k.id for k in known}],
+        chosen=chosen,
+        q=q,
+        error=error,
+    )
+
+
+@router.get("/identity/contacts/search")
+def search_contacts(ctx: UiCtx, q: Search = "") -> JSONResponse:
+    """The picker's search as you type (the page works without it: the form does the same)."""
+    ctx.require(Role.ADMIN, Role.AGENT)
+    found = _search(ctx.session, q) if q.strip() else []
+    return JSONResponse(
+        {"items": [{"id": c.id, "name": c.name, "detail": c.detail} for c in found]}
+    )
+
+
+def _search(session: Session, q: str) -> list[ContactChoice]:
+    page = crm.list_page(session, Contact, limit=PICKER_RESULTS, cursor=None, query=q)
+    return [ContactChoice.of(c) for c in page.items]
 
 
 @router.post("/identity/reviews/{review_id}/merge")
@@ -81,7 +165,9 @@ def merge_from_ui(
                 actor=ctx.principal.actor,
             )
     except AppError as exc:
-        return RedirectResponse(f"/identity/reviews?error={_q(exc.message)}", status_code=303)
+        return RedirectResponse(
+            f"/identity/reviews/{review_id}/merge?error={_q(exc.message)}", status_code=303
+        )
     return RedirectResponse(f"/identity/reviews?done=merged-{review_id}", status_code=303)
 
 
@@ -95,11 +181,13 @@ def reject_from_ui(
         with ctx.session.begin_nested():
             service.reject_review(ctx.session, review_id, note="", actor=ctx.principal.actor)
     except AppError as exc:
-        return RedirectResponse(f"/identity/reviews?error={_q(exc.message)}", status_code=303)
+        return _back_to_queue(error=exc.message)
     return RedirectResponse(f"/identity/reviews?done=rejected-{review_id}", status_code=303)
 
 
-def _q(text: str) -> str:
-    from urllib.parse import quote
+def _back_to_queue(*, error: str) -> RedirectResponse:
+    return RedirectResponse(f"/identity/reviews?error={_q(error)}", status_code=303)
 
+
+def _q(text: str) -> str:
     return quote(text[:300])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,12 +29,28 @@ from socialcrm.listening.pipeline import Incoming
 
 STYLES = ("x", "meta")
 
+# X's crc_token is a base64 string (standard or URL-safe alphabet). Only such tokens are
+# answered: X signs POST bodies with the same HMAC as the CRC answer, so a CRC answer for a
+# token that is a JSON object would be a valid signature for a forged event. No token of this
+# alphabet can start with "{", and the receiver accepts nothing but a JSON object.
+CRC_TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{8,128}")
+
+
+class InvalidChallenge(ValueError):
+    """A crc_token that is not what X sends: it is never signed."""
+
+
+def valid_crc_token(crc_token: str) -> bool:
+    return CRC_TOKEN.fullmatch(crc_token) is not None
+
 
 def _mac(secret: str, data: bytes) -> bytes:
     return hmac.new(secret.encode(), data, hashlib.sha256).digest()
 
 
 def x_crc_response(secret: str, crc_token: str) -> str:
+    if not valid_crc_token(crc_token):
+        raise InvalidChallenge("crc_token must be 8 to 128 base64 characters")
     return "sha256=" + base64.b64encode(_mac(secret, crc_token.encode())).decode()
 
 

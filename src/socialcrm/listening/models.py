@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from socialcrm.core.crypto import EncryptedString
 from socialcrm.core.db import Base, TenantScoped, Timestamps, utcnow
+from socialcrm.core.lease import Leased
 
 
 class ListeningRule(TenantScoped, Timestamps, Base):
@@ -230,9 +231,14 @@ class WebhookSubscription(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class WebhookDelivery(TenantScoped, Base):
+class WebhookDelivery(TenantScoped, Leased, Base):
+    """One event for one subscriber; the worker sending it holds its lease."""
+
     __tablename__ = "listening_webhook_deliveries"
-    __table_args__ = (UniqueConstraint("subscription_id", "event_key"),)
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_key"),
+        Index("ix_listening_webhook_deliveries_pending", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(

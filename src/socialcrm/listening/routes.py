@@ -221,8 +221,12 @@ def webhook_challenge(request: Request, token: Annotated[str, Path(max_length=64
     params = request.query_params
     if endpoint.style == "x":
         crc = params.get("crc_token", "")
-        if not crc:
-            raise ValidationFailed("crc_token is missing")
+        if not hooks.valid_crc_token(crc):
+            # Never echoed back: the token is refused, not reflected.
+            raise ValidationFailed(
+                "crc_token must be 8 to 128 base64 characters, as X sends it",
+                details={"pattern": hooks.CRC_TOKEN.pattern},
+            )
         return JSONResponse({"response_token": hooks.x_crc_response(endpoint.secret, crc)})
     if params.get("hub.mode") != "subscribe" or params.get("hub.verify_token") != (
         endpoint.verify_token

@@ -21,7 +21,7 @@ from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from socialcrm.crm.models import Campaign
-from socialcrm.listening import hooks, pipeline
+from socialcrm.listening import delivery, hooks, pipeline
 from socialcrm.listening.matcher import MentionFeatures, RuleIndex
 from socialcrm.listening.models import (
     InboundWebhook,
@@ -608,6 +608,7 @@ def create_subscription(
 ) -> tuple[WebhookSubscription, str]:
     if principal.role != Role.ADMIN:
         raise Forbidden("only an admin adds outbound webhooks")
+    delivery.check_target(str(values["url"]))
     secret = secrets.token_urlsafe(32)
     sub = WebhookSubscription(secret=secret, **values)
     session.add(sub)

@@ -6,7 +6,7 @@ import structlog
 from huey import crontab
 
 from socialcrm.connections.service import AccountNotActive
-from socialcrm.core.db import get_database
+from socialcrm.core.db import get_database, utcnow
 from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import huey
 from socialcrm.listening import delivery, escalation, service
@@ -45,6 +45,30 @@ def deliver_webhook(tenant_id: int, delivery_id: int) -> bool:
         deliver_webhook.schedule((tenant_id, delivery_id), eta=retry_at)
         return False
     return True
+
+
+def _resume_deliveries(*, held: bool) -> int:
+    pending = delivery.deliveries_to_resume(get_database(), utcnow(), held=held)
+    for tenant_id, delivery_id, eta in pending:
+        if eta is None:
+            deliver_webhook(tenant_id, delivery_id)
+        else:
+            deliver_webhook.schedule((tenant_id, delivery_id), eta=eta)
+    return len(pending)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def resume_webhook_deliveries() -> int:
+    """Deliveries whose task was lost (its worker killed mid-POST) are sent again."""
+    return _resume_deliveries(held=False)
+
+
+@huey.on_startup(name="resume_webhook_deliveries")
+def _resume_deliveries_on_start() -> None:
+    try:
+        _resume_deliveries(held=True)
+    except Exception:  # a consumer must start even if the database is not reachable yet
+        log.exception("webhook_resume_failed")
 
 
 @huey.task(retries=3, retry_delay=30)

@@ -10,6 +10,7 @@ from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
     Capability,
+    ManagedAccount,
     MentionPage,
     NotSupported,
     OAuthEndpoints,
@@ -25,6 +26,8 @@ class AdapterBase:
     name: ClassVar[str]
     display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    # A person has one profile on this network (its terms allow one): a Contact links one.
+    one_profile_per_person: ClassVar[bool] = False
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -71,6 +74,9 @@ class AdapterBase:
     async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str:
         self._unsupported("direct messages")
 
+    async def dm_history(self, ctx: CallContext, user_id: str, limit: int = 20) -> list[PostData]:
+        self._unsupported("reading direct messages back")
+
     async def publish(self, ctx: CallContext, text: str) -> PostData:
         self._unsupported("publishing")
 
@@ -81,6 +87,9 @@ class AdapterBase:
 
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
         self._unsupported("post metrics")
+
+    async def managed_accounts(self, ctx: CallContext) -> list[ManagedAccount]:
+        self._unsupported("choosing among managed accounts")
 
     def authorization_url(
         self,

@@ -8,6 +8,7 @@ look at HTTP status codes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -111,6 +112,18 @@ class TokenSet:
     refresh_token: str | None = None
     expires_at: datetime | None = None
     scopes: tuple[str, ...] = ()
+    # Where the account lives when the network decides it per account (a Bluesky PDS).
+    service_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedAccount:
+    """An account the signed-in person manages and the CRM can act as (a Facebook Page),
+    with the token that acts as it."""
+
+    profile: ProfileData
+    access_token: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,17 @@ class OAuthEndpoints:
     revoke_url: str | None
     default_scopes: tuple[str, ...]
     register_url: str | None = None  # dynamic client registration (Mastodon /api/v1/apps)
+    # Permissions a person may add when connecting, by name, and the scopes each asks for
+    # (Mastodon's ``email_lookup``: ``admin:read:accounts``). A dynamically registered app is
+    # registered with all of them, since an app can only ever be granted what it registered.
+    optional_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def scopes_for(self, permissions: Iterable[str] = ()) -> tuple[str, ...]:
+        extra = [s for p in permissions for s in self.optional_scopes[p]]
+        return tuple(dict.fromkeys([*self.default_scopes, *extra]))
+
+    def registration_scopes(self) -> tuple[str, ...]:
+        return self.scopes_for(self.optional_scopes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +178,7 @@ class Provider(Protocol):
     name: ClassVar[str]
     display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    one_profile_per_person: ClassVar[bool]
 
     def supports(self, capability: Capability) -> bool: ...
 
@@ -179,6 +204,11 @@ class Provider(Protocol):
 
     async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str: ...
 
+    async def dm_history(self, ctx: CallContext, user_id: str, limit: int = 20) -> list[PostData]:
+        """The latest messages of the 1:1 conversation with ``user_id``, newest first (the
+        sender is ``author_user_id``): how a DM whose answer was lost is found."""
+        ...
+
     async def publish(self, ctx: CallContext, text: str) -> PostData: ...
 
     async def publish_media(
@@ -186,6 +216,11 @@ class Provider(Protocol):
     ) -> PostData: ...
 
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData: ...
+
+    async def managed_accounts(self, ctx: CallContext) -> list[ManagedAccount]:
+        """What the signed-in person may connect (Facebook: their Pages, each with its Page
+        token); networks whose sign-in *is* the account offer none."""
+        ...
 
     # --- connecting: OAuth 2.0 + PKCE (Capability.OAUTH) or app password (APP_PASSWORD) ---
 

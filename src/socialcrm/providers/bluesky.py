@@ -1,8 +1,19 @@
 """Bluesky (atproto XRPC): app-password sessions, profiles, feeds, notifications, chat.
 
-Authenticated calls go to the PDS (which proxies ``app.bsky.*``); when a separate public
-AppView is configured, plain reads go there without a token. An expired access JWT is
-400 ``ExpiredToken`` → ``TokenExpired`` (refresh with ``refresh`` and retry).
+Authenticated calls go to the account's own PDS (which proxies ``app.bsky.*``); when a
+separate public AppView is configured, plain reads go there without a token. An expired access
+JWT is 400 ``ExpiredToken`` → ``TokenExpired`` (refresh with ``refresh`` and retry).
+
+Logging in happens at the account's PDS, found as atproto identity resolution prescribes
+(atproto.com/specs/did and /specs/handle): handle → DID (``resolveHandle`` on the AppView),
+DID → DID document (the PLC directory for ``did:plc``, ``/.well-known/did.json`` for
+``did:web``), and its ``#atproto_pds`` service endpoint. bsky.social is only the fallback (an
+email address as identifier cannot be resolved; Bluesky's entryway then finds the account).
+
+Direct messages (``chat.bsky.*``, proxied by the PDS) need an app password created with
+"Allow access to your direct messages": such a session's JWT scope is
+``com.atproto.appPassPrivileged``; a plain app password's (``com.atproto.appPass``) is refused
+with 400 ``InvalidToken`` "Bad token method", which becomes a ``ScopeMissing`` that says so.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from socialcrm.providers.base import (
     TokenSet,
     TransientProviderError,
 )
-from socialcrm.providers.outcomes import TokenExpired
+from socialcrm.providers.outcomes import RequestRejected, ScopeMissing, TokenExpired
 from socialcrm.providers.ratelimit import BLUESKY_HEADERS
 from socialcrm.providers.wire import (
     EPOCH,
@@ -53,6 +64,9 @@ from socialcrm.providers.wire import (
 BLUESKY_WIRE = Wire("bluesky", BLUESKY_HEADERS)
 REAL_PDS_URL = "https://bsky.social"
 REAL_APPVIEW_URL = "https://public.api.bsky.app"
+REAL_PLC_URL = "https://plc.directory"
+DM_SCOPE = "com.atproto.appPassPrivileged"  # an app password allowed to read and send DMs
+FULL_SCOPE = "com.atproto.access"  # a full login (not an app password)
 ACCESS_TOKEN_LIFETIME = timedelta(hours=2)  # when the access token is not a readable JWT
 CHAT_PROXY = {"atproto-proxy": "did:web:api.bsky.chat#bsky_chat"}
 POST_COLLECTION = "app.bsky.feed.post"
@@ -85,21 +99,73 @@ class BlueskyProvider(AdapterBase):
             Capability.REVOKE,
         }
     )
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.DM: "an app password created with access to direct messages",
+    }
 
     def __init__(
-        self, http: httpx.AsyncClient, pds_url: str, appview_url: str | None = None
+        self,
+        http: httpx.AsyncClient,
+        pds_url: str,
+        appview_url: str | None = None,
+        plc_url: str = REAL_PLC_URL,
     ) -> None:
         self._http = http
         self._pds = pds_url.rstrip("/")
         self._appview = (appview_url or pds_url).rstrip("/")
         self._public_reads = self._appview != self._pds
+        self._plc = plc_url.rstrip("/")
 
     # --- sessions ---------------------------------------------------------------------------------
 
     async def login_with_app_password(self, identifier: str, password: str) -> TokenSet:
-        payload = {"identifier": identifier.strip().removeprefix("@"), "password": password}
-        body = await self._xrpc("POST", self._pds, "com.atproto.server.createSession", json=payload)
-        return session_tokens(body, utc_now())
+        """A session at the account's own PDS (``TokenSet.service_url``: store it)."""
+        ident = identifier.strip().removeprefix("@")
+        pds = await self.resolve_pds(ident) or self._pds
+        body = await self._xrpc(
+            "POST",
+            pds,
+            "com.atproto.server.createSession",
+            json={"identifier": ident, "password": password},
+        )
+        self._pds = pds
+        return replace(session_tokens(body, utc_now()), service_url=pds)
+
+    async def resolve_pds(self, identifier: str) -> str | None:
+        """The PDS hosting a handle or DID; ``None`` for an email address or an identity
+        whose DID document names no PDS."""
+        if "@" in identifier:
+            return None
+        did = identifier if identifier.startswith("did:") else await self._did_of(identifier)
+        if did.startswith("did:plc:"):
+            document = await self._json_get(f"{self._plc}/{did}")
+        elif did.startswith("did:web:"):
+            host = did.removeprefix("did:web:").replace("%3A", ":")
+            document = await self._json_get(f"https://{host}/.well-known/did.json")
+        else:
+            raise ProfileGone(f"bluesky: unsupported DID method in {did!r}")
+        return pds_endpoint(document)
+
+    async def _did_of(self, handle: str) -> str:
+        for base in dict.fromkeys([self._appview, self._pds]):
+            try:
+                answer = await self._xrpc(
+                    "GET", base, "com.atproto.identity.resolveHandle", params={"handle": handle}
+                )
+            except ProfileGone:
+                continue
+            did = field_str(answer, "did")
+            if did.startswith("did:"):
+                return did
+        raise ProfileGone(f"bluesky: the handle {handle!r} does not resolve to an account")
+
+    async def _json_get(self, url: str) -> JsonObject:
+        response = await send(self._http, BLUESKY_WIRE, "GET", url)
+        if response.status_code == 404:
+            raise ProfileGone(f"bluesky: no DID document at {url}")
+        if response.status_code >= 400:
+            raise rejected(response, BLUESKY_WIRE)
+        return json_object(response, BLUESKY_WIRE)
 
     async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
         """refreshSession rotates the refresh JWT; an expired one means reconnecting."""
@@ -200,15 +266,22 @@ class BlueskyProvider(AdapterBase):
         return await self._create_post(ctx, text, reply={"root": root, "parent": parent})
 
     async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str:
-        convo = await self._xrpc(
-            "GET",
-            self._pds,
-            "chat.bsky.convo.getConvoForMembers",
-            ctx=ctx,
-            token=ctx.access_token,
-            params={"members": recipient_user_id},
-            headers=CHAT_PROXY,
-        )
+        if token_scope(ctx.access_token) not in (DM_SCOPE, FULL_SCOPE, None):
+            raise _no_dm_access()
+        try:
+            convo = await self._xrpc(
+                "GET",
+                self._pds,
+                "chat.bsky.convo.getConvoForMembers",
+                ctx=ctx,
+                token=ctx.access_token,
+                params={"members": recipient_user_id},
+                headers=CHAT_PROXY,
+            )
+        except RequestRejected as exc:
+            if "bad token" in str(exc).lower():
+                raise _no_dm_access() from exc
+            raise
         convo_id = field_str(field_obj(convo, "convo"), "id")
         message = await self._xrpc(
             "POST",
@@ -334,20 +407,57 @@ def raise_for_xrpc_error(response: httpx.Response) -> None:
     raise rejected(response, BLUESKY_WIRE)
 
 
+def _no_dm_access() -> ScopeMissing:
+    return ScopeMissing(
+        DM_SCOPE,
+        "bluesky: this app password has no access to direct messages; create one with "
+        '"Allow access to your direct messages" (Settings → Privacy and security → App '
+        "passwords) and reconnect the account with it",
+    )
+
+
+def pds_endpoint(document: Mapping[str, Any]) -> str | None:
+    """The ``#atproto_pds`` service endpoint of a DID document (atproto.com/specs/did)."""
+    for service in field_list(document, "service"):
+        if (
+            field_str(service, "id").endswith("#atproto_pds")
+            and field_str(service, "type") == "AtprotoPersonalDataServer"
+        ):
+            endpoint = field_str(service, "serviceEndpoint").rstrip("/")
+            if endpoint.startswith(("https://", "http://")):
+                return endpoint
+    return None
+
+
+def token_scope(token: str) -> str | None:
+    """The ``scope`` claim of a session JWT, read without verifying it; None if unreadable."""
+    claims = _jwt_claims(token)
+    scope = claims.get("scope") if claims else None
+    return scope if isinstance(scope, str) else None
+
+
+def _jwt_claims(token: str) -> dict[str, Any] | None:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = jsonlib.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
 def actor_for_lookup(handle: str) -> str:
     return parse_profile(handle, "bluesky", no_such="handle", not_a="profile").handle
 
 
 def jwt_expiry(token: str, now: datetime) -> datetime:
     """The ``exp`` claim of a JWT, read without verifying it; else ``now + 2 h``."""
-    parts = token.split(".")
-    if len(parts) == 3:
+    exp = (_jwt_claims(token) or {}).get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
         try:
-            padded = parts[1] + "=" * (-len(parts[1]) % 4)
-            claims = jsonlib.loads(base64.urlsafe_b64decode(padded))
-            exp = claims.get("exp") if isinstance(claims, dict) else None
-            if isinstance(exp, int | float) and not isinstance(exp, bool):
-                return datetime.fromtimestamp(exp, tz=UTC)
+            return datetime.fromtimestamp(exp, tz=UTC)
         except (ValueError, OverflowError, OSError):
             pass
     return now + ACCESS_TOKEN_LIFETIME
@@ -357,10 +467,12 @@ def session_tokens(body: Mapping[str, Any], now: datetime) -> TokenSet:
     access = field_str(body, "accessJwt")
     if not access:
         raise TransientProviderError("bluesky: session answer without accessJwt")
+    scope = token_scope(access)
     return TokenSet(
         access_token=access,
         refresh_token=field_str(body, "refreshJwt") or None,
         expires_at=jwt_expiry(access, now),
+        scopes=(scope,) if scope else (),
     )
 
 

@@ -29,6 +29,7 @@ COLUMNS: tuple[tuple[str, Capability], ...] = (
     ("revoke", Capability.REVOKE),
 )
 YES, NO = "yes", "—"
+NEEDS = "‡"  # the network demands something first (listed under the table)
 
 
 # What a person reads on the Connect page for each capability a network offers.
@@ -51,17 +52,34 @@ def capability_labels(capabilities: frozenset[Capability]) -> list[str]:
     return [label for capability, label in LABELS if capability in capabilities]
 
 
+def capability_offers(info: ProviderInfo) -> list[tuple[str, str]]:
+    """``(label, what the network requires first or "")`` for the Connect page."""
+    return [
+        (label, info.requires.get(capability, ""))
+        for capability, label in LABELS
+        if capability in info.capabilities
+    ]
+
+
+_PKCE = {
+    "S256": "OAuth 2.0 + PKCE",
+    "hex": "OAuth 2.0 + PKCE (hex challenge)",
+    None: "OAuth 2.0, client secret (PKCE only for native apps)",
+}
+
+
 def connect_cell(info: ProviderInfo) -> str:
     caps = info.capabilities
     if Capability.APP_PASSWORD in caps:
         how = "app password"
     elif Capability.OAUTH in caps:
-        how = "OAuth 2.0 + PKCE"
+        how = _PKCE.get(info.pkce, _PKCE["S256"])
     else:
         how = NO
     extras = [
         "refresh tokens" if Capability.REFRESH in caps else "no refresh",
-        "app per instance" if info.dynamic_registration else "",
+        "app per instance (PKCE from Mastodon 4.3)" if info.dynamic_registration else "",
+        "pick the Pages" if info.picks_accounts else "",
     ]
     return ", ".join([how, *(e for e in extras if e)])
 
@@ -95,11 +113,37 @@ def table(providers: Mapping[str, ProviderInfo] = PROVIDERS) -> str:
             if note and cell != NO:
                 notes.append(f"{info.display_name}, {_title}: {note}.")
                 cell += f" [{len(notes)}]"
+            if cell != NO and _requirement(info, capability):
+                cell += f" {NEEDS}"
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"[{n}] {text}  " for n, text in enumerate(notes, start=1)]
+    lines += ["", *requirements_table(providers)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _requirement(info: ProviderInfo, capability: Capability) -> str:
+    found = info.requires.get(capability, "")
+    if not found and capability is Capability.PUBLISH:
+        found = info.requires.get(Capability.PUBLISH_MEDIA, "")
+    return found
+
+
+def requirements_table(providers: Mapping[str, ProviderInfo] = PROVIDERS) -> list[str]:
+    """``‡``: what each network demands before it allows a capability."""
+    lines = [
+        f"{NEEDS} What the network requires first (approval, an audit, a paid tier, a role):",
+        "",
+        "| network | capability | requires |",
+        "|---|---|---|",
+    ]
+    for info in providers.values():
+        for capability, label in LABELS:
+            needed = info.requires.get(capability)
+            if needed and capability in info.capabilities:
+                lines.append(f"| {info.display_name} | {label} | {needed} |")
+    return lines
 
 
 def replace_between_markers(document: str, generated: str) -> str:

@@ -100,10 +100,16 @@ _LINKEDIN_TABS = _words(
     "about jobs people posts life insights videos events details recent-activity overlay "
     "mycompany products"
 )
+# Top-level YouTube paths that are pages of YouTube itself (feeds, products, help), so that a
+# legacy custom URL (``youtube.com/name``) is never read from one of them.
 _YOUTUBE_RESERVED = _words(
     "watch results feed playlist shorts embed channel c user t hashtag premium gaming account "
     "redirect attribution_link live kids about signin logout upload howyoutubeworks "
-    "creators ads t.co new"
+    "creators ads t.co new trending music musicpremium news sports learning fashion movies "
+    "podcasts storefront channels destination paid_memberships reporthistory jobs "
+    "supported_browsers verify_age create_channel account_notifications subscription_manager "
+    "view_all_playlists watch_videos live_chat post source select_site studio youtubei api "
+    "oembed iframe_api error index s v e yt copyright profile"
 )
 _YOUTUBE_TABS = _words(
     "videos featured about shorts streams playlists community live channels releases podcasts store"

@@ -1,15 +1,19 @@
 """LinkedIn: Sign In with LinkedIn (OpenID Connect) and the Community Management API.
 
-Organisations are public to the API (lookup by vanity name or id, follower counts, posts);
-members are not: only the signed-in member's own ``userinfo`` can be read, and LinkedIn has
-no messaging API. Ids are URNs (``urn:li:organization:123``, ``urn:li:person:AbC``). Limits
+Organisations can be looked up by any member (vanity name, or ``organizationsLookup`` by id),
+but only with their lookup fields: the description, ``organizations/{id}`` and an
+organisation's posts are for its administrators. Members are closed: only the signed-in
+member's own ``userinfo`` can be read, their posts need the restricted ``r_member_social``,
+and LinkedIn has no messaging API. Ids are URNs (``urn:li:organization:123``,
+``urn:li:person:AbC``). Every ``/rest`` call names a monthly ``LinkedIn-Version`` (YYYYMM),
+which LinkedIn retires about a year after release with ``426 NONEXISTENT_VERSION``. Limits
 are daily (application and member windows, reset at midnight UTC) and announced by a bare 429
 without any reset header.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -30,11 +34,12 @@ from socialcrm.providers.base import (
 from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.limits import NO_RATE_HEADERS, next_utc_midnight
 from socialcrm.providers.oauth import OAuth2Adapter
-from socialcrm.providers.outcomes import TokenExpired
+from socialcrm.providers.outcomes import RequestRejected, ScopeMissing, TokenExpired, VersionRetired
 from socialcrm.providers.wire import (
     JsonObject,
     QueryParams,
     Wire,
+    error_summary,
     field_int,
     field_list,
     field_obj,
@@ -50,7 +55,10 @@ LINKEDIN_WIRE = Wire(
 )
 REAL_API_URL = "https://api.linkedin.com"
 REAL_AUTH_URL = "https://www.linkedin.com"
-LINKEDIN_VERSION = "202410"
+# LinkedIn serves each monthly version for about a year: move this (or the setting) forward.
+DEFAULT_VERSION = "202610"
+VERSION_SETTING = "SOCIALCRM_LINKEDIN_VERSION"
+MEMBER_POSTS_SCOPE = "r_member_social"  # restricted: LinkedIn grants it to approved apps only
 ORGANIZATION_URN = "urn:li:organization:"
 PERSON_URN = "urn:li:person:"
 DEFAULT_SCOPES = (
@@ -62,12 +70,12 @@ DEFAULT_SCOPES = (
     "w_member_social",
     "rw_organization_admin",
 )
-_VERSION_HEADERS = {"LinkedIn-Version": LINKEDIN_VERSION, "X-Restli-Protocol-Version": "2.0.0"}
 
 
 class LinkedInProvider(OAuth2Adapter):
     name: ClassVar[str] = "linkedin"
     display_name: ClassVar[str] = "LinkedIn"
+    one_profile_per_person: ClassVar[bool] = True  # the User Agreement allows one profile
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.OAUTH,
@@ -83,14 +91,41 @@ class LinkedInProvider(OAuth2Adapter):
         }
     )
     capability_notes: ClassVar[Mapping[Capability, str]] = {
-        Capability.LOOKUP_BY_HANDLE: "organisations only; members' profiles are closed",
+        Capability.LOOKUP_BY_HANDLE: (
+            "organisations only, their lookup fields (no description unless you administer "
+            "it); members' profiles are closed"
+        ),
         Capability.LOOKUP_BY_ID: "organisations only",
-        Capability.POSTS: "organisations' and the member's own posts",
+        Capability.POSTS: "organisations you administer, and your own posts",
         Capability.REPLY: "comments",
         Capability.REFRESH: "refresh tokens for Community Management partners",
     }
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.LOOKUP_BY_HANDLE: "Community Management API access",
+        Capability.POSTS: (
+            "Community Management API (r_organization_social, organisation admin); a member's "
+            "own posts need r_member_social, which LinkedIn grants on request only"
+        ),
+        Capability.REPLY: "Community Management API (w_member_social)",
+        Capability.PUBLISH: "Community Management API (w_member_social)",
+        Capability.METRICS: "Community Management API, organisation admin",
+    }
     wire: ClassVar[Wire] = LINKEDIN_WIRE
+    # LinkedIn documents PKCE only for native apps it enables on request: a web app
+    # authenticates with its client secret, and state guards the redirect.
+    pkce: ClassVar[str | None] = None
     # ``revoke`` revokes the access token: the refresh token dies with its grant.
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        auth_base_url: str | None = None,
+        *,
+        version: str = DEFAULT_VERSION,
+    ) -> None:
+        super().__init__(http, base_url, auth_base_url)
+        self.version = version or DEFAULT_VERSION
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -119,15 +154,25 @@ class LinkedInProvider(OAuth2Adapter):
         return await self._with_followers(ctx, found[0])
 
     async def lookup_user_id(self, ctx: CallContext, user_id: str) -> ProfileData:
+        """``organizationsLookup`` (BATCH_GET): any member may read an organisation's lookup
+        fields; ``organizations/{id}`` answers 403 to everyone but its administrators."""
         org_id = _organization_id(user_id)
-        return await self._with_followers(
-            ctx, await self._call(ctx, "GET", f"/rest/organizations/{org_id}")
-        )
+        params: QueryParams = {"ids": [org_id]}
+        body = await self._call(ctx, "GET", "/rest/organizationsLookup", params=params)
+        found = field_obj(field_obj(body, "results"), org_id)
+        if not found:
+            raise ProfileGone(f"linkedin: no organisation {org_id}")
+        return await self._with_followers(ctx, found)
 
     async def posts(self, ctx: CallContext, user_id: str, limit: int = 10) -> list[PostData]:
         author = _author_urn(user_id)
         params: QueryParams = {"q": "author", "author": author, "count": min(max(limit, 1), 100)}
-        body = await self._call(ctx, "GET", "/rest/posts", params=params)
+        try:
+            body = await self._call(ctx, "GET", "/rest/posts", params=params)
+        except RequestRejected as exc:
+            if exc.status != 403:
+                raise
+            raise _posts_refused(author) from exc
         return [post_from_share(p) for p in field_list(body, "elements")][:limit]
 
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
@@ -209,17 +254,32 @@ class LinkedInProvider(OAuth2Adapter):
         json: Any = None,
         versioned: bool = True,
     ) -> httpx.Response:
+        """One call; the query is Rest.li 2.0 encoded (URNs and ``List(...)``), and ``/rest``
+        calls name the configured ``LinkedIn-Version``."""
+        headers = (
+            {"LinkedIn-Version": self.version, "X-Restli-Protocol-Version": "2.0.0"}
+            if versioned
+            else None
+        )
+        query = restli_query(params) if params else ""
         response = await send(
             self._http,
             LINKEDIN_WIRE,
             method,
-            self._base + path,
+            self._base + path + (f"?{query}" if query else ""),
             token=ctx.access_token,
             ctx=ctx,
-            params=params,
             json=json,
-            headers=_VERSION_HEADERS if versioned else None,
+            headers=headers,
         )
+        if response.status_code == 426:
+            raise VersionRetired(
+                self.version,
+                VERSION_SETTING,
+                f"linkedin: LinkedIn no longer serves API version {self.version} "
+                f"({error_summary(response)}): set {VERSION_SETTING} to a current YYYYMM "
+                "version (LinkedIn keeps each monthly version about a year)",
+            )
         if response.status_code == 404:
             raise ProfileGone(f"linkedin: {path} not found")
         if response.status_code >= 400:
@@ -240,6 +300,34 @@ class LinkedInProvider(OAuth2Adapter):
 
 
 # --- pure payload mapping -------------------------------------------------------------------------
+
+
+def restli_value(value: str | int | Sequence[str]) -> str:
+    """Rest.li 2.0 URL encoding of one value: strings percent-encoded whole (a URN's colons
+    too), lists as ``List(a,b)`` with each item encoded."""
+    if isinstance(value, str):
+        return quote(value, safe="")
+    if isinstance(value, int):
+        return str(value)
+    return "List(" + ",".join(restli_value(item) for item in value) + ")"
+
+
+def restli_query(params: QueryParams) -> str:
+    return "&".join(f"{quote(key, safe='')}={restli_value(v)}" for key, v in params.items())
+
+
+def _posts_refused(author: str) -> ScopeMissing | RequestRejected:
+    if author.startswith(PERSON_URN):
+        return ScopeMissing(
+            MEMBER_POSTS_SCOPE,
+            f"linkedin: reading a member's posts needs {MEMBER_POSTS_SCOPE}, which LinkedIn "
+            "grants only to apps it has approved for it",
+        )
+    return RequestRejected(
+        403,
+        f"linkedin: only administrators of {author} may read its posts "
+        "(Community Management API, r_organization_social)",
+    )
 
 
 def _vanity(handle: str) -> tuple[str, str]:

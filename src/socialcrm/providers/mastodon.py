@@ -79,14 +79,28 @@ class MastodonProvider(OAuth2Adapter):
         }
     )
     capability_notes: ClassVar[Mapping[Capability, str]] = {
-        Capability.LOOKUP_BY_EMAIL: "admin API of the account's own instance (admin:read:accounts)",
+        Capability.LOOKUP_BY_EMAIL: (
+            "admin API of the account's own instance; an admin connects with the "
+            "email_lookup permission; exact addresses only"
+        ),
+    }
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.LOOKUP_BY_EMAIL: (
+            "an account with the instance's Manage Users role, connected with the email_lookup "
+            "permission (admin:read:accounts)"
+        ),
     }
     wire: ClassVar[Wire] = MASTODON_WIRE
+    optional_scopes: ClassVar[Mapping[str, tuple[str, ...]]] = {"email_lookup": (EMAIL_SCOPE,)}
     # Tokens do not expire (no REFRESH); ``revoke`` revokes the access token.
 
-    def __init__(self, http: httpx.AsyncClient, instance_url: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, instance_url: str, *, instance_host: str | None = None
+    ) -> None:
+        """``instance_host``: the instance's public name when it is served from elsewhere
+        (the sandbox plays mastodon.social from a local address)."""
         super().__init__(http, instance_url)
-        self._host = (urlsplit(self._base).hostname or "").lower()
+        self._host = (instance_host or urlsplit(self._base).hostname or "").lower()
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -98,13 +112,19 @@ class MastodonProvider(OAuth2Adapter):
             revoke_url=f"{self._base}/oauth/revoke",
             default_scopes=DEFAULT_SCOPES,
             register_url=f"{self._base}/api/v1/apps",
+            optional_scopes=self.optional_scopes,
         )
 
     async def register_app(self, redirect_uri: str, scopes: tuple[str, ...]) -> AppCredentials:
         payload = {
             "client_name": CLIENT_NAME,
             "redirect_uris": redirect_uri,
-            "scopes": " ".join(scopes or DEFAULT_SCOPES),
+            # The app's scopes bound every later grant: register the optional ones too.
+            "scopes": " ".join(
+                dict.fromkeys(
+                    [*(scopes or DEFAULT_SCOPES), *self.oauth_endpoints().registration_scopes()]
+                )
+            ),
         }
         response = await send(
             self._http, MASTODON_WIRE, "POST", f"{self._base}/api/v1/apps", json=payload
@@ -123,27 +143,42 @@ class MastodonProvider(OAuth2Adapter):
         return profile_from_account(await self._get(ctx, "/api/v1/accounts/verify_credentials"))
 
     async def lookup_handle(self, ctx: CallContext, handle: str) -> ProfileData:
+        """A local account by ``accounts/lookup``. A remote one (``user@other.host``) through
+        search with ``resolve=true``: ``accounts/lookup`` skips WebFinger, so a remote account
+        this instance has not met yet would answer 404 and look gone although it exists."""
         acct = acct_for_lookup(handle, self._host)
-        account = await self._get(ctx, "/api/v1/accounts/lookup", params={"acct": acct})
-        return profile_from_account(account)
+        if "@" not in acct:
+            account = await self._get(ctx, "/api/v1/accounts/lookup", params={"acct": acct})
+            return profile_from_account(account)
+        params: QueryParams = {"q": f"@{acct}", "type": "accounts", "resolve": "true", "limit": 5}
+        body = await self._get(ctx, "/api/v2/search", params=params)
+        for account in field_list(body, "accounts"):
+            if field_str(account, "acct").lower() == acct:
+                return profile_from_account(account)
+        raise ProfileGone(f"mastodon: no account {acct} (WebFinger found none)")
 
     async def lookup_user_id(self, ctx: CallContext, user_id: str) -> ProfileData:
         return profile_from_account(await self._get(ctx, f"/api/v1/accounts/{_id(user_id)}"))
 
     async def lookup_email(self, ctx: CallContext, email: str) -> ProfileData | None:
         """``None`` when no account has that email; ``ScopeMissing`` without the admin scope."""
-        response = await self._send(ctx, "GET", "/api/v1/admin/accounts", {"email": email})
+        wanted = email.strip().lower()
+        params: QueryParams = {"email": wanted, "origin": "local"}
+        response = await self._send(ctx, "GET", "/api/v2/admin/accounts", params)
         if response.status_code == 403:
             raise ScopeMissing(
                 EMAIL_SCOPE,
-                f"mastodon: lookup by email needs the {EMAIL_SCOPE} scope (an admin's grant)",
+                f"mastodon: lookup by email needs the {EMAIL_SCOPE} scope (connect with "
+                "the email lookup permission) granted by an account with the Manage Users "
+                "role on its instance",
             )
         entries = json_list(self._checked(response, "admin/accounts"), MASTODON_WIRE)
+        # Mastodon's email filter is a prefix match ("ada@example.com" also finds
+        # "ada@example.com.au"): only an exact address is the person asked for.
         for entry in entries:
             account = field_obj(entry, "account")
-            if account:
-                profile = profile_from_account(account)
-                return _with_email(profile, field_str(entry, "email") or email)
+            if account and field_str(entry, "email").strip().lower() == wanted:
+                return _with_email(profile_from_account(account), wanted)
         return None
 
     async def search_people(
@@ -165,7 +200,13 @@ class MastodonProvider(OAuth2Adapter):
 
     async def mentions(self, ctx: CallContext, cursor: str | None) -> MentionPage:
         """Mention notifications newer than ``cursor`` (a notification id), oldest first."""
-        params: dict[str, str | int | list[str]] = {"types[]": ["mention"], "limit": PAGE_SIZE}
+        # ``include_filtered`` (4.3+; ignored before): the default notification policy hides
+        # private mentions from people the account does not follow, i.e. customers' DMs.
+        params: dict[str, str | int | list[str]] = {
+            "types[]": ["mention"],
+            "limit": PAGE_SIZE,
+            "include_filtered": "true",
+        }
         if cursor:
             params["since_id"] = cursor
         seen: dict[str, JsonObject] = {}

@@ -3,12 +3,21 @@
 Both speak the same dialect: errors are ``{"error": {"code", "error_subcode", "message", …}}``
 (usually HTTP 400, whatever went wrong), throttling is error code 4 / 17 / 32 / 613 (or
 80001-80014) with usage percentages in ``X-App-Usage`` and ``X-Business-Use-Case-Usage``,
-and an invalid or expired token is code 190. Tokens do not refresh: when one dies, the person
-reconnects.
+and an invalid or expired token is code 190.
+
+Facebook Login gives a *user* token (short-lived: about an hour); the adapter trades it for a
+long-lived one (60 days, ``fb_exchange_token``) and acts as a Page only with that Page's own
+token from ``GET /me/accounts`` (which, from a long-lived user token, does not expire): the
+person picks which Pages to connect. Instagram Login gives a short-lived token wrapped in
+``{"data": [...]}``; the adapter trades it for a long-lived one (``ig_exchange_token``, 60
+days) and refreshes that one with itself (``ig_refresh_token``). ``business_discovery`` and
+``/{ig-user}/tags`` exist only in the Facebook-Login setup on graph.facebook.com, not on
+graph.instagram.com: this adapter does not offer them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -20,6 +29,7 @@ from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
     Capability,
+    ManagedAccount,
     MentionPage,
     NotSupported,
     OAuthEndpoints,
@@ -37,7 +47,7 @@ from socialcrm.providers.limits import (
     meta_budget,
     meta_retry_at,
 )
-from socialcrm.providers.oauth import OAuth2Adapter
+from socialcrm.providers.oauth import OAuth2Adapter, token_set
 from socialcrm.providers.outcomes import RequestRejected
 from socialcrm.providers.wire import (
     EPOCH,
@@ -57,7 +67,9 @@ from socialcrm.providers.wire import (
     utc_now,
 )
 
-GRAPH_VERSION = "v21.0"
+# Meta serves each Graph version for at least two years and moves calls to a retired one to
+# the oldest live version; v26.0 is the version Meta's own SDK (facebook-business 26.0.3) targets.
+GRAPH_VERSION = "v26.0"
 REAL_FACEBOOK_GRAPH_URL = "https://graph.facebook.com"
 REAL_FACEBOOK_DIALOG_URL = "https://www.facebook.com"
 REAL_INSTAGRAM_GRAPH_URL = "https://graph.instagram.com"
@@ -67,6 +79,7 @@ REAL_INSTAGRAM_TOKEN_URL = "https://api.instagram.com"  # noqa: S105 - a URL
 FACEBOOK_WIRE = Wire("facebook", NO_RATE_HEADERS)
 INSTAGRAM_WIRE = Wire("instagram", NO_RATE_HEADERS)
 PAGE_FIELDS = "id,name,username,about,category,fan_count,followers_count,link,website,picture"
+MANAGED_PAGE_FIELDS = "id,name,username,category,picture,access_token"
 FB_POST_FIELDS = (
     "id,message,created_time,permalink_url,from,shares,"
     "likes.summary(true).limit(0),comments.summary(true).limit(0)"
@@ -90,12 +103,15 @@ INSTAGRAM_SCOPES = (
     "instagram_business_content_publish",
 )
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
+CONTAINER_READS = 20  # a reel's container is read this often before giving up
+PPCA = "Page Public Content Access (Meta App Review) to read Pages other than yours"
 MAX_CAROUSEL = 10
 PAGE_SIZE = 50
 MAX_MENTION_PAGES = 5
 _GONE_CODES = frozenset({803})  # "(#803) Some of the aliases you requested do not exist"
 _GONE_SUBCODES = frozenset({33, 2207013})  # object does not exist; IG user cannot be found
 _DEAD_TOKEN_CODES = frozenset({102, 190})
+_PAGE_TOKEN_HINT = "page access token"  # noqa: S105 - words in an error message
 
 
 class _GraphAdapter(OAuth2Adapter):
@@ -114,6 +130,25 @@ class _GraphAdapter(OAuth2Adapter):
 
     def _url(self, path: str) -> str:
         return f"{self._base}/{GRAPH_VERSION}/{path.lstrip('/')}"
+
+    async def exchange_code(
+        self, app: AppCredentials, *, code: str, redirect_uri: str, code_verifier: str
+    ) -> TokenSet:
+        """The code's short-lived token (about an hour), traded at once for a long-lived one
+        (60 days)."""
+        short = await super().exchange_code(
+            app, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+        return await self._long_lived(app, short)
+
+    async def _long_lived(self, app: AppCredentials, short: TokenSet) -> TokenSet:
+        raise NotImplementedError
+
+    async def _token_call(self, url: str, params: Mapping[str, str]) -> TokenSet:
+        """A GET that answers a token (long-lived exchange, refresh): no bearer, Meta's errors."""
+        response = await send(self._http, self.wire, "GET", url, params=params)
+        raise_for_graph_error(response, self.wire)
+        return token_set(json_object(response, self.wire), utc_now(), self.wire)
 
     async def _call(
         self,
@@ -173,7 +208,11 @@ class FacebookProvider(_GraphAdapter):
 
     name: ClassVar[str] = "facebook"
     display_name: ClassVar[str] = "Facebook Pages"
+    one_profile_per_person: ClassVar[bool] = True  # one Facebook option per Contact (Creatio)
     wire: ClassVar[Wire] = FACEBOOK_WIRE
+    # Disconnecting one Page forgets its token: Page tokens cannot be revoked one by one, and
+    # removing the app's grant (``DELETE /me/permissions``, a user token) would cut off the
+    # person's other connected Pages too. A person withdraws the grant in Facebook's settings.
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.OAUTH,
@@ -186,15 +225,28 @@ class FacebookProvider(_GraphAdapter):
             Capability.REPLY,
             Capability.PUBLISH,
             Capability.METRICS,
-            Capability.REVOKE,
         }
     )
     capability_notes: ClassVar[Mapping[Capability, str]] = {
         Capability.LOOKUP_BY_HANDLE: "Pages only, not people",
         Capability.LOOKUP_BY_ID: "Pages only, not people",
+        Capability.POSTS: "your Pages' posts; other Pages' with Page Public Content Access",
         Capability.MENTIONS: "posts that tag the Page",
         Capability.DM: "Messenger, to people who wrote to the Page",
     }
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.LOOKUP_BY_HANDLE: PPCA,
+        Capability.LOOKUP_BY_ID: PPCA,
+        Capability.POSTS: f"pages_read_user_content (App Review); {PPCA}",
+        Capability.MENTIONS: "pages_read_engagement, pages_read_user_content (App Review)",
+        Capability.DM: "pages_messaging (App Review)",
+        Capability.REPLY: "pages_manage_engagement (App Review)",
+        Capability.PUBLISH: "pages_manage_posts (App Review)",
+        Capability.METRICS: "pages_read_engagement (App Review)",
+    }
+    # Connecting lists the person's Pages (``managed_accounts``): each picked Page is one
+    # connected account holding that Page's own token.
+    picks_managed_accounts: ClassVar[bool] = True
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         return OAuthEndpoints(
@@ -204,12 +256,28 @@ class FacebookProvider(_GraphAdapter):
             default_scopes=FACEBOOK_SCOPES,
         )
 
-    async def revoke(self, app: AppCredentials, tokens: TokenSet) -> None:
-        """``DELETE /me/permissions`` removes the app's whole grant; a dead token counts."""
-        try:
-            await self._call(CallContext(tokens.access_token), "DELETE", "me/permissions")
-        except ReconnectRequired:
-            return
+    async def _long_lived(self, app: AppCredentials, short: TokenSet) -> TokenSet:
+        """``fb_exchange_token``: Page tokens read with the long-lived token do not expire."""
+        params = {
+            "grant_type": "fb_exchange_token",
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "fb_exchange_token": short.access_token,
+        }
+        long_lived = await self._token_call(
+            f"{self._token}/{GRAPH_VERSION}/oauth/access_token", params
+        )
+        return TokenSet(long_lived.access_token, None, long_lived.expires_at, short.scopes)
+
+    async def managed_accounts(self, ctx: CallContext) -> list[ManagedAccount]:
+        """The Pages the signed-in person manages, each with its Page access token."""
+        params: QueryParams = {"fields": MANAGED_PAGE_FIELDS, "limit": 100}
+        body = await self._call(ctx, "GET", "me/accounts", params=params)
+        return [
+            ManagedAccount(page_profile(page), field_str(page, "access_token"))
+            for page in field_list(body, "data")
+            if field_str(page, "access_token") and field_str(page, "id")
+        ]
 
     async def me(self, ctx: CallContext) -> ProfileData:
         return page_profile(await self._call(ctx, "GET", "me", params={"fields": PAGE_FIELDS}))
@@ -291,24 +359,41 @@ class InstagramProvider(_GraphAdapter):
     name: ClassVar[str] = "instagram"
     display_name: ClassVar[str] = "Instagram"
     wire: ClassVar[Wire] = INSTAGRAM_WIRE
+    # No lookup by handle and no mentions: business_discovery and /{ig-user}/tags exist only
+    # with a Facebook-Login token on graph.facebook.com, not with Instagram Login.
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.OAUTH,
-            Capability.LOOKUP_BY_HANDLE,
+            Capability.REFRESH,
             Capability.PROFILE,
             Capability.POSTS,
-            Capability.MENTIONS,
             Capability.REPLY,
             Capability.PUBLISH_MEDIA,
             Capability.METRICS,
         }
     )
     capability_notes: ClassVar[Mapping[Capability, str]] = {
-        Capability.LOOKUP_BY_HANDLE: "business and creator accounts only (business discovery)",
         Capability.POSTS: "the connected account's media",
-        Capability.MENTIONS: "media the account is tagged in",
         Capability.PUBLISH_MEDIA: "photos or a reel; no text-only posts",
+        Capability.REFRESH: "long-lived tokens (60 days), refreshed before they expire",
     }
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.REPLY: "instagram_business_manage_comments (App Review)",
+        Capability.PUBLISH_MEDIA: "instagram_business_content_publish (App Review)",
+    }
+    token_in_data_list: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        graph_url: str,
+        *,
+        auth_url: str | None = None,
+        token_url: str | None = None,
+        poll_interval_s: float = 2.0,
+    ) -> None:
+        super().__init__(http, graph_url, auth_url=auth_url, token_url=token_url)
+        self.poll_interval_s = poll_interval_s
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         return OAuthEndpoints(
@@ -318,20 +403,27 @@ class InstagramProvider(_GraphAdapter):
             default_scopes=INSTAGRAM_SCOPES,
         )
 
+    async def _long_lived(self, app: AppCredentials, short: TokenSet) -> TokenSet:
+        """``ig_exchange_token``; the long-lived token is also what refreshes it: Instagram
+        has no separate refresh token."""
+        params = {
+            "grant_type": "ig_exchange_token",
+            "client_secret": app.client_secret,
+            "access_token": short.access_token,
+        }
+        long_lived = await self._token_call(f"{self._base}/access_token", params)
+        return _self_refreshing(long_lived, short.scopes)
+
+    async def refresh(self, app: AppCredentials, refresh_token: str) -> TokenSet:
+        """``ig_refresh_token``: a long-lived token (24 hours old or more) for a new one."""
+        params = {"grant_type": "ig_refresh_token", "access_token": refresh_token}
+        fresh = await self._token_call(f"{self._base}/refresh_access_token", params)
+        return _self_refreshing(fresh, ())
+
     async def me(self, ctx: CallContext) -> ProfileData:
         return instagram_profile(
             await self._call(ctx, "GET", "me", params={"fields": IG_USER_FIELDS})
         )
-
-    async def lookup_handle(self, ctx: CallContext, handle: str) -> ProfileData:
-        username = _instagram_username(handle)
-        own_id = await self._own_id(ctx)
-        fields = f"business_discovery.username({username}){{{IG_USER_FIELDS}}}"
-        body = await self._call(ctx, "GET", own_id, params={"fields": fields})
-        found = field_obj(body, "business_discovery")
-        if not found:
-            raise ProfileGone(f"instagram: no business or creator account @{username}")
-        return instagram_profile(found)
 
     async def posts(self, ctx: CallContext, user_id: str, limit: int = 10) -> list[PostData]:
         own_id = await self._own_id(ctx)
@@ -340,11 +432,6 @@ class InstagramProvider(_GraphAdapter):
         params: QueryParams = {"fields": IG_MEDIA_FIELDS, "limit": min(max(limit, 1), 100)}
         body = await self._call(ctx, "GET", f"{own_id}/media", params=params)
         return [instagram_media(m) for m in field_list(body, "data")][:limit]
-
-    async def mentions(self, ctx: CallContext, cursor: str | None) -> MentionPage:
-        own_id = await self._own_id(ctx)
-        items, next_cursor = await self._mentions(ctx, f"{own_id}/tags", IG_MEDIA_FIELDS, cursor)
-        return MentionPage(posts=[instagram_media(i) for i in items], cursor=next_cursor)
 
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
         return instagram_media(
@@ -414,10 +501,22 @@ class InstagramProvider(_GraphAdapter):
         if not container:
             raise TransientProviderError("instagram: container answer without id")
         if is_video:
-            status = await self._call(ctx, "GET", container, params={"fields": "status_code"})
-            if field_str(status, "status_code") != "FINISHED":
-                raise TransientProviderError("instagram: the video is still being processed")
+            await self._until_finished(ctx, container)
         return container
+
+    async def _until_finished(self, ctx: CallContext, container: str) -> None:
+        """A video container is IN_PROGRESS until Instagram has processed it; publishing it
+        earlier fails. Read ``status_code`` until FINISHED, a bounded number of times."""
+        for read in range(CONTAINER_READS):
+            if read:
+                await asyncio.sleep(self.poll_interval_s)
+            status = await self._call(ctx, "GET", container, params={"fields": "status_code"})
+            code = field_str(status, "status_code")
+            if code == "FINISHED":
+                return
+            if code in ("ERROR", "EXPIRED"):
+                raise RequestRejected(400, f"instagram: the video could not be processed ({code})")
+        raise TransientProviderError("instagram: the video is still being processed")
 
 
 # --- pure payload mapping -------------------------------------------------------------------------
@@ -434,6 +533,11 @@ def raise_for_graph_error(response: httpx.Response, wire: Wire) -> None:
     if code in META_THROTTLE_CODES:
         when = meta_retry_at(code, response.headers, utc_now())
         raise RateLimited(when, f"{wire.network}: {message}")
+    if code in _DEAD_TOKEN_CODES and _PAGE_TOKEN_HINT in message.lower():
+        raise ReconnectRequired(
+            f"{wire.network}: this connection holds a user token where Meta needs the Page's "
+            f"own token: reconnect it and pick the Page ({message})"
+        )
     if code in _DEAD_TOKEN_CODES:
         raise ReconnectRequired(f"{wire.network}: {message}")
     if code in _GONE_CODES or subcode in _GONE_SUBCODES or response.status_code == 404:
@@ -448,8 +552,9 @@ def _facebook_alias(handle: str) -> str:
     return parsed.user_id or parsed.handle
 
 
-def _instagram_username(handle: str) -> str:
-    return parse_profile(handle, "instagram", no_such="account", not_a="profile").handle
+def _self_refreshing(tokens: TokenSet, scopes: tuple[str, ...]) -> TokenSet:
+    """Instagram refreshes a long-lived token with itself: it is also the refresh token."""
+    return TokenSet(tokens.access_token, tokens.access_token, tokens.expires_at, scopes)
 
 
 def _graph_id(value: str) -> str:

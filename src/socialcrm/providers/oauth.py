@@ -1,4 +1,5 @@
-"""OAuth 2.0 + PKCE through Authlib, with the network's answers mapped to typed outcomes.
+"""OAuth 2.0 (with PKCE where the network takes it) through Authlib, with the network's
+answers mapped to typed outcomes.
 
 Authlib's framework-neutral client builds what the protocol needs (authorization URLs with
 PKCE, token and revocation request bodies, client authentication) and reads token answers;
@@ -11,6 +12,7 @@ of ``Provider`` from its ``oauth_endpoints`` and a few class attributes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -77,6 +79,11 @@ class OAuthClientConfig:
     # request and separates scopes with commas.
     extra_params: tuple[tuple[str, str], ...] = ()
     scope_separator: str = " "
+    # Instagram Login answers ``{"data": [{"access_token", "user_id", "permissions"}]}``.
+    token_in_data_list: bool = False
+    # PKCE as the network documents it: "S256" (RFC 7636), "hex" (TikTok: the hex digest of
+    # SHA-256 instead of base64url, still named S256), None (not used: a confidential client).
+    pkce: str | None = "S256"
 
 
 def _protocol(app: AppCredentials) -> Any:
@@ -103,6 +110,8 @@ async def _token_request(
         response = await _post_form(http, app, config.auth_method, config.token_url, body)
         if response.status_code == 429 or response.status_code >= 500:
             check_status(response, config.wire)  # RateLimited / Transient, before Authlib reads
+        if config.token_in_data_list:
+            response = unwrap_token_answer(response)
         token = _protocol(app).parse_response_token(response)
     return token_set(token, utc_now(), config.wire)
 
@@ -122,15 +131,28 @@ def authorization_url(
     code_verifier: str,
     scopes: tuple[str, ...],
 ) -> str:
+    challenge: dict[str, str] = {}
+    if config.pkce == "S256":
+        challenge["code_verifier"] = code_verifier  # Authlib derives the S256 challenge
+    elif config.pkce == "hex":
+        challenge = {
+            "code_challenge": hex_challenge(code_verifier),
+            "code_challenge_method": "S256",
+        }
     url, _state = _protocol(app).create_authorization_url(
         config.authorize_url,
         state=state,
-        code_verifier=code_verifier,
         redirect_uri=redirect_uri,
         scope=config.scope_separator.join(scopes),
+        **challenge,
         **dict(config.extra_params),
     )
     return str(url)
+
+
+def hex_challenge(code_verifier: str) -> str:
+    """TikTok's code challenge: the lowercase hex SHA-256 digest of the verifier."""
+    return hashlib.sha256(code_verifier.encode("ascii")).hexdigest()
 
 
 async def exchange_code(
@@ -142,11 +164,12 @@ async def exchange_code(
     redirect_uri: str,
     code_verifier: str,
 ) -> TokenSet:
+    verifier = {"code_verifier": code_verifier} if config.pkce else {}
     body = prepare_token_request(
         "authorization_code",
         code=code,
         redirect_uri=redirect_uri,
-        code_verifier=code_verifier,
+        **verifier,
         **dict(config.extra_params),
     )
     return await _token_request(config, http, app, body)
@@ -211,6 +234,22 @@ def _oauth_outcomes(wire: Wire) -> Iterator[None]:
         raise TransientProviderError(f"{wire.network}: unreadable token answer") from exc
 
 
+def unwrap_token_answer(response: httpx.Response) -> httpx.Response:
+    """``{"data": [{"access_token", "permissions": "a,b"}]}`` (or the same unwrapped) →
+    ``{"access_token", "scope"}`` for Authlib."""
+    body = error_body(response)
+    items = body.get("data")
+    if response.status_code >= 400 or not body:
+        return response
+    token = (
+        dict(items[0]) if isinstance(items, list) and items and isinstance(items[0], dict) else body
+    )
+    permissions = token.get("permissions")
+    if "scope" not in token and isinstance(permissions, str | list):
+        token["scope"] = permissions if isinstance(permissions, str) else ",".join(permissions)
+    return httpx.Response(response.status_code, json=token, request=response.request)
+
+
 def token_set(token: Mapping[str, Any], now: datetime, wire: Wire) -> TokenSet:
     """A ``TokenSet`` from a token answer; refuses one without an access token."""
     access = token.get("access_token")
@@ -253,6 +292,9 @@ class OAuth2Adapter(AdapterBase):
     revoke_refresh_token: ClassVar[bool] = False
     # ``revoke`` names the token's type (RFC 7009 ``token_type_hint``).
     revoke_type_hint: ClassVar[bool] = True
+    # How the network takes PKCE (see ``OAuthClientConfig.pkce``).
+    pkce: ClassVar[str | None] = "S256"
+    token_in_data_list: ClassVar[bool] = False
 
     def __init__(
         self, http: httpx.AsyncClient, base_url: str, auth_base_url: str | None = None
@@ -275,6 +317,8 @@ class OAuth2Adapter(AdapterBase):
             auth_method=auth_method_for(app, self.confidential_auth),
             extra_params=self._client_params(app),
             scope_separator=self.scope_separator,
+            pkce=self.pkce,
+            token_in_data_list=self.token_in_data_list,
         )
 
     def authorization_url(

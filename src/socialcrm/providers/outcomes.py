@@ -27,3 +27,22 @@ class RequestRejected(ProviderError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class VersionRetired(RequestRejected):
+    """The network no longer serves the API version we named (LinkedIn's 426
+    ``NONEXISTENT_VERSION``): only an operator can fix it, by moving ``setting`` to a version
+    the network serves. Never a reason to mark an account dead."""
+
+    def __init__(self, version: str, setting: str, message: str) -> None:
+        super().__init__(426, message)
+        self.version = version
+        self.setting = setting
+
+
+class ReplyNotAllowed(RequestRejected):
+    """The network refuses this reply by its own rule, not for anything in it: X's self-serve
+    API tiers may reply only where the post's author mentioned or quoted the account."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, message)

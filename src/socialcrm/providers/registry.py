@@ -18,6 +18,8 @@ from socialcrm.providers.tiktok import TikTokProvider
 from socialcrm.providers.x import REAL_API_URL, REAL_AUTH_URL, XProvider
 from socialcrm.providers.youtube import YouTubeProvider
 
+SANDBOX_MASTODON_HOST = "mastodon.social"
+
 
 class UnknownProvider(LookupError):
     """No adapter for that network name."""
@@ -36,6 +38,25 @@ class ProviderInfo:
     dynamic_registration: bool  # registers its own OAuth app per instance (Mastodon)
     # What a capability covers where the network allows only part of it ("Pages only").
     notes: Mapping[Capability, str] = field(default_factory=lambda: MappingProxyType({}))
+    # What the network demands before it allows a capability (App Review, an audit, a paid
+    # tier, an admin role): declared by the adapter, shown in the README and on Connect.
+    requires: Mapping[Capability, str] = field(default_factory=lambda: MappingProxyType({}))
+    # How connecting proves the client: "S256" PKCE, "hex" (TikTok's), None (client secret).
+    pkce: str | None = "S256"
+    # Connecting ends with the person picking among the accounts they manage (Facebook Pages).
+    picks_accounts: bool = False
+    # What a person may add when connecting (``email_lookup`` on Mastodon): see OAuthEndpoints.
+    optional_permissions: tuple[str, ...] = ()
+    one_profile_per_person: bool = False  # the adapter's rule: a Contact links one profile
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkOptions:
+    """Operator settings an adapter needs (from ``Settings``; defaults for tests and tools)."""
+
+    linkedin_version: str = linkedin.DEFAULT_VERSION
+    tiktok_audited: bool = False  # TikTok lets an unaudited app post only SELF_ONLY
+    poll_interval_s: float = 2.0  # between reads of a post still being processed
 
 
 PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
@@ -47,6 +68,11 @@ PROVIDERS: Mapping[str, ProviderInfo] = MappingProxyType(
             prefix,
             dynamic,
             MappingProxyType(dict(getattr(cls, "capability_notes", {}))),
+            MappingProxyType(dict(getattr(cls, "capability_requires", {}))),
+            getattr(cls, "pkce", None),
+            getattr(cls, "picks_managed_accounts", False),
+            tuple(getattr(cls, "optional_scopes", {})),
+            cls.one_profile_per_person,
         )
         for cls, prefix, dynamic in (
             (XProvider, "/x", False),
@@ -80,26 +106,36 @@ def build_provider(
     *,
     sandbox_url: str | None,
     instance_url: str | None = None,
+    options: NetworkOptions | None = None,
 ) -> Provider:
     """An adapter talking to ``sandbox_url + prefix`` when set, else to the real network."""
     info = provider_info(name)
+    options = options or NetworkOptions()
     base = sandbox_url.rstrip("/") + info.sandbox_prefix if sandbox_url is not None else None
     if name == XProvider.name:
         return XProvider(http, base or REAL_API_URL, auth_base_url=base or REAL_AUTH_URL)
     if name == BlueskyProvider.name:
-        return BlueskyProvider(
-            http, base or REAL_PDS_URL, appview_url=None if base else REAL_APPVIEW_URL
-        )
+        if base is not None:  # the sandbox is PDS, AppView and PLC directory in one
+            root = base.removesuffix(info.sandbox_prefix)
+            return BlueskyProvider(http, instance_url or base, plc_url=f"{root}/plc")
+        return BlueskyProvider(http, instance_url or REAL_PDS_URL, appview_url=REAL_APPVIEW_URL)
     if name == MastodonProvider.name:
-        return MastodonProvider(http, base or instance_origin(instance_url))
-    return _build_rest_provider(name, http, base)
+        if base is not None:  # the sandbox plays the default instance, mastodon.social
+            return MastodonProvider(http, base, instance_host=SANDBOX_MASTODON_HOST)
+        return MastodonProvider(http, instance_origin(instance_url))
+    return _build_rest_provider(name, http, base, options)
 
 
-def _build_rest_provider(name: str, http: httpx.AsyncClient, base: str | None) -> Provider:
+def _build_rest_provider(
+    name: str, http: httpx.AsyncClient, base: str | None, options: NetworkOptions
+) -> Provider:
     """The networks with fixed hosts: in the sandbox every host is its one prefix."""
     if name == LinkedInProvider.name:
         return LinkedInProvider(
-            http, base or linkedin.REAL_API_URL, auth_base_url=base or linkedin.REAL_AUTH_URL
+            http,
+            base or linkedin.REAL_API_URL,
+            auth_base_url=base or linkedin.REAL_AUTH_URL,
+            version=options.linkedin_version,
         )
     if name == FacebookProvider.name:
         return FacebookProvider(
@@ -114,6 +150,7 @@ def _build_rest_provider(name: str, http: httpx.AsyncClient, base: str | None) -
             base or meta.REAL_INSTAGRAM_GRAPH_URL,
             auth_url=base or meta.REAL_INSTAGRAM_AUTH_URL,
             token_url=base or meta.REAL_INSTAGRAM_TOKEN_URL,
+            poll_interval_s=options.poll_interval_s,
         )
     if name == YouTubeProvider.name:
         return YouTubeProvider(
@@ -123,7 +160,11 @@ def _build_rest_provider(name: str, http: httpx.AsyncClient, base: str | None) -
             token_url=base or youtube.REAL_TOKEN_URL,
         )
     return TikTokProvider(
-        http, base or tiktok.REAL_API_URL, auth_base_url=base or tiktok.REAL_AUTH_URL
+        http,
+        base or tiktok.REAL_API_URL,
+        auth_base_url=base or tiktok.REAL_AUTH_URL,
+        audited=options.tiktok_audited,
+        poll_interval_s=options.poll_interval_s,
     )
 
 

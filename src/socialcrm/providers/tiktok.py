@@ -2,15 +2,21 @@
 
 The public API reads only the signed-in creator: there is no lookup of other people by handle
 or id, no mentions, no comments and no messages. Publishing takes photos or a video pulled
-from URLs, never text alone. Answers carry ``{"data": …, "error": {"code": "ok"|…}}``; limits
-are a one-minute sliding window, announced by 429 ``rate_limit_exceeded`` without a reset.
+from URLs, never text alone: Direct Post first reads ``creator_info`` and posts with one of
+the creator's privacy levels (``SELF_ONLY`` while TikTok has not audited the app), then reads
+the publish status until the post exists. Answers carry ``{"data": …, "error": {"code":
+"ok"|…}}``; limits are a one-minute sliding window, announced by 429 ``rate_limit_exceeded``
+without a reset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+
+import httpx
 
 from socialcrm.providers.base import (
     AppCredentials,
@@ -60,6 +66,23 @@ VIDEO_FIELDS = (
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm")
 MAX_PHOTOS = 35
 _DEAD_TOKEN_CODES = frozenset({"access_token_invalid", "scope_not_authorized"})
+AUDIT_SETTING = "SOCIALCRM_TIKTOK_AUDITED"
+PRIVATE = "SELF_ONLY"
+# From most to least public: an audited app posts with the first one the creator allows.
+PRIVACY_PREFERENCE = (
+    "PUBLIC_TO_EVERYONE",
+    "MUTUAL_FOLLOW_FRIENDS",
+    "FOLLOWER_OF_CREATOR",
+    PRIVATE,
+)
+STATUS_READS = 10  # status/fetch allows 30 a minute per token
+_REFUSALS = {
+    "unaudited_client_can_only_post_to_private_accounts": (
+        f"TikTok lets an app it has not audited post only SELF_ONLY; unset {AUDIT_SETTING} "
+        "until TikTok has audited this app"
+    ),
+    "privacy_level_option_mismatch": "the privacy level is not one the creator allows",
+}
 
 
 class TikTokProvider(OAuth2Adapter):
@@ -78,14 +101,40 @@ class TikTokProvider(OAuth2Adapter):
     )
     capability_notes: ClassVar[Mapping[Capability, str]] = {
         Capability.POSTS: "the connected creator's own videos",
-        Capability.PUBLISH_MEDIA: "photos or a video from URLs; no text-only posts",
-        Capability.METRICS: "the connected creator's own videos",
+        Capability.PUBLISH_MEDIA: (
+            "photos or a video from URLs; no text-only posts; private (SELF_ONLY) until "
+            "TikTok has audited the app"
+        ),
+        Capability.METRICS: "the connected creator's own public videos",
+    }
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.POSTS: "TikTok app review of the video.list scope",
+        Capability.PUBLISH_MEDIA: (
+            "Content Posting API (video.publish) and TikTok's audit for posts others can see"
+        ),
+        Capability.METRICS: "TikTok app review of the video.list scope",
     }
     wire: ClassVar[Wire] = TIKTOK_WIRE
     # TikTok departs from RFC 6749: the client is "client_key" in every request, scopes are
     # separated by commas, and a revocation names no token type.
     scope_separator: ClassVar[str] = ","
     revoke_type_hint: ClassVar[bool] = False
+    # Login Kit's code_challenge is the hex SHA-256 digest of the verifier, not RFC 7636's
+    # base64url (developers.tiktok.com/doc/login-kit-desktop); the web flow accepts it too.
+    pkce: ClassVar[str | None] = "hex"
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        auth_base_url: str | None = None,
+        *,
+        audited: bool = False,
+        poll_interval_s: float = 2.0,
+    ) -> None:
+        super().__init__(http, base_url, auth_base_url)
+        self.audited = audited
+        self.poll_interval_s = poll_interval_s
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -122,6 +171,10 @@ class TikTokProvider(OAuth2Adapter):
         return [video_post(v, own_id, own_handle) for v in videos][:limit]
 
     async def metrics(self, ctx: CallContext, post_id: str) -> PostData:
+        """A video's counts; a ``publish_id`` (a post not public, or still processing) is
+        resolved through the publish status first."""
+        if is_publish_id(post_id):
+            return await self._published(ctx, post_id)
         if not post_id.isdigit():
             raise ProfileGone(f"tiktok: video ids are numeric, not {post_id!r}")
         own_id, own_handle = await self._own_ids(ctx)
@@ -142,7 +195,8 @@ class TikTokProvider(OAuth2Adapter):
     async def publish_media(
         self, ctx: CallContext, text: str, media_urls: tuple[str, ...]
     ) -> PostData:
-        """Direct Post from URLs: one video, or up to 35 photos; then read its status once."""
+        """Direct Post from URLs (one video, or up to 35 photos) with a privacy level the
+        creator allows, then read the status until the post exists (or stays private)."""
         if not media_urls:
             raise RequestRejected(400, "tiktok: a post needs photos or a video")
         videos = [u for u in media_urls if u.lower().split("?", 1)[0].endswith(VIDEO_SUFFIXES)]
@@ -152,17 +206,19 @@ class TikTokProvider(OAuth2Adapter):
             raise RequestRejected(400, f"tiktok: at most {MAX_PHOTOS} photos per post")
         if not ctx.handle:
             await self._own(ctx)  # the post's URL names the creator
-        post_info = {"title": text[:90], "description": text, "privacy_level": "PUBLIC_TO_EVERYONE"}
+        creator = await self._call(ctx, "POST", "/v2/post/publish/creator_info/query/", json={})
+        options = field_str_list(field_obj(creator, "data"), "privacy_level_options")
+        privacy = choose_privacy(options, audited=self.audited)
         if videos:
             path = "/v2/post/publish/video/init/"
             payload: JsonObject = {
-                "post_info": {"title": text, "privacy_level": "PUBLIC_TO_EVERYONE"},
+                "post_info": {"title": text, "privacy_level": privacy},
                 "source_info": {"source": "PULL_FROM_URL", "video_url": videos[0]},
             }
         else:
             path = "/v2/post/publish/content/init/"
             payload = {
-                "post_info": post_info,
+                "post_info": {"title": text[:90], "description": text, "privacy_level": privacy},
                 "source_info": {
                     "source": "PULL_FROM_URL",
                     "photo_cover_index": 0,
@@ -175,10 +231,32 @@ class TikTokProvider(OAuth2Adapter):
         publish_id = field_str(field_obj(created, "data"), "publish_id")
         if not publish_id:
             raise TransientProviderError("tiktok: publish answer without publish_id")
-        status = await self._call(
+        status: JsonObject = {}
+        for read in range(STATUS_READS):
+            if read:
+                await asyncio.sleep(self.poll_interval_s)
+            status = await self._status(ctx, publish_id)
+            if is_final(status):
+                break
+        return published_post(status, publish_id, text, ctx)
+
+    async def _status(self, ctx: CallContext, publish_id: str) -> JsonObject:
+        body = await self._call(
             ctx, "POST", "/v2/post/publish/status/fetch/", json={"publish_id": publish_id}
         )
-        return published_post(field_obj(status, "data"), publish_id, text, ctx)
+        return field_obj(body, "data")
+
+    async def _published(self, ctx: CallContext, publish_id: str) -> PostData:
+        """What became of a post known by its ``publish_id``."""
+        status = await self._status(ctx, publish_id)
+        if field_str(status, "status") == "FAILED":
+            raise ProfileGone(f"tiktok: publishing {publish_id} failed")
+        post = published_post(status, publish_id, "", ctx)
+        if post.id != publish_id:
+            return await self.metrics(ctx, post.id)
+        if not is_final(status):
+            raise TransientProviderError("tiktok: the post is still being processed")
+        return post
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -227,6 +305,8 @@ def raise_for_tiktok_error(status: int, body: Mapping[str, Any]) -> None:
     if code == "ok":
         return
     message = f"tiktok: {code} ({field_str(error, 'message')})"
+    if code in _REFUSALS:
+        raise RequestRejected(status if status >= 400 else 403, f"{message}: {_REFUSALS[code]}")
     if code in _DEAD_TOKEN_CODES:
         raise ReconnectRequired(message)
     if status == 404 or code in {"not_found", "video_not_found", "user_not_found"}:
@@ -271,10 +351,35 @@ def video_post(video: Mapping[str, Any], owner_id: str, owner_handle: str) -> Po
     )
 
 
+def field_str_list(data: Mapping[str, Any], key: str) -> list[str]:
+    value = data.get(key)
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def choose_privacy(options: Sequence[str], *, audited: bool) -> str:
+    """``SELF_ONLY`` for an unaudited app; else the most public level the creator allows."""
+    wanted = [PRIVATE] if not audited else [p for p in PRIVACY_PREFERENCE if p in options]
+    if not wanted or wanted[0] not in options:
+        raise RequestRejected(
+            403, f"tiktok: the creator allows none of {wanted or list(PRIVACY_PREFERENCE)}"
+        )
+    return wanted[0]
+
+
+def is_publish_id(post_id: str) -> bool:
+    """TikTok's publish ids (``v_pub_url~v2-1.…``), never all digits like a video id."""
+    return bool(post_id) and not post_id.isdigit() and "~" in post_id
+
+
+def is_final(status: Mapping[str, Any]) -> bool:
+    return field_str(status, "status") in ("PUBLISH_COMPLETE", "FAILED")
+
+
 def published_post(
     status: Mapping[str, Any], publish_id: str, text: str, ctx: CallContext
 ) -> PostData:
-    """A post still processing keeps the ``publish_id``; a finished one has its video id."""
+    """A public post has its video id; a private one (``SELF_ONLY``: TikTok never shows it
+    an id) or one still processing keeps its ``publish_id``, which ``metrics`` resolves."""
     state = field_str(status, "status")
     if state == "FAILED":
         reason = field_str(status, "fail_reason") or "unknown"

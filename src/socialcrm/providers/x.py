@@ -21,7 +21,7 @@ from socialcrm.providers.base import (
     TransientProviderError,
 )
 from socialcrm.providers.oauth import OAuth2Adapter
-from socialcrm.providers.outcomes import TokenExpired
+from socialcrm.providers.outcomes import ReplyNotAllowed, RequestRejected, TokenExpired
 from socialcrm.providers.ratelimit import X_HEADERS
 from socialcrm.providers.wire import (
     JsonObject,
@@ -55,6 +55,7 @@ USER_FIELDS = (
 TWEET_FIELDS = (
     "created_at,author_id,conversation_id,in_reply_to_user_id,public_metrics,referenced_tweets"
 )
+DM_FIELDS = "id,text,event_type,created_at,sender_id,dm_conversation_id"
 # A first sync (no cursor) or a long outage reads at most this many pages of 100 mentions;
 # older ones beyond that are skipped rather than replayed forever.
 MAX_MENTION_PAGES = 5
@@ -80,6 +81,10 @@ class XProvider(OAuth2Adapter):
             Capability.REVOKE,
         }
     )
+    # What X's API tiers allow (declared here; the X adapter's own work is elsewhere).
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.MENTIONS: "a paid X API tier (Basic or higher)",
+    }
     wire: ClassVar[Wire] = X_WIRE
     # X authenticates confidential clients with HTTP Basic. It rotates refresh tokens: the
     # one ``refresh`` returns is the one to store, the old one is dead.
@@ -158,7 +163,16 @@ class XProvider(OAuth2Adapter):
 
     async def reply(self, ctx: CallContext, in_reply_to: PostData, text: str) -> PostData:
         payload = {"text": text, "reply": {"in_reply_to_tweet_id": in_reply_to.id}}
-        body = await self._call(ctx, "POST", "/2/tweets", json=payload)
+        try:
+            body = await self._call(ctx, "POST", "/2/tweets", json=payload)
+        except RequestRejected as exc:
+            if exc.status == 403 and _NOT_ENGAGED in str(exc).lower():
+                raise ReplyNotAllowed(
+                    "x: X lets self-serve API apps (Free, Basic, Pro) reply only to posts whose "
+                    "author mentioned or quoted this account; reply on x.com, or send a DM "
+                    "if they wrote to you"
+                ) from exc
+            raise
         return self._own_post(ctx, _data_object(body), text, in_reply_to.id)
 
     async def send_dm(self, ctx: CallContext, recipient_user_id: str, text: str) -> str:
@@ -169,6 +183,28 @@ class XProvider(OAuth2Adapter):
         if not event_id:
             raise TransientProviderError("x: DM answer without dm_event_id")
         return event_id
+
+    async def dm_history(self, ctx: CallContext, user_id: str, limit: int = 20) -> list[PostData]:
+        """``GET /2/dm_conversations/with/:participant_id/dm_events`` (needs ``dm.read``)."""
+        _require_numeric(user_id, "user")
+        params: dict[str, str | int] = {
+            "dm_event.fields": DM_FIELDS,
+            "max_results": min(max(limit, 1), 100),
+        }
+        path = f"/2/dm_conversations/with/{user_id}/dm_events"
+        body = await self._call(ctx, "GET", path, params=params)
+        return [
+            PostData(
+                network="x",
+                id=field_str(event, "id"),
+                author_user_id=field_str(event, "sender_id"),
+                author_handle="",
+                text=field_str(event, "text"),
+                created_at=field_time(event, "created_at"),
+            )
+            for event in field_list(body, "data")
+            if field_str(event, "event_type") == "MessageCreate"
+        ][:limit]
 
     def _own_post(
         self, ctx: CallContext, data: JsonObject, text: str, in_reply_to_id: str | None
@@ -213,7 +249,20 @@ class XProvider(OAuth2Adapter):
         return body
 
 
+_NOT_ENGAGED = "reply to this conversation is not allowed"
+
+
 # --- pure payload mapping -------------------------------------------------------------------------
+
+
+def _first_int(metrics: Mapping[str, Any], *names: str) -> int | None:
+    """X's API reference names a count one way (``tweet_count``), its OpenAPI specification
+    2.167 another (``post_count``): read whichever the answer carries."""
+    for name in names:
+        value = field_int(metrics, name)
+        if value is not None:
+            return value
+    return None
 
 
 def _username(handle: str) -> str:
@@ -275,7 +324,7 @@ def profile_from_user(user: Mapping[str, Any]) -> ProfileData:
         avatar_url=field_str(user, "profile_image_url"),
         followers=field_int(metrics, "followers_count"),
         following=field_int(metrics, "following_count"),
-        post_count=field_int(metrics, "tweet_count"),
+        post_count=_first_int(metrics, "tweet_count", "post_count"),
         links=tuple(link for link in links if link),
         profile_url=f"https://x.com/{username.lower()}",
         location=field_str(user, "location"),
@@ -290,7 +339,7 @@ def post_from_tweet(tweet: Mapping[str, Any], handles: Mapping[str, str]) -> Pos
     metrics = field_obj(tweet, "public_metrics")
     replied_to = [
         field_str(ref, "id")
-        for ref in field_list(tweet, "referenced_tweets")
+        for ref in field_list(tweet, "referenced_tweets") or field_list(tweet, "referenced_posts")
         if field_str(ref, "type") == "replied_to"
     ]
     return PostData(
@@ -303,7 +352,7 @@ def post_from_tweet(tweet: Mapping[str, Any], handles: Mapping[str, str]) -> Pos
         url=_tweet_url(handle, tweet_id),
         in_reply_to_id=replied_to[0] if replied_to else None,
         likes=field_int(metrics, "like_count"),
-        reposts=field_int(metrics, "retweet_count"),
+        reposts=_first_int(metrics, "retweet_count", "repost_count"),
         replies=field_int(metrics, "reply_count"),
         impressions=field_int(metrics, "impression_count"),
     )

@@ -3,12 +3,16 @@
 Google OAuth 2.0 with PKCE and refresh tokens. The API has no mentions and no messaging, and
 publishing means uploading a video file, which a text post cannot be. Every call costs quota
 units from a daily budget reset at midnight Pacific time; an exhausted budget is HTTP 403
-``quotaExceeded`` (not 429), so it is mapped here, to the next Pacific midnight.
+``quotaExceeded`` (or ``dailyLimitExceeded``), mapped here to the next Pacific midnight. Too
+many calls in a short span is ``rateLimitExceeded``/``userRateLimitExceeded`` (403) or a plain
+429: that is over in moments, so it backs off briefly (``Retry-After`` when sent) instead of
+parking the work until tomorrow (YouTube Data API "Errors" reference, checked 2026-12-07).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -30,6 +34,7 @@ from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.limits import NO_RATE_HEADERS, next_pacific_midnight
 from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import RequestRejected, TokenExpired
+from socialcrm.providers.ratelimit import rate_limited
 from socialcrm.providers.wire import (
     JsonObject,
     QueryParams,
@@ -44,9 +49,7 @@ from socialcrm.providers.wire import (
     utc_now,
 )
 
-YOUTUBE_WIRE = Wire(
-    "youtube", NO_RATE_HEADERS, unauthorized=TokenExpired, window_end=next_pacific_midnight
-)
+YOUTUBE_WIRE = Wire("youtube", NO_RATE_HEADERS, unauthorized=TokenExpired)
 REAL_API_URL = "https://www.googleapis.com"
 REAL_AUTH_URL = "https://accounts.google.com"
 REAL_TOKEN_URL = "https://oauth2.googleapis.com"  # noqa: S105 - a URL
@@ -56,7 +59,9 @@ DEFAULT_SCOPES = (
     "https://www.googleapis.com/auth/youtube.force-ssl",
 )
 CHANNEL_PARTS = "snippet,statistics,contentDetails"
-QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded", "rateLimitExceeded"})
+QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})  # until Pacific midnight
+BURST_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})  # a short backoff
+BURST_BACKOFF = timedelta(seconds=30)
 _GONE_REASONS = frozenset(
     {"channelNotFound", "videoNotFound", "commentNotFound", "commentThreadNotFound"}
 )
@@ -81,6 +86,9 @@ class YouTubeProvider(OAuth2Adapter):
     capability_notes: ClassVar[Mapping[Capability, str]] = {
         Capability.POSTS: "uploaded videos",
         Capability.REPLY: "comments on videos and replies to comments",
+    }
+    capability_requires: ClassVar[Mapping[Capability, str]] = {
+        Capability.REPLY: "the youtube.force-ssl scope, for which Google verifies the app",
     }
     wire: ClassVar[Wire] = YOUTUBE_WIRE
     # Google issues a refresh token only for offline access, once per consent.
@@ -175,11 +183,14 @@ class YouTubeProvider(OAuth2Adapter):
     async def reply(self, ctx: CallContext, in_reply_to: PostData, text: str) -> PostData:
         """On a video: a new comment thread. On a comment: a reply in its thread."""
         if in_reply_to.ref == "comment":
-            payload: JsonObject = {"snippet": {"parentId": in_reply_to.id, "textOriginal": text}}
+            # Replies have no replies of their own: ``parentId`` must be the thread's top-level
+            # comment (comments.insert), and a reply's id is ``<top-level id>.<reply id>``.
+            top_level = thread_id(in_reply_to.id)
+            payload: JsonObject = {"snippet": {"parentId": top_level, "textOriginal": text}}
             body = await self._call(
                 ctx, "POST", "/comments", params={"part": "snippet"}, json=payload
             )
-            return comment_from_resource(body, in_reply_to_id=in_reply_to.id)
+            return comment_from_resource(body, in_reply_to_id=top_level)
         payload = {
             "snippet": {
                 "videoId": in_reply_to.id,
@@ -242,9 +253,16 @@ def raise_for_google_error(response: httpx.Response) -> None:
     if status == 403 and QUOTA_REASONS.intersection(reasons):
         when = next_pacific_midnight(utc_now())
         raise RateLimited(when, f"youtube: quota exhausted until {when.isoformat()}")
+    if status == 403 and BURST_REASONS.intersection(reasons):
+        raise rate_limited(response.headers, NO_RATE_HEADERS, utc_now(), BURST_BACKOFF)
     if status == 404 or _GONE_REASONS.intersection(reasons):
         raise ProfileGone(f"youtube: {message or 'not found'}")
     raise RequestRejected(status, f"youtube: {message or f'HTTP {status}'} {list(reasons)}")
+
+
+def thread_id(comment_id: str) -> str:
+    """The top-level comment of a comment's thread: a reply's id is ``<top>.<reply>``."""
+    return comment_id.partition(".")[0]
 
 
 def _channel_id(user_id: str) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialcrm.core.db import Base, TenantScoped, Timestamps, utcnow
+from socialcrm.core.lease import Leased
 
 
 class TargetStatus(StrEnum):
@@ -61,8 +62,11 @@ class ScheduledPost(TenantScoped, Timestamps, Base):
     review_note: Mapped[str] = mapped_column(String(500), default="")
 
 
-class PostTarget(TenantScoped, Base):
-    """One (post, account) pair: published exactly once, with its own status and metrics."""
+class PostTarget(TenantScoped, Leased, Base):
+    """One (post, account) pair: published exactly once, with its own status and metrics.
+
+    While ``publishing`` a worker holds its lease; a target whose lease ran out (the worker
+    died) is taken over, and the network is searched for the post before any re-send."""
 
     __tablename__ = "pub_targets"
     __table_args__ = (
@@ -87,6 +91,7 @@ class PostTarget(TenantScoped, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str] = mapped_column(String(120), default="")
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)  # first attempt
     external_id: Mapped[str] = mapped_column(String(300), default="")
     url: Mapped[str] = mapped_column(String(1000), default="")
     error: Mapped[str] = mapped_column(String(500), default="")
@@ -165,8 +170,10 @@ class CampaignBudget(TenantScoped, Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
 
 
-class MetricsPacing(TenantScoped, Base):
-    """When a network rate-limited metrics reads of an account: no reads before ``resume_at``."""
+class MetricsPacing(TenantScoped, Leased, Base):
+    """An account's metrics reads: the cycle asked for (``requested_at``, cleared once every
+    post is read; a worker holds the lease meanwhile) and, after a 429, no reads before
+    ``resume_at``."""
 
     __tablename__ = "pub_metrics_pacing"
 
@@ -175,3 +182,4 @@ class MetricsPacing(TenantScoped, Base):
         ForeignKey("social_accounts.id", ondelete="CASCADE"), unique=True
     )
     resume_at: Mapped[datetime | None] = mapped_column(default=None)
+    requested_at: Mapped[datetime | None] = mapped_column(default=None)

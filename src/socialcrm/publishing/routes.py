@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
-from socialcrm.core.db import MAX_ID, get_database
+from socialcrm.core.db import MAX_ID, get_database, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
 from socialcrm.crm.service import parse_cursor
 from socialcrm.publishing import attribution, service, textrules
@@ -51,6 +51,7 @@ def composition(body: PostIn) -> service.Composition:
 
 def post_out(session: Session, posts: list[ScheduledPost]) -> list[PostOut]:
     grouped = service.targets_of(session, [p.id for p in posts])
+    now = utcnow()
     shaped = []
     for post in posts:
         targets = grouped[post.id]
@@ -69,7 +70,12 @@ def post_out(session: Session, posts: list[ScheduledPost]) -> list[PostOut]:
                 approved_by=post.approved_by,
                 review_note=post.review_note,
                 statuses=statuses,
-                targets=[TargetOut.model_validate(t) for t in targets],
+                targets=[
+                    TargetOut.model_validate(t).model_copy(
+                        update={"stuck": service.is_stuck(t, now)}
+                    )
+                    for t in targets
+                ],
                 created_at=post.created_at,
             )
         )
@@ -87,7 +93,14 @@ def list_posts(
     ctx: ApiCtx,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="posts with a target in this status, or `stuck`: in `publishing` "
+            "with nobody on it (its worker died)",
+        ),
+    ] = None,
 ) -> PostPage:
     posts = service.list_posts(
         ctx.session, limit=limit + 1, before=parse_cursor(cursor), status=status
@@ -113,6 +126,14 @@ def update_post(ctx: ApiCtx, post_id: RecordId, body: PostIn) -> PostOut:
 @router.post("/publishing/posts/{post_id}/cancel", response_model=PostOut)
 def cancel_post(ctx: ApiCtx, post_id: RecordId) -> PostOut:
     post = service.cancel_post(ctx.session, ctx.principal, post_id)
+    return post_out(ctx.session, [post])[0]
+
+
+@router.post("/publishing/targets/{target_id}/cancel", response_model=PostOut)
+def cancel_target(ctx: ApiCtx, target_id: RecordId) -> PostOut:
+    """One account of a post: while it waits, or when stuck in ``publishing`` (its worker is
+    gone; it may have reached the network). 409 while a worker holds it."""
+    post = service.cancel_target(ctx.session, ctx.principal, target_id)
     return post_out(ctx.session, [post])[0]
 
 

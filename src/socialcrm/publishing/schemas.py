@@ -53,6 +53,9 @@ class TargetOut(BaseModel):
     url: str
     error: str
     published_at: datetime | None
+    claimed_at: datetime | None  # when the last attempt started
+    lease_until: datetime | None  # a worker holds it until then
+    stuck: bool = False  # publishing with nobody on it: its worker died
     likes: int
     comments: int
     shares: int

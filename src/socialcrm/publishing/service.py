@@ -1,56 +1,37 @@
-"""Compose, approve, schedule, publish exactly once, confirm on the network, and measure.
+"""Compose, approve, schedule and edit posts, tracked links, budgets and engagement rows.
 
-Exactly once: a worker owns a (post, account) target only after its conditional
-``UPDATE … SET status='publishing' WHERE id=… AND status='scheduled'`` changed one row and was
-committed; any number of workers on any number of machines may race for it, one wins. The
-network call happens outside every transaction; its outcome is written afterwards. A target
-left in ``publishing`` without a network id (a worker died mid-call) is never re-sent blindly:
-it is failed with a reason that asks a person to check the network.
+Publishing itself (exactly once, when answers are lost and workers die) is ``sending``;
+re-reading engagement in cycles is ``metrics``.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from socialcrm.connections import service as connections
 from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
-from socialcrm.core import audit
+from socialcrm.core import audit, lease
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Campaign
 from socialcrm.providers.base import (
-    CallContext,
     Capability,
-    NotSupported,
-    PostData,
-    ProfileGone,
-    Provider,
-    ProviderError,
-    RateLimited,
-    ReconnectRequired,
-    TransientProviderError,
 )
-from socialcrm.providers.outcomes import RequestRejected
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.publishing import clock, links, textrules
 from socialcrm.publishing.models import (
     EDITABLE,
     CampaignBudget,
     EngagementDaily,
-    MetricsPacing,
     PostTarget,
     ScheduledPost,
     TargetStatus,
@@ -62,13 +43,6 @@ from socialcrm.tenancy.service import Principal
 log = structlog.get_logger(__name__)
 
 WRITERS = (Role.ADMIN, Role.MARKETING)
-MAX_ATTEMPTS = 5
-BACKOFF_BASE_S = 30
-STUCK_AFTER = timedelta(minutes=15)
-VERIFY_AFTER = timedelta(minutes=1)
-METRICS_WINDOW = timedelta(days=30)
-METRICS_BATCH = 50
-METRICS_BUDGET_RESERVE = 2  # leave a little of the window for the rest of the product
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -95,15 +69,6 @@ class Composition:
 
 
 # --- pure helpers ------------------------------------------------------------------------
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 60 s, 120 s, … between attempts after transient failures."""
-    return timedelta(seconds=BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
 
 
 def redirect_url(code: str) -> str:
@@ -384,7 +349,10 @@ def list_posts(
     stmt = select(ScheduledPost).order_by(ScheduledPost.id.desc()).limit(limit)
     if before is not None:
         stmt = stmt.where(ScheduledPost.id < before)
-    if status:
+    if status == "stuck":
+        stuck = and_(PostTarget.status == TargetStatus.PUBLISHING, lease.free(PostTarget, utcnow()))
+        stmt = stmt.where(ScheduledPost.id.in_(select(PostTarget.post_id).where(stuck)))
+    elif status:
         stmt = stmt.where(
             ScheduledPost.id.in_(select(PostTarget.post_id).where(PostTarget.status == status))
         )
@@ -500,6 +468,72 @@ def cancel_post(session: Session, principal: Principal, post_id: int) -> Schedul
     return post
 
 
+def is_stuck(target: PostTarget, now: datetime) -> bool:
+    """In ``publishing`` with nobody on it: its worker died (or a person must look). The
+    dispatcher takes such a target over within a minute while workers run."""
+    return target.status == TargetStatus.PUBLISHING and (
+        target.lease_until is None or target.lease_until < now
+    )
+
+
+def cancel_target(session: Session, principal: Principal, target_id: int) -> ScheduledPost:
+    """Cancel one (post, account): while it waits, or when it is stuck in ``publishing``
+    (its worker gone). Not while a worker holds it, nor once the network has the post."""
+    _require_writer(principal)
+    target = session.get(PostTarget, target_id)
+    if target is None:
+        raise NotFound(f"post target {target_id} not found")
+    now = utcnow()
+    was, since = target.status, target.claimed_at
+    if was == TargetStatus.PUBLISHING and target.external_id:
+        raise Conflict(
+            "the network already has this post: it cannot be cancelled",
+            details={"target_id": target_id, "external_id": target.external_id},
+        )
+    if was == TargetStatus.PUBLISHING:
+        stuck = since.isoformat(timespec="seconds") if since is not None else "?"
+        allowed = and_(PostTarget.status == was, lease.free(PostTarget, now))
+        error = (
+            f"cancelled by {principal.actor} while publishing was interrupted (since {stuck});"
+            " it may have reached the network: check it"
+        )
+    else:
+        allowed, error = PostTarget.status.in_(EDITABLE), ""
+    cancelled = session.execute(
+        update(PostTarget)
+        .where(PostTarget.id == target_id, allowed)
+        .values(
+            status=TargetStatus.CANCELLED, error=error[:500], lease_owner=None, lease_until=None
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(target)
+        raise _not_cancellable(target)
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="post.cancel_target",
+        target_type="post_target",
+        target_id=target_id,
+        details={"was": was},
+    )
+    session.refresh(target)
+    return get_post(session, target.post_id)
+
+
+def _not_cancellable(target: PostTarget) -> Conflict:
+    details: dict[str, Any] = {"target_id": target.id, "status": target.status}
+    if target.status == TargetStatus.PUBLISHING and target.lease_until is not None:
+        details["lease_until"] = target.lease_until.isoformat()
+        return Conflict(
+            "a worker is publishing it right now: wait for the outcome", details=details
+        )
+    return Conflict(
+        f"this target is {target.status}: it can no longer be cancelled", details=details
+    )
+
+
 def review_post(
     session: Session, principal: Principal, post_id: int, *, approve: bool, note: str = ""
 ) -> ScheduledPost:
@@ -531,342 +565,7 @@ def review_post(
     return post
 
 
-# --- publishing: claim, call, confirm ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    tenant_id: int
-    target_id: int
-    account_id: int
-    text: str
-    media_urls: tuple[str, ...]
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Published:
-    post: PostData
-    live: PostData | None
-    readback_error: str  # "" | "gone" | "unverified"
-
-
-def claim(db: Database, tenant_id: int, target_id: int, worker: str) -> _Job | None:
-    """Own the target or learn that someone else does: one committed conditional UPDATE."""
-    now = utcnow()
-    with db.session(tenant_id=tenant_id) as session:
-        claimed = session.execute(
-            update(PostTarget)
-            .where(
-                PostTarget.id == target_id,
-                PostTarget.status == TargetStatus.SCHEDULED,
-                PostTarget.due_at <= now,
-            )
-            .values(
-                status=TargetStatus.PUBLISHING,
-                claimed_by=worker[:120],
-                claimed_at=now,
-                attempts=PostTarget.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        target = session.get(PostTarget, target_id, populate_existing=True)
-        assert target is not None
-        post = session.get(ScheduledPost, target.post_id)
-        media = tuple(post.media_urls) if post is not None else ()
-        return _Job(
-            tenant_id, target_id, target.social_account_id, target.text, media, target.attempts
-        )
-
-
-def _publish_and_read_back(job: _Job) -> Any:
-    async def act(provider: Provider, ctx: CallContext) -> _Published:
-        if job.media_urls:
-            post = await provider.publish_media(ctx, job.text, job.media_urls)
-        else:
-            post = await provider.publish(ctx, job.text)
-        # Read it back: a "published" the network does not show is a failure. Errors here
-        # must not escape, or a token refresh-and-retry would publish a second time.
-        try:
-            return _Published(post, await provider.metrics(ctx, post.id), "")
-        except ProfileGone:
-            return _Published(post, None, "gone")
-        except ProviderError:
-            return _Published(post, None, "unverified")
-
-    return act
-
-
-def publish_target(db: Database, tenant_id: int, target_id: int, *, worker: str = "") -> str:
-    """Claim and publish one target. Returns what happened: skipped, published, failed,
-    retry, unverified."""
-    job = claim(db, tenant_id, target_id, worker or worker_name())
-    if job is None:
-        return "skipped"
-    try:
-        result: _Published = connections.with_account(
-            db, tenant_id, job.account_id, _publish_and_read_back(job)
-        )
-    except RateLimited as exc:
-        return _retry(db, job, exc.retry_at, "rate limited by the network", count=False)
-    except TransientProviderError as exc:
-        return _retry(db, job, utcnow() + backoff(job.attempts), str(exc)[:300])
-    except (ReconnectRequired, connections.AccountNotActive, NotFound):
-        return _fail(db, job, "the account needs reconnecting before it can publish")
-    except (RequestRejected, NotSupported, ProfileGone) as exc:
-        return _fail(db, job, f"the network refused the post: {exc}"[:500])
-    return _record(db, job, result)
-
-
-def _retry(db: Database, job: _Job, when: datetime, reason: str, *, count: bool = True) -> str:
-    with db.session(tenant_id=job.tenant_id) as session:
-        target = session.get(PostTarget, job.target_id)
-        if target is None or target.status != TargetStatus.PUBLISHING:
-            return "skipped"
-        if count and job.attempts >= MAX_ATTEMPTS:
-            target.status = TargetStatus.FAILED
-            target.error = f"gave up after {job.attempts} attempts: {reason}"[:500]
-            return "failed"
-        if not count:
-            target.attempts = max(0, target.attempts - 1)
-        target.status = TargetStatus.SCHEDULED
-        target.due_at = when
-        target.error = f"will retry: {reason}"[:500]
-        from socialcrm.publishing.tasks import publish_target as task
-
-        enqueue_after_commit(session, task.schedule, (job.tenant_id, job.target_id), eta=when)
-    log.info("publish_retry", target_id=job.target_id, at=when.isoformat())
-    return "retry"
-
-
-def _fail(db: Database, job: _Job, reason: str) -> str:
-    with db.session(tenant_id=job.tenant_id) as session:
-        target = session.get(PostTarget, job.target_id)
-        if target is not None:
-            target.status = TargetStatus.FAILED
-            target.error = reason[:500]
-    log.info("publish_failed", target_id=job.target_id)
-    return "failed"
-
-
-def _record(db: Database, job: _Job, result: _Published) -> str:
-    now = utcnow()
-    with db.session(tenant_id=job.tenant_id) as session:
-        target = session.get(PostTarget, job.target_id)
-        if target is None:
-            return "skipped"
-        target.external_id = result.post.id
-        target.url = result.post.url
-        target.published_at = now
-        if result.readback_error == "gone":
-            target.status = TargetStatus.FAILED
-            target.error = "the network accepted the post but does not show it"
-            return "failed"
-        if result.readback_error == "unverified":
-            target.error = "published; waiting to confirm it on the network"
-            return "unverified"
-        _confirm(target, result.live, now)
-    return "published"
-
-
-def _confirm(target: PostTarget, live: PostData | None, now: datetime) -> None:
-    target.status = TargetStatus.PUBLISHED
-    target.verified_at = now
-    target.error = ""
-    if live is not None and live.url and not target.url:
-        target.url = live.url
-
-
-def verify_target(db: Database, tenant_id: int, target_id: int) -> str:
-    """Read a published-but-unconfirmed post back from the network."""
-    with db.session(tenant_id=tenant_id) as session:
-        target = session.get(PostTarget, target_id)
-        if target is None or target.status != TargetStatus.PUBLISHING or not target.external_id:
-            return "skipped"
-        account_id, external_id = target.social_account_id, target.external_id
-
-    async def read(provider: Provider, ctx: CallContext) -> PostData:
-        return await provider.metrics(ctx, external_id)
-
-    try:
-        live: PostData | None = connections.with_account(db, tenant_id, account_id, read)
-        outcome = "published"
-    except ProfileGone:
-        live, outcome = None, "failed"
-    except ProviderError:
-        return "unverified"
-    with db.session(tenant_id=tenant_id) as session:
-        target = session.get(PostTarget, target_id)
-        if target is None or target.status != TargetStatus.PUBLISHING:
-            return "skipped"
-        if outcome == "failed":
-            target.status = TargetStatus.FAILED
-            target.error = "the network accepted the post but does not show it"
-        else:
-            _confirm(target, live, utcnow())
-    return outcome
-
-
-def due_targets(db: Database, now: datetime, limit: int = 500) -> list[tuple[int, int]]:
-    """(tenant_id, target_id) of scheduled targets whose time has come (periodic fan-out)."""
-    with db.session(system=True) as session:
-        rows = session.execute(
-            select(PostTarget.tenant_id, PostTarget.id)
-            .where(PostTarget.status == TargetStatus.SCHEDULED, PostTarget.due_at <= now)
-            .order_by(PostTarget.due_at)
-            .limit(limit)
-        )
-        return [(int(t), int(i)) for t, i in rows]
-
-
-def sweep_stuck(db: Database, now: datetime) -> tuple[list[tuple[int, int]], int]:
-    """Targets a dead worker left in ``publishing``: re-verify those with a network id, fail
-    (never blindly re-send) those without one. Returns (to verify, failed count)."""
-    with db.session(system=True) as session:
-        rows = session.execute(
-            select(PostTarget.tenant_id, PostTarget.id, PostTarget.external_id).where(
-                PostTarget.status == TargetStatus.PUBLISHING,
-                PostTarget.claimed_at <= now - VERIFY_AFTER,
-            )
-        ).all()
-        verify = [(int(t), int(i)) for t, i, ext in rows if ext]
-        stuck_ids = [int(i) for _t, i, ext in rows if not ext]
-        failed = 0
-        if stuck_ids:
-            result = session.execute(
-                update(PostTarget)
-                .where(
-                    PostTarget.id.in_(stuck_ids),
-                    PostTarget.status == TargetStatus.PUBLISHING,
-                    PostTarget.external_id == "",
-                    PostTarget.claimed_at <= now - STUCK_AFTER,
-                )
-                .values(
-                    status=TargetStatus.FAILED,
-                    error="publishing was interrupted; check the network before posting again",
-                )
-                .execution_options(synchronize_session=False)
-            )
-            failed = int(result.rowcount)  # type: ignore[attr-defined]
-    return verify, failed
-
-
-# --- engagement metrics ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _MetricsRead:
-    posts: dict[str, PostData]
-    gone: list[str]
-    retry_at: datetime | None
-
-
-def accounts_with_recent_posts(db: Database, now: datetime) -> list[tuple[int, int]]:
-    with db.session(system=True) as session:
-        rows = session.execute(
-            select(PostTarget.tenant_id, PostTarget.social_account_id)
-            .where(
-                PostTarget.status == TargetStatus.PUBLISHED,
-                PostTarget.published_at >= now - METRICS_WINDOW,
-            )
-            .distinct()
-        )
-        return [(int(t), int(a)) for t, a in rows]
-
-
-def refresh_metrics(db: Database, tenant_id: int, account_id: int) -> int:
-    """Read likes, comments, shares, impressions of the account's recent posts.
-
-    Respects the network: stops when its remaining budget runs low, and after a 429 no read
-    happens for this account before the network's reset time. Returns posts refreshed.
-    """
-    now = utcnow()
-    with db.session(tenant_id=tenant_id) as session:
-        pacing = session.scalars(
-            select(MetricsPacing).where(MetricsPacing.social_account_id == account_id)
-        ).first()
-        if pacing is not None and pacing.resume_at is not None and pacing.resume_at > now:
-            return 0
-        ids = list(
-            session.scalars(
-                select(PostTarget.external_id)
-                .where(
-                    PostTarget.social_account_id == account_id,
-                    PostTarget.status == TargetStatus.PUBLISHED,
-                    PostTarget.published_at >= now - METRICS_WINDOW,
-                )
-                .order_by(PostTarget.metrics_at.is_not(None), PostTarget.metrics_at)
-                .limit(METRICS_BATCH)
-            )
-        )
-    if not ids:
-        return 0
-
-    async def read(provider: Provider, ctx: CallContext) -> _MetricsRead:
-        got: dict[str, PostData] = {}
-        gone: list[str] = []
-        for external_id in ids:
-            remaining = ctx.budget.remaining
-            if remaining is not None and remaining <= METRICS_BUDGET_RESERVE:
-                return _MetricsRead(got, gone, ctx.budget.reset_at)
-            try:
-                got[external_id] = await provider.metrics(ctx, external_id)
-            except ProfileGone:
-                gone.append(external_id)
-            except RateLimited as exc:
-                return _MetricsRead(got, gone, exc.retry_at)
-        return _MetricsRead(got, gone, None)
-
-    try:
-        outcome: _MetricsRead = connections.with_account(db, tenant_id, account_id, read)
-    except RateLimited as exc:
-        outcome = _MetricsRead({}, [], exc.retry_at)
-    with db.session(tenant_id=tenant_id) as session:
-        _store_pacing(session, account_id, outcome.retry_at)
-        targets = session.scalars(
-            select(PostTarget).where(
-                PostTarget.social_account_id == account_id,
-                PostTarget.external_id.in_(list(outcome.posts) + outcome.gone),
-            )
-        )
-        for target in targets:
-            live = outcome.posts.get(target.external_id)
-            if live is None:
-                target.error = "the post is no longer on the network"
-                target.metrics_at = now
-                continue
-            _apply_metrics(session, target, live, now)
-    return len(outcome.posts)
-
-
-def _store_pacing(session: Session, account_id: int, retry_at: datetime | None) -> None:
-    pacing = session.scalars(
-        select(MetricsPacing).where(MetricsPacing.social_account_id == account_id)
-    ).first()
-    if pacing is None:
-        if retry_at is None:
-            return
-        pacing = MetricsPacing(social_account_id=account_id)
-        session.add(pacing)
-    pacing.resume_at = retry_at
-
-
-def _apply_metrics(session: Session, target: PostTarget, live: PostData, now: datetime) -> None:
-    """Store the new totals and add what changed to today's row of the campaign series."""
-    fresh = {
-        "likes": live.likes or 0,
-        "comments": live.replies or 0,
-        "shares": live.reposts or 0,
-        "impressions": live.impressions or 0,
-    }
-    deltas = {k: v - int(getattr(target, k)) for k, v in fresh.items()}
-    for name, value in fresh.items():
-        setattr(target, name, value)
-    target.metrics_at = now
-    if any(deltas.values()):
-        add_engagement(session, target, now, **deltas)
+# --- engagement ------------------------------------------------------------------------
 
 
 def add_engagement(

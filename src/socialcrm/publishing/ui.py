@@ -3,6 +3,7 @@ campaign page with server-rendered SVG charts and its CSV."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -116,15 +117,37 @@ def _compose(
     return RedirectResponse(f"/publishing?notice={quote(f'Post {post.id} saved')}", status_code=303)
 
 
-@router.post("/publishing/{post_id}/cancel", response_model=None)
-def cancel(request: Request, ctx: UiCtx, post_id: int, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+def _act(request: Request, ctx: Any, action: Callable[[], object], notice: str) -> Response:
+    """One button's use case: back to the list with a notice, or the page with the error."""
     try:
-        service.cancel_post(ctx.session, ctx.principal, post_id)
+        action()
     except AppError as exc:
         ctx.session.rollback()
         return _page(request, ctx, error=exc.message, status=exc.status_code)
-    return RedirectResponse(f"/publishing?notice={quote('Post cancelled')}", status_code=303)
+    return RedirectResponse(f"/publishing?notice={quote(notice)}", status_code=303)
+
+
+@router.post("/publishing/{post_id}/cancel", response_model=None)
+def cancel(request: Request, ctx: UiCtx, post_id: int, csrf: CsrfField) -> Response:
+    _check_csrf(request, csrf)
+    return _act(
+        request,
+        ctx,
+        lambda: service.cancel_post(ctx.session, ctx.principal, post_id),
+        "Post cancelled",
+    )
+
+
+@router.post("/publishing/targets/{target_id}/cancel", response_model=None)
+def cancel_target(request: Request, ctx: UiCtx, target_id: int, csrf: CsrfField) -> Response:
+    """A target stuck in ``publishing`` (or still waiting), one account at a time."""
+    _check_csrf(request, csrf)
+    return _act(
+        request,
+        ctx,
+        lambda: service.cancel_target(ctx.session, ctx.principal, target_id),
+        "Cancelled",
+    )
 
 
 @router.post("/publishing/{post_id}/review", response_model=None)
@@ -136,12 +159,13 @@ def review(
     decision: Annotated[str, Form(max_length=10)] = "approve",
 ) -> Response:
     _check_csrf(request, csrf)
-    try:
-        service.review_post(ctx.session, ctx.principal, post_id, approve=decision == "approve")
-    except AppError as exc:
-        ctx.session.rollback()
-        return _page(request, ctx, error=exc.message, status=exc.status_code)
-    return RedirectResponse(f"/publishing?notice={quote('Review saved')}", status_code=303)
+    approve = decision == "approve"
+    return _act(
+        request,
+        ctx,
+        lambda: service.review_post(ctx.session, ctx.principal, post_id, approve=approve),
+        "Review saved",
+    )
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)

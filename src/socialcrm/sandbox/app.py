@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from socialcrm.sandbox import bluesky, control, graph, linkedin, mastodon, tiktok, x, youtube
-from socialcrm.sandbox.gate import NetworkError, RateHeadersMiddleware
+from socialcrm.sandbox.gate import LateFaultMiddleware, NetworkError, RateHeadersMiddleware
 from socialcrm.sandbox.oauth import ALL_OAUTH, oauth_router
 from socialcrm.sandbox.schema import Network, load_world_spec
 from socialcrm.sandbox.signals import error_body, mastodon_error, reason_phrase, xrpc_error
@@ -103,6 +103,7 @@ def create_app(
         version="1",
     )
     app.state.sandbox = SandboxState(load_world_spec(world), clock)
+    app.add_middleware(LateFaultMiddleware)  # inside: its answers get the rate headers too
     app.add_middleware(RateHeadersMiddleware)
     app.add_exception_handler(NetworkError, _network_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -113,9 +114,11 @@ def create_app(
         x.router,
         mastodon.router,
         bluesky.router,
+        bluesky.plc_router,
         linkedin.router,
         graph.facebook,
         graph.instagram,
+        graph.instagram_tokens,
         youtube.router,
         tiktok.router,
     ):

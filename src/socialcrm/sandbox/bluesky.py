@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from socialcrm.sandbox.bluesky_shapes import (
@@ -12,6 +13,8 @@ from socialcrm.sandbox.bluesky_shapes import (
     notification_view,
     post_id_for,
     post_view,
+    profile_basic,
+    profile_listed,
     profile_view,
     split_uri,
     strong_ref,
@@ -26,6 +29,9 @@ from socialcrm.sandbox.world import Account, Post
 router = APIRouter(prefix="/bsky/xrpc", tags=["sandbox: bluesky"])
 
 DEFAULT_APP_PASSWORD = "app-password"  # noqa: S105 - the documented sandbox password
+# An app password created without "Allow access to your direct messages" (any account).
+BASIC_APP_PASSWORD = "basic-app-password"  # noqa: S105 - the documented sandbox password
+PRIVILEGED_SCOPES = frozenset({"com.atproto.appPassPrivileged", "com.atproto.access"})
 
 
 class SessionIn(BaseModel):
@@ -72,6 +78,15 @@ def _caller(request: Request, kind: TokenKind = "access") -> Account:
     account = state.world.account_by_id("bluesky", token.account_id)
     if account is None:
         raise NetworkError(401, xrpc_error(401, "InvalidToken", "Token could not be verified"))
+    return account
+
+
+def _chat_caller(request: Request) -> Account:
+    """chat.bsky.* is a privileged method: a plain app password's session is refused."""
+    account = _caller(request)
+    token = sandbox_state(request).grants.lookup("bluesky", bearer_token(request) or "", "access")
+    if token is None or not PRIVILEGED_SCOPES.intersection(token.scope):
+        raise NetworkError(400, xrpc_error(400, "InvalidToken", "Bad token method"))
     return account
 
 
@@ -139,10 +154,12 @@ async def create_session(body: SessionIn, request: Request) -> dict[str, Any]:
     state = sandbox_state(request)
     account = _account_for_login(request, body.identifier)
     expected = (account.app_password if account else None) or DEFAULT_APP_PASSWORD
-    if account is None or body.password != expected:
+    if account is None or body.password not in (expected, BASIC_APP_PASSWORD):
         message = "Invalid identifier or password"
         raise NetworkError(401, xrpc_error(401, "AuthenticationRequired", message))
-    issued = state.grants.create_session(account.user_id)
+    issued = state.grants.create_session(
+        account.user_id, privileged=body.password != BASIC_APP_PASSWORD
+    )
     return {**_session_json(account, issued), "active": True}
 
 
@@ -214,7 +231,7 @@ async def search_actors(request: Request, q: str = "", term: str = "") -> dict[s
     offset = as_int(request.query_params.get("cursor")) or 0
     found = sandbox_state(request).world.search_accounts("bluesky", q or term)
     page = found[offset : offset + limit]
-    answer: dict[str, Any] = {"actors": [_profile(request, a) for a in page]}
+    answer: dict[str, Any] = {"actors": [profile_listed(a) for a in page]}
     if offset + limit < len(found):
         answer["cursor"] = str(offset + limit)
     return answer
@@ -308,7 +325,7 @@ def _reply_parent(request: Request, reply: object) -> Post | None:
 @router.get("/chat.bsky.convo.getConvoForMembers")
 async def get_convo_for_members(request: Request) -> dict[str, Any]:
     await admit(request, "bluesky", "dm")
-    caller = _caller(request)
+    caller = _chat_caller(request)
     dids = request.query_params.getlist("members") or request.query_params.getlist("members[]")
     if not dids:
         raise _invalid('Error: Params must have the property "members"')
@@ -318,7 +335,7 @@ async def get_convo_for_members(request: Request) -> dict[str, Any]:
     convo = {
         "id": convo_id,
         "rev": "0",
-        "members": [_profile(request, m) for m in members],
+        "members": [profile_basic(m) for m in members],
         "muted": False,
         "unreadCount": 0,
     }
@@ -328,7 +345,7 @@ async def get_convo_for_members(request: Request) -> dict[str, Any]:
 @router.post("/chat.bsky.convo.sendMessage")
 async def send_message(body: SendMessageIn, request: Request) -> dict[str, Any]:
     await admit(request, "bluesky", "dm")
-    sender = _caller(request)
+    sender = _chat_caller(request)
     world = sandbox_state(request).world
     members = world.convo_members(body.convoId)
     if members is None or sender.user_id not in members:
@@ -358,4 +375,29 @@ async def not_implemented(nsid: str) -> Response:
     """Any other XRPC method: what a PDS answers for a method it does not serve."""
     raise NetworkError(
         501, xrpc_error(501, "MethodNotImplemented", f"Method Not Implemented: {nsid}")
+    )
+
+
+# -- the PLC directory: DID documents naming each account's PDS ---------------------------
+
+plc_router = APIRouter(prefix="/plc", tags=["sandbox: plc directory"])
+
+
+@plc_router.get("/{did}")
+async def did_document(did: str, request: Request) -> JSONResponse:
+    """What plc.directory answers for a ``did:plc`` (atproto.com/specs/did)."""
+    account = sandbox_state(request).world.account_by_id("bluesky", did)
+    if account is None or not did.startswith("did:plc:"):
+        return JSONResponse({"message": f"DID not registered: {did}"}, status_code=404)
+    pds = str(request.base_url).rstrip("/") + "/bsky"
+    return JSONResponse(
+        {
+            "@context": ["https://www.w3.org/ns/did/v1"],
+            "id": did,
+            "alsoKnownAs": [f"at://{account.handle}"],
+            "verificationMethod": [],
+            "service": [
+                {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds}
+            ],
+        }
     )

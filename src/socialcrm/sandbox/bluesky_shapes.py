@@ -52,8 +52,24 @@ def strong_ref(post: Post) -> dict[str, str]:
     return {"uri": post_uri(post), "cid": post_cid(post)}
 
 
+# The lexicons' three profile views (app.bsky.actor.defs): what each carries beyond the basic.
+_BASIC = ("did", "handle", "displayName", "avatar", "createdAt")
+_VIEW = (*_BASIC, "description", "indexedAt")
+
+
+def profile_basic(account: Account) -> dict[str, Any]:
+    """#profileViewBasic: a post's or notification's author, a chat member. No counts."""
+    return {k: v for k, v in profile_view(account, 0).items() if k in _BASIC}
+
+
+def profile_listed(account: Account) -> dict[str, Any]:
+    """#profileView: an entry of searchActors. No counts."""
+    return {k: v for k, v in profile_view(account, 0).items() if k in _VIEW}
+
+
 def profile_view(account: Account, posts_count: int) -> dict[str, Any]:
-    """ProfileView; optional fields are left out when empty, as the AppView does."""
+    """#profileViewDetailed (getProfile); optional fields are left out when empty, as the
+    AppView does."""
     view: dict[str, Any] = {
         "did": account.user_id,
         "handle": account.handle,
@@ -73,7 +89,7 @@ def author_view(world: World, did: str) -> dict[str, Any]:
     account = world.account_by_id("bluesky", did)
     if account is None:  # pragma: no cover - readable posts have live authors
         raise LookupError(did)
-    return profile_view(account, world.posts_count("bluesky", did))
+    return profile_basic(account)
 
 
 def post_record(post: Post, world: World) -> dict[str, Any]:

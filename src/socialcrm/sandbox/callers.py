@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from socialcrm.sandbox.gate import NetworkError, bearer_token, sandbox_state
+from socialcrm.sandbox.grants import Token
 from socialcrm.sandbox.schema import Network
 from socialcrm.sandbox.world import Account
 
@@ -14,6 +15,13 @@ def caller_account(request: Request, network: Network, refusal: NetworkError) ->
 
     Graph API clients may also send the token as the ``access_token`` query parameter.
     """
+    return caller_grant(request, network, refusal)[0]
+
+
+def caller_grant(
+    request: Request, network: Network, refusal: NetworkError
+) -> tuple[Account, Token]:
+    """The token's account and the token itself (its scopes, its kind of grant)."""
     state = sandbox_state(request)
     value = bearer_token(request) or request.query_params.get("access_token")
     token = state.grants.lookup(network, value, "access") if value else None
@@ -22,4 +30,4 @@ def caller_account(request: Request, network: Network, refusal: NetworkError) ->
     account = state.world.account_by_id(network, token.account_id)
     if account is None:
         raise refusal
-    return account
+    return account, token

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -46,6 +46,7 @@ class FaultIn(_In):
     retry_after: int | None = Field(default=None, ge=0)
     count: int = Field(default=1, ge=1)
     latency_ms: int = Field(default=0, ge=0, le=120_000)
+    after: bool = False
 
 
 class BudgetIn(_In):
@@ -64,7 +65,9 @@ class PostIn(_In):
 
 
 class ConfigIn(_In):
-    token_ttl_s: float = Field(ge=0)
+    token_ttl_s: float | None = Field(default=None, ge=0)
+    mastodon_version: str | None = Field(default=None, pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    x_vocabulary: Literal["classic", "spec"] | None = None
 
 
 class AppIn(_In):
@@ -74,6 +77,7 @@ class AppIn(_In):
     client_secret: str | None = None
     name: str | None = None
     scopes: list[str] | None = None
+    audited: bool = False
 
 
 def sandbox_post(post: Post, world: World) -> dict[str, Any]:
@@ -215,9 +219,19 @@ async def calls(
 
 
 @router.post("/config")
-async def config(body: ConfigIn, request: Request) -> dict[str, float]:
-    sandbox_state(request).grants.set_access_ttl(body.token_ttl_s)
-    return {"token_ttl_s": body.token_ttl_s}
+async def config(body: ConfigIn, request: Request) -> dict[str, Any]:
+    state = sandbox_state(request)
+    if body.token_ttl_s is not None:
+        state.grants.set_access_ttl(body.token_ttl_s)
+    if body.mastodon_version is not None:
+        state.mastodon_version = body.mastodon_version
+    if body.x_vocabulary is not None:
+        state.x_vocabulary = body.x_vocabulary
+    return {
+        "token_ttl_s": state.grants.access_ttl_s,
+        "mastodon_version": state.mastodon_version,
+        "x_vocabulary": state.x_vocabulary,
+    }
 
 
 @router.post("/apps", status_code=201)
@@ -241,6 +255,7 @@ async def register_app(body: AppIn, request: Request) -> JSONResponse:
         client_id=body.client_id,
         client_secret=body.client_secret,
         scopes=body.scopes,
+        audited=body.audited,
     )
     shown = asdict(app)
     shown["redirect_uris"] = list(app.redirect_uris)

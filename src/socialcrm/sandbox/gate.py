@@ -8,6 +8,7 @@ here are attached to whatever answer the request ends with by ``RateHeadersMiddl
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from typing import Any
 
@@ -17,10 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from socialcrm.sandbox.schema import Network
 from socialcrm.sandbox.signals import error_body, limit_signal, rate_headers
 from socialcrm.sandbox.state import SandboxState
-from socialcrm.sandbox.traffic import Family, Quota
+from socialcrm.sandbox.traffic import Family, Fault, Quota
 
 DEFAULT_RETRY_AFTER_S = 60
 _STATE_KEY = "sandbox_rate_headers"
+_LATE_FAULT_KEY = "sandbox_late_fault"
 
 
 class NetworkError(Exception):
@@ -57,6 +59,9 @@ async def admit(request: Request, network: Network, family: Family, cost: int = 
     caller = request.headers.get("authorization") or "anonymous"
     state.traffic.log_call(network, family)
     fault = state.traffic.take_fault(network, family)
+    if fault is not None and fault.after:  # applied first; LateFaultMiddleware acts on the answer
+        setattr(request.state, _LATE_FAULT_KEY, fault)
+        fault = None
     if fault is not None and fault.latency_ms > 0:
         await asyncio.sleep(fault.latency_ms / 1000)
     now = state.clock()
@@ -95,3 +100,44 @@ class RateHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class LateFaultMiddleware:
+    """Faults with ``after``: the handler has run (the call is applied); its answer waits
+    ``latency_ms`` and then a successful one is replaced by the fault's error ``status``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold_if_faulted(message: Message) -> None:
+            if _late_fault(scope) is None:
+                await send(message)
+            else:
+                held.append(message)
+
+        await self.app(scope, receive, hold_if_faulted)
+        fault = _late_fault(scope)
+        if fault is None:
+            return
+        if fault.latency_ms > 0:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        applied = bool(held) and 200 <= int(held[0].get("status", 500)) < 300
+        if fault.status == 200 or not applied:
+            for message in held:
+                await send(message)
+            return
+        body = json.dumps(error_body(fault.network, fault.status)).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _late_fault(scope: Scope) -> Fault | None:
+    fault = scope.get("state", {}).get(_LATE_FAULT_KEY)
+    return fault if isinstance(fault, Fault) else None

@@ -20,7 +20,9 @@ from socialcrm.sandbox.times import Clock
 TokenKind = Literal["access", "refresh"]
 TokenStatus = Literal["active", "expired", "revoked"]
 
-CODE_TTL_S = 60.0
+CODE_TTL_S = 600.0  # Mastodon (Doorkeeper), Google, Meta: ten minutes
+# X's authorization codes are valid for 30 seconds (X's OAuth 2.0 docs: "Authorization code").
+CODE_TTL_BY_NETWORK: dict[Network, float] = {"x": 30.0}
 DEFAULT_ACCESS_TTL_S = 7200.0
 BLUESKY_REFRESH_TTL_S = 90 * 24 * 3600.0
 # Networks whose access tokens expire, and the scope that asks for a refresh token.
@@ -53,6 +55,7 @@ class App:
     client_secret: str | None
     redirect_uris: tuple[str, ...]
     scopes: tuple[str, ...] | None  # None: any scope may be requested
+    audited: bool = False  # TikTok's content-posting audit
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Token:
     issued_at: float
     expires_at: float | None
     revoked: bool = False
+    privileged: bool = True  # a Bluesky app password with access to direct messages
 
     def status(self, now: float) -> TokenStatus:
         if self.revoked:
@@ -118,6 +122,7 @@ def app_from_spec(spec: AppSpec) -> App:
         client_secret=spec.client_secret,
         redirect_uris=tuple(spec.redirect_uris),
         scopes=tuple(spec.scopes) if spec.scopes is not None else None,
+        audited=spec.audited,
     )
 
 
@@ -163,6 +168,7 @@ class Grants:
         client_id: str | None = None,
         client_secret: str | None = None,
         scopes: list[str] | None = None,
+        audited: bool = False,
     ) -> App:
         app_id = str(secrets.randbelow(10**8))
         app = App(
@@ -173,6 +179,7 @@ class Grants:
             client_secret=client_secret or secrets.token_urlsafe(32),
             redirect_uris=tuple(redirect_uris),
             scopes=tuple(scopes) if scopes is not None else None,
+            audited=audited,
         )
         with self._lock:
             self._store.apps[(network, app.client_id)] = app
@@ -205,7 +212,7 @@ class Grants:
             scope=scope,
             challenge=challenge,
             account_id=account_id,
-            expires_at=self._clock() + CODE_TTL_S,
+            expires_at=self._clock() + CODE_TTL_BY_NETWORK.get(app.network, CODE_TTL_S),
             grant_id=secrets.token_hex(8),
         )
         with self._lock:
@@ -225,7 +232,7 @@ class Grants:
                 raise GrantError("invalid_grant", "Authorization code expired.")
             if redirect_uri != code.redirect_uri:
                 raise GrantError("invalid_grant", "redirect_uri does not match the authorization.")
-            if not verifier_matches(verifier, code.challenge):
+            if code.challenge and not verifier_matches(verifier, code.challenge):
                 raise GrantError("invalid_grant", "code_verifier does not match code_challenge.")
             code.used = True
             refresh_scope = OFFLINE_SCOPES.get(app.network)
@@ -254,11 +261,38 @@ class Grants:
             old.revoked = True
             return self._issue(old, app.client_id, with_refresh=True, expiring=True)
 
+    def derive(
+        self, network: Network, value: str, *, account_id: str | None = None, ttl: float | None
+    ) -> Token | None:
+        """A new access token of the same grant as the active token ``value``: Meta's
+        long-lived token (``ttl`` 60 days) or a Page token (``account_id`` the Page's; no
+        ``ttl``: it does not expire). None for an unknown or dead token."""
+        with self._lock:
+            old = self._store.tokens.get(value)
+            if (
+                old is None
+                or old.network != network
+                or old.kind != "access"
+                or old.status(self._clock()) != "active"
+            ):
+                return None
+            now = self._clock()
+            made = replace(
+                old,
+                value=secrets.token_urlsafe(48),
+                account_id=account_id or old.account_id,
+                issued_at=now,
+                expires_at=None if ttl is None else now + ttl,
+            )
+            self._store.tokens[made.value] = made
+            return replace(made)
+
     # -- Bluesky sessions ----------------------------------------------------------------
 
-    def create_session(self, account_id: str) -> Issued:
+    def create_session(self, account_id: str, *, privileged: bool = True) -> Issued:
+        """An app-password session; ``privileged``: the password may read and send DMs."""
         with self._lock:
-            return self._session(account_id, secrets.token_hex(8))
+            return self._session(account_id, secrets.token_hex(8), privileged)
 
     def refresh_session(self, refresh_value: str) -> Issued | TokenStatus | None:
         """New session tokens, or why the refresh token cannot be used (None: unknown)."""
@@ -270,7 +304,7 @@ class Grants:
             if status != "active":
                 return status
             old.revoked = True
-            return self._session(old.account_id, old.grant_id)
+            return self._session(old.account_id, old.grant_id, old.privileged)
 
     # -- using and revoking tokens -------------------------------------------------------
 
@@ -328,11 +362,12 @@ class Grants:
         refresh = token("refresh", None) if with_refresh else None
         return Issued(replace(access), replace(refresh) if refresh else None)
 
-    def _session(self, account_id: str, grant_id: str) -> Issued:
+    def _session(self, account_id: str, grant_id: str, privileged: bool) -> Issued:
         now = self._clock()
+        app_pass = "com.atproto.appPassPrivileged" if privileged else "com.atproto.appPass"
 
         def token(kind: TokenKind, ttl: float) -> Token:
-            scope = "com.atproto.appPass" if kind == "access" else "com.atproto.refresh"
+            scope = app_pass if kind == "access" else "com.atproto.refresh"
             claims = {"scope": scope, "sub": account_id, "iat": int(now), "exp": int(now + ttl)}
             if kind == "refresh":
                 claims["jti"] = secrets.token_urlsafe(16)
@@ -346,6 +381,7 @@ class Grants:
                 grant_id=grant_id,
                 issued_at=now,
                 expires_at=now + ttl,
+                privileged=privileged,
             )
             self._store.tokens[made.value] = made
             return made

@@ -1,8 +1,15 @@
-"""Meta's Graph API under ``/facebook/v21.0`` (Pages) and ``/instagram/v21.0`` (professional
-accounts): nodes, edges, publishing, comments, Messenger and business discovery.
+"""Meta's Graph API under ``/facebook/v26.0`` (Pages) and ``/instagram/v26.0`` (professional
+accounts, Instagram Login): nodes, edges, publishing, comments, Messenger, tokens.
 
-Errors are Graph error objects; over a budget a call gets code 32 (Page) or 80002
-(Instagram account), and every answer carries ``X-App-Usage`` / ``X-Business-Use-Case-Usage``.
+Facebook Login signs in a *person*: their token lists the Pages they manage with each Page's
+own token (``/me/accounts``), and only a Page token may act as the Page (a user token gets
+``(#190) This method must be called with a Page Access Token``). Short-lived tokens trade for
+long-lived ones (``fb_exchange_token``, ``ig_exchange_token``; Instagram's refresh with
+``ig_refresh_token``). The Instagram-Login host has no ``business_discovery`` and no
+``/tags`` edge (Facebook Login only), and a video container is ``IN_PROGRESS`` for its first
+two reads: publishing it earlier fails. Errors are Graph error objects; over a budget a call
+gets code 32 (Page) or 80002 (Instagram account), and every answer carries ``X-App-Usage`` /
+``X-Business-Use-Case-Usage``.
 """
 
 from __future__ import annotations
@@ -16,13 +23,15 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import State
 
 from socialcrm.sandbox.bodies import read_fields, text_field
-from socialcrm.sandbox.callers import caller_account
+from socialcrm.sandbox.callers import caller_account, caller_grant
 from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
 from socialcrm.sandbox.schema import Network
 from socialcrm.sandbox.signals import graph_error
 from socialcrm.sandbox.world import Account, Post, World
 
-GRAPH_VERSION = "v21.0"
+GRAPH_VERSION = "v26.0"
+LONG_LIVED_S = 60 * 24 * 3600.0  # Meta's long-lived user tokens: 60 days
+CONTAINER_PROCESSING_READS = 2  # a video container answers IN_PROGRESS this often
 PAGE_SIZE_MAX = 100
 MAX_TEXT = 63_206  # Facebook's post length limit
 MAX_CAPTION = 2_200  # Instagram's caption limit
@@ -51,6 +60,18 @@ def _caller(request: Request, network: Network) -> Account:
     return caller_account(request, network, refusal)
 
 
+def _page_caller(request: Request) -> Account:
+    """Acting as a Page takes that Page's own token, never the user token that listed it."""
+    me = _caller(request, "facebook")
+    if me.account_type != "page":
+        raise _refuse(400, 190, "(#190) This method must be called with a Page Access Token")
+    return me
+
+
+def _token_value(request: Request) -> str:
+    return bearer_token(request) or request.query_params.get("access_token", "")
+
+
 async def _fields(request: Request) -> dict[str, Any]:
     """Graph POSTs take parameters from the query string or the body (form or JSON)."""
     return {**dict(request.query_params), **await read_fields(request)}
@@ -64,6 +85,12 @@ class _Container:
     is_video: bool
     children: list[str] = field(default_factory=list)
     carousel_item: bool = False
+    reads: int = 0  # status reads so far: a video is processed over time
+
+    def status_code(self) -> str:
+        if self.is_video and self.reads <= CONTAINER_PROCESSING_READS:
+            return "IN_PROGRESS"
+        return "FINISHED"
 
 
 def _containers(request: Request) -> dict[str, _Container]:
@@ -161,11 +188,75 @@ def _page_account(world: World, node: str) -> Account | None:
     return account if account is not None and account.account_type == "page" else None
 
 
+@facebook.get("/oauth/access_token")
+async def facebook_long_lived(request: Request) -> dict[str, Any]:
+    """``grant_type=fb_exchange_token``: a short-lived user token for a 60-day one."""
+    await admit(request, "facebook", "token")
+    query = request.query_params
+    state = sandbox_state(request)
+    app = state.grants.app("facebook", query.get("client_id", ""))
+    secret = query.get("client_secret", "")
+    if query.get("grant_type") != "fb_exchange_token" or app is None or app.client_secret != secret:
+        raise _refuse(400, 101, "Error validating application. Invalid application ID.")
+    short = state.grants.lookup("facebook", query.get("fb_exchange_token", ""), "access")
+    made = (
+        state.grants.derive("facebook", short.value, ttl=LONG_LIVED_S)
+        if short is not None and short.client_id == app.client_id
+        else None
+    )
+    if made is None:
+        raise _refuse(400, 190, "Error validating access token: The session has been invalidated.")
+    return {"access_token": made.value, "token_type": "bearer", "expires_in": int(LONG_LIVED_S)}
+
+
 @facebook.get("/me")
 async def facebook_me(request: Request) -> dict[str, Any]:
+    """A Page token reads the Page; a user token reads the person (id and name only)."""
     await admit(request, "facebook", "profile")
     me = _caller(request, "facebook")
+    if me.account_type != "page":
+        return {"id": me.user_id, "name": me.display_name}
     return page_json(me, sandbox_state(request).world.posts_count("facebook", me.user_id))
+
+
+@facebook.get("/me/accounts")
+async def facebook_accounts(request: Request) -> dict[str, Any]:
+    """The Pages the person manages, each with a Page token of the same grant (which does
+    not expire when the user token is long-lived)."""
+    await admit(request, "facebook", "profile")
+    me, token = caller_grant(request, "facebook", _refuse(401, 190, "Invalid OAuth access token"))
+    if me.account_type == "page":
+        raise _refuse(
+            400, 100, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)"
+        )
+    state = sandbox_state(request)
+    lifetime = (token.expires_at or token.issued_at) - token.issued_at
+    remaining = None if lifetime >= LONG_LIVED_S / 2 else (token.expires_at or 0) - state.clock()
+    pages = [
+        a
+        for a in state.world.accounts("facebook")
+        if a.account_type == "page" and a.administered_by(me.handle)
+    ]
+    data = []
+    for page in sorted(pages, key=lambda a: a.user_id):
+        page_token = state.grants.derive(
+            "facebook", token.value, account_id=page.user_id, ttl=remaining
+        )
+        if page_token is None:
+            raise _refuse(401, 190, "Invalid OAuth access token")
+        posts = state.world.posts_count("facebook", page.user_id)
+        shown = {k: v for k, v in page_json(page, posts).items() if k in _MANAGED_FIELDS}
+        data.append(
+            shown
+            | {
+                "access_token": page_token.value,
+                "tasks": ["MANAGE", "CREATE_CONTENT", "MODERATE", "MESSAGING"],
+            }
+        )
+    return {"data": data, "paging": {"cursors": {"before": "QVFI", "after": "QVFI"}}}
+
+
+_MANAGED_FIELDS = frozenset({"id", "name", "username", "category", "picture"})
 
 
 @facebook.delete("/me/permissions")
@@ -217,7 +308,7 @@ async def facebook_posts(page_id: str, request: Request) -> dict[str, Any]:
 @facebook.get("/{page_id}/tagged")
 async def facebook_tagged(page_id: str, request: Request) -> dict[str, Any]:
     await admit(request, "facebook", "mentions")
-    me = _caller(request, "facebook")
+    me = _page_caller(request)
     if page_id != me.user_id:
         raise _refuse(403, 10, "(#10) This endpoint requires the Page's own access token")
     world = sandbox_state(request).world
@@ -229,7 +320,7 @@ async def facebook_tagged(page_id: str, request: Request) -> dict[str, Any]:
 async def facebook_publish(page_id: str, request: Request) -> dict[str, Any]:
     fields = await _fields(request)
     await admit(request, "facebook", "publish")
-    me = _caller(request, "facebook")
+    me = _page_caller(request)
     if page_id not in (me.user_id, "me"):
         raise _refuse(
             403, 200, "(#200) The user hasn't authorized the application to perform this action"
@@ -245,7 +336,7 @@ async def facebook_publish(page_id: str, request: Request) -> dict[str, Any]:
 async def facebook_comment(node: str, request: Request) -> dict[str, Any]:
     fields = await _fields(request)
     await admit(request, "facebook", "reply")
-    me = _caller(request, "facebook")
+    me = _page_caller(request)
     world = sandbox_state(request).world
     parent = _post_of(world, "facebook", node)
     if parent is None:
@@ -261,7 +352,7 @@ async def facebook_comment(node: str, request: Request) -> dict[str, Any]:
 async def facebook_message(page_id: str, request: Request) -> dict[str, Any]:
     fields = await _fields(request)
     await admit(request, "facebook", "dm")
-    me = _caller(request, "facebook")
+    me = _page_caller(request)
     world = sandbox_state(request).world
     recipient_field = fields.get("recipient")
     message_field = fields.get("message")
@@ -331,31 +422,6 @@ async def instagram_me(request: Request) -> dict[str, Any]:
     return ig_user_json(me, sandbox_state(request).world.posts_count("instagram", me.user_id))
 
 
-def _discover(request: Request, me: Account, username: str) -> dict[str, Any]:
-    world = sandbox_state(request).world
-    found = world.account_by_handle("instagram", username)
-    if found is None or found.account_type not in ("business", "creator"):
-        raise NetworkError(
-            400,
-            {
-                "error": {
-                    "message": "Invalid user id",
-                    "type": "OAuthException",
-                    "code": 110,
-                    "error_subcode": 2207013,
-                    "is_transient": False,
-                    "error_user_title": "Cannot find User",
-                    "error_user_msg": f"The user with username: {username} cannot be found.",
-                    "fbtrace_id": secrets.token_urlsafe(12),
-                }
-            },
-        )
-    return {
-        "business_discovery": ig_user_json(found, world.posts_count("instagram", found.user_id)),
-        "id": me.user_id,
-    }
-
-
 @instagram.get("/{node}")
 async def instagram_node(node: str, request: Request) -> dict[str, Any]:
     world = sandbox_state(request).world
@@ -364,12 +430,17 @@ async def instagram_node(node: str, request: Request) -> dict[str, Any]:
     await admit(request, "instagram", "lookup_handle" if discovery else "metrics")
     me = _caller(request, "instagram")
     if discovery is not None:
-        if node != me.user_id:
-            raise _refuse(403, 10, "(#10) business_discovery is read through your own account")
-        return _discover(request, me, discovery.group(1))
+        # Business discovery is a Facebook-Login feature (graph.facebook.com, an IG user
+        # linked to a Page); the Instagram-Login host does not know the field.
+        raise _refuse(
+            400,
+            100,
+            "(#100) Tried accessing nonexisting field (business_discovery) on node type (User)",
+        )
     container = _containers(request).get(node)
     if container is not None and container.owner_id == me.user_id:
-        return {"id": node, "status_code": "FINISHED"}
+        container.reads += 1
+        return {"id": node, "status_code": container.status_code()}
     if node == me.user_id:
         return ig_user_json(me, world.posts_count("instagram", me.user_id))
     post = world.post("instagram", node) if node.isdigit() else None
@@ -391,13 +462,10 @@ async def instagram_media(user_id: str, request: Request) -> dict[str, Any]:
 
 @instagram.get("/{user_id}/tags")
 async def instagram_tags(user_id: str, request: Request) -> dict[str, Any]:
+    """The tags edge exists only with Facebook Login (graph.facebook.com)."""
     await admit(request, "instagram", "mentions")
-    me = _caller(request, "instagram")
-    if user_id != me.user_id:
-        raise _unsupported(user_id)
-    world = sandbox_state(request).world
-    tagged = [n.post for n in world.notices_for("instagram", me.user_id)]
-    return _page("instagram", tagged, request, lambda p: ig_media_json(p, world))
+    _caller(request, "instagram")
+    raise _refuse(400, 2500, "Unknown path components: /tags")
 
 
 @instagram.post("/{user_id}/media")
@@ -440,6 +508,10 @@ async def instagram_publish(user_id: str, request: Request) -> dict[str, Any]:
         raise _refuse(400, 100, "(#100) The parameter creation_id is required and must be yours")
     if container.carousel_item:
         raise _refuse(400, 100, "(#100) A carousel item is published through its carousel")
+    if container.status_code() != "FINISHED":
+        raise _refuse(
+            400, 9007, "The media is not ready for publishing, please wait for a moment", 2207027
+        )
     post = sandbox_state(request).world.add_post("instagram", me.user_id, container.caption)
     del _containers(request)[text_field(fields, "creation_id") or ""]
     return {"id": post.id}
@@ -468,3 +540,42 @@ async def instagram_comment(media_id: str, request: Request) -> dict[str, Any]:
 @instagram.post("/{comment_id}/replies")
 async def instagram_reply(comment_id: str, request: Request) -> dict[str, Any]:
     return await _instagram_comment(comment_id, request, on_comment=True)
+
+
+# --- Instagram Login's token endpoints (graph.instagram.com, unversioned) -----------------------
+
+instagram_tokens = APIRouter(prefix="/instagram", tags=["sandbox: instagram"])
+
+
+@instagram_tokens.get("/access_token")
+async def instagram_long_lived(request: Request) -> dict[str, Any]:
+    """``grant_type=ig_exchange_token``: the short-lived token (an hour) for a 60-day one."""
+    await admit(request, "instagram", "token")
+    query = request.query_params
+    grants = sandbox_state(request).grants
+    short = grants.lookup("instagram", query.get("access_token", ""), "access")
+    app = grants.app("instagram", short.client_id or "") if short is not None else None
+    if query.get("grant_type") != "ig_exchange_token" or app is None:
+        raise _refuse(400, 100, "(#100) Invalid grant_type or access_token")
+    if app.client_secret != query.get("client_secret", ""):
+        raise _refuse(400, 101, "Error validating client secret.")
+    made = grants.derive("instagram", query.get("access_token", ""), ttl=LONG_LIVED_S)
+    if made is None:
+        raise _refuse(400, 190, "Error validating access token")
+    return {"access_token": made.value, "token_type": "bearer", "expires_in": int(LONG_LIVED_S)}
+
+
+@instagram_tokens.get("/refresh_access_token")
+async def instagram_refresh(request: Request) -> dict[str, Any]:
+    """``grant_type=ig_refresh_token``: a valid long-lived token for a new 60-day one."""
+    await admit(request, "instagram", "token")
+    query = request.query_params
+    grants = sandbox_state(request).grants
+    old = grants.lookup("instagram", query.get("access_token", ""), "access")
+    long_lived = old is not None and (old.expires_at or 0) - old.issued_at >= LONG_LIVED_S / 2
+    if query.get("grant_type") != "ig_refresh_token" or old is None or not long_lived:
+        raise _refuse(400, 190, "Error validating access token: only long-lived tokens refresh")
+    made = grants.derive("instagram", old.value, ttl=LONG_LIVED_S)
+    if made is None:
+        raise _refuse(400, 190, "Error validating access token: Session has expired")
+    return {"access_token": made.value, "token_type": "bearer", "expires_in": int(LONG_LIVED_S)}

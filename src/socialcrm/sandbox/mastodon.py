@@ -25,6 +25,10 @@ from socialcrm.sandbox.world import Account, Post, Visibility
 router = APIRouter(prefix="/mastodon", tags=["sandbox: mastodon"])
 
 ADMIN_SCOPE = "admin:read:accounts"
+MANAGE_USERS_ROLES = frozenset({"moderator", "admin"})
+# The instance the sandbox plays (the product's default, DEFAULT_MASTODON_INSTANCE): its own
+# accounts may also be named user@mastodon.social.
+STANDS_FOR = "mastodon.social"
 VISIBILITIES: tuple[Visibility, ...] = ("public", "unlisted", "private", "direct")
 
 
@@ -116,11 +120,33 @@ async def verify_credentials(request: Request) -> dict[str, Any]:
 async def lookup_account(request: Request, acct: str = "") -> dict[str, Any]:
     await admit(request, "mastodon", "lookup_handle")
     _token(request)
-    username = acct.strip().removeprefix("@").partition("@")[0]
-    account = sandbox_state(request).world.account_by_handle("mastodon", username)
-    if account is None:
+    account = _by_acct(request, acct)
+    if account is None or not _known(request, account):
+        # lookup skips WebFinger: a remote account this instance has not seen is a 404
         raise NetworkError(404, mastodon_error(404))
     return _account_json(request, account)
+
+
+def _by_acct(request: Request, acct: str) -> Account | None:
+    """The account for ``user`` (this instance) or ``user@host`` (a remote one)."""
+    user, _, host = acct.strip().removeprefix("@").partition("@")
+    local = host.lower() in ("", _host(request), STANDS_FOR)
+    handle = user if local else f"{user}@{host}"
+    return sandbox_state(request).world.account_by_handle("mastodon", handle)
+
+
+def _host(request: Request) -> str:
+    return (request.url.hostname or "").lower() + (
+        f":{request.url.port}" if request.url.port else ""
+    )
+
+
+def _remote(account: Account) -> bool:
+    return "@" in account.handle
+
+
+def _known(request: Request, account: Account) -> bool:
+    return not _remote(account) or account.user_id in sandbox_state(request).mastodon_known_remote
 
 
 @router.get("/api/v1/accounts/{account_id}")
@@ -151,26 +177,44 @@ async def account_statuses(account_id: str, request: Request) -> JSONResponse:
 @router.get("/api/v2/search")
 async def search(request: Request, q: str = "") -> dict[str, Any]:
     await admit(request, "mastodon", "search")
-    _token(request)
+    token = _token(request)  # resolving remote accounts needs a user token
     found: list[dict[str, Any]] = []
     if request.query_params.get("type") in (None, "accounts"):
         query = request.query_params
         limit = clamp(as_int(query.get("limit")), 40, 80)
         offset = as_int(query.get("offset")) or 0
-        accounts = sandbox_state(request).world.search_accounts("mastodon", q)
+        state = sandbox_state(request)
+        accounts = [a for a in state.world.search_accounts("mastodon", q) if _known(request, a)]
+        resolving = query.get("resolve") in ("true", "1") and token is not None
+        exact = _by_acct(request, q) if "@" in q.strip().removeprefix("@") else None
+        if resolving and exact is not None and _remote(exact) and not _known(request, exact):
+            state.mastodon_known_remote.add(exact.user_id)  # WebFinger: now known here
+        if exact is not None and _known(request, exact) and exact not in accounts:
+            accounts.insert(0, exact)  # an exact user@host names that account first
         found = [_account_json(request, a) for a in accounts[offset : offset + limit]]
     return {"accounts": found, "statuses": [], "hashtags": []}
 
 
 @router.get("/api/v1/admin/accounts")
+@router.get("/api/v2/admin/accounts")
 async def admin_accounts(request: Request, email: str | None = None) -> list[dict[str, Any]]:
     await admit(request, "mastodon", "lookup_email")
-    _, token = _caller(request)
+    caller, token = _caller(request)
     if not scope_covers(token.scope, ADMIN_SCOPE):
+        raise NetworkError(403, mastodon_error(403))
+    if caller.account_type not in MANAGE_USERS_ROLES:  # the scope alone is not enough
         raise NetworkError(403, mastodon_error(403))
     world = sandbox_state(request).world
     if email is not None:
-        matches = [(a, email.strip()) for a in world.accounts_by_email("mastodon", email)]
+        # Mastodon's ``User.matches_email``: a case-insensitive PREFIX match (ILIKE 'value%')
+        prefix = email.strip().lower()
+        matches = [
+            (a, shown)
+            for a in world.accounts("mastodon")
+            if a.email_visible and not _remote(a)  # registered here with those addresses
+            for shown in a.emails
+            if shown.lower().startswith(prefix)
+        ]
     else:
         matches = [
             (a, a.emails[0]) for a in world.accounts("mastodon") if a.email_visible and a.emails
@@ -195,8 +239,13 @@ async def notifications(request: Request) -> JSONResponse:
     excluded = query.getlist("exclude_types[]") or query.getlist("exclude_types")
     world = sandbox_state(request).world
     wanted = (not types or "mention" in types) and "mention" not in excluded
+    # The default NotificationPolicy (4.3) filters private mentions from people the account
+    # does not follow: customers' direct messages stay hidden without ``include_filtered``.
+    include_filtered = query.get("include_filtered") in ("true", "1")
     posts = [
-        n.post for n in world.notices_for("mastodon", account.user_id) if n.reason == "mention"
+        n.post
+        for n in world.notices_for("mastodon", account.user_id, addressed=True)
+        if n.reason == "mention" and (include_filtered or n.post.visibility != "direct")
     ]
     limit = clamp(as_int(query.get("limit")), 40, 80)
     page = take_page(posts if wanted else [], lambda p: p.id, _window(request), limit)
@@ -252,3 +301,84 @@ def _visibility(value: str) -> Visibility:
         if known == value:
             return known
     return "public"
+
+
+# --- the instance: version, limits, OAuth server metadata ------------------------------------
+
+MAX_CHARACTERS = 500
+
+
+@router.get("/api/v1/instance")
+async def instance_v1(request: Request) -> dict[str, Any]:
+    state = sandbox_state(request)
+    return {
+        "uri": _host(request),
+        "title": "socialcrm sandbox",
+        "short_description": "A local Mastodon for tests and the demo.",
+        "description": "",
+        "email": "admin@sandbox.invalid",
+        "version": state.mastodon_version,
+        "urls": {"streaming_api": ""},
+        "stats": {
+            "user_count": len(state.world.accounts("mastodon")),
+            "status_count": 0,
+            "domain_count": 1,
+        },
+        "thumbnail": None,
+        "languages": ["en"],
+        "registrations": False,
+        "approval_required": False,
+        "invites_enabled": False,
+        "configuration": {"statuses": {"max_characters": MAX_CHARACTERS}},
+        "contact_account": None,
+        "rules": [],
+    }
+
+
+@router.get("/api/v2/instance")
+async def instance_v2(request: Request) -> dict[str, Any]:
+    state = sandbox_state(request)
+    return {
+        "domain": _host(request),
+        "title": "socialcrm sandbox",
+        "version": state.mastodon_version,
+        "source_url": "https://github.com/mastodon/mastodon",
+        "description": "A local Mastodon for tests and the demo.",
+        "usage": {"users": {"active_month": len(state.world.accounts("mastodon"))}},
+        "thumbnail": {"url": f"{instance_url(request)}/thumbnail.png"},
+        "languages": ["en"],
+        "configuration": {
+            "urls": {"streaming": ""},
+            "statuses": {
+                "max_characters": MAX_CHARACTERS,
+                "max_media_attachments": 4,
+                "characters_reserved_per_url": 23,
+            },
+        },
+        "registrations": {"enabled": False, "approval_required": False, "message": None},
+        "contact": {"email": "admin@sandbox.invalid", "account": None},
+        "rules": [],
+        # API versions arrived with 4.3.0 (2); older instances leave the key out.
+        **({"api_versions": {"mastodon": 2}} if state.mastodon_has_pkce() else {}),
+    }
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def oauth_server_metadata(request: Request) -> dict[str, Any]:
+    """RFC 8414 metadata, served from Mastodon 4.3 on (older instances: 404)."""
+    if not sandbox_state(request).mastodon_has_pkce():
+        raise NetworkError(404, mastodon_error(404))
+    base = instance_url(request)
+    return {
+        "issuer": f"{base}/",
+        "authorization_endpoint": f"{base}/oauth/authorize",
+        "token_endpoint": f"{base}/oauth/token",
+        "revocation_endpoint": f"{base}/oauth/revoke",
+        "app_registration_endpoint": f"{base}/api/v1/apps",
+        "scopes_supported": ["read", "write", "follow", "push", ADMIN_SCOPE],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    }

@@ -53,7 +53,8 @@ def text_html(text: str, mentioned: list[Account], instance: str) -> str:
 
 
 def profile_url(account: Account, instance: str) -> str:
-    return f"{instance}/@{account.handle}"
+    user, _, host = account.handle.partition("@")
+    return f"https://{host}/@{user}" if host else f"{instance}/@{user}"
 
 
 def mastodon_account(account: Account, instance: str, statuses_count: int) -> dict[str, Any]:
@@ -66,17 +67,33 @@ def mastodon_account(account: Account, instance: str, statuses_count: int) -> di
         }
         for i, link in enumerate(links)
     ]
+    avatar = account.avatar_url or f"{instance}/avatars/original/missing.png"
+    header = f"{instance}/headers/original/missing.png"
+    url = profile_url(account, instance)
+    # The Account entity's always-present attributes (docs.joinmastodon.org/entities/Account)
     return {
         "id": account.user_id,
-        "username": account.handle,
-        "acct": account.handle,
+        "username": account.handle.partition("@")[0],
+        "acct": account.handle,  # user@host for a remote account, user for a local one
+        "url": url,
+        "uri": url,
         "display_name": account.display_name,
         "note": text_html(account.bio, [], instance) if account.bio else "",
-        "url": profile_url(account, instance),
-        "avatar": account.avatar_url or f"{instance}/avatars/original/missing.png",
+        "avatar": avatar,
+        "avatar_static": avatar,
+        "header": header,
+        "header_static": header,
+        "locked": False,
+        "bot": False,
+        "group": False,
+        "discoverable": True,
+        "noindex": False,
+        "emojis": [],
+        "roles": [],
         "followers_count": account.followers,
         "following_count": account.following,
         "statuses_count": statuses_count,
+        "last_status_at": None,
         "created_at": iso_z(account.created_at),
         "fields": fields,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote_plus, urlencode
 
 from fastapi import APIRouter, Request
@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from socialcrm.sandbox.bodies import read_fields, text_field
 from socialcrm.sandbox.gate import NetworkError, admit, sandbox_state
 from socialcrm.sandbox.grants import App, GrantError, Issued, scope_covers
-from socialcrm.sandbox.pkce import is_valid_challenge
+from socialcrm.sandbox.pkce import is_hex_challenge, is_valid_challenge
 from socialcrm.sandbox.schema import OAuthNetwork
 from socialcrm.sandbox.world import Account
 
@@ -34,10 +34,10 @@ NETWORK_LABELS = {
     "tiktok": "TikTok",
 }
 # Who can sign in on each network's consent page: a LinkedIn member (not an organisation),
-# a Facebook Page, an Instagram professional account.
+# a Facebook user (who then lists the Pages they manage), an Instagram professional account.
 SIGN_IN_TYPES: dict[str, frozenset[str]] = {
     "linkedin": frozenset({"member"}),
-    "facebook": frozenset({"page"}),
+    "facebook": frozenset({"person"}),
     "instagram": frozenset({"business", "creator"}),
 }
 FORWARDED_PARAMS = (
@@ -69,13 +69,22 @@ class OAuthPaths:
     rotate_refresh: bool = True  # a refresh returns a new refresh token, the old one dies
     client_id_param: str = "client_id"  # TikTok: client_key
     revoke_needs_client: bool = True  # Google revokes by the token alone
+    # "required": S256 base64url; "optional": S256 if sent (LinkedIn documents PKCE only for
+    # native apps it enables); "hex": if sent, TikTok's hex SHA-256 digest (base64url refused).
+    pkce: Literal["required", "optional", "hex"] = "required"
 
 
 X_OAUTH = OAuthPaths(
     "x", "/x/i/oauth2/authorize", "/x/2/oauth2/token", "/x/2/oauth2/revoke", refreshable=True
 )
+# PKCE is optional (a confidential client may leave it out) on Mastodon from 4.3 (older
+# instances ignore it), Google and Meta; required on X.
 MASTODON_OAUTH = OAuthPaths(
-    "mastodon", "/mastodon/oauth/authorize", "/mastodon/oauth/token", "/mastodon/oauth/revoke"
+    "mastodon",
+    "/mastodon/oauth/authorize",
+    "/mastodon/oauth/token",
+    "/mastodon/oauth/revoke",
+    pkce="optional",
 )
 LINKEDIN_OAUTH = OAuthPaths(
     "linkedin",
@@ -83,12 +92,21 @@ LINKEDIN_OAUTH = OAuthPaths(
     "/linkedin/oauth/v2/accessToken",
     "/linkedin/oauth/v2/revoke",
     refreshable=True,
+    pkce="optional",
 )
 FACEBOOK_OAUTH = OAuthPaths(
-    "facebook", "/facebook/v21.0/dialog/oauth", "/facebook/v21.0/oauth/access_token", None
+    "facebook",
+    "/facebook/v26.0/dialog/oauth",
+    "/facebook/v26.0/oauth/access_token",
+    None,
+    pkce="optional",
 )
 INSTAGRAM_OAUTH = OAuthPaths(
-    "instagram", "/instagram/oauth/authorize", "/instagram/oauth/access_token", None
+    "instagram",
+    "/instagram/oauth/authorize",
+    "/instagram/oauth/access_token",
+    None,
+    pkce="optional",
 )
 YOUTUBE_OAUTH = OAuthPaths(
     "youtube",
@@ -98,6 +116,7 @@ YOUTUBE_OAUTH = OAuthPaths(
     refreshable=True,
     rotate_refresh=False,
     revoke_needs_client=False,
+    pkce="optional",
 )
 TIKTOK_OAUTH = OAuthPaths(
     "tiktok",
@@ -106,6 +125,7 @@ TIKTOK_OAUTH = OAuthPaths(
     "/tiktok/v2/oauth/revoke/",
     refreshable=True,
     client_id_param="client_key",
+    pkce="hex",
 )
 ALL_OAUTH = (
     X_OAUTH,
@@ -141,6 +161,7 @@ def parse_auth_request(
     network: OAuthNetwork,
     params: dict[str, str],
     client_id_param: str = "client_id",
+    pkce: str = "required",
 ) -> AuthRequest:
     """Validate the parameters that decide whether redirecting back is safe at all."""
     client_id = params.get(client_id_param) or params.get("client_id", "")
@@ -152,14 +173,31 @@ def parse_auth_request(
         raise ConsentError("redirect_uri is not registered for this client.")
     if params.get("response_type") != "code":
         raise ConsentError("response_type must be 'code'.")
-    if params.get("code_challenge_method") != "S256":
-        raise ConsentError("PKCE is required with code_challenge_method=S256.")
-    challenge = params.get("code_challenge", "")
-    if not is_valid_challenge(challenge):
-        raise ConsentError("code_challenge must be a BASE64URL SHA-256 digest (43 characters).")
+    challenge = _challenge(request, network, params, pkce)
     default_scope = "read" if network == "mastodon" else ""
     scope = tuple((params.get("scope") or default_scope).replace(",", " ").split())
     return AuthRequest(app, redirect_uri, scope, params.get("state"), challenge)
+
+
+def _challenge(request: Request, network: OAuthNetwork, params: dict[str, str], pkce: str) -> str:
+    """The PKCE challenge to bind to the code ("" where the network lets a client omit it)."""
+    if network == "mastodon" and not sandbox_state(request).mastodon_has_pkce():
+        return ""  # before 4.3 Mastodon knows nothing of PKCE and ignores both parameters
+    challenge = params.get("code_challenge", "")
+    if pkce != "required" and not challenge and "code_challenge_method" not in params:
+        return ""
+    if params.get("code_challenge_method") != "S256":
+        raise ConsentError("PKCE is required with code_challenge_method=S256.")
+    if pkce == "hex":
+        if not is_hex_challenge(challenge):
+            raise ConsentError(
+                "code_challenge: use the hex encoding of SHA256 of the code_verifier "
+                "(64 characters)."
+            )
+        return challenge
+    if not is_valid_challenge(challenge):
+        raise ConsentError("code_challenge must be a BASE64URL SHA-256 digest (43 characters).")
+    return challenge
 
 
 def _scope_allowed(auth: AuthRequest) -> bool:
@@ -237,7 +275,17 @@ def token_json(network: OAuthNetwork, issued: Issued) -> dict[str, Any]:
             "expires_in": _lifetime(issued),
         }
         if network == "instagram":
-            answer |= {"user_id": int(access.account_id), "permissions": list(access.scope)}
+            # Instagram Login's documented answer: one token wrapped in a data list, with the
+            # permissions comma-separated (and no expiry: it lives about an hour).
+            return {
+                "data": [
+                    {
+                        "access_token": access.value,
+                        "user_id": access.account_id,
+                        "permissions": ",".join(access.scope),
+                    }
+                ]
+            }
         return answer
     if network in ("linkedin", "youtube", "tiktok"):
         return _refreshing_token_json(network, issued)
@@ -303,7 +351,7 @@ def oauth_router(paths: OAuthPaths) -> APIRouter:
     async def authorize_page(request: Request) -> Response:
         params = dict(request.query_params)
         try:
-            auth = parse_auth_request(request, network, params, paths.client_id_param)
+            auth = parse_auth_request(request, network, params, paths.client_id_param, paths.pkce)
         except ConsentError as error:
             return _error_page(network, str(error))
         return HTMLResponse(_consent_page(request, network, auth, paths.authorize))
@@ -313,7 +361,7 @@ def oauth_router(paths: OAuthPaths) -> APIRouter:
         fields = await read_fields(request)
         params = {**dict(request.query_params), **{k: str(v) for k, v in fields.items()}}
         try:
-            auth = parse_auth_request(request, network, params, paths.client_id_param)
+            auth = parse_auth_request(request, network, params, paths.client_id_param, paths.pkce)
         except ConsentError as error:
             return _error_page(network, str(error))
         decision = params.get("decision")

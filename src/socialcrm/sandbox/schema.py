@@ -26,6 +26,9 @@ NETWORKS: tuple[Network, ...] = (
 OAuthNetwork = Literal["x", "mastodon", "linkedin", "facebook", "instagram", "youtube", "tiktok"]
 # What kind of account a world account is, where the network tells kinds apart.
 ACCOUNT_TYPES: dict[str, frozenset[str]] = {
+    # A Mastodon account's role on its instance: the admin API needs Manage Users (moderator,
+    # admin); "user" (the default) has no admin permission.
+    "mastodon": frozenset({"user", "moderator", "admin"}),
     "linkedin": frozenset({"member", "organization"}),
     "facebook": frozenset({"page", "person"}),
     "instagram": frozenset({"business", "creator", "personal"}),
@@ -87,6 +90,8 @@ class AccountSpec(_Strict):
     removed: bool = False
     app_password: str | None = None
     account_type: str | None = None  # linkedin member|organization, facebook page|person, ...
+    # Handles (same network) of the people who administer this organisation or Page.
+    admins: list[str] = Field(default_factory=list)
     posts: list[PostSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -129,6 +134,8 @@ class AppSpec(_Strict):
     redirect_uris: list[str] = Field(min_length=1)
     name: str | None = None
     scopes: list[str] | None = None
+    # TikTok: whether the app passed TikTok's audit (unaudited apps may post only SELF_ONLY).
+    audited: bool = False
 
 
 class WorldSpec(_Strict):

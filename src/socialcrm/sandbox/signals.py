@@ -241,7 +241,11 @@ def meta_usage_headers(
 def limit_signal(network: Network, *, from_budget: bool) -> tuple[int, dict[str, Any]]:
     """The status and body with which a network refuses a call over its limit."""
     if network == "youtube":
-        return 403, google_error(403, "quotaExceeded")
+        # The day's quota units spent: 403 quotaExceeded until Pacific midnight. Too many
+        # calls in a short span (an injected 429): 429 rateLimitExceeded, retry soon.
+        if from_budget:
+            return 403, google_error(403, "quotaExceeded")
+        return 429, google_error(429, "rateLimitExceeded")
     if network in ("facebook", "instagram"):
         code = META_BUDGET_CODES[network] if from_budget else 4
         return 400, graph_error(code, META_THROTTLES[code])

@@ -1,19 +1,25 @@
 """TikTok's Open API under ``/tiktok/v2``: Login Kit user info, own videos, Content Posting.
 
 Every answer is ``{"data": …, "error": {"code": "ok", "message": "", "log_id": …}}``.
-Only the token's own creator is readable; a photo or video post pulled from URLs appears at
-once (``PUBLISH_COMPLETE``). Over the budget: 429 ``rate_limit_exceeded``.
+Only the token's own creator is readable. Direct Post takes one of the creator's
+``privacy_level_options`` (from ``creator_info/query``; anything else is 403
+``privacy_level_option_mismatch``), and an app TikTok has not audited may post only
+``SELF_ONLY`` (403 ``unaudited_client_can_only_post_to_private_accounts``). A post is
+processed before it exists: its first status read says ``PROCESSING_DOWNLOAD``, the next
+``PUBLISH_COMPLETE``, with ``publicaly_available_post_id`` only for a public post. Over the
+budget: 429 ``rate_limit_exceeded``.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from socialcrm.sandbox.bodies import read_fields
-from socialcrm.sandbox.callers import caller_account
+from socialcrm.sandbox.callers import caller_account, caller_grant
 from socialcrm.sandbox.gate import NetworkError, admit, sandbox_state
 from socialcrm.sandbox.signals import tiktok_error
 from socialcrm.sandbox.world import Account, Post, World
@@ -57,7 +63,8 @@ VIDEO_FIELDS = frozenset(
         "view_count",
     ]
 )
-PRIVACY_LEVELS = frozenset({"PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"})
+PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY")
+PRIVATE = "SELF_ONLY"
 
 
 def _ok(data: dict[str, Any]) -> dict[str, Any]:
@@ -68,11 +75,21 @@ def _refuse(status: int, code: str, message: str) -> NetworkError:
     return NetworkError(status, tiktok_error(code, message))
 
 
+_INVALID_TOKEN = (
+    "access_token_invalid",
+    "The access token is invalid or not found in the request.",
+)
+
+
 def _caller(request: Request) -> Account:
-    refusal = _refuse(
-        401, "access_token_invalid", "The access token is invalid or not found in the request."
-    )
-    return caller_account(request, "tiktok", refusal)
+    return caller_account(request, "tiktok", _refuse(401, *_INVALID_TOKEN))
+
+
+def _caller_app_audited(request: Request) -> tuple[Account, bool]:
+    """The creator and whether the token's app passed TikTok's audit."""
+    account, token = caller_grant(request, "tiktok", _refuse(401, *_INVALID_TOKEN))
+    app = sandbox_state(request).grants.app("tiktok", token.client_id or "")
+    return account, app is not None and app.audited
 
 
 def _wanted(request: Request, allowed: frozenset[str]) -> list[str]:
@@ -177,34 +194,78 @@ async def video_query(request: Request) -> dict[str, Any]:
     return _ok({"videos": [_only(fields, video_json(p, world)) for p in own]})
 
 
-def _publishes(request: Request) -> dict[str, tuple[str, str]]:
+@dataclass
+class _Publish:
+    owner_id: str
+    post_id: str
+    privacy: str
+    reads: int = 0
+
+
+def _publishes(request: Request) -> dict[str, _Publish]:
     state = request.app.state
     if not hasattr(state, "tiktok_publishes"):
         state.tiktok_publishes = {}
-    found: dict[str, tuple[str, str]] = state.tiktok_publishes
+    found: dict[str, _Publish] = state.tiktok_publishes
     return found
 
 
-def _start_publish(request: Request, me: Account, text: str) -> dict[str, Any]:
-    post = sandbox_state(request).world.add_post("tiktok", me.user_id, text)
+@router.post("/post/publish/creator_info/query/")
+async def creator_info(request: Request) -> dict[str, Any]:
+    await admit(request, "tiktok", "profile")
+    me = _caller(request)
+    return _ok(
+        {
+            "creator_avatar_url": me.avatar_url or "",
+            "creator_username": me.handle,
+            "creator_nickname": me.display_name,
+            "privacy_level_options": list(PRIVACY_LEVELS),
+            "comment_disabled": False,
+            "duet_disabled": False,
+            "stitch_disabled": False,
+            "max_video_post_duration_sec": 600,
+        }
+    )
+
+
+def _start_publish(request: Request, me: Account, text: str, privacy: str) -> dict[str, Any]:
+    world = sandbox_state(request).world
+    if privacy == PRIVATE:
+        post = world.add_post("tiktok", me.user_id, text, visibility="private")
+    else:
+        post = world.add_post("tiktok", me.user_id, text)
     publish_id = f"v_pub_url~v2-1.{secrets.randbelow(10**18)}"
-    _publishes(request)[publish_id] = (me.user_id, post.id)
+    _publishes(request)[publish_id] = _Publish(me.user_id, post.id, privacy)
     return _ok({"publish_id": publish_id})
 
 
-def _post_info(body: dict[str, Any]) -> dict[str, Any]:
+def _privacy(body: dict[str, Any], audited: bool) -> tuple[dict[str, Any], str]:
     info = body.get("post_info")
-    if not isinstance(info, dict) or info.get("privacy_level") not in PRIVACY_LEVELS:
-        raise _refuse(400, "invalid_params", "post_info.privacy_level is required")
-    return info
+    level = info.get("privacy_level") if isinstance(info, dict) else None
+    if not isinstance(info, dict) or not isinstance(level, str):
+        raise _refuse(400, "invalid_param", "post_info.privacy_level is required")
+    if level not in PRIVACY_LEVELS:
+        raise _refuse(
+            403,
+            "privacy_level_option_mismatch",
+            "privacy_level is not one of the creator's privacy_level_options",
+        )
+    if level != PRIVATE and not audited:
+        raise _refuse(
+            403,
+            "unaudited_client_can_only_post_to_private_accounts",
+            "Unaudited clients can only post with SELF_ONLY visibility until the app passes "
+            "TikTok's audit.",
+        )
+    return info, level
 
 
 @router.post("/post/publish/content/init/")
 async def publish_photos(request: Request) -> dict[str, Any]:
     body = await read_fields(request)
     await admit(request, "tiktok", "publish")
-    me = _caller(request)
-    info = _post_info(body)
+    me, audited = _caller_app_audited(request)
+    info, privacy = _privacy(body, audited)
     source = body.get("source_info")
     photos = source.get("photo_images") if isinstance(source, dict) else None
     if (
@@ -215,36 +276,43 @@ async def publish_photos(request: Request) -> dict[str, Any]:
         or not 1 <= len(photos) <= 35
         or not all(isinstance(u, str) and u.startswith("https://") for u in photos)
     ):
-        raise _refuse(400, "invalid_params", "PHOTO posts pull 1-35 https:// images")
+        raise _refuse(400, "invalid_param", "PHOTO posts pull 1-35 https:// images")
     text = str(info.get("description") or info.get("title") or "")
-    return _start_publish(request, me, text)
+    return _start_publish(request, me, text, privacy)
 
 
 @router.post("/post/publish/video/init/")
 async def publish_video(request: Request) -> dict[str, Any]:
     body = await read_fields(request)
     await admit(request, "tiktok", "publish")
-    me = _caller(request)
-    info = _post_info(body)
+    me, audited = _caller_app_audited(request)
+    info, privacy = _privacy(body, audited)
     source = body.get("source_info")
     url = source.get("video_url") if isinstance(source, dict) else None
     if not isinstance(url, str) or not url.startswith("https://"):
-        raise _refuse(400, "invalid_params", "source_info.video_url must be an https:// URL")
-    return _start_publish(request, me, str(info.get("title") or ""))
+        raise _refuse(400, "invalid_param", "source_info.video_url must be an https:// URL")
+    return _start_publish(request, me, str(info.get("title") or ""), privacy)
 
 
 @router.post("/post/publish/status/fetch/")
 async def publish_status(request: Request) -> dict[str, Any]:
+    """Processing on the first read, complete from the second; a public id only if public."""
     body = await read_fields(request)
     await admit(request, "tiktok", "publish")
     me = _caller(request)
     found = _publishes(request).get(str(body.get("publish_id", "")))
-    if found is None or found[0] != me.user_id:
+    if found is None:
         raise _refuse(400, "invalid_publish_id", "The publish_id does not exist")
-    return _ok(
-        {
-            "status": "PUBLISH_COMPLETE",
-            "publicaly_available_post_id": [int(found[1])],
-            "uploaded_bytes": 0,
-        }
-    )
+    if found.owner_id != me.user_id:
+        raise _refuse(
+            400,
+            "token_not_authorized_for_specified_publish_id",
+            "The access token is not authorized for this publish_id",
+        )
+    found.reads += 1
+    if found.reads == 1:
+        return _ok({"status": "PROCESSING_DOWNLOAD", "downloaded_bytes": 0})
+    data: dict[str, Any] = {"status": "PUBLISH_COMPLETE", "downloaded_bytes": 1024}
+    if found.privacy == "PUBLIC_TO_EVERYONE":
+        data["publicaly_available_post_id"] = [int(found.post_id)]
+    return _ok(data)

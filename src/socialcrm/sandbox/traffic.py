@@ -39,6 +39,10 @@ class Fault:
     retry_after: int | None = None
     count: int = 1
     latency_ms: int = 0
+    # False: the call fails before it is applied. True: it is applied (the post exists), then
+    # after ``latency_ms`` its answer is replaced by ``status``, or only delayed (status 200:
+    # past the client's timeout the answer is lost), as when a network loses an answer.
+    after: bool = False
 
     def matches(self, network: Network, family: Family) -> bool:
         return self.network == network and self.endpoint in (family, ANY_FAMILY)

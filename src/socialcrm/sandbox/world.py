@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -43,6 +43,10 @@ class Account:
     location: str | None
     website: str | None
     account_type: str | None = None
+    admins: tuple[str, ...] = ()  # handles of the accounts that administer it
+
+    def administered_by(self, handle: str) -> bool:
+        return handle.lower() in (a.lower() for a in self.admins)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ def account_from_spec(person: PersonSpec, spec: AccountSpec) -> Account:
         location=person.location,
         website=person.website,
         account_type=spec.kind(),
+        admins=tuple(spec.admins),
     )
 
 
@@ -213,15 +218,6 @@ class World:
         with self._lock:
             return [a for (n, _), a in self._ix.accounts.items() if n == network and not a.removed]
 
-    def accounts_by_email(self, network: Network, email: str) -> list[Account]:
-        """Accounts whose owner shows ``email`` to the network's admins."""
-        wanted = email.strip().lower()
-        return [
-            a
-            for a in self.accounts(network)
-            if a.email_visible and wanted in (e.lower() for e in a.emails)
-        ]
-
     def search_accounts(self, network: Network, query: str) -> list[Account]:
         """Accounts whose name, display name or handle contains ``query`` (case-insensitive)."""
         needle = query.strip().lower()
@@ -247,11 +243,19 @@ class World:
             found = (self._readable(self._ix.posts[(network, i)]) for i in reversed(ids))
             return [p for p in found if p is not None]
 
-    def notices_for(self, network: Network, user_id: str) -> list[Notice]:
-        """Readable posts that mention or reply to the account, newest first."""
+    def notices_for(
+        self, network: Network, user_id: str, *, addressed: bool = False
+    ) -> list[Notice]:
+        """Readable posts that mention or reply to the account, newest first; with
+        ``addressed`` also non-public ones (a Mastodon direct post notifies whom it names)."""
         with self._lock:
             notices = reversed(self._ix.inbox.get((network, user_id), []))
-            return [n for n in notices if self._readable(n.post) is not None]
+            return [
+                n
+                for n in notices
+                if self._readable(n.post) is not None
+                or (addressed and self._readable(replace(n.post, visibility="public")))
+            ]
 
     def mentioned_accounts(self, post: Post) -> list[Account]:
         with self._lock:

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
 from socialcrm.sandbox.paging import IdWindow, as_int, take_page
 from socialcrm.sandbox.signals import x_problem
-from socialcrm.sandbox.world import Account, Post
+from socialcrm.sandbox.times import iso_z
+from socialcrm.sandbox.world import Account, Post, World
 from socialcrm.sandbox.x_shapes import (
     INVALID_REQUEST_TYPE,
     decode_page_token,
@@ -64,12 +65,12 @@ def _check(pattern: re.Pattern[str], parameter: str, value: str) -> None:
         raise NetworkError(400, x_invalid_parameter(parameter, value, message))
 
 
-def _max_results(raw: str | None) -> int:
+def _max_results(raw: str | None, *, low: int = 5, default: int = 10) -> int:
     if raw is None:
-        return 10
+        return default
     value = as_int(raw)
-    if value is None or not 5 <= value <= 100:
-        message = f"The `max_results` query parameter value [{raw}] is not between 5 and 100"
+    if value is None or not low <= value <= 100:
+        message = f"The `max_results` query parameter value [{raw}] is not between {low} and 100"
         raise NetworkError(400, x_invalid_parameter("max_results", raw, message))
     return value
 
@@ -91,14 +92,15 @@ def _timeline(request: Request, posts: list[Post]) -> dict[str, Any]:
     limit = _max_results(request.query_params.get("max_results"))
     page = take_page(posts, lambda p: p.id, _id_window(request), limit)
     world = sandbox_state(request).world
-    items = [x_tweet(p, world) for p in page.items]
+    items = [x_tweet(p, world, spec=_spec(request)) for p in page.items]
     next_token = encode_page_token(page.items[-1].id) if page.has_more else None
     return x_timeline(items, next_token)
 
 
 def _user(request: Request, account: Account) -> dict[str, Any]:
     world = sandbox_state(request).world
-    return {"data": x_user(account, world.posts_count("x", account.user_id))}
+    count = world.posts_count("x", account.user_id)
+    return {"data": x_user(account, count, spec=_spec(request))}
 
 
 @router.get("/2/users/me")
@@ -160,7 +162,26 @@ async def tweet_by_id(tweet_id: str, request: Request) -> dict[str, Any]:
     post = world.post("x", tweet_id)
     if post is None:
         return x_not_found("tweet", "id", tweet_id)
-    return {"data": x_tweet(post, world)}
+    return {"data": x_tweet(post, world, spec=_spec(request))}
+
+
+def _spec(request: Request) -> bool:
+    return sandbox_state(request).x_vocabulary == "spec"
+
+
+# Self-serve API tiers (Free, Basic, Pro) may reply only where the post's author mentioned or
+# quoted the replying account (X's developer announcement, 2025; the wording is X's answer).
+REPLY_NOT_ENGAGED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
+)
+
+
+def _engaged(world: World, parent: Post, replier: Account) -> bool:
+    """The parent's author is the replier, or mentioned the replier in it."""
+    if parent.author_id == replier.user_id:
+        return True
+    return any(a.user_id == replier.user_id for a in world.mentioned_accounts(parent))
 
 
 @router.post("/2/tweets", status_code=201)
@@ -171,12 +192,33 @@ async def create_tweet(body: TweetIn, request: Request) -> JSONResponse:
         raise NetworkError(400, _invalid_body("text", "Tweet text must not be empty."))
     world = sandbox_state(request).world
     parent_id = body.reply.in_reply_to_tweet_id if body.reply else None
-    if parent_id is not None and world.post("x", parent_id) is None:
+    parent = world.post("x", parent_id) if parent_id is not None else None
+    if parent_id is not None and parent is None:
         detail = "You attempted to reply to a Tweet that is deleted or not visible to you."
         raise NetworkError(403, x_problem(403, detail))
+    if parent is not None and not _engaged(world, parent, author):
+        raise NetworkError(403, x_problem(403, REPLY_NOT_ENGAGED))
+    if _repeats_a_recent_tweet(request, author, body.text):
+        detail = "You are not allowed to create a Tweet with duplicate content."
+        raise NetworkError(403, x_problem(403, detail))
     post = world.add_post("x", author.user_id, body.text, in_reply_to_id=parent_id)
-    data = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
+    history = "edit_history_post_ids" if _spec(request) else "edit_history_tweet_ids"
+    data = {"id": post.id, "text": post.text, history: [post.id]}
     return JSONResponse({"data": data}, status_code=201)
+
+
+DUPLICATE_WINDOW_S = 24 * 3600
+
+
+def _repeats_a_recent_tweet(request: Request, author: Account, text: str) -> bool:
+    """X refuses a Tweet identical to one of the author's recent Tweets (403 duplicate
+    content): what a blind re-send of a post whose answer was lost runs into."""
+    state = sandbox_state(request)
+    since = state.clock() - DUPLICATE_WINDOW_S
+    return any(
+        p.text == text and p.created_at.timestamp() >= since
+        for p in state.world.posts_by("x", author.user_id)
+    )
 
 
 @router.post("/2/dm_conversations/with/{participant_id}/messages", status_code=201)
@@ -195,6 +237,31 @@ async def send_dm(participant_id: str, body: DirectMessageIn, request: Request) 
     dm = world.add_dm("x", sender.user_id, recipient.user_id, body.text, conversation_id)
     data = {"dm_conversation_id": conversation_id, "dm_event_id": dm.id}
     return JSONResponse({"data": data}, status_code=201)
+
+
+@router.get("/2/dm_conversations/with/{participant_id}/dm_events")
+async def dm_events(participant_id: str, request: Request) -> dict[str, Any]:
+    """The caller's 1:1 conversation with the participant, newest first."""
+    await admit(request, "x", "dm")
+    caller = _caller(request)
+    _check(_ID, "participant_id", participant_id)
+    limit = _max_results(request.query_params.get("max_results"), low=1, default=100)
+    pair = {caller.user_id, participant_id}
+    world = sandbox_state(request).world
+    events = [
+        {
+            "id": dm.id,
+            "event_type": "MessageCreate",
+            "text": dm.text,
+            "sender_id": dm.sender_id,
+            "created_at": iso_z(dm.created_at),
+            "dm_conversation_id": dm.conversation_id,
+        }
+        for dm in reversed(world.dms("x"))
+        if {dm.sender_id, dm.recipient_id} == pair
+    ][:limit]
+    meta = {"result_count": len(events)}
+    return {"data": events, "meta": meta} if events else {"meta": meta}
 
 
 def _invalid_body(field: str, message: str) -> dict[str, Any]:

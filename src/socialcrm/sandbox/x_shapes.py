@@ -14,7 +14,9 @@ DEFAULT_AVATAR = "https://abs.twimg.com/sticky/default_profile_images/default_pr
 INVALID_REQUEST_TYPE = "https://api.twitter.com/2/problems/invalid-request"
 
 
-def x_user(account: Account, tweet_count: int) -> dict[str, Any]:
+def x_user(account: Account, tweet_count: int, *, spec: bool = False) -> dict[str, Any]:
+    """``spec``: in the vocabulary of X's OpenAPI specification 2.167 (``post_count``) rather
+    than the API reference's (``tweet_count``); see docs/providers.md."""
     links = list(account.links) or ([account.website] if account.website else [])
     return {
         "id": account.user_id,
@@ -29,7 +31,7 @@ def x_user(account: Account, tweet_count: int) -> dict[str, Any]:
         "public_metrics": {
             "followers_count": account.followers,
             "following_count": account.following,
-            "tweet_count": tweet_count,
+            ("post_count" if spec else "tweet_count"): tweet_count,
             "listed_count": 0,
         },
         "entities": {"url": {"urls": [_url_entity(link) for link in links]}},
@@ -41,7 +43,7 @@ def _url_entity(link: str) -> dict[str, Any]:
     return {"start": 0, "end": 23, "url": link, "expanded_url": link, "display_url": display}
 
 
-def x_tweet(post: Post, world: World) -> dict[str, Any]:
+def x_tweet(post: Post, world: World, *, spec: bool = False) -> dict[str, Any]:
     parent = world.parent_of(post)
     tweet: dict[str, Any] = {
         "id": post.id,
@@ -49,17 +51,20 @@ def x_tweet(post: Post, world: World) -> dict[str, Any]:
         "created_at": iso_z(post.created_at),
         "author_id": post.author_id,
         "conversation_id": world.thread_root(post).id,
-        "edit_history_tweet_ids": [post.id],
+        ("edit_history_post_ids" if spec else "edit_history_tweet_ids"): [post.id],
         "public_metrics": {
-            "retweet_count": post.metrics.reposts,
+            ("repost_count" if spec else "retweet_count"): post.metrics.reposts,
             "reply_count": world.reply_count(post),
             "like_count": post.metrics.likes,
             "quote_count": post.metrics.quotes,
             "impression_count": post.metrics.impressions,
+            **({"bookmark_count": 0} if spec else {}),
         },
     }
     if parent is not None:
         tweet["in_reply_to_user_id"] = parent.author_id
+        references = "referenced_posts" if spec else "referenced_tweets"
+        tweet[references] = [{"type": "replied_to", "id": parent.id}]
     return tweet
 
 

@@ -32,7 +32,11 @@ def video_id(post: Post) -> str:
     return f"v{int(post.id):010d}"
 
 
-def comment_id(post: Post) -> str:
+def comment_id(post: Post, world: World | None = None) -> str:
+    """``Ugz<n>`` for a top-level comment; a reply's id is ``<top-level id>.<n>``, as YouTube's."""
+    parent = world.parent_of(post) if world is not None else None
+    if parent is not None and parent.in_reply_to_id is not None:
+        return f"{comment_id(parent)}.{post.id}"
     return f"{COMMENT_PREFIX}{post.id}"
 
 
@@ -40,10 +44,17 @@ def _post_for(world: World, public_id: str) -> Post | None:
     if public_id.startswith("v") and public_id[1:].isdigit():
         post = world.post("youtube", str(int(public_id[1:])))
         return post if post is not None and post.in_reply_to_id is None else None
-    if public_id.startswith(COMMENT_PREFIX) and public_id[3:].isdigit():
-        post = world.post("youtube", public_id[3:])
+    top, _, reply = public_id.removeprefix(COMMENT_PREFIX).partition(".")
+    number = reply or top
+    if public_id.startswith(COMMENT_PREFIX) and number.isdigit() and (not reply or top.isdigit()):
+        post = world.post("youtube", number)
         return post if post is not None and post.in_reply_to_id is not None else None
     return None
+
+
+def _is_reply(world: World, comment: Post) -> bool:
+    parent = world.parent_of(comment)
+    return parent is not None and parent.in_reply_to_id is not None
 
 
 def _refuse(status: int, reason: str, message: str) -> NetworkError:
@@ -136,7 +147,7 @@ def comment_json(post: Post, world: World) -> dict[str, Any]:
     return {
         "kind": "youtube#comment",
         "etag": f"etag-{post.id}",
-        "id": comment_id(post),
+        "id": comment_id(post, world),
         "snippet": snippet,
     }
 
@@ -146,7 +157,7 @@ def thread_json(post: Post, world: World) -> dict[str, Any]:
     return {
         "kind": "youtube#commentThread",
         "etag": f"etag-thread-{post.id}",
-        "id": comment_id(post),
+        "id": comment_id(post, world),
         "snippet": {
             "channelId": root.author_id,
             "videoId": video_id(root),
@@ -259,6 +270,25 @@ async def comment_threads(request: Request) -> dict[str, Any]:
     return _list("commentThread", [thread_json(p, world) for p in threads[:per_page]], per_page)
 
 
+@router.get("/comments")
+async def list_comments(request: Request) -> dict[str, Any]:
+    """comments.list by ``parentId``: the replies in a top-level comment's thread."""
+    await admit(request, "youtube", "posts", LIST_COST)
+    _caller(request)
+    query = request.query_params
+    world = sandbox_state(request).world
+    parent = _post_for(world, query.get("parentId", ""))
+    if parent is None or parent.in_reply_to_id is None or _is_reply(world, parent):
+        raise _refuse(
+            404,
+            "commentNotFound",
+            "The comment identified by the parentId parameter could not be found.",
+        )
+    per_page = clamp(as_int(query.get("maxResults")), 20, 100)
+    replies = world.replies_to("youtube", parent.id)
+    return _list("comment", [comment_json(p, world) for p in replies[:per_page]], per_page)
+
+
 class _TopLevel(BaseModel):
     model_config = ConfigDict(extra="ignore")
     snippet: dict[str, Any]
@@ -322,6 +352,12 @@ async def insert_comment(body: CommentIn, request: Request) -> dict[str, Any]:
             404,
             "commentNotFound",
             "The comment identified by the parentId parameter could not be found.",
+        )
+    if _is_reply(world, parent):  # CommentSnippet.parentId: "the top-level comment"
+        raise _refuse(
+            400,
+            "invalidCommentMetadata",
+            "The parentId parameter must identify a top-level comment, not a reply.",
         )
     post = world.add_post(
         "youtube", me.user_id, _comment_text(body.snippet.text_original), in_reply_to_id=parent.id

@@ -98,4 +98,9 @@ def sync(
             result = sync_account(db, account, progress=step)
         except AppError as exc:
             fail(exc.message, code=1)
-    out.print(f"{result.stored} stored, {result.skipped} skipped, last UID {result.last_uid}")
+    out.print(
+        f"{result.stored} stored, {result.failed} failed, {result.skipped} skipped,"
+        f" last UID {result.last_uid}"
+    )
+    if result.failed:
+        out.print("failed messages: GET /api/emails?failed=true, or the Emails page")

@@ -21,7 +21,14 @@ from nameparser import HumanName
 
 from socialcrm.providers.handles import InvalidHandle, canonical_url, parse_handle
 
+# Every bound below keeps the work linear in the message: a mail is anyone's input, and one
+# 400 KB "Tel:" line used to cost minutes of CPU. A signature line is short (the corpus' longest
+# is 164 characters), so a longer one is cut: past that it is prose, a table dump or an attack.
 MAX_BLOCK_LINES = 16
+MAX_LINE_CHARS = 500
+MAX_BLOCK_CHARS = 2_000
+MAX_VALUES = 10  # phones, emails, websites or profiles one signature may offer
+_LABEL_WINDOW = 40  # a phone label ("Tel.:", "Handy") sits within this many characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,16 +432,31 @@ def signature_block(text: str, author_name: str = "") -> list[str]:
     start = _block_start(lines, author_name)
     if start is None:
         return []
-    block = [line for line in lines[start : start + MAX_BLOCK_LINES]]
+    block: list[str] = []
+    size = 0
+    for line in lines[start : start + MAX_BLOCK_LINES]:
+        size += len(line)
+        if size > MAX_BLOCK_CHARS:
+            break
+        block.append(line)
     while block and not block[-1].strip():
         block.pop()
     return block
 
 
+def _capped(line: str) -> str:
+    """The first ``MAX_LINE_CHARS`` of a line, cut at a space so no number is halved."""
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    cut = line[:MAX_LINE_CHARS]
+    space = cut.rfind(" ")
+    return cut[:space] if space > MAX_LINE_CHARS // 2 else cut
+
+
 def _clean_lines(text: str) -> list[str]:
     lines: list[str] = []
     for raw in text.split("\n"):
-        line = raw.rstrip().replace("\u00a0", " ").replace("\u200b", "")
+        line = _capped(raw).rstrip().replace("\u00a0", " ").replace("\u200b", "")
         if line.lstrip().startswith(">"):
             continue
         if _NOISE.match(line):
@@ -442,9 +464,12 @@ def _clean_lines(text: str) -> list[str]:
         lines.append(line)
     # A disclaimer paragraph ends the useful part of the message.
     cut = len(lines)
+    paragraph = 0  # where the paragraph of line i starts (kept as we go: no walking back)
     for i, line in enumerate(lines):
-        if i > 0 and _DISCLAIMER.search(line) and _paragraph_start(lines, i) > 0:
-            cut = _paragraph_start(lines, i)
+        if not line.strip():
+            paragraph = i + 1
+        elif paragraph > 0 and _DISCLAIMER.search(line):
+            cut = paragraph
             break
     lines = lines[:cut]
     while lines and (not lines[-1].strip() or set(lines[-1].strip()) <= set("-_=*~")):
@@ -502,12 +527,12 @@ def _has_contact_detail(line: str) -> bool:
     if _EMAIL.search(line) or _URL.search(line):
         return True
     domain = _BARE_DOMAIN.search(line)
-    if domain and _standalone(line, domain.group(0)):
+    if domain and _standalone(_standalone_parts(line), domain.group(0)):
         return True
     phone = _PHONE_CANDIDATE.search(line)
     if phone is None:
         return False
-    return _label_before(line, phone.start()) is not None or _mostly_phone(line, phone.group(0))
+    return _label_before(line, phone.start()) is not None or _mostly_phone(line)
 
 
 def _short_line(line: str) -> bool:
@@ -564,19 +589,22 @@ def _contact_details(
     """Read phones, emails, URLs and handles from one line; True if it held any."""
     found = False
     remainder = line
-    for match in _SOCIAL_LABEL.finditer(line):
-        profile = _profile(match.group("value"), _LABEL_NETWORK[match.group("label").lower()])
-        if profile is not None:
-            _add_profile(fields, profile)
-            remainder = remainder.replace(match.group(0), " ")
-            found = True
-    for pattern in (_FEDI_HANDLE, _BSKY_HANDLE):
+    for pattern in (_SOCIAL_LABEL, _FEDI_HANDLE, _BSKY_HANDLE):
+        kept: list[str] = []
+        last = 0
         for match in pattern.finditer(remainder):
-            profile = _profile(match.group(0), None)
+            if pattern is _SOCIAL_LABEL:
+                network = _LABEL_NETWORK[match.group("label").lower()]
+                profile = _profile(match.group("value"), network)
+            else:
+                profile = _profile(match.group(0), None)
             if profile is not None:
                 _add_profile(fields, profile)
-                remainder = remainder.replace(match.group(0), " ")
+                kept += (remainder[last : match.start()], " ")
+                last = match.end()
                 found = True
+        if last:
+            remainder = "".join(kept) + remainder[last:]
     for match in _URL.finditer(remainder):
         found |= _add_url(fields, match.group(0))
     without_urls = _URL.sub(" ", remainder)
@@ -584,17 +612,21 @@ def _contact_details(
         email = _valid_email(match.group(0).rstrip("."))
         if email:
             found = True
-            if email not in fields.emails:
+            if email not in fields.emails and len(fields.emails) < MAX_VALUES:
                 fields.emails.append(email)
     without_emails = _EMAIL.sub(" ", without_urls)
     labelled_web = _WEB_LABEL.match(line) is not None
+    parts: set[str] | None = None
     for match in _BARE_DOMAIN.finditer(without_emails):
         value = match.group(0)
-        if labelled_web or "/" in value or _standalone(without_emails, value):
-            found |= _add_url(fields, value)
+        if not (labelled_web or "/" in value):
+            parts = _standalone_parts(without_emails) if parts is None else parts
+            if not _standalone(parts, value):
+                continue
+        found |= _add_url(fields, value)
     for phone in _phones(without_emails, regions, default_type):
         found = True
-        if all(p.number != phone.number for p in fields.phones):
+        if all(p.number != phone.number for p in fields.phones) and len(fields.phones) < MAX_VALUES:
             fields.phones.append(phone)
     return found or labelled_web
 
@@ -602,12 +634,15 @@ def _contact_details(
 _LEADING_LABEL = re.compile(r"^[^\w]*(?:[\w.\- ]{1,20}:\s*)?")
 
 
-def _standalone(line: str, value: str) -> bool:
-    """A bare domain counts when the line, or one of its | parts, is nothing else (besides an
-    icon or a short ``Label:``)."""
+def _standalone_parts(line: str) -> set[str]:
+    """The | parts of a line without their icon or short ``Label:`` (split once per line)."""
+    return {_LEADING_LABEL.sub("", p).strip() for p in _SEPARATORS.split(line)}
+
+
+def _standalone(parts: set[str], value: str) -> bool:
+    """A bare domain counts when the line, or one of its | parts, is nothing else."""
     if value[0].isdigit() or "." not in value:
         return False
-    parts = [_LEADING_LABEL.sub("", p).strip() for p in _SEPARATORS.split(line)]
     return value.strip() in parts
 
 
@@ -633,7 +668,7 @@ def _add_url(fields: SignatureFields, text: str) -> bool:
     host = urlsplit(website).hostname or ""
     if any(host == h or host.endswith("." + h) for h in _SOCIAL_HOSTS):
         return True  # a post or share link: contact-ish, but not a website or profile
-    if website not in fields.websites:
+    if website not in fields.websites and len(fields.websites) < MAX_VALUES:
         fields.websites.append(website)
     return True
 
@@ -684,19 +719,20 @@ def _profile(text: str, network: str | None) -> Profile | None:
 
 
 def _add_profile(fields: SignatureFields, profile: Profile) -> None:
-    if all(p.url != profile.url for p in fields.profiles):
+    if all(p.url != profile.url for p in fields.profiles) and len(fields.profiles) < MAX_VALUES:
         fields.profiles.append(profile)
 
 
 def _phones(line: str, regions: tuple[str, ...], default_type: str) -> list[Phone]:
     phones: list[Phone] = []
+    mostly_phone = _mostly_phone(line)
     for match in _PHONE_CANDIDATE.finditer(line):
         candidate = match.group(0).strip()
         digits = sum(ch.isdigit() for ch in candidate)
         if digits < 7 or digits > 17:
             continue
         label = _label_before(line, match.start()) or _label_after(line, match.end())
-        if label is None and not _mostly_phone(line, candidate):
+        if label is None and not mostly_phone:
             continue
         number = _parse_phone(candidate, regions)
         if number is None:
@@ -714,16 +750,21 @@ def _phones(line: str, regions: tuple[str, ...], default_type: str) -> list[Phon
     return phones
 
 
-def _mostly_phone(line: str, candidate: str) -> bool:
-    """Unlabelled numbers count only when they are (nearly) the whole line or | part."""
-    rest = line.replace(candidate, " ")
-    return sum(ch.isalpha() for ch in rest) <= 3
+def _mostly_phone(line: str) -> bool:
+    """Unlabelled numbers count only when they are (nearly) the whole line or | part: at most
+    three letters besides them (a number candidate has no letters of its own)."""
+    return sum(ch.isalpha() for ch in line) <= 3
+
+
+_LABEL_BOUNDARY = re.compile(r"\s*(?:\||•|·|,|;|\t|\s{3,})\s*|\d")
 
 
 def _label_before(line: str, position: int) -> str | None:
-    """The type of the label right in front of ``position`` (``Tel.:``, ``M``, ``Handy``)."""
-    before = line[:position]
-    tail = re.split(r"\s*(?:\||•|·|,|;|\t|\s{3,})\s*|\d", before)[-1].strip()
+    """The type of the label right in front of ``position`` (``Tel.:``, ``M``, ``Handy``).
+    Only the last ``_LABEL_WINDOW`` characters are read: a label is short, and re-reading the
+    whole prefix for every number on a line made a long line quadratic."""
+    before = line[max(0, position - _LABEL_WINDOW) : position]
+    tail = _LABEL_BOUNDARY.split(before)[-1].strip()
     tail = tail.rstrip(":.-\u2013) ").strip()
     if not tail or len(tail) > 24:
         return None
@@ -737,7 +778,7 @@ def _label_before(line: str, position: int) -> str | None:
 
 def _label_after(line: str, position: int) -> str | None:
     """US-style trailing labels: ``(646) 555-0177 office | (917) 555-0162 mobile``."""
-    after = re.split(r"\s*(?:\||•|·|,|;|\t|\s{3,})\s*|\d", line[position:], maxsplit=1)[0]
+    after = _LABEL_BOUNDARY.split(line[position : position + _LABEL_WINDOW], maxsplit=1)[0]
     word = after.strip(" ()[]:.-").lower()
     if not word or " " in word or len(word) > 12:
         return None

@@ -1,13 +1,16 @@
 """Raw RFC 822 / MIME bytes to one readable message. Pure: no I/O.
 
-Broken input never crashes the intake: bytes that are not a message at all raise
-``MalformedEmail`` (a clear error); everything else yields a ``ParsedEmail`` whose ``warnings``
-say what was skipped (unknown charsets, truncated bodies, defects). Attachments are listed by
-size but never decoded, so a huge attachment costs no more than reading it once.
+Broken input never crashes the intake: bytes that are not a message at all, or whose headers
+carry a NUL character, raise ``MalformedEmail`` (a clear error, and the only exception this
+module raises); everything else yields a ``ParsedEmail`` whose ``warnings`` say what was
+skipped (unknown charsets, unreadable dates, truncated bodies, defects) and whose every text
+can be stored (no NUL, valid UTF-8). Attachments are listed by size but never decoded, so a
+huge attachment costs no more than reading it once.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import mailbox
 import re
@@ -64,6 +67,15 @@ def parse_email(raw: bytes) -> ParsedEmail:
     """Parse one message; raises ``MalformedEmail`` only when there is no message at all."""
     if not raw.strip():
         raise MalformedEmail("the message is empty")
+    try:
+        return _parse(raw)
+    except MalformedEmail:
+        raise
+    except Exception as exc:  # the stdlib is lenient but not total: one clear error, never a 500
+        raise MalformedEmail(f"the message cannot be read: {type(exc).__name__}") from exc
+
+
+def _parse(raw: bytes) -> ParsedEmail:
     head = raw[:65536].lower()
     if not any(
         head.startswith(key.encode() + b":") or b"\n" + key.encode() + b":" in head
@@ -98,6 +110,18 @@ def parse_email(raw: bytes) -> ParsedEmail:
     return parsed
 
 
+def storable(text: str) -> str:
+    """``text`` as a database takes it: NUL removed, lone surrogates (undecodable bytes that
+    the stdlib parser carries along) replaced."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def _header(msg: Message, name: str, warnings: list[str]) -> str:
     raw = msg.get(name)
     if raw is None:
@@ -106,9 +130,11 @@ def _header(msg: Message, name: str, warnings: list[str]) -> str:
     if "=?" in value:
         try:
             value = str(make_header(decode_header(value)))
-        except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        except (HeaderParseError, LookupError, UnicodeError, ValueError):
             warnings.append(f"the {name} header has undecodable encoded words")
-    return re.sub(r"\s+", " ", value)[:MAX_HEADER_CHARS]
+    if "\x00" in value:  # no mail program writes one: a forged header, refused as a whole
+        raise MalformedEmail(f"the {name.title()} header contains a NUL character")
+    return storable(re.sub(r"\s+", " ", value)[:MAX_HEADER_CHARS])
 
 
 def _parse_address_list(value: str) -> list[Address]:
@@ -135,24 +161,30 @@ def _date(msg: Message, warnings: list[str]) -> datetime | None:
         return None
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):  # "1 Jan 99999999999999999999"
         warnings.append("the Date header cannot be read")
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _read_body(msg: Message, parsed: ParsedEmail) -> None:
     plain: str | None = None
     html: str | None = None
     for part in _walk(msg):
+        if "\x00" in str(part.get_param("charset") or ""):
+            raise MalformedEmail("the charset name of a part contains a NUL character")
         content_type = part.get_content_type()
         disposition = (part.get_content_disposition() or "").lower()
         filename = _filename(part)
         if disposition == "attachment" or not content_type.startswith("text/"):
             parsed.attachments.append(
-                Attachment(filename=filename or "", content_type=content_type, size=_size(part))
+                Attachment(
+                    filename=storable(filename),
+                    content_type=storable(content_type[:200]),
+                    size=_size(part),
+                )
             )
             continue
         if content_type == "text/plain" and plain is None:
@@ -189,7 +221,10 @@ def _filename(part: Message) -> str:
 
 
 def _size(part: Message) -> int:
-    payload = part.get_payload()
+    try:
+        payload = part.get_payload()
+    except (LookupError, ValueError, TypeError):
+        return 0
     return len(payload) if isinstance(payload, str | bytes) else 0
 
 
@@ -201,19 +236,30 @@ def _decode_text(part: Message, warnings: list[str]) -> str:
     if not isinstance(data, bytes):
         payload = part.get_payload()
         data = payload.encode("utf-8", "replace") if isinstance(payload, str) else b""
-    charset = (part.get_content_charset() or "utf-8").lower()
-    try:
-        text = data.decode(charset)
-    except LookupError:
+    charset = storable(str(part.get_content_charset("utf-8") or "utf-8")).lower()
+    if not _is_text_charset(charset):
         warnings.append(f"unknown charset {charset[:40]!r}: decoded as UTF-8 with replacements")
         text = _fallback_decode(data)
-    except UnicodeDecodeError:
-        warnings.append(f"the body is not valid {charset[:40]}: decoded with replacements")
-        text = _fallback_decode(data)
+    else:
+        try:
+            text = data.decode(charset)
+        except (UnicodeError, ValueError):
+            warnings.append(f"the body is not valid {charset[:40]}: decoded with replacements")
+            text = _fallback_decode(data)
     if len(text) > MAX_TEXT_CHARS:
         warnings.append(f"the body was truncated to {MAX_TEXT_CHARS} characters")
         text = text[:MAX_TEXT_CHARS]
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:
+        warnings.append("the body contains NUL characters: they were removed")
+    return storable(text).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _is_text_charset(name: str) -> bool:
+    """A charset Python can decode bytes to text with (not ``rot13``, ``zlib`` or ``hex``)."""
+    try:
+        return bool(codecs.lookup(name)._is_text_encoding)
+    except (LookupError, ValueError, TypeError):
+        return False
 
 
 def _fallback_decode(data: bytes) -> str:
@@ -319,6 +365,21 @@ def html_to_text(html: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
+_PEEK = re.compile(rb"^(from|subject)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+
+
+def peek_headers(raw: bytes) -> tuple[str, str]:
+    """From and Subject of bytes that did not parse, as plain text for people to recognise
+    the message by (undecoded, NUL and control characters dropped); '' when absent."""
+    found: dict[str, str] = {}
+    head = raw[:65536].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    for match in _PEEK.finditer(head):
+        name = match.group(1).decode("ascii").lower()
+        text = match.group(2)[:MAX_HEADER_CHARS].decode("utf-8", "replace")
+        found.setdefault(name, "".join(ch for ch in text if ch.isprintable()).strip())
+    return found.get("from", ""), found.get("subject", "")
+
+
 # --- mailboxes --------------------------------------------------------------------------------
 
 
@@ -352,4 +413,6 @@ __all__ = [
     "html_to_text",
     "iter_mbox",
     "parse_email",
+    "peek_headers",
+    "storable",
 ]

@@ -14,7 +14,10 @@ from socialcrm.core.db import Base, TenantScoped, Timestamps, utcnow
 
 
 class ReceivedEmail(TenantScoped, Base):
-    """One message as received; ``participants`` holds each thread author's signature data."""
+    """One message as received; ``participants`` holds each thread author's signature data.
+
+    A mailbox message that cannot be read is kept as a failed one (``error`` says why, its
+    ``message_id`` is a digest of its bytes) so the sync moves past it and people see it."""
 
     __tablename__ = "received_emails"
 
@@ -38,6 +41,8 @@ class ReceivedEmail(TenantScoped, Base):
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     participants: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str] = mapped_column(String(500), default="")
+    imap_uid: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
     __table_args__ = (
         UniqueConstraint("tenant_id", "message_id", name="uq_received_emails_tenant_message"),
@@ -89,7 +94,10 @@ class ImapSecurity(StrEnum):
 
 
 class ImapAccount(TenantScoped, Timestamps, Base):
-    """A user's mailbox, synced incrementally by UID; the password is encrypted at rest."""
+    """A user's mailbox, synced incrementally by UID; the password is encrypted at rest.
+
+    One sync at a time holds the lease (``sync_owner`` until ``sync_lease_until``, renewed with
+    every message); a worker killed mid-sync leaves it to expire, and the sync is resumed."""
 
     __tablename__ = "imap_accounts"
 
@@ -108,3 +116,10 @@ class ImapAccount(TenantScoped, Timestamps, Base):
     last_sync_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(default=True)
+    sync_owner: Mapped[str | None] = mapped_column(String(80), default=None)
+    sync_lease_until: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def syncing(self) -> bool:
+        """A sync holds the lease (it may be one whose worker died, until the lease ends)."""
+        return self.sync_owner is not None

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.exceptions import HTTPException
 
-from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.signatures import schemas, service, tasks
@@ -74,9 +73,10 @@ def list_emails(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     ticket_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    failed: Annotated[bool | None, Query(description="only failed (or only read) ones")] = None,
 ) -> Any:
     items, next_cursor = service.list_emails(
-        ctx.session, limit=limit, cursor=cursor, ticket_id=ticket_id
+        ctx.session, limit=limit, cursor=cursor, ticket_id=ticket_id, failed=failed
     )
     return {"items": items, "next_cursor": next_cursor}
 
@@ -136,17 +136,12 @@ def get_email_settings(ctx: ApiCtx) -> Any:
 @router.put("/email-settings", response_model=schemas.EmailSettingsOut)
 def put_email_settings(ctx: ApiCtx, body: schemas.EmailSettingsIn) -> Any:
     ctx.require(Role.ADMIN)
-    settings = service.update_settings(
-        ctx.session, ctx.principal.tenant_id, body.model_dump(exclude_unset=True)
-    )
-    audit.record(
+    return service.change_settings(
         ctx.session,
+        ctx.principal.tenant_id,
+        body.model_dump(exclude_unset=True),
         actor=ctx.principal.actor,
-        action="email_settings.update",
-        target_type="tenant",
-        target_id=ctx.principal.tenant_id,
     )
-    return settings
 
 
 @router.post("/imap-accounts", status_code=201, response_model=schemas.ImapAccountOut)

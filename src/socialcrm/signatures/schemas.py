@@ -36,6 +36,8 @@ class EmailOut(Out):
     warnings: list[str]
     attachments: list[dict[str, Any]]
     participants: list[dict[str, Any]]
+    error: str  # why a mailbox message could not be read ('' for a read one)
+    imap_uid: int | None
 
 
 class EmailPage(BaseModel):
@@ -68,12 +70,14 @@ class EmailSettingsIn(Strict):
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None
     ) = None
     auto_create_contacts: bool | None = None
+    mining_enabled: bool | None = None
 
 
 class EmailSettingsOut(BaseModel):
     default_region: str
     default_phone_type: str
     auto_create_contacts: bool
+    mining_enabled: bool  # off: mail is stored, nothing is suggested from it
 
 
 class ImapAccountIn(Strict):
@@ -104,3 +108,4 @@ class ImapAccountOut(Out):
     last_sync_at: datetime | None
     last_error: str
     active: bool
+    syncing: bool

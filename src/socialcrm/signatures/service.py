@@ -6,6 +6,7 @@ read and written through ``crm.service`` only.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,12 +19,13 @@ from sqlalchemy.orm import Session
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import Conflict, NotFound, ValidationFailed
+from socialcrm.crm import phones as crm_phones
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Ticket
 from socialcrm.signatures.addresses import is_free_mail, is_role_address
 from socialcrm.signatures.analysis import Participant, analyse
-from socialcrm.signatures.extract import format_name, website_key
-from socialcrm.signatures.mime import MalformedEmail, ParsedEmail, parse_email
+from socialcrm.signatures.extract import SignatureFields, format_name, website_key
+from socialcrm.signatures.mime import MalformedEmail, ParsedEmail, parse_email, peek_headers
 from socialcrm.signatures.models import (
     EnrichmentSuggestion,
     ImapAccount,
@@ -50,6 +52,9 @@ class EmailSettings:
     default_region: str = "US"
     default_phone_type: str = "business"
     auto_create_contacts: bool = False
+    # Creatio's "Enable Email Mining": off, mail is still taken in and stored, but no
+    # signature is read and nothing is suggested (nor Contacts created) from it.
+    mining_enabled: bool = True
 
 
 def get_settings(session: Session, tenant_id: int) -> EmailSettings:
@@ -59,7 +64,16 @@ def get_settings(session: Session, tenant_id: int) -> EmailSettings:
         default_region=str(stored.get("default_region", "US")),
         default_phone_type=str(stored.get("default_phone_type", "business")),
         auto_create_contacts=bool(stored.get("auto_create_contacts", False)),
+        mining_enabled=bool(stored.get("mining_enabled", True)),
     )
+
+
+def _require_mining(session: Session, tenant_id: int) -> None:
+    if not get_settings(session, tenant_id).mining_enabled:
+        raise Conflict(
+            "email enrichment is turned off for this tenant",
+            details={"hint": "an admin turns it on: PUT /api/email-settings {mining_enabled}"},
+        )
 
 
 def update_settings(session: Session, tenant_id: int, changes: dict[str, Any]) -> EmailSettings:
@@ -74,6 +88,22 @@ def update_settings(session: Session, tenant_id: int, changes: dict[str, Any]) -
     tenant.policy = {**(tenant.policy or {}), POLICY_KEY: current}
     session.flush()
     return get_settings(session, tenant_id)
+
+
+def change_settings(
+    session: Session, tenant_id: int, changes: dict[str, Any], *, actor: str
+) -> EmailSettings:
+    """An admin's change of the email settings (API or UI), audit-logged with what changed."""
+    settings = update_settings(session, tenant_id, changes)
+    audit.record(
+        session,
+        actor=actor,
+        action="email_settings.update",
+        target_type="tenant",
+        target_id=tenant_id,
+        details={k: v for k, v in changes.items() if v is not None},
+    )
+    return settings
 
 
 # --- intake -----------------------------------------------------------------------------------
@@ -94,11 +124,13 @@ def ingest(
     imap_account_id: int | None = None,
     create_ticket: bool = False,
     mailbox_owner: str = "",
+    imap_uid: int | None = None,
 ) -> IngestResult:
     """Store one raw message and propose what its participants' signatures add.
 
     Idempotent on Message-ID: the same message twice is one email. Bytes that are not a
-    message raise ``ValidationFailed``; damaged ones are stored with warnings.
+    message raise ``ValidationFailed`` (before anything is written); damaged ones are stored
+    with warnings.
     """
     try:
         parsed = parse_email(raw)
@@ -110,9 +142,12 @@ def ingest(
     if existing is not None:
         return IngestResult(email=existing, created=False)
     settings = get_settings(session, tenant_id)
-    participants = analyse(
-        parsed, region=settings.default_region, default_phone_type=settings.default_phone_type
-    )
+    if settings.mining_enabled:
+        participants = analyse(
+            parsed, region=settings.default_region, default_phone_type=settings.default_phone_type
+        )
+    else:  # the sender is still recognised (the email list, the ticket's contact); no more
+        participants = _sender_only(parsed)
     staff = _staff_addresses(session) | ({mailbox_owner.lower()} if mailbox_owner else set())
     email = ReceivedEmail(
         message_id=parsed.message_id,
@@ -122,6 +157,7 @@ def ingest(
         sent_at=parsed.sent_at,
         source=source,
         imap_account_id=imap_account_id,
+        imap_uid=imap_uid,
         size=len(raw),
         text=parsed.text[:MAX_STORED_TEXT],
         from_html=parsed.from_html,
@@ -138,15 +174,62 @@ def ingest(
         if participant.email in staff:
             continue
         contact = find_contact_by_email(session, participant.email)
-        if contact is None and _may_auto_create(settings, participant):
+        if settings.mining_enabled and contact is None and _may_auto_create(settings, participant):
             contact = _create_contact(session, participant.email, _best_name(participant))
         stored.append(_participant_record(participant, contact))
-        _propose(session, email, participant, contact)
+        if settings.mining_enabled:
+            _propose(session, email, participant, contact)
     email.participants = stored
     if create_ticket:
         email.ticket_id = _ticket_for(session, email, parsed, stored)
     session.flush()
     return IngestResult(email=email, created=True)
+
+
+def record_failed(
+    session: Session,
+    raw: bytes,
+    reason: str,
+    *,
+    source: str,
+    imap_account_id: int | None = None,
+    imap_uid: int | None = None,
+) -> ReceivedEmail:
+    """Keep a message that cannot be read as a failed one, with why (its ``message_id`` is a
+    digest of its bytes: the same bytes again are the same failed message)."""
+    message_id = f"<failed-{hashlib.sha256(raw).hexdigest()[:40]}@socialcrm.invalid>"
+    existing = session.scalars(
+        select(ReceivedEmail).where(ReceivedEmail.message_id == message_id)
+    ).first()
+    if existing is not None:
+        return existing
+    sender, subject = peek_headers(raw)
+    email = ReceivedEmail(
+        message_id=message_id,
+        subject=subject[:300],
+        sender_name=sender[:200],
+        source=source,
+        imap_account_id=imap_account_id,
+        imap_uid=imap_uid,
+        size=len(raw),
+        error=(reason or "the message cannot be read")[:500],
+    )
+    session.add(email)
+    session.flush()
+    return email
+
+
+def _sender_only(parsed: ParsedEmail) -> list[Participant]:
+    if parsed.sender is None:
+        return []
+    return [
+        Participant(
+            email=parsed.sender.email,
+            display_name=parsed.sender.name,
+            kind="top",
+            fields=SignatureFields(),
+        )
+    ]
 
 
 def _staff_addresses(session: Session) -> set[str]:
@@ -257,12 +340,12 @@ def _text_key(text: str) -> str:
 def _contact_keys(contact: Contact, region: str) -> dict[str, set[str]]:
     """What the Contact already has, in the keys ``candidates`` uses."""
     phones: set[str] = set()
-    for raw in contact.phones or []:
+    for raw in crm_phones.numbers(contact.phones or []):
         try:
-            number = phonenumbers.parse(str(raw), region)
+            number = phonenumbers.parse(raw, region)
             phones.add(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
         except phonenumbers.NumberParseException:
-            phones.add(str(raw))
+            phones.add(raw)
     handles = {f"{h.get('network')}:{str(h.get('handle', '')).lower()}" for h in contact.handles}
     return {
         "name": {_text_key(contact.name)},
@@ -359,8 +442,12 @@ def completeness(contact: Contact) -> dict[str, Any]:
 
 
 def pending_for_contact(session: Session, contact: Contact) -> list[EnrichmentSuggestion]:
-    """Pending values that are still new for the Contact (values typed since drop out)."""
-    region = get_settings(session, contact.tenant_id).default_region
+    """Pending values that are still new for the Contact (values typed since drop out); none
+    while email enrichment is off (they are kept, and offered again once it is back on)."""
+    settings = get_settings(session, contact.tenant_id)
+    if not settings.mining_enabled:
+        return []
+    region = settings.default_region
     keys = _contact_keys(contact, region)
     rows = session.scalars(
         select(EnrichmentSuggestion)
@@ -390,6 +477,7 @@ def contact_enrichment(session: Session, contact_id: int) -> dict[str, Any]:
     contact = crm.get(session, Contact, contact_id)
     return {
         "contact_id": contact.id,
+        "mining_enabled": get_settings(session, contact.tenant_id).mining_enabled,
         "completeness": completeness(contact),
         "pending": [suggestion_view(s, contact) for s in pending_for_contact(session, contact)],
         "enriched": [suggestion_view(s, contact) for s in enriched_for_contact(session, contact)],
@@ -418,7 +506,9 @@ def suggestion_view(row: EnrichmentSuggestion, contact: Contact | None) -> dict[
 
 def value_label(field: str, value: dict[str, Any]) -> str:
     if field == "phones":
-        return f"{value.get('display', value.get('number', ''))} ({value.get('type', '')})"
+        return crm_phones.label(
+            {"number": value.get("display") or value.get("number"), "type": value.get("type")}
+        )
     if field == "handles":
         return str(value.get("url", ""))
     for key in ("text", "email", "url"):
@@ -441,6 +531,7 @@ def apply(
     """Accept values onto the Contact and remember rejected ones; then link the Contact to the
     threads of the last seven days in which its (possibly new) addresses appear."""
     contact = crm.get(session, Contact, contact_id)
+    _require_mining(session, contact.tenant_id)
     overlap = set(accept) & set(reject)
     if overlap:
         raise ValidationFailed(
@@ -506,8 +597,12 @@ def _changes_for(contact: Contact, accepted: Iterable[EnrichmentSuggestion]) -> 
                 raise ValidationFailed("accept one website at a time")
             seen_single.add("website")
             changes["website"] = str(value["url"])[:500]
-        elif row.field == "phones":
-            phones.append(value.get("display") or value["number"])
+        elif row.field == "phones":  # with the type its label said (mobile, fax …)
+            phones.append(
+                crm_phones.typed(
+                    {"number": value.get("display") or value["number"], "type": value.get("type")}
+                )
+            )
             changes["phones"] = phones
         elif row.field == "emails":
             emails.append(value["email"])
@@ -550,6 +645,8 @@ def email_enrichment(session: Session, email_id: int) -> dict[str, Any]:
         if contact is not None:
             pending = pending_for_contact(session, contact)
             actions = ["enrich"] if pending else []
+        elif not settings.mining_enabled:
+            pending, actions = [], []
         else:
             pending = list(
                 session.scalars(
@@ -572,7 +669,12 @@ def email_enrichment(session: Session, email_id: int) -> dict[str, Any]:
                 "values": [suggestion_view(s, contact) for s in pending],
             }
         )
-    return {"email_id": email.id, "subject": email.subject, "participants": groups}
+    return {
+        "email_id": email.id,
+        "subject": email.subject,
+        "mining_enabled": settings.mining_enabled,
+        "participants": groups,
+    }
 
 
 def unknown_address_actions(settings: EmailSettings, address: str) -> list[str]:
@@ -606,6 +708,7 @@ def connect_participant(
         raise Conflict(
             f"{address} is already a contact", details={"contact_id": record["contact_id"]}
         )
+    _require_mining(session, email.tenant_id)
     settings = get_settings(session, email.tenant_id)
     allowed = unknown_address_actions(settings, address)
     if create == (contact_id is not None):
@@ -692,14 +795,22 @@ def get_email(session: Session, email_id: int) -> ReceivedEmail:
 
 
 def list_emails(
-    session: Session, *, limit: int, cursor: str | None, ticket_id: int | None = None
+    session: Session,
+    *,
+    limit: int,
+    cursor: str | None,
+    ticket_id: int | None = None,
+    failed: bool | None = None,
 ) -> tuple[list[ReceivedEmail], str | None]:
+    """Newest first; ``failed`` keeps only the messages that could (not) be read."""
     stmt = select(ReceivedEmail).order_by(ReceivedEmail.id.desc()).limit(limit + 1)
     after = crm.parse_cursor(cursor)
     if after is not None:
         stmt = stmt.where(ReceivedEmail.id < after)
     if ticket_id is not None:
         stmt = stmt.where(ReceivedEmail.ticket_id == ticket_id)
+    if failed is not None:
+        stmt = stmt.where(ReceivedEmail.error != "" if failed else ReceivedEmail.error == "")
     rows = list(session.scalars(stmt))
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
@@ -15,6 +16,8 @@ from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.signatures import service
 from socialcrm.signatures.models import EnrichmentSuggestion, SuggestionStatus
+from socialcrm.signatures.schemas import EmailSettingsIn
+from socialcrm.tenancy.models import Role
 from socialcrm.web import ui
 from socialcrm.web.deps import Ctx
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
@@ -26,9 +29,10 @@ TextList = Annotated[list[str], Form()]
 
 
 def pending_email_values(contact: Contact) -> int:
-    """For the Contact page's enrichment button: how many values wait (0 hides it)."""
+    """For the Contact page's enrichment button: how many values wait (0 hides it, as does
+    email enrichment turned off)."""
     session = object_session(contact)
-    if session is None:
+    if session is None or not service.get_settings(session, contact.tenant_id).mining_enabled:
         return 0
     count = session.scalar(
         select(func.count(EnrichmentSuggestion.id)).where(
@@ -46,7 +50,66 @@ ui.templates.env.globals["pending_email_values"] = pending_email_values
 def emails_page(request: Request, ctx: UiCtx) -> HTMLResponse:
     emails, _ = service.list_emails(ctx.session, limit=100, cursor=None)
     rows = [{"email": e, "pending": service.has_pending(ctx.session, e)} for e in emails]
-    return render(request, ctx, "signatures/emails.html", rows=rows)
+    return render(
+        request,
+        ctx,
+        "signatures/emails.html",
+        rows=rows,
+        settings=service.get_settings(ctx.session, ctx.principal.tenant_id),
+        is_admin=ctx.principal.role == Role.ADMIN,
+    )
+
+
+# Before /emails/{email_id}, which would otherwise take "settings" for an id.
+@router.get("/emails/settings", response_class=HTMLResponse)
+def email_settings_page(request: Request, ctx: UiCtx, saved: int = 0) -> HTMLResponse:
+    ctx.require(Role.ADMIN)
+    return _settings_page(request, ctx, saved=bool(saved), error="")
+
+
+def _settings_page(
+    request: Request, ctx: Ctx, *, saved: bool, error: str, status: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        ctx,
+        "signatures/settings.html",
+        status=status,
+        settings=service.get_settings(ctx.session, ctx.principal.tenant_id),
+        saved=saved,
+        error=error,
+    )
+
+
+@router.post("/emails/settings", response_model=None)
+def save_email_settings(
+    request: Request,
+    ctx: UiCtx,
+    csrf: CsrfField,
+    default_region: Annotated[str, Form(max_length=10)] = "",
+    default_phone_type: Annotated[str, Form(max_length=60)] = "",
+    mining_enabled: Annotated[bool, Form()] = False,
+    auto_create_contacts: Annotated[bool, Form()] = False,
+) -> HTMLResponse | RedirectResponse:
+    """Unticked boxes are absent from the form: they mean off."""
+    _check_csrf(request, csrf)
+    ctx.require(Role.ADMIN)
+    try:
+        changes = EmailSettingsIn(
+            default_region=default_region or None,
+            default_phone_type=default_phone_type or None,
+            mining_enabled=mining_enabled,
+            auto_create_contacts=auto_create_contacts,
+        ).model_dump(exclude_unset=True)
+        service.change_settings(
+            ctx.session, ctx.principal.tenant_id, changes, actor=ctx.principal.actor
+        )
+    except ValidationError as exc:
+        return _settings_page(request, ctx, saved=False, error=exc.errors()[0]["msg"], status=400)
+    except AppError as exc:
+        ctx.session.rollback()
+        return _settings_page(request, ctx, saved=False, error=exc.message, status=400)
+    return RedirectResponse("/emails/settings?saved=1", status_code=303)
 
 
 @router.get("/emails/{email_id}", response_class=HTMLResponse)

@@ -41,6 +41,7 @@ from socialcrm.signatures.ui import router as signatures_ui_router
 from socialcrm.tenancy.routes import router as tenancy_router
 from socialcrm.web import ui
 from socialcrm.web.apidocs import install_api_docs
+from socialcrm.wiring import wire
 
 STATIC_DIR = ui.WEB_DIR / "static"
 
@@ -52,6 +53,7 @@ def session_secret() -> str:
 
 
 def create_app() -> FastAPI:
+    wire()
     app = FastAPI(
         title="socialcrm",
         version=__version__,

@@ -18,7 +18,7 @@ from socialcrm.core import notify
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, Forbidden, Unauthenticated
 from socialcrm.providers.base import Capability
-from socialcrm.providers.capability_table import capability_labels
+from socialcrm.providers.capability_table import capability_offers
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role, Tenant, User
 from socialcrm.tenancy.service import Principal, authenticate_password
@@ -159,7 +159,7 @@ def connections_page(
             "name": name,
             "display_name": info.display_name,
             "oauth": Capability.OAUTH in info.capabilities,
-            "offers": capability_labels(info.capabilities),
+            "offers": capability_offers(info),
         }
         for name, info in PROVIDERS.items()
     ]
@@ -224,7 +224,7 @@ def oauth_callback(request: Request, provider: str) -> Response:
     """Where the network sends the browser back. Errors: a clear 400 page, nothing stored."""
     params = {k: v for k, v in request.query_params.items() if k in {"code", "state", "error"}}
     try:
-        account = connections.complete_oauth(get_database(), provider=provider, params=params)
+        outcome = connections.complete_oauth(get_database(), provider=provider, params=params)
     except AppError as exc:
         if "text/html" not in request.headers.get("accept", ""):
             raise
@@ -236,4 +236,38 @@ def oauth_callback(request: Request, provider: str) -> Response:
             title="Could not connect the account",
             message=exc.message,
         )
-    return RedirectResponse(f"/connections?connected={account.id}", status_code=303)
+    if isinstance(outcome, connections.AccountChoiceStart):
+        return RedirectResponse(f"/connections/choose/{outcome.key}", status_code=303)
+    return RedirectResponse(f"/connections?connected={outcome.id}", status_code=303)
+
+
+@router.get("/connections/choose/{key}", response_class=HTMLResponse)
+def choose_page(request: Request, ctx: UiCtx, key: str) -> HTMLResponse:
+    """After Facebook Login: tick the Pages to connect (each becomes its own account)."""
+    choice = connections.get_account_choice(ctx.session, ctx.principal, key)
+    return render(request, ctx, "connections_choose.html", choice=choice)
+
+
+@router.post("/connections/choose/{key}", response_model=None)
+def choose(
+    request: Request,
+    ctx: UiCtx,
+    key: str,
+    csrf: CsrfField,
+    ids: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI's form default
+) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        accounts = connections.choose_accounts(ctx.session, ctx.principal, key, ids)
+    except AppError as exc:
+        ctx.session.rollback()
+        choice = connections.get_account_choice(ctx.session, ctx.principal, key)
+        return render(
+            request,
+            ctx,
+            "connections_choose.html",
+            status=exc.status_code,
+            choice=choice,
+            error=exc.message,
+        )
+    return RedirectResponse(f"/connections?connected={accounts[0].id}", status_code=303)

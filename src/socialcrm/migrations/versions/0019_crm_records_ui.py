@@ -1,7 +1,7 @@
-"""crm: typed emails and phones, a Lead's owner, Activities on a Lead's timeline
+"""crm: typed emails, a Lead's owner, Activities on a Lead's timeline
 
-- ``contacts.email_types`` / ``contacts.phone_types``: the type of each address and number
-  (work, mobile, …), keyed by it; the lists themselves stay as they are.
+- ``contacts.email_types``: the type of each address (work, personal, other), keyed by it;
+  the list of emails stays as it is (phones carry their own type since 0015).
 - ``leads.owner_id``: who works the Lead. Social Leads already routed to someone by listening
   (``listening_social_leads.assignee_id``) take that person as their owner.
 - ``activities.lead_id``: a note or call logged on a Lead that has no Contact yet.
@@ -12,7 +12,7 @@ tables that point at it. SQLite takes a column-level REFERENCES clause in ADD CO
 such a column in place (3.35+).
 
 Revision ID: 0019
-Revises: 0010
+Revises: 0013
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0010"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -37,10 +37,10 @@ def _sqlite() -> bool:
 
 
 def upgrade() -> None:
-    for name in ("email_types", "phone_types"):
-        op.add_column(
-            "contacts", sa.Column(name, sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
-        )
+    op.add_column(
+        "contacts",
+        sa.Column("email_types", sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
+    )
     for table, column, target, constraint in REFERENCES:
         if _sqlite():
             # Not batch mode: rebuilding ``leads`` drops the old table, and with foreign keys
@@ -69,5 +69,4 @@ def downgrade() -> None:
         else:
             op.drop_constraint(constraint, table, type_="foreignkey")
             op.drop_column(table, column)
-    for name in ("phone_types", "email_types"):
-        op.drop_column("contacts", name)
+    op.drop_column("contacts", "email_types")

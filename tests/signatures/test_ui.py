@@ -1,0 +1,74 @@
+"""The email pages as a person sees them (server-rendered HTML, real login and CSRF)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from socialcrm.core.db import Database
+from socialcrm.signatures import service
+from socialcrm.tenancy.models import Role
+from socialcrm.tenancy.service import create_user
+from tests.conftest import csrf_of, make_tenant, ui_login
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def tenant_id(database: Database) -> int:
+    with database.session(system=True) as session:
+        tenant = make_tenant(session, name="Tenant A")
+        for email, role in (("ada@acme.test", Role.ADMIN), ("sam@acme.test", Role.AGENT)):
+            create_user(session, tenant=tenant, email=email, password=PASSWORD, role=role)
+        return tenant.id
+
+
+@pytest.fixture
+def admin(app_client: TestClient, tenant_id: int) -> TestClient:
+    return ui_login(app_client, "ada@acme.test", PASSWORD)
+
+
+def test_a_failed_mailbox_message_shows_why_on_the_emails_page(
+    admin: TestClient, database: Database, tenant_id: int
+) -> None:
+    with database.session(tenant_id=tenant_id) as session:
+        failed = service.record_failed(
+            session,
+            b"Subject: Invoice 7\r\nnot quite a message\r\n",
+            "not an RFC 822 message: no From, Date, Subject or Message-ID header",
+            source="imap",
+            imap_uid=17,
+        )
+        email_id = failed.id
+    page = admin.get("/emails").text
+    assert "Invoice 7" in page
+    assert "Not readable (mailbox UID 17): not an RFC 822 message" in page
+    detail = admin.get(f"/emails/{email_id}").text
+    assert "This message could not be read (mailbox UID 17)" in detail
+
+
+def test_an_admin_turns_email_mining_off_and_on_in_the_email_settings(
+    admin: TestClient, app_client: TestClient, database: Database, tenant_id: int
+) -> None:
+    page = admin.get("/emails/settings")
+    assert page.status_code == 200
+    assert 'name="mining_enabled" value="true" checked' in page.text
+    form = {"csrf": csrf_of(page.text), "default_region": "DE", "default_phone_type": "business"}
+    saved = admin.post("/emails/settings", data=form, follow_redirects=False)  # box unticked
+    assert saved.status_code == 303
+    with database.session(tenant_id=tenant_id) as session:
+        settings = service.get_settings(session, tenant_id)
+    assert (settings.mining_enabled, settings.default_region) == (False, "DE")
+    emails = admin.get("/emails").text
+    assert "Email enrichment is off" in emails
+    bad = admin.post("/emails/settings", data={**form, "default_region": "XX"})
+    assert bad.status_code == 400 and "unknown phone region" in bad.text
+
+    admin.post("/emails/settings", data={**form, "mining_enabled": "true"})
+    assert "Email enrichment is off" not in admin.get("/emails").text
+    assert 'name="mining_enabled" value="true" checked' in admin.get("/emails/settings").text
+
+    admin.post("/logout", data={"csrf": csrf_of(admin.get("/emails").text)})
+    agent = ui_login(app_client, "sam@acme.test", PASSWORD)
+    assert agent.get("/emails/settings").status_code == 403
+    assert "Email settings" not in agent.get("/emails").text
