@@ -66,7 +66,7 @@ def test_0020_adds_the_subject_to_existing_notices_and_goes_back_down(empty_url:
         None,
     )
 
-    downgrade(empty_url, "0010")
+    downgrade(empty_url, "0020-1")
     assert not {"subject_type", "subject_id"} & columns(empty_url)
     upgrade(empty_url)  # and up again, with every other branch
     assert {"subject_type", "subject_id"} <= columns(empty_url)

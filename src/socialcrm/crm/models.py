@@ -18,6 +18,12 @@ class Tier(StrEnum):
     PLATINUM = "platinum"
 
 
+class EmailType(StrEnum):
+    WORK = "work"
+    PERSONAL = "personal"
+    OTHER = "other"
+
+
 class Contact(TenantScoped, Timestamps, Base):
     __tablename__ = "contacts"
 
@@ -25,6 +31,8 @@ class Contact(TenantScoped, Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     emails: Mapped[list[Any]] = mapped_column(default=list)
     phones: Mapped[list[Any]] = mapped_column(default=list)
+    # The type of each address, keyed by it: {"ada@acme.com": "work"} (phones carry theirs).
+    email_types: Mapped[dict[str, Any]] = mapped_column(default=dict)
     company: Mapped[str] = mapped_column(String(200), default="")
     title: Mapped[str] = mapped_column(String(200), default="")
     website: Mapped[str] = mapped_column(String(500), default="")
@@ -79,6 +87,9 @@ class Lead(TenantScoped, Timestamps, Base):
     status: Mapped[LeadStatus] = mapped_column(String(20), default=LeadStatus.NEW)
     notes: Mapped[str] = mapped_column(Text, default="")
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
 
 
 class TicketStatus(StrEnum):
@@ -127,7 +138,8 @@ class Ticket(TenantScoped, Timestamps, Base):
 
 
 class Activity(TenantScoped, Timestamps, Base):
-    """Something that happened with a Contact: a note, a call, a social reply, a mention."""
+    """Something that happened with a Contact, Lead, Ticket or Campaign: a note, a call, a
+    social reply, a mention."""
 
     __tablename__ = "activities"
 
@@ -139,6 +151,9 @@ class Activity(TenantScoped, Timestamps, Base):
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="SET NULL"), index=True, default=None
+    )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     social_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("social_accounts.id", ondelete="SET NULL")

@@ -1,19 +1,25 @@
 """HTTP API of the CRM records: thin, generated from one table of resources."""
 
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
-from socialcrm.core.db import MAX_ID
-from socialcrm.crm import schemas, service
+from socialcrm.core.db import MAX_ID, utcnow
+from socialcrm.crm import leads, schemas, service, tickets
+from socialcrm.crm.models import LeadStatus, Priority, TicketStatus
 from socialcrm.tenancy.models import Role
 from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api", tags=["crm"])
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
+FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=service.MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=20)]
 
 # resource -> (create schema, patch schema, output schema, roles that may write)
 ALL_ROLES = (Role.ADMIN, Role.MARKETING, Role.AGENT)
@@ -30,6 +36,19 @@ SHAPES: dict[str, tuple[type[BaseModel], type[BaseModel], type[BaseModel], tuple
         (Role.ADMIN, Role.MARKETING),
     ),
 }
+
+
+# How a resource's records are shown, when more than their own columns (a Lead's attribution).
+PRESENT: dict[str, Callable[[Session, Sequence[Any]], Sequence[Any]]] = {
+    "leads": leads.lead_out,
+}
+# Resources whose list has filters of its own (registered below the loop).
+FILTERED_LISTS = ("leads", "tickets")
+
+
+def _present(resource: str, session: Session, records: Sequence[Any]) -> Sequence[Any]:
+    shape = PRESENT.get(resource)
+    return shape(session, records) if shape is not None else records
 
 
 def _page_model(name: str, item: type[BaseModel]) -> type[BaseModel]:
@@ -62,21 +81,27 @@ def _register(resource: str) -> None:
             target_type=singular,
             target_id=record.id,  # type: ignore[attr-defined]
         )
-        return record
+        return _present(resource, ctx.session, [record])[0]
 
-    @router.get(f"/{resource}", response_model=page_schema, name=f"list_{resource}")
-    def list_records(
-        ctx: ApiCtx,
-        limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 50,
-        cursor: Annotated[str | None, Query(max_length=20)] = None,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> Any:
-        page = service.list_page(ctx.session, model, limit=limit, cursor=cursor, query=q)
-        return {"items": page.items, "next_cursor": page.next_cursor}
+    PAGES[resource] = page_schema
+    if resource not in FILTERED_LISTS:
+
+        @router.get(f"/{resource}", response_model=page_schema, name=f"list_{resource}")
+        def list_records(
+            ctx: ApiCtx,
+            limit: Limit = 50,
+            cursor: Cursor = None,
+            q: Annotated[
+                str | None,
+                Query(max_length=200, description="contacts: a substring, or @handle"),
+            ] = None,
+        ) -> Any:
+            page = service.list_page(ctx.session, model, limit=limit, cursor=cursor, query=q)
+            return {"items": page.items, "next_cursor": page.next_cursor}
 
     @router.get(f"/{resource}/{{record_id}}", response_model=out_schema, name=f"get_{singular}")
     def get_record(ctx: ApiCtx, record_id: RecordId) -> Any:
-        return service.get(ctx.session, model, record_id)
+        return _present(resource, ctx.session, [service.get(ctx.session, model, record_id)])[0]
 
     @router.patch(
         f"/{resource}/{{record_id}}", response_model=out_schema, name=f"update_{singular}"
@@ -84,7 +109,8 @@ def _register(resource: str) -> None:
     def update_record(ctx: ApiCtx, record_id: RecordId, body: patch_schema) -> Any:  # type: ignore[valid-type]
         ctx.require(*writers)
         changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
-        return service.update(ctx.session, model, record_id, changes)
+        record = service.update(ctx.session, model, record_id, changes)
+        return _present(resource, ctx.session, [record])[0]
 
     @router.delete(f"/{resource}/{{record_id}}", status_code=204, name=f"delete_{singular}")
     def delete_record(ctx: ApiCtx, record_id: RecordId) -> Response:
@@ -100,5 +126,39 @@ def _register(resource: str) -> None:
         return Response(status_code=204)
 
 
+PAGES: dict[str, type[BaseModel]] = {}
 for _resource in SHAPES:
     _register(_resource)
+
+
+@router.get("/leads", response_model=PAGES["leads"], name="list_leads")
+def list_leads(
+    ctx: ApiCtx,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: LeadStatus | None = None,
+    network: Annotated[str | None, Query(max_length=20, description="source network")] = None,
+    owner_id: FilterId = None,
+    unassigned: Annotated[bool, Query(description="only Leads nobody owns")] = False,
+    campaign_id: FilterId = None,
+) -> Any:
+    filters = leads.LeadFilters(status, network, owner_id, unassigned, campaign_id)
+    page = leads.list_leads(ctx.session, filters, limit=limit, cursor=cursor)
+    return {"items": leads.lead_out(ctx.session, page.items), "next_cursor": page.next_cursor}
+
+
+@router.get("/tickets", response_model=PAGES["tickets"], name="list_tickets")
+def list_tickets(
+    ctx: ApiCtx,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: TicketStatus | None = None,
+    queue: Annotated[str | None, Query(max_length=80)] = None,
+    priority: Priority | None = None,
+    sla: Annotated[tickets.SlaState | None, Query(description="first-response SLA")] = None,
+    assignee_id: FilterId = None,
+    unassigned: Annotated[bool, Query(description="only Tickets nobody is assigned")] = False,
+) -> Any:
+    filters = tickets.TicketFilters(status, queue, priority, sla, assignee_id, unassigned)
+    page = tickets.list_tickets(ctx.session, filters, at=utcnow(), limit=limit, cursor=cursor)
+    return {"items": page.items, "next_cursor": page.next_cursor}

@@ -16,11 +16,19 @@ from pydantic import (
     StringConstraints,
     computed_field,
     field_validator,
+    model_validator,
 )
 
 from socialcrm.core.db import MAX_ID, utcnow
 from socialcrm.crm import phones, sla
-from socialcrm.crm.models import CampaignStatus, LeadStatus, Priority, TicketStatus, Tier
+from socialcrm.crm.models import (
+    CampaignStatus,
+    EmailType,
+    LeadStatus,
+    Priority,
+    TicketStatus,
+    Tier,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -134,10 +142,28 @@ def _typed(value: TypedPhone | str) -> TypedPhone:
 PhoneIn = Annotated[TypedPhone | Phone, AfterValidator(_typed)]
 
 
-class ContactIn(Strict):
+Emails = Annotated[list[EmailStr], Field(max_length=20)]
+EmailTypes = Annotated[dict[EmailStr, EmailType], Field(max_length=20)]
+
+
+class TypedEmails(Strict):
+    """A type may be given only for an address the same request lists."""
+
+    @model_validator(mode="after")
+    def _types_name_listed_emails(self) -> TypedEmails:
+        emails, types = getattr(self, "emails", None), getattr(self, "email_types", None)
+        if emails is not None and types:
+            unknown = [key for key in types if key not in emails]
+            if unknown:
+                raise ValueError(f"email type given for {unknown[0]}, which is not listed")
+        return self
+
+
+class ContactIn(TypedEmails):
     name: Name
-    emails: Annotated[list[EmailStr], Field(max_length=20)] = []
+    emails: Emails = []
     phones: Annotated[list[PhoneIn], Field(max_length=20)] = []
+    email_types: EmailTypes = {}
     company: Short = ""
     title: Short = ""
     website: Url = ""
@@ -152,10 +178,11 @@ class ContactIn(Strict):
     language: LanguageTag | None = None
 
 
-class ContactPatch(Strict):
+class ContactPatch(TypedEmails):
     name: Name | None = None
-    emails: Annotated[list[EmailStr], Field(max_length=20)] | None = None
+    emails: Emails | None = None
     phones: Annotated[list[PhoneIn], Field(max_length=20)] | None = None
+    email_types: EmailTypes | None = None
     company: Short | None = None
     title: Short | None = None
     website: Url | None = None
@@ -184,6 +211,7 @@ class ContactOut(Out):
     name: str
     emails: list[str]
     phones: list[PhoneOut]
+    email_types: dict[str, str]
     company: str
     title: str
     website: str
@@ -238,6 +266,7 @@ class LeadIn(Strict):
     status: LeadStatus = LeadStatus.NEW
     notes: Text = ""
     campaign_id: Id | None = None
+    owner_id: Id | None = None
 
 
 class LeadPatch(Strict):
@@ -247,6 +276,20 @@ class LeadPatch(Strict):
     status: LeadStatus | None = None
     notes: Text | None = None
     campaign_id: Id | None = None
+    owner_id: Id | None = None
+
+
+class LeadSocialOut(Out):
+    """Where a social Lead came from: read from listening's record of it, never copied."""
+
+    network: str
+    handle: str
+    user_id: str | None = Field(description="the platform user id, when the network gave one")
+    mention_id: int | None = Field(description="the mention or lead-form submission")
+    mention_url: str
+    form_id: str = Field(description="the lead form's id, for a lead-form submission")
+    campaign_id: int | None
+    routing_reason: str
 
 
 class LeadOut(Out):
@@ -257,6 +300,8 @@ class LeadOut(Out):
     status: LeadStatus
     notes: str
     campaign_id: int | None
+    owner_id: int | None
+    social: LeadSocialOut | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -315,6 +360,7 @@ class ActivityIn(Strict):
     body: Text = ""
     contact_id: Id | None = None
     ticket_id: Id | None = None
+    lead_id: Id | None = None
     campaign_id: Id | None = None
     occurred_at: AwareDatetime | None = None
 
@@ -324,6 +370,7 @@ class ActivityPatch(Strict):
     body: Text | None = None
     contact_id: Id | None = None
     ticket_id: Id | None = None
+    lead_id: Id | None = None
     campaign_id: Id | None = None
 
 
@@ -334,6 +381,7 @@ class ActivityOut(Out):
     body: str
     contact_id: int | None
     ticket_id: int | None
+    lead_id: int | None
     campaign_id: int | None
     social_account_id: int | None
     external_id: str

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, case, select, text
+from sqlalchemy import ColumnElement, Integer, case, func, or_, select, text
 from sqlalchemy import update as sql_update  # ``update`` is this module's use case
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ REFERENCES: dict[str, type[Base]] = {
     "account_id": Account,
     "contact_id": Contact,
     "ticket_id": Ticket,
+    "lead_id": Lead,
     "campaign_id": Campaign,
     "owner_id": User,
     "assignee_id": User,
@@ -84,6 +85,21 @@ def contact_search_text(values: dict[str, Any]) -> str:
     return " ".join(str(p) for p in parts if p).lower()
 
 
+def search_needle(query: str) -> str:
+    """What a Contact search looks for: ``@ada`` means the handle ``ada`` on any network
+    (the search text holds ``network:handle``), anything else is a plain substring."""
+    needle = query.strip().lower()
+    if needle.startswith("@") and len(needle) > 1:
+        return ":" + needle[1:]
+    return needle
+
+
+def _typed_emails(contact: Contact) -> None:
+    """Types only of the addresses the Contact still has."""
+    emails = contact.emails or []
+    contact.email_types = {k: v for k, v in (contact.email_types or {}).items() if k in emails}
+
+
 def _check_references(session: Session, values: dict[str, Any]) -> None:
     for field, model in REFERENCES.items():
         ref = values.get(field)
@@ -108,6 +124,8 @@ def create(session: Session, model: type[M], values: dict[str, Any]) -> M:
     if model is Ticket and values.get("status", TicketStatus.OPEN) == TicketStatus.OPEN:
         values = {**values, "first_response_due_at": _first_response_due(session, values)}
     record = model(**values)
+    if isinstance(record, Contact):
+        _typed_emails(record)
     session.add(record)
     session.flush()
     return record
@@ -141,6 +159,7 @@ def update(session: Session, model: type[M], record_id: int, changes: dict[str, 
     for field, value in changes.items():
         setattr(record, field, value)
     if isinstance(record, Contact):
+        _typed_emails(record)
         record.search_text = contact_search_text(
             {
                 "name": record.name,
@@ -157,6 +176,12 @@ def update(session: Session, model: type[M], record_id: int, changes: dict[str, 
 def delete(session: Session, model: type[M], record_id: int) -> None:
     session.delete(get(session, model, record_id))
     session.flush()
+
+
+def names(session: Session, model: type[Account] | type[Campaign]) -> list[tuple[int, str]]:
+    """Ids and names of the tenant's Accounts or Campaigns, by name (a form's choices)."""
+    rows = session.execute(select(model.id, model.name).order_by(model.name, model.id).limit(500))
+    return [(int(i), str(n)) for i, n in rows]
 
 
 def parse_cursor(cursor: str | None) -> int | None:
@@ -188,8 +213,10 @@ def list_page(
     limit: int,
     cursor: str | None,
     query: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Page:
-    """Newest first, keyset-paginated on the primary key (stable under concurrent inserts)."""
+    """Newest first, keyset-paginated on the primary key (stable under concurrent inserts);
+    ``where`` narrows it (the filters of Leads and Tickets)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}")
     pk = model.__mapper__.primary_key[0]
@@ -197,11 +224,38 @@ def list_page(
     after = parse_cursor(cursor)
     if after is not None:
         stmt = stmt.where(pk < after)
-    if query and model is Contact:
-        stmt = stmt.where(_contact_matches(session, query.strip().lower()))
+    if where:
+        stmt = stmt.where(*where)
+    if query and model is Contact and search_needle(query):
+        stmt = stmt.where(_contact_matches(session, search_needle(query)))
     rows = list(session.scalars(stmt))
     next_cursor = str(getattr(rows[limit - 1], str(pk.key))) if len(rows) > limit else None
     return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+# --- timelines ----------------------------------------------------------------------------
+
+
+def timeline(session: Session, record: Base, *, limit: int = 100) -> list[Activity]:
+    """What happened with a record, newest first: a Contact's, Lead's (and its Contact's),
+    Ticket's or Campaign's Activities, or those of an Account's Contacts."""
+    if isinstance(record, Contact):
+        where: ColumnElement[bool] = Activity.contact_id == record.id
+    elif isinstance(record, Lead):
+        where = Activity.lead_id == record.id
+        if record.contact_id is not None:
+            where = or_(where, Activity.contact_id == record.contact_id)
+    elif isinstance(record, Ticket):
+        where = Activity.ticket_id == record.id
+    elif isinstance(record, Campaign):
+        where = Activity.campaign_id == record.id
+    elif isinstance(record, Account):
+        where = Activity.contact_id.in_(select(Contact.id).where(Contact.account_id == record.id))
+    else:
+        raise TypeError(f"{type(record).__name__} has no timeline")
+    when = func.coalesce(Activity.occurred_at, Activity.created_at)
+    stmt = select(Activity).where(where).order_by(when.desc(), Activity.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
 
 
 # --- a Ticket's first-response SLA -------------------------------------------------------

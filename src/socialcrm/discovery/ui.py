@@ -54,6 +54,8 @@ def account_page(
         rejected=sum(1 for s in found if s.status == SuggestionStatus.REJECTED),
         run=accounts.last_run(ctx.session, account.id),
         notice=notice,
+        timeline=crm.timeline(ctx.session, account),
+        log_for=None,  # an Activity is logged on one of the Account's Contacts
     )
 
 

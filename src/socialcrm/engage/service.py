@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -486,6 +486,20 @@ def first_response(session: Session, ticket_id: int) -> TicketFirstResponse | No
     ).first()
 
 
+def _outbound(m: OutboundMessage) -> dict[str, Any]:
+    return {
+        "direction": "outbound",
+        "message_id": m.id,
+        "kind": m.kind,
+        "text": m.text,
+        "status": m.status,
+        "external_id": m.external_id,
+        "url": m.url,
+        "error": m.error,
+        "at": m.sent_at or m.created_at,
+    }
+
+
 def thread(session: Session, network: str, conversation_id: str) -> list[dict[str, Any]]:
     """One conversation: inbound mentions/DMs (listening) and our outbound messages, in order."""
     outbound = session.scalars(
@@ -495,18 +509,56 @@ def thread(session: Session, network: str, conversation_id: str) -> list[dict[st
         )
     )
     items = listening_source.inbound_thread(session, network, conversation_id)
-    items += [
-        {
-            "direction": "outbound",
-            "message_id": m.id,
-            "kind": m.kind,
-            "text": m.text,
-            "status": m.status,
-            "external_id": m.external_id,
-            "url": m.url,
-            "error": m.error,
-            "at": m.sent_at or m.created_at,
-        }
-        for m in outbound
-    ]
+    items += [_outbound(m) for m in outbound]
     return sorted(items, key=lambda item: item["at"])
+
+
+def ticket_thread(session: Session, ticket_id: int) -> list[dict[str, Any]]:
+    """A Ticket's conversation, oldest first: the mentions and DMs that opened or joined it
+    with the rest of their threads, and what was sent from the CRM on it or in them."""
+    inbound, conversations = listening_source.ticket_inbound(session, ticket_id)
+    on_ticket = [OutboundMessage.ticket_id == ticket_id] + [
+        and_(OutboundMessage.network == network, OutboundMessage.conversation_id == conversation)
+        for network, conversation in conversations
+    ]
+    outbound = session.scalars(
+        select(OutboundMessage).where(or_(*on_ticket)).order_by(OutboundMessage.id).limit(200)
+    )
+    items = inbound + [_outbound(m) for m in outbound]
+    return sorted(items, key=lambda item: item["at"])
+
+
+def reply_to_ticket(
+    db: Database,
+    principal: Principal,
+    ticket_id: int,
+    *,
+    mention_id: int,
+    account_id: int,
+    text: str,
+    idempotency_key: str,
+) -> Sent:
+    """Answer one message of a Ticket's conversation where it was said: a reply to a post, a
+    DM to a DM. The reply belongs to the Ticket (its first-response clock stops when sent)."""
+    with db.session(tenant_id=principal.tenant_id) as session:
+        crm.get(session, Ticket, ticket_id)
+        inbound, _ = listening_source.ticket_inbound(session, ticket_id)
+        said = next((i for i in inbound if i["mention_id"] == mention_id), None)
+    if said is None:
+        raise ValidationFailed(
+            "choose a message of this ticket's conversation to answer",
+            details={"field": "mention_id"},
+        )
+    kind = MessageKind.DM if said["kind"] == "dm" else MessageKind.REPLY
+    return send(
+        db,
+        principal,
+        SendRequest(
+            kind=kind,
+            account_id=account_id,
+            text=text,
+            idempotency_key=idempotency_key,
+            mention_id=mention_id,
+            ticket_id=ticket_id,
+        ),
+    )

@@ -30,6 +30,7 @@ _HOOKS: dict[str, ContactMergeHook] = {}
 
 MERGEABLE_FIELDS = ("name", "company", "title", "website", "location", "tier", "owner_id")
 _LIST_FIELDS = ("emails", "phones", "handles")
+_TYPE_FIELDS = ("email_types",)
 
 
 def register_contact_merge_hook(table_name: str, hook: ContactMergeHook) -> None:
@@ -87,6 +88,8 @@ def merge_contacts(
     changes: dict[str, Any] = {field: getattr(source, field) for field in keep}
     for field in _LIST_FIELDS:
         changes[field] = _union(getattr(target, field), getattr(source, field))
+    for field in _TYPE_FIELDS:  # the survivor's type of an address wins
+        changes[field] = {**(getattr(source, field) or {}), **(getattr(target, field) or {})}
     session.expire_all()  # rows moved underneath the identity map
     crm.delete(session, Contact, source_id)
     crm.update(session, Contact, target_id, changes)
@@ -156,3 +159,14 @@ def _snapshot(contact: Contact) -> dict[str, Any]:
 def ensure_exists(session: Session, contact_id: int) -> None:
     if session.get(Contact, contact_id) is None:
         raise NotFound(f"contact {contact_id} not found")
+
+
+def merge_choices(target: Contact, source: Contact) -> list[tuple[str, Any, Any]]:
+    """The fields a merge of ``source`` into ``target`` decides, side by side: those where the
+    two Contacts differ and the source has a value (the survivor keeps its own otherwise)."""
+    return [
+        (field, getattr(target, field), getattr(source, field))
+        for field in MERGEABLE_FIELDS
+        if getattr(source, field) not in (None, "")
+        and getattr(target, field) != getattr(source, field)
+    ]

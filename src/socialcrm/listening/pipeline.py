@@ -508,6 +508,7 @@ def capture_lead(
             source=f"social:{mention.network}:{mention.kind}"[:80],
             campaign_id=campaign_id,
             notes=f"{mention.url}\n{mention.text}".strip()[:4000],
+            owner_id=assignee,
         )
         session.add(lead)
         session.flush()
@@ -517,6 +518,8 @@ def capture_lead(
         guest = session.get(Lead, lead_id)
         if guest is not None and guest.campaign_id is None:
             guest.campaign_id = campaign_id  # the campaign that brought this person in
+        if guest is not None and guest.owner_id is None:
+            guest.owner_id = assignee  # who the routing gave this person to
     session.add(
         SocialLead(
             lead_id=lead_id,

@@ -102,6 +102,20 @@ def mention_id_of(session: Session, network: str, external_id: str) -> int | Non
     return int(found) if found is not None else None
 
 
+def _inbound(m: Any) -> dict[str, Any]:
+    return {
+        "direction": "inbound",
+        "mention_id": m.id,
+        "kind": m.kind,
+        "account_id": m.account_id,
+        "author_handle": m.author_handle,
+        "text": m.text,
+        "external_id": m.external_id,
+        "url": m.url,
+        "at": m.posted_at,
+    }
+
+
 def inbound_thread(session: Session, network: str, conversation_id: str) -> list[dict[str, Any]]:
     """Inbound posts and DMs of one conversation, oldest first."""
     if SocialMention is None:
@@ -112,16 +126,27 @@ def inbound_thread(session: Session, network: str, conversation_id: str) -> list
         .order_by(SocialMention.posted_at)
         .limit(200)
     )
-    return [
-        {
-            "direction": "inbound",
-            "mention_id": m.id,
-            "kind": m.kind,
-            "author_handle": m.author_handle,
-            "text": m.text,
-            "external_id": m.external_id,
-            "url": m.url,
-            "at": m.posted_at,
-        }
-        for m in rows
-    ]
+    return [_inbound(m) for m in rows]
+
+
+def ticket_inbound(
+    session: Session, ticket_id: int
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The mentions and DMs that opened or joined a Ticket, with the rest of their threads
+    (oldest first), and those conversations as (network, conversation id)."""
+    if SocialMention is None:
+        return [], []
+    own = list(
+        session.scalars(
+            select(SocialMention)
+            .where(SocialMention.ticket_id == ticket_id)
+            .order_by(SocialMention.posted_at)
+            .limit(200)
+        )
+    )
+    conversations = sorted({(m.network, m.conversation_id or m.external_id) for m in own})
+    items = {m.id: _inbound(m) for m in own}
+    for network, conversation in conversations:
+        for item in inbound_thread(session, network, conversation):
+            items.setdefault(item["mention_id"], item)
+    return sorted(items.values(), key=lambda item: item["at"]), conversations

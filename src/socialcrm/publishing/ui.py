@@ -10,14 +10,18 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core.errors import AppError
+from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
+from socialcrm.crm.ui import record_id
 from socialcrm.publishing import attribution, charts, service, textrules
 from socialcrm.publishing.clock import Occurrence
 from socialcrm.publishing.routes import post_out
+from socialcrm.publishing.schemas import BudgetIn
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -166,12 +170,35 @@ def review(
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
 def campaign_page(request: Request, ctx: UiCtx, campaign_id: int) -> HTMLResponse:
-    result = attribution.campaign_attribution(ctx.session, campaign_id)
+    return _campaign(request, ctx, campaign_id, budget_form={}, budget_error="")
+
+
+def _campaign(
+    request: Request,
+    ctx: Any,
+    campaign_id: int,
+    *,
+    budget_form: dict[str, str],
+    budget_error: str,
+) -> HTMLResponse:
+    """The campaign's attribution with its charts, its budget form and its timeline."""
+    result = attribution.campaign_attribution(ctx.session, record_id(campaign_id))
+    campaign = crm.get(ctx.session, Campaign, result.campaign_id)
     return render(
         request,
         ctx,
         "publishing/campaign.html",
+        status=400 if budget_error else 200,
+        campaign=campaign,
         report=attribution.as_dict(result),
+        budget_form=budget_form
+        or {
+            "amount": f"{result.budget['amount']:.2f}" if result.budget else "",
+            "currency": result.budget["currency"] if result.budget else "USD",
+        },
+        budget_error=budget_error,
+        timeline=crm.timeline(ctx.session, campaign),
+        log_for=("campaign_id", campaign.id),
         engagement_svg=charts.engagement_over_time(result.series),
         sentiment_svg=charts.bars(result.mentions.get("by_sentiment", {}), "Sentiment mix"),
         funnel_svg=charts.bars(
@@ -183,6 +210,28 @@ def campaign_page(request: Request, ctx: UiCtx, campaign_id: int) -> HTMLRespons
             "Leads funnel",
         ),
     )
+
+
+@router.post("/campaigns/{campaign_id}/budget", response_model=None)
+def set_budget(
+    request: Request,
+    ctx: UiCtx,
+    campaign_id: int,
+    csrf: CsrfField,
+    amount: Annotated[str, Form(max_length=40)] = "",
+    currency: Annotated[str, Form(max_length=10)] = "USD",
+) -> Response:
+    _check_csrf(request, csrf)
+    typed = {"amount": amount, "currency": currency}
+    try:
+        budget = BudgetIn.model_validate({"amount": amount.strip() or None, "currency": currency})
+    except ValidationError:
+        message = "Enter an amount of 0 or more, and a three-letter currency such as EUR."
+        return _campaign(request, ctx, campaign_id, budget_form=typed, budget_error=message)
+    service.set_budget(
+        ctx.session, ctx.principal, record_id(campaign_id), budget.amount, budget.currency
+    )
+    return RedirectResponse(f"/campaigns/{campaign_id}?done=budget#budget", status_code=303)
 
 
 @router.get("/campaigns/{campaign_id}/attribution.csv")

@@ -23,6 +23,7 @@ from socialcrm.core.settings import get_settings
 from socialcrm.crm.admin_ui import router as crm_admin_router
 from socialcrm.crm.routes import router as crm_router
 from socialcrm.crm.support_routes import router as support_router
+from socialcrm.crm.ui import router as crm_ui_router
 from socialcrm.discovery.account_routes import router as discovery_accounts_router
 from socialcrm.discovery.admin_ui import router as discovery_admin_router
 from socialcrm.discovery.routes import router as discovery_router
@@ -33,6 +34,7 @@ from socialcrm.enrichment.admin_ui import router as enrichment_admin_router
 from socialcrm.enrichment.routes import router as enrichment_router
 from socialcrm.enrichment.ui import router as enrichment_ui_router
 from socialcrm.identity.admin_ui import router as identity_admin_router
+from socialcrm.identity.merge_ui import router as identity_merge_ui_router
 from socialcrm.identity.routes import router as identity_router
 from socialcrm.identity.ui import router as identity_ui_router
 from socialcrm.listening.admin_ui import router as listening_admin_router
@@ -117,6 +119,7 @@ def create_app() -> FastAPI:
     # Routers are matched in this order, route by route: the hottest path comes first.
     app.include_router(identity_router)
     app.include_router(crm_router)
+    app.include_router(crm_ui_router, include_in_schema=False)  # before /accounts/{id} & co.
     app.include_router(support_router)
     app.include_router(connections_router)
     app.include_router(discovery_router)
@@ -125,6 +128,7 @@ def create_app() -> FastAPI:
     app.include_router(enrichment_router)
     app.include_router(enrichment_ui_router, include_in_schema=False)
     app.include_router(identity_ui_router, include_in_schema=False)
+    app.include_router(identity_merge_ui_router, include_in_schema=False)
     app.include_router(listening_router)
     app.include_router(listening_hooks_router)
     app.include_router(listening_ui_router, include_in_schema=False)

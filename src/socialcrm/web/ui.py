@@ -1,4 +1,5 @@
-"""Server-rendered UI: login, contacts, connected accounts, and the OAuth callback."""
+"""Server-rendered UI: login, connected accounts, and the OAuth callback (the CRM records' pages
+are in ``crm.ui``)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,16 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
 
 from socialcrm.connections import service as connections
 from socialcrm.connections.models import Ownership
 from socialcrm.core import notify
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, Forbidden, Unauthenticated
-from socialcrm.crm import phones
-from socialcrm.crm import service as crm
-from socialcrm.crm.models import Contact
-from socialcrm.crm.schemas import TypedPhone
 from socialcrm.providers.base import Capability
 from socialcrm.providers.capability_table import capability_offers
 from socialcrm.providers.registry import PROVIDERS
@@ -160,61 +155,6 @@ def logout(request: Request, csrf: CsrfField) -> RedirectResponse:
     _check_csrf(request, csrf)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
-
-
-@router.get("/contacts", response_class=HTMLResponse)
-def contacts_page(
-    request: Request,
-    ctx: UiCtx,
-    q: Annotated[str, Query(max_length=200)] = "",
-    cursor: Annotated[str, Query(max_length=20)] = "",
-) -> HTMLResponse:
-    page = crm.list_page(ctx.session, Contact, limit=50, cursor=cursor or None, query=q or None)
-    return render(request, ctx, "contacts.html", page=page, q=q)
-
-
-@router.get("/contacts/{contact_id}", response_class=HTMLResponse)
-def contact_page(
-    request: Request, ctx: UiCtx, contact_id: int, saved: int = 0, error: str = ""
-) -> HTMLResponse:
-    contact = crm.get(ctx.session, Contact, contact_id)
-    return render(
-        request,
-        ctx,
-        "contact.html",
-        contact=contact,
-        phones=phones.normalise(contact.phones or []),
-        phone_types=phones.PHONE_TYPES,
-        saved=bool(saved),
-        error=error[:200],
-    )
-
-
-@router.post("/contacts/{contact_id}/phone-types", response_model=None)
-def change_phone_types(
-    request: Request,
-    ctx: UiCtx,
-    contact_id: int,
-    csrf: CsrfField,
-    number: Annotated[list[str], Form()] = [],  # noqa: B006 (read by FastAPI, never mutated)
-    types: Annotated[list[str], Form(alias="type")] = [],  # noqa: B006
-) -> RedirectResponse:
-    """The type of each of the Contact's phones (its numbers stay as they are)."""
-    _check_csrf(request, csrf)
-    contact = crm.get(ctx.session, Contact, contact_id)
-    chosen = dict(zip(number, types, strict=False))
-    try:
-        changed = [
-            TypedPhone(number=p["number"], type=chosen.get(p["number"], p["type"])).model_dump()
-            for p in phones.normalise(contact.phones or [])
-        ]
-    except ValidationError:
-        message = "a phone type is a short word, like mobile or business"
-        return RedirectResponse(
-            f"/contacts/{contact_id}?{urlencode({'error': message})}", status_code=303
-        )
-    crm.update(ctx.session, Contact, contact.id, {"phones": changed})
-    return RedirectResponse(f"/contacts/{contact_id}?saved=1", status_code=303)
 
 
 @router.get("/connections", response_class=HTMLResponse)
