@@ -7,17 +7,18 @@ import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import structlog
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import service as connections
 from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core import audit
+from socialcrm.core.days import as_day, bounds, utc_day, window
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from socialcrm.crm.models import Campaign
@@ -191,28 +192,34 @@ class MentionPageOut:
     next_cursor: str | None
 
 
-def list_mentions(
-    session: Session, filters: InboxFilters, *, limit: int = 50, cursor: str | None = None
-) -> MentionPageOut:
-    stmt = select(SocialMention)
+def _inbox_where(filters: InboxFilters) -> list[ColumnElement[bool]]:
+    """The inbox's filters as conditions: the list and its chart show the same mentions."""
+    where: list[ColumnElement[bool]] = []
     if filters.rule_id is not None:
-        stmt = stmt.where(
+        where.append(
             SocialMention.id.in_(
                 select(MentionMatch.mention_id).where(MentionMatch.rule_id == filters.rule_id)
             )
         )
     if filters.sentiment:
-        stmt = stmt.where(SocialMention.sentiment_label == filters.sentiment)
+        where.append(SocialMention.sentiment_label == filters.sentiment)
     if filters.network:
-        stmt = stmt.where(SocialMention.network == filters.network)
+        where.append(SocialMention.network == filters.network)
     if filters.language:
-        stmt = stmt.where(SocialMention.language == filters.language)
+        where.append(SocialMention.language == filters.language)
     if filters.has_lead is not None:
         lead = SocialMention.lead_id
-        stmt = stmt.where(lead.is_not(None) if filters.has_lead else lead.is_(None))
+        where.append(lead.is_not(None) if filters.has_lead else lead.is_(None))
     if filters.has_ticket is not None:
         ticket = SocialMention.ticket_id
-        stmt = stmt.where(ticket.is_not(None) if filters.has_ticket else ticket.is_(None))
+        where.append(ticket.is_not(None) if filters.has_ticket else ticket.is_(None))
+    return where
+
+
+def list_mentions(
+    session: Session, filters: InboxFilters, *, limit: int = 50, cursor: str | None = None
+) -> MentionPageOut:
+    stmt = select(SocialMention).where(*_inbox_where(filters))
     if cursor:
         if not cursor.isdigit() or len(cursor) > 18:
             raise ValidationFailed("cursor is not valid", details={"cursor": cursor})
@@ -221,6 +228,50 @@ def list_mentions(
     more = len(rows) > limit
     items = rows[:limit]
     return MentionPageOut(items, str(items[-1].id) if more and items else None)
+
+
+SENTIMENTS = ("positive", "neutral", "negative")
+
+
+@dataclass(frozen=True, slots=True)
+class MentionVolume:
+    """Mentions per UTC day of a window, split by sentiment (one count per day each)."""
+
+    days: list[date]
+    counts: dict[str, list[int]]
+
+    @property
+    def net(self) -> list[int]:
+        """Positive minus negative mentions, per day: below zero on a bad day."""
+        pairs = zip(self.counts["positive"], self.counts["negative"], strict=True)
+        return [positive - negative for positive, negative in pairs]
+
+    @property
+    def total(self) -> int:
+        return sum(sum(per_day) for per_day in self.counts.values())
+
+
+def mention_volume(
+    session: Session, filters: InboxFilters, *, last: date, days: int
+) -> MentionVolume:
+    """The inbox's mentions of the ``days`` days ending ``last`` counted per day and sentiment,
+    in one grouped query over the tenant's ``posted_at`` index."""
+    span = window(last, days)
+    low, high = bounds(span[0], span[-1])
+    day = utc_day(SocialMention.posted_at)
+    in_window = (SocialMention.posted_at >= low, SocialMention.posted_at < high)
+    rows = session.execute(
+        select(day, SocialMention.sentiment_label, func.count())
+        .where(*_inbox_where(filters), *in_window)
+        .group_by(day, SocialMention.sentiment_label)
+    )
+    index = {d: i for i, d in enumerate(span)}
+    counts = {label: [0] * days for label in SENTIMENTS}
+    for when, label, n in rows:
+        at = index.get(as_day(when))
+        if at is not None:
+            counts[label if label in counts else "neutral"][at] += int(n)
+    return MentionVolume(span, counts)
 
 
 def get_mention(session: Session, mention_id: int) -> SocialMention:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -19,6 +21,7 @@ from socialcrm.listening import schemas, service
 from socialcrm.listening.models import ListeningRule, SocialMention
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import User
+from socialcrm.web import charts
 from socialcrm.web.deps import Ctx
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
@@ -187,6 +190,53 @@ def _filters(
 
 
 Filter = Annotated[str, Query(max_length=20)]
+# The chart's window: a week, a month or a quarter of days (any number in between is fine too).
+WINDOWS = (7, 30, 90)
+Days = Annotated[int, Query(ge=min(WINDOWS), le=max(WINDOWS))]
+
+
+def volume_charts(volume: service.MentionVolume) -> dict[str, Markup]:
+    """The inbox's pictures: mentions per day stacked by sentiment, and the net sentiment line
+    (positive minus negative, below zero on a bad day); nothing but a sentence when empty."""
+    labels = [charts.short_day(d) for d in volume.days]
+    dates = [d.isoformat() for d in volume.days]
+    by_sentiment = [
+        charts.Series(label, volume.counts[label], charts.SENTIMENT_COLOURS[label])
+        for label in service.SENTIMENTS
+    ]
+    empty = f"No mentions in the last {len(volume.days)} days."
+    pictures = {
+        "volume": charts.bar_chart(
+            "Mentions per day by sentiment", labels, by_sentiment, table_labels=dates, empty=empty
+        )
+    }
+    if volume.total:
+        pictures["net"] = charts.line_chart(
+            "Net sentiment per day (positive minus negative mentions)",
+            labels,
+            [charts.Series("net sentiment", volume.net, charts.BLUE, additive=False)],
+            table_labels=dates,
+            min_step=1,
+        )
+    return pictures
+
+
+def window_links(query: dict[str, str], days: int) -> list[dict[str, Any]]:
+    """The 7/30/90-day links of the chart, each keeping the inbox's filters."""
+    kept = {k: v for k, v in query.items() if v and k != "days"}
+    return [
+        {
+            "days": n,
+            "href": "/listening/inbox?" + urlencode({**kept, "days": n}),
+            "current": n == days,
+        }
+        for n in WINDOWS
+    ]
+
+
+def _volume(ctx: Ctx, filters: service.InboxFilters, days: int) -> dict[str, Markup]:
+    volume = service.mention_volume(ctx.session, filters, last=utcnow().date(), days=days)
+    return volume_charts(volume)
 
 
 @router.get("/listening/inbox", response_class=HTMLResponse)
@@ -199,10 +249,20 @@ def inbox_page(
     language: Filter = "",
     has_lead: Filter = "",
     has_ticket: Filter = "",
+    days: Days = 30,
     notice: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     filters = _filters(rule_id, sentiment, network, language, has_lead, has_ticket)
     page = service.list_mentions(ctx.session, filters, limit=100)
+    f = {
+        "rule_id": rule_id,
+        "sentiment": sentiment,
+        "network": network,
+        "language": language,
+        "has_lead": has_lead,
+        "has_ticket": has_ticket,
+        "days": str(days),
+    }
     return render(
         request,
         ctx,
@@ -211,16 +271,29 @@ def inbox_page(
         slas=_sla_markers(ctx, page.items),
         rules=service.list_rules(ctx.session),
         networks=list(PROVIDERS),
-        f={
-            "rule_id": rule_id,
-            "sentiment": sentiment,
-            "network": network,
-            "language": language,
-            "has_lead": has_lead,
-            "has_ticket": has_ticket,
-        },
+        f=f,
+        charts=_volume(ctx, filters, days),
+        windows=window_links(f, days),
+        days=days,
         notice=notice,
     )
+
+
+@router.get("/listening/inbox/chart", response_class=HTMLResponse)
+def inbox_chart(
+    request: Request,
+    ctx: UiCtx,
+    rule_id: Filter = "",
+    sentiment: Filter = "",
+    network: Filter = "",
+    language: Filter = "",
+    has_lead: Filter = "",
+    has_ticket: Filter = "",
+    days: Days = 30,
+) -> HTMLResponse:
+    """The inbox's charts alone: swapped in with the rows when filters change or mentions come."""
+    filters = _filters(rule_id, sentiment, network, language, has_lead, has_ticket)
+    return render(request, ctx, "listening/chart.html", charts=_volume(ctx, filters, days))
 
 
 @router.get("/listening/inbox/rows", response_class=HTMLResponse)
