@@ -4,7 +4,7 @@ campaign page with server-rendered SVG charts and its CSV."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from socialcrm.core.db import utcnow
 from socialcrm.core.errors import AppError
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
 from socialcrm.crm.ui import record_id
-from socialcrm.publishing import attribution, charts, service, textrules
+from socialcrm.publishing import attribution, calendar, charts, service, textrules
 from socialcrm.publishing.clock import Occurrence
 from socialcrm.publishing.routes import post_out
 from socialcrm.publishing.schemas import BudgetIn
@@ -166,6 +167,36 @@ def review(
         lambda: service.review_post(ctx.session, ctx.principal, post_id, approve=approve),
         "Review saved",
     )
+
+
+@router.get("/publishing/calendar", response_class=HTMLResponse)
+def calendar_page(
+    request: Request,
+    ctx: UiCtx,
+    view: calendar.View = calendar.View.WEEK,
+    start: date | None = None,
+) -> HTMLResponse:
+    """The week or month of posts around ``start`` (today by default), on their UTC days."""
+    today = utcnow().date()
+    found = calendar.calendar(ctx.session, view, start or today, today=today)
+    p = found.period
+    return render(
+        request,
+        ctx,
+        "publishing/calendar.html",
+        cal=found,
+        links={
+            "previous": _calendar_href(view, p.previous),
+            "next": _calendar_href(view, p.next),
+            "today": _calendar_href(view, today),
+            "week": _calendar_href(calendar.View.WEEK, p.start),
+            "month": _calendar_href(calendar.View.MONTH, p.start),
+        },
+    )
+
+
+def _calendar_href(view: calendar.View, start: date) -> str:
+    return f"/publishing/calendar?view={view.value}&start={start.isoformat()}"
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
