@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from socialcrm.core.days import as_day, bounds, utc_day
 from socialcrm.core.errors import NotFound, ValidationFailed
 from socialcrm.crm.models import Campaign, Lead, LeadStatus
 from socialcrm.publishing import listening_source
@@ -36,6 +37,7 @@ class Attribution:
     mentions: dict[str, Any]
     budget: dict[str, Any] | None
     notes: list[str] = field(default_factory=list)
+    leads_series: list[dict[str, Any]] = field(default_factory=list)  # leads created per day
 
 
 def campaign_attribution(
@@ -77,6 +79,7 @@ def campaign_attribution(
         mentions=mentions,
         budget=spend,
         notes=notes,
+        leads_series=_leads_series(session, campaign_id, start, end),
     )
 
 
@@ -100,6 +103,20 @@ def _series(
         {"day": row[0].isoformat(), **{m: int(v) for m, v in zip(METRICS, row[1:], strict=True)}}
         for row in session.execute(stmt)
     ]
+
+
+def _leads_series(
+    session: Session, campaign_id: int, start: date | None, end: date | None
+) -> list[dict[str, Any]]:
+    """Leads the campaign brought, per UTC day they were created (one grouped query)."""
+    day = utc_day(Lead.created_at)
+    stmt = select(day, func.count()).where(Lead.campaign_id == campaign_id)
+    if start is not None:
+        stmt = stmt.where(Lead.created_at >= bounds(start, start)[0])
+    if end is not None:
+        stmt = stmt.where(Lead.created_at < bounds(end, end)[1])
+    rows = session.execute(stmt.group_by(day).order_by(day))
+    return [{"day": as_day(when).isoformat(), "leads": int(n)} for when, n in rows]
 
 
 def _posts(session: Session, campaign_id: int) -> dict[str, int]:
@@ -138,6 +155,7 @@ def as_dict(result: Attribution) -> dict[str, Any]:
         "mentions": result.mentions,
         "budget": result.budget,
         "notes": result.notes,
+        "leads_series": result.leads_series,
     }
 
 

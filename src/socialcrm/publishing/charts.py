@@ -1,72 +1,103 @@
-"""Small server-rendered SVG charts (no build step, no script): values are numbers only, and
-every label goes through ``html.escape``."""
+"""The campaign page's pictures, drawn from its attribution with the shared SVG charts:
+engagement, clicks, leads and mentions per day on one axis of days, the sentiment mix and the
+leads funnel."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
+from datetime import date, timedelta
 from typing import Any
 
-WIDTH, HEIGHT, PAD = 640, 200, 28
-SERIES = (
-    ("likes", "#2d5bd7"),
-    ("comments", "#1e7b45"),
-    ("shares", "#8a5a00"),
-    ("clicks", "#b3261e"),
-)
+from markupsafe import Markup
+
+from socialcrm.publishing.attribution import Attribution
+from socialcrm.web import charts
+from socialcrm.web.charts import Series
+
+MAX_DAYS = 366  # the axis of a long campaign shows its last year
+ENGAGEMENT = (("likes", charts.BLUE), ("comments", charts.GREEN), ("shares", charts.BROWN))
+SENTIMENTS = ("positive", "neutral", "negative")
 
 
-def engagement_over_time(series: Sequence[Mapping[str, Any]]) -> str:
-    """One line per engagement kind over the days of the campaign."""
-    if not series:
-        return '<p class="muted">No engagement yet.</p>'
-    top = max(1, *(int(day[k]) for day in series for k, _ in SERIES))
-    step = (WIDTH - 2 * PAD) / max(1, len(series) - 1)
-
-    def point(i: int, value: int) -> str:
-        x = PAD + i * step
-        y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * value / top
-        return f"{x:.1f},{y:.1f}"
-
-    lines = [
-        f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
-        + " ".join(point(i, int(day[key])) for i, day in enumerate(series))
-        + f'"><title>{escape(key)}</title></polyline>'
-        for key, color in SERIES
-    ]
-    legend = "".join(
-        f'<text x="{PAD + n * 90}" y="14" fill="{color}" font-size="12">{escape(key)}</text>'
-        for n, (key, color) in enumerate(SERIES)
-    )
-    axis = (
-        f'<text x="{PAD}" y="{HEIGHT - 6}" font-size="11">{escape(str(series[0]["day"]))}</text>'
-        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 6}" font-size="11" text-anchor="end">'
-        f"{escape(str(series[-1]['day']))}</text>"
-        f'<text x="2" y="{PAD}" font-size="11">{top}</text>'
-    )
-    return (
-        f'<svg role="img" aria-label="Engagement over time" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="100%" height="{HEIGHT}">{legend}{"".join(lines)}{axis}</svg>'
-    )
+def day_axis(
+    series: Sequence[Sequence[Mapping[str, Any]]], starts: date | None, ends: date | None
+) -> list[date]:
+    """Every day from the campaign's start (or its first day with data) to its end (or its
+    last day with data), no gaps, at most ``MAX_DAYS`` (the latest)."""
+    seen = [date.fromisoformat(str(row["day"])) for rows in series for row in rows]
+    first = min([*seen, *([starts] if starts else [])], default=None)
+    last = max([*seen, *([ends] if ends else [])], default=None)
+    if first is None or last is None or first > last:
+        return []
+    first = max(first, last - timedelta(days=MAX_DAYS - 1))
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def bars(values: Mapping[str, int], label: str) -> str:
-    """Horizontal bars, one per key."""
-    if not values or not any(values.values()):
-        return f'<p class="muted">{escape(label)}: nothing yet.</p>'
-    top = max(values.values()) or 1
-    row = 26
-    parts = []
-    for n, (key, value) in enumerate(values.items()):
-        width = (WIDTH - 200) * int(value) / top
-        y = n * row + 4
-        parts.append(
-            f'<text x="0" y="{y + 15}" font-size="13">{escape(str(key))}</text>'
-            f'<rect x="110" y="{y}" width="{width:.1f}" height="18" fill="#2d5bd7"></rect>'
-            f'<text x="{116 + width:.1f}" y="{y + 15}" font-size="13">{int(value)}</text>'
-        )
-    height = row * len(values) + 8
-    return (
-        f'<svg role="img" aria-label="{escape(label)}" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" height="{height}">{"".join(parts)}</svg>'
-    )
+def per_day(rows: Sequence[Mapping[str, Any]], key: str, days: Sequence[date]) -> list[int]:
+    """``key`` of each day of ``days`` (0 where a day has no row)."""
+    found = {str(row["day"]): int(row.get(key, 0)) for row in rows}
+    return [found.get(d.isoformat(), 0) for d in days]
+
+
+def campaign_charts(
+    result: Attribution, starts: date | None, ends: date | None
+) -> dict[str, Markup]:
+    """Every picture of the campaign page, by name."""
+    mentions = result.mentions.get("series", [])
+    days = day_axis([result.series, result.leads_series, mentions], starts, ends)
+    labels = [charts.short_day(d) for d in days]
+    dates = [d.isoformat() for d in days]
+    by_sentiment = result.mentions.get("by_sentiment", {})
+    return {
+        "engagement": charts.line_chart(
+            "Engagement per day",
+            labels,
+            [Series(k, per_day(result.series, k, days), c) for k, c in ENGAGEMENT],
+            table_labels=dates,
+            min_step=1,
+            empty="No engagement yet: it is read from the networks every 30 minutes.",
+        ),
+        "clicks": charts.bar_chart(
+            "Link clicks per day",
+            labels,
+            [Series("clicks", per_day(result.series, "clicks", days), charts.BLUE)],
+            table_labels=dates,
+            empty="No clicks on the campaign's tracked links yet.",
+        ),
+        "leads": charts.bar_chart(
+            "Leads per day",
+            labels,
+            [Series("leads", per_day(result.leads_series, "leads", days), charts.GREEN)],
+            table_labels=dates,
+            empty="No leads from this campaign yet.",
+        ),
+        "mentions": charts.bar_chart(
+            "Mentions per day by sentiment",
+            labels,
+            [
+                Series(s, per_day(mentions, s, days), charts.SENTIMENT_COLOURS[s])
+                for s in SENTIMENTS
+            ],
+            table_labels=dates,
+            empty="No mentions of this campaign yet.",
+        ),
+        "sentiment": charts.hbar_chart(
+            "Sentiment mix",
+            [(s, by_sentiment.get(s, 0)) for s in SENTIMENTS],
+            value_name="mentions",
+            index_name="Sentiment",
+            empty="No mentions of this campaign yet.",
+        ),
+        "funnel": charts.hbar_chart(
+            "Leads funnel",
+            [
+                ("leads", result.leads["total"]),
+                ("qualified", result.leads["qualified"] + result.leads["converted"]),
+                ("converted", result.leads["converted"]),
+            ],
+            value_name="leads",
+            index_name="Step",
+            colour=charts.GREEN,
+            empty="No leads from this campaign yet.",
+        ),
+    }

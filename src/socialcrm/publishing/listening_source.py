@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from socialcrm.core.days import as_day, utc_day
+
 UNAVAILABLE_NOTE = "inbound mentions are not available: the listening module is not installed"
 
 try:
@@ -42,7 +44,7 @@ def campaign_mentions(
     if high is not None:
         where.append(SocialMention.posted_at < high)
     # One pass: by day, kind and sentiment; totals are summed here, not by a second scan.
-    day = func.date(SocialMention.posted_at)
+    day = utc_day(SocialMention.posted_at)  # PostgreSQL's date() would use the session's zone
     rows = session.execute(
         select(day, SocialMention.kind, SocialMention.sentiment_label, func.count())
         .where(*where)
@@ -57,7 +59,7 @@ def campaign_mentions(
             lead_forms += int(n)
             continue
         by_sentiment[str(label)] = by_sentiment.get(str(label), 0) + int(n)
-        key = when.isoformat() if isinstance(when, date) else str(when)
+        key = as_day(when).isoformat()
         entry = series.setdefault(key, {"day": key})
         entry[str(label)] = entry.get(str(label), 0) + int(n)
     return {

@@ -230,15 +230,10 @@ def _campaign(
         budget_error=budget_error,
         timeline=crm.timeline(ctx.session, campaign),
         log_for=("campaign_id", campaign.id),
-        engagement_svg=charts.engagement_over_time(result.series),
-        sentiment_svg=charts.bars(result.mentions.get("by_sentiment", {}), "Sentiment mix"),
-        funnel_svg=charts.bars(
-            {
-                "leads": result.leads["total"],
-                "qualified": result.leads["qualified"] + result.leads["converted"],
-                "converted": result.leads["converted"],
-            },
-            "Leads funnel",
+        charts=charts.campaign_charts(
+            result,
+            campaign.starts_at.date() if campaign.starts_at else None,
+            campaign.ends_at.date() if campaign.ends_at else None,
         ),
     )
 
