@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
@@ -17,6 +18,7 @@ from socialcrm.enrichment.replace import ReplaceRequired
 from socialcrm.providers.base import Capability
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role
+from socialcrm.web import charts
 from socialcrm.web.deps import Ctx
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
@@ -159,13 +161,28 @@ def decide(request: Request, ctx: UiCtx, link_id: int, action: str, csrf: CsrfFi
     return _back(link.contact_id, notice)
 
 
+def coverage_chart(report: dict[str, Any]) -> Markup:
+    """Share of the tenant's Contacts linked on each network, as bars from 0 to 100%."""
+    return charts.hbar_chart(
+        f"Share of {report['contacts']} Contacts linked, per network",
+        [(row["provider"], row["share"]) for row in report["coverage"]],
+        value_name="share linked",
+        index_name="Network",
+        fmt=charts.format_share,
+        top=1.0,
+        empty="No Contact is linked to a social profile yet.",
+    )
+
+
 @router.get("/enrichment", response_class=HTMLResponse)
 def report_page(request: Request, ctx: UiCtx) -> HTMLResponse:
+    report = service.report(ctx.session)
     return render(
         request,
         ctx,
         "enrichment/report.html",
-        report=service.report(ctx.session),
+        report=report,
+        coverage_chart=coverage_chart(report),
         runs=runs.list_runs(ctx.session, 10),
         can_start=ctx.principal.role in (Role.ADMIN, Role.MARKETING),
     )
