@@ -275,7 +275,7 @@ def line_chart(
         summarise(title, names, series, fmt),
         body,
         HEIGHT,
-        _legend(series),
+        _legend(series) if len(series) > 1 else "",
         _table(title, index_name, names, series, fmt),
         "line",
     )
