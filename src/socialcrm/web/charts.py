@@ -69,8 +69,12 @@ def ticks(low: float, high: float, *, count: int = 5, min_step: float = 0.0) -> 
     if low == high:
         high = low + max(min_step, 1.0)
     step = max(nice_step((high - low) / max(1, count - 1)), min_step)
-    start = math.floor(low / step + 1e-9) * step
-    stop = math.ceil(high / step - 1e-9) * step
+    start = math.floor(low / step) * step
+    if start + step <= low:  # float noise put the first tick a step too low
+        start += step
+    stop = math.ceil(high / step) * step
+    if stop - step >= high:  # or the last one a step too high
+        stop -= step
     steps = round((stop - start) / step)
     digits = max(0, 1 - math.floor(math.log10(step)))  # 0.1 + 0.2 shows as 0.3
     return [round(start + n * step, digits) + 0.0 for n in range(steps + 1)]
