@@ -14,7 +14,7 @@ from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core.db import Database
 from socialcrm.tenancy.models import Role, User
 from socialcrm.tenancy.service import create_api_key, create_user
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, ui_login
 from tests.connections.flow import callback, connect, consent, register_app, start
 
 pytestmark = pytest.mark.usefixtures("sandbox")
@@ -162,3 +162,45 @@ def test_a_page_choice_is_only_its_starters(
     as_key(app_client, starter)
     picked = app_client.post(f"/api/connections/choices/{key}", json={"ids": ["104000000001"]})
     assert picked.status_code == 200, picked.text
+
+
+@pytest.mark.parametrize("role", NON_ADMINS, ids=lambda r: r.value)
+def test_a_personal_account_needs_a_person(
+    app_client: TestClient, database: Database, sandbox: object, role: Role
+) -> None:
+    """A marketer's or agent's key without a user would connect an account nobody owns (and
+    that it could then not see): refused; a key of a person connects its own."""
+    as_key(app_client, key_for(database, Role.ADMIN, with_user=False))
+    register_app(app_client, "x")
+    as_key(app_client, key_for(database, role, with_user=False))
+    refused = app_client.post("/api/connections", json={"provider": "x", "scope": "personal"})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "forbidden"
+    as_key(app_client, key_for(database, role, with_user=True))
+    started = app_client.post("/api/connections", json={"provider": "x", "scope": "personal"})
+    assert started.status_code == 201, started.text
+
+
+def test_the_connections_page_offers_disconnect_only_to_who_may(
+    app_client: TestClient, database: Database, sandbox: object, brand: dict[str, Any]
+) -> None:
+    """An agent sees the brand's account but no Disconnect button it would be refused."""
+    with database.session(system=True) as session:
+        tenant = make_tenant(session)
+        for role in (Role.AGENT, Role.ADMIN):
+            create_user(
+                session,
+                tenant=tenant,
+                email=f"{role.value}@acme.test",
+                password="correct horse battery",
+                role=role,
+            )
+    del app_client.headers["Authorization"]
+    form = f'action="/connections/{brand["id"]}/disconnect"'
+
+    agent = ui_login(app_client, "agent@acme.test", "correct horse battery")
+    page = agent.get("/connections").text
+    assert f'id="account-{brand["id"]}"' in page and form not in page
+
+    admin = ui_login(app_client, "admin@acme.test", "correct horse battery")
+    assert form in admin.get("/connections").text

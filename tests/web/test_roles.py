@@ -102,7 +102,7 @@ API: dict[str, Who | None] = {
     # --- connected accounts (the fixture's is a brand account: an admin's alone)
     "GET /api/providers": EVERYONE,
     "GET /api/connections": EVERYONE,
-    "POST /api/connections": EVERYONE,
+    "POST /api/connections": PEOPLE,
     "GET /api/connections/choices/{key}": EVERYONE,
     "POST /api/connections/choices/{key}": EVERYONE,
     "GET /api/connections/{connection_id}": EVERYONE,

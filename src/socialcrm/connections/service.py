@@ -304,8 +304,14 @@ def _app_credentials(session: Session, provider: str, instance_url: str) -> AppC
 
 
 def _check_ownership(principal: Principal, ownership: Ownership) -> None:
-    if ownership == Ownership.BRAND and principal.role != Role.ADMIN:
+    if principal.role == Role.ADMIN:
+        return
+    if ownership == Ownership.BRAND:
         raise Forbidden("only an admin can connect a brand account")
+    if principal.user_id is None:  # the account would be nobody's: only admins could use it
+        raise Forbidden(
+            "a personal account belongs to a person: connect it logged in, or with a key of a user"
+        )
 
 
 def _check_permissions(principal: Principal, provider: str, permissions: Sequence[str]) -> None:
@@ -671,6 +677,12 @@ def owns(principal: Principal, account: SocialAccount) -> bool:
     return principal.user_id is not None and account.owner_user_id == principal.user_id
 
 
+def may_manage(principal: Principal, account: SocialAccount) -> bool:
+    """Whether the caller may disconnect (or reconnect) the account: an admin any, a person
+    their own; a brand account is the admins'."""
+    return principal.role == Role.ADMIN or owns(principal, account)
+
+
 def _visible(principal: Principal, account: SocialAccount) -> bool:
     return (
         principal.role == Role.ADMIN
@@ -697,7 +709,7 @@ def get_account(session: Session, principal: Principal, account_id: int) -> Soci
 def disconnect(session: Session, principal: Principal, account_id: int) -> SocialAccount:
     """Stop using the account at once; revoke at the provider from the queue (with retries)."""
     account = get_account(session, principal, account_id)
-    if principal.role != Role.ADMIN and not owns(principal, account):
+    if not may_manage(principal, account):
         raise Forbidden("only an admin or the account's owner can disconnect it")
     if account.status == AccountStatus.REVOKED:
         return account
