@@ -6,14 +6,16 @@ that is missing here fails with a message saying where to add it. Each API route
 an admin, a marketer and an agent, each with a key of a person and with a key without a user
 (what `socialcrm api-key create` makes); each page by a logged-in admin, marketer and agent.
 Allowed: never 401 or 403 (404 and 4xx for the test's made-up input are fine). Refused: 403,
-in the error envelope for the API. Refused calls run first, before any allowed call can
-delete or change the records they name.
+in the error envelope for the API. Without a key or login: 401 (API) or the login page. Refused
+calls run first, before any allowed call can delete or change the records they name. PUBLIC
+routes (no key, no login) are only classified here; their own tests cover them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,7 +210,7 @@ UI: dict[str, Who | None] = {
     "POST /login": PUBLIC,
     "POST /logout": PUBLIC,
     "GET /oauth/callback/{provider}": PUBLIC,
-    "GET /": EVERYONE,
+    "GET /": PUBLIC,  # a redirect to /contacts
     # --- CRM records
     "GET /contacts": EVERYONE,
     "GET /contacts/new": EVERYONE,
@@ -459,13 +461,40 @@ def world(app_client: TestClient, database: Database, sandbox: object) -> World:
         "campaigns": campaign,
         "rules": _created(api, "/api/listening/rules", {"name": "brand", "query": "acme"}),
         "connections": connect(api, "x", "ada", scope="brand")["id"],
+        "routing-rules": _created(
+            api, "/api/listening/routing-rules", {"kind": "round_robin", "user_ids": [ids["users"]]}
+        ),
+        "webhook-endpoints": _created(
+            api, "/api/listening/webhook-endpoints", {"style": "x", "network": "x"}
+        ),
+        "emails": _email(api),
         "imap-accounts": mailbox,
         "mailboxes": mailbox,
         "provider-apps": "x",
         "callback": "x",
     }
+    post = api.post(
+        "/api/publishing/posts",
+        json={"text": "Spring", "targets": [{"account_id": ids["connections"]}]},
+    )
+    assert post.status_code == 201, post.text
+    ids |= {
+        "posts": post.json()["id"],
+        "publishing": post.json()["id"],
+        "targets": post.json()["targets"][0]["id"],
+    }
     del api.headers["Authorization"]
     return World(keys, users, ids)
+
+
+def _email(api: TestClient) -> int:
+    mail = (
+        b"From: Ada <ada@example.com>\r\nTo: help@acme.test\r\nSubject: Hi\r\n"
+        b"Message-ID: <roles@example.com>\r\n\r\nHello\r\n-- \r\nAda Lovelace\r\n"
+    )
+    answer = api.post("/api/emails", content=mail, headers={"Content-Type": "message/rfc822"})
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
 
 
 # --- calling a route ----------------------------------------------------------------------------
@@ -539,6 +568,14 @@ def _refused(route: str, answer: Any, *, api: bool, hidden: bool = False) -> str
     return None
 
 
+def _anonymous(route: str, answer: Any, *, api: bool) -> str | None:
+    if api and (answer.status_code, answer.json()["error"]["code"]) != (401, "unauthenticated"):
+        return f"{route}: {answer.status_code} without a key ({answer.text[:200]})"
+    if not api and not answer.headers.get("location", "").startswith("/login"):
+        return f"{route}: {answer.status_code} without a login ({answer.text[:200]})"
+    return None
+
+
 def _allowed(route: str, answer: Any) -> str | None:
     if answer.status_code in (401, 403):
         return f"{route}: {answer.status_code} for a caller it lets in ({answer.text[:200]})"
@@ -553,7 +590,11 @@ def _allowed(route: str, answer: Any) -> str | None:
 def test_api_routes_refuse_and_admit_by_role(app_client: TestClient, world: World) -> None:
     spec = app_client.app.openapi()  # type: ignore[attr-defined]
     routes = [r for r in api_routes(app_client.app) if API.get(r) is not None]  # type: ignore[arg-type]
-    problems: list[str] = []
+    problems = [
+        f"anyone: {problem}"
+        for route in routes
+        if (problem := _anonymous(route, call(app_client, route, world.ids, spec), api=True))
+    ]
     for refusing in (True, False):  # every refusal first: nothing is deleted under it
         for route in routes:
             who = API[route]
@@ -575,16 +616,32 @@ def test_api_routes_refuse_and_admit_by_role(app_client: TestClient, world: Worl
     assert not problems, "\n".join(problems)
 
 
+def _submit(client: TestClient, route: str, ids: dict[str, Any], csrf: str) -> Any:
+    method, path = route.split(" ", 1)
+    if method == "POST":
+        return client.post(fill(path, ids), data={"csrf": csrf}, follow_redirects=False)
+    return client.get(fill(path, ids), follow_redirects=False)
+
+
 def test_pages_refuse_and_admit_by_role(app_client: TestClient, world: World) -> None:
     from socialcrm.web.app import create_app
 
     routes = [r for r in ui_routes(app_client.app) if UI.get(r) is not None]  # type: ignore[arg-type]
-    problems: list[str] = []
-    people = {}
-    for role, email in world.users.items():
-        client = TestClient(create_app(), raise_server_exceptions=False)
-        people[role] = ui_login(client.__enter__(), email, PASSWORD)
-    try:
+    csrf = csrf_of(app_client.get("/login").text)
+    problems = [
+        f"anyone: {problem}"
+        for route in routes
+        if (problem := _anonymous(route, _submit(app_client, route, world.ids, csrf), api=False))
+    ]
+    with ExitStack() as stack:
+        people = {
+            role: ui_login(
+                stack.enter_context(TestClient(create_app(), raise_server_exceptions=False)),
+                email,
+                PASSWORD,
+            )
+            for role, email in world.users.items()
+        }
         for refusing in (True, False):
             for route in routes:
                 who = UI[route]
@@ -594,18 +651,12 @@ def test_pages_refuse_and_admit_by_role(app_client: TestClient, world: World) ->
                     if allowed == refusing:
                         continue
                     csrf = csrf_of(client.get("/contacts/new").text)
-                    method, path = route.split(" ", 1)
-                    url = fill(path, world.ids)
-                    if method == "POST":
-                        answer = client.post(url, data={"csrf": csrf}, follow_redirects=False)
-                    else:
-                        answer = client.get(url, follow_redirects=False)
+                    answer = _submit(client, route, world.ids, csrf)
                     problem = (
-                        _allowed(route, answer) if allowed else _refused(route, answer, api=False)
+                        _allowed(route, answer)
+                        if allowed
+                        else _refused(route, answer, api=False, hidden=who.hidden)
                     )
                     if problem:
                         problems.append(f"{role.value}: {problem}")
-    finally:
-        for client in people.values():
-            client.__exit__(None, None, None)
     assert not problems, "\n".join(problems)
