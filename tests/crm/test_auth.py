@@ -43,14 +43,49 @@ def test_inactive_tenant_is_refused(app_client: TestClient, database: Database) 
     assert response.status_code == 200
 
 
-def test_agents_cannot_run_campaigns(app_client: TestClient, database: Database) -> None:
+def test_agents_read_campaigns_but_do_not_run_them(
+    app_client: TestClient, database: Database
+) -> None:
+    """A support agent sees which campaign a Lead came from (and how it does); creating,
+    changing, deleting and budgets are marketing's (README, Security: roles)."""
     with database.session(system=True) as session:
-        key = make_api_key(session, tenant=make_tenant(session), role=Role.AGENT)
-    headers = {"Authorization": f"Bearer {key}"}
-    response = app_client.post("/api/campaigns", json={"name": "Spring"}, headers=headers)
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "forbidden"
-    assert app_client.post("/api/contacts", json={"name": "Ok"}, headers=headers).status_code == 201
+        tenant = make_tenant(session)
+        admin = {"Authorization": f"Bearer {make_api_key(session, tenant=tenant)}"}
+        agent = {"Authorization": f"Bearer {make_api_key(session, tenant=tenant, role=Role.AGENT)}"}
+    campaign = app_client.post("/api/campaigns", json={"name": "Spring"}, headers=admin).json()
+    lead = app_client.post(
+        "/api/leads", json={"name": "Ada", "campaign_id": campaign["id"]}, headers=admin
+    ).json()
+
+    assert (
+        app_client.get(f"/api/leads/{lead['id']}", headers=agent).json()["campaign_id"]
+        == (campaign["id"])
+    )
+    seen = app_client.get(f"/api/campaigns/{campaign['id']}", headers=agent)
+    assert seen.status_code == 200 and seen.json()["name"] == "Spring"
+    assert [c["id"] for c in app_client.get("/api/campaigns", headers=agent).json()["items"]] == [
+        campaign["id"]
+    ]
+    assert (
+        app_client.get(f"/api/campaigns/{campaign['id']}/attribution", headers=agent).status_code
+        == 200
+    )
+
+    for refused in (
+        app_client.post("/api/campaigns", json={"name": "Autumn"}, headers=agent),
+        app_client.patch(f"/api/campaigns/{campaign['id']}", json={"name": "X"}, headers=agent),
+        app_client.put(
+            f"/api/campaigns/{campaign['id']}/budget",
+            json={"amount": 10, "currency": "EUR"},
+            headers=agent,
+        ),
+        app_client.delete(f"/api/campaigns/{campaign['id']}", headers=agent),
+    ):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "forbidden"
+    after = app_client.get(f"/api/campaigns/{campaign['id']}", headers=admin).json()
+    assert after["name"] == "Spring"
+    assert app_client.post("/api/contacts", json={"name": "Ok"}, headers=agent).status_code == 201
 
 
 def test_keys_are_stored_hashed(database: Database) -> None:

@@ -304,8 +304,14 @@ def _app_credentials(session: Session, provider: str, instance_url: str) -> AppC
 
 
 def _check_ownership(principal: Principal, ownership: Ownership) -> None:
-    if ownership == Ownership.BRAND and principal.role != Role.ADMIN:
+    if principal.role == Role.ADMIN:
+        return
+    if ownership == Ownership.BRAND:
         raise Forbidden("only an admin can connect a brand account")
+    if principal.user_id is None:  # the account would be nobody's: only admins could use it
+        raise Forbidden(
+            "a personal account belongs to a person: connect it logged in, or with a key of a user"
+        )
 
 
 def _check_permissions(principal: Principal, provider: str, permissions: Sequence[str]) -> None:
@@ -517,12 +523,14 @@ def _options(offered: list[dict[str, str | None]]) -> list[AccountOption]:
 
 
 def _open_choice(session: Session, principal: Principal, key: str) -> AccountChoice:
-    """The person's own pending choice (another user's, or an expired one, is not found)."""
+    """The caller's own pending choice (another user's or key's, or an expired one, is not
+    found). Matched on the actor, not the user id: two keys without a user are not one caller."""
     choice = session.scalars(
         select(AccountChoice).where(AccountChoice.key_hash == _hash_state(key))
     ).first()
-    if choice is None or choice.user_id != principal.user_id or choice.expires_at <= utcnow():
+    if choice is None or choice.actor != principal.actor or choice.expires_at <= utcnow():
         raise NotFound("this choice of accounts expired or is not yours: connect again")
+    _check_ownership(principal, Ownership(choice.ownership))
     return choice
 
 
@@ -662,11 +670,24 @@ def _upsert_account(
 # --- read ---------------------------------------------------------------------------------
 
 
+def owns(principal: Principal, account: SocialAccount) -> bool:
+    """Whether the caller is the person the account belongs to. A brand account has no owner
+    and a CLI key no user: ``None`` is nobody, never a match (``None == None`` once let any
+    key disconnect the brand's accounts)."""
+    return principal.user_id is not None and account.owner_user_id == principal.user_id
+
+
+def may_manage(principal: Principal, account: SocialAccount) -> bool:
+    """Whether the caller may disconnect (or reconnect) the account: an admin any, a person
+    their own; a brand account is the admins'."""
+    return principal.role == Role.ADMIN or owns(principal, account)
+
+
 def _visible(principal: Principal, account: SocialAccount) -> bool:
     return (
         principal.role == Role.ADMIN
         or account.ownership == Ownership.BRAND
-        or account.owner_user_id == principal.user_id
+        or owns(principal, account)
     )
 
 
@@ -688,7 +709,7 @@ def get_account(session: Session, principal: Principal, account_id: int) -> Soci
 def disconnect(session: Session, principal: Principal, account_id: int) -> SocialAccount:
     """Stop using the account at once; revoke at the provider from the queue (with retries)."""
     account = get_account(session, principal, account_id)
-    if principal.role != Role.ADMIN and account.owner_user_id != principal.user_id:
+    if not may_manage(principal, account):
         raise Forbidden("only an admin or the account's owner can disconnect it")
     if account.status == AccountStatus.REVOKED:
         return account

@@ -99,7 +99,7 @@ def brand_roles(session: Session, tenant_id: int) -> tuple[str, ...]:
 def may_use(session: Session, principal: Principal, account: SocialAccount) -> bool:
     if account.ownership == Ownership.BRAND:
         return principal.role in brand_roles(session, principal.tenant_id)
-    return principal.user_id is not None and account.owner_user_id == principal.user_id
+    return connections.owns(principal, account)
 
 
 def usable_accounts(session: Session, principal: Principal) -> list[SocialAccount]:

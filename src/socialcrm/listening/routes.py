@@ -171,7 +171,7 @@ def _endpoint_out(
 
 @router.get("/listening/webhook-endpoints", response_model=list[schemas.InboundWebhookOut])
 def list_endpoints(ctx: ApiCtx) -> Any:
-    return [_endpoint_out(e) for e in service.list_inbound_webhooks(ctx.session)]
+    return [_endpoint_out(e) for e in service.list_inbound_webhooks(ctx.session, ctx.principal)]
 
 
 @router.post(
@@ -196,7 +196,7 @@ def _sub_out(sub: WebhookSubscription, secret: str | None = None) -> schemas.Sub
 
 @router.get("/listening/webhook-subscriptions", response_model=list[schemas.SubscriptionOut])
 def list_subscriptions(ctx: ApiCtx) -> Any:
-    return [_sub_out(s) for s in service.list_subscriptions(ctx.session)]
+    return [_sub_out(s) for s in service.list_subscriptions(ctx.session, ctx.principal)]
 
 
 @router.post(

@@ -595,7 +595,10 @@ def create_inbound_webhook(
     return NewInboundWebhook(endpoint, secret, verify_token)
 
 
-def list_inbound_webhooks(session: Session) -> list[InboundWebhook]:
+def list_inbound_webhooks(session: Session, principal: Principal) -> list[InboundWebhook]:
+    """The tenant's receiving URLs (their path token is the endpoint's only address): admins."""
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin sees webhook endpoints")
     return list(session.scalars(select(InboundWebhook).order_by(InboundWebhook.id)))
 
 
@@ -667,7 +670,10 @@ def create_subscription(
     return sub, secret
 
 
-def list_subscriptions(session: Session) -> list[WebhookSubscription]:
+def list_subscriptions(session: Session, principal: Principal) -> list[WebhookSubscription]:
+    """Where the tenant's events go (its own systems' addresses): admins."""
+    if principal.role != Role.ADMIN:
+        raise Forbidden("only an admin sees outbound webhooks")
     return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
 
 

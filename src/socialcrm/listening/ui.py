@@ -96,6 +96,7 @@ def rules_page(
 async def save_rule(request: Request, ctx: UiCtx) -> Response:
     form = await _form_dict(request)
     _check_csrf(request, form.get("csrf", ""))
+    service.require_editor(ctx.principal)  # a refusal, not a form error, for the read-only
     try:
         body = schemas.RuleIn.model_validate({**_rule_form(form), "name": form.get("name", "")})
         service.create_rule(ctx.session, ctx.principal, body.values())
@@ -159,6 +160,7 @@ async def update_rule(
 ) -> Response:
     form = await _form_dict(request)
     _check_csrf(request, form.get("csrf", ""))
+    service.require_editor(ctx.principal)
     rule = service.get_rule(ctx.session, rule_id)
     try:
         body = schemas.RuleIn.model_validate({**_rule_form(form), "name": form.get("name", "")})

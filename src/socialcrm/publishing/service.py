@@ -78,7 +78,7 @@ def redirect_url(code: str) -> str:
 # --- composing ---------------------------------------------------------------------------
 
 
-def _require_writer(principal: Principal) -> None:
+def require_writer(principal: Principal) -> None:
     if principal.role not in WRITERS:
         raise Forbidden("composing posts needs the admin or marketing role")
 
@@ -252,7 +252,7 @@ def _initial_status(session: Session, principal: Principal, action: str) -> Targ
 
 
 def compose(session: Session, principal: Principal, comp: Composition) -> ScheduledPost:
-    _require_writer(principal)
+    require_writer(principal)
     if comp.action not in ("draft", "schedule", "now"):
         raise ValidationFailed("action must be draft, schedule or now")
     if not comp.targets:
@@ -399,7 +399,7 @@ def update_post(
     session: Session, principal: Principal, post_id: int, comp: Composition
 ) -> ScheduledPost:
     """Change text, variants, time or accounts while nothing has started publishing."""
-    _require_writer(principal)
+    require_writer(principal)
     post = get_post(session, post_id)
     existing = {t.social_account_id: t for t in _lock_editable(session, post)}
     if comp.action not in ("draft", "schedule", "now"):
@@ -462,7 +462,7 @@ def update_post(
 
 
 def cancel_post(session: Session, principal: Principal, post_id: int) -> ScheduledPost:
-    _require_writer(principal)
+    require_writer(principal)
     post = get_post(session, post_id)
     targets = _lock_editable(session, post)
     for target in targets:
@@ -485,7 +485,7 @@ def is_stuck(target: PostTarget, now: datetime) -> bool:
 def cancel_target(session: Session, principal: Principal, target_id: int) -> ScheduledPost:
     """Cancel one (post, account): while it waits, or when it is stuck in ``publishing``
     (its worker gone). Not while a worker holds it, nor once the network has the post."""
-    _require_writer(principal)
+    require_writer(principal)
     target = session.get(PostTarget, target_id)
     if target is None:
         raise NotFound(f"post target {target_id} not found")
@@ -644,7 +644,7 @@ def follow_link(db: Database, code: str) -> str | None:
 def set_budget(
     session: Session, principal: Principal, campaign_id: int, amount: float, currency: str
 ) -> CampaignBudget:
-    _require_writer(principal)
+    require_writer(principal)
     if session.get(Campaign, campaign_id) is None:
         raise NotFound(f"campaign {campaign_id} not found")
     budget = session.scalars(

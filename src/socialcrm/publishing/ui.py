@@ -248,6 +248,7 @@ def set_budget(
     currency: Annotated[str, Form(max_length=10)] = "USD",
 ) -> Response:
     _check_csrf(request, csrf)
+    service.require_writer(ctx.principal)  # a refusal, not a form error, for an agent
     typed = {"amount": amount, "currency": currency}
     try:
         budget = BudgetIn.model_validate({"amount": amount.strip() or None, "currency": currency})

@@ -852,6 +852,8 @@ def create_imap_account(
 def list_imap_accounts(session: Session, *, user_id: int | None, admin: bool) -> list[ImapAccount]:
     stmt = select(ImapAccount).order_by(ImapAccount.id)
     if not admin:
+        if user_id is None:  # a key without a user owns no mailbox (``user_id IS NULL``)
+            return []
         stmt = stmt.where(ImapAccount.user_id == user_id)
     return list(session.scalars(stmt))
 
@@ -860,7 +862,7 @@ def get_imap_account(
     session: Session, account_id: int, *, user_id: int | None, admin: bool
 ) -> ImapAccount:
     account = session.get(ImapAccount, account_id)
-    if account is None or (not admin and account.user_id != user_id):
+    if account is None or (not admin and (user_id is None or account.user_id != user_id)):
         raise NotFound(f"IMAP account {account_id} not found")
     return account
 
@@ -870,6 +872,10 @@ def connect_mailbox(session: Session, principal: Principal, values: dict[str, An
     synced every few minutes from now on."""
     from socialcrm.signatures.imap import checked_addresses
 
+    if principal.user_id is None and principal.role != Role.ADMIN:
+        raise Forbidden(
+            "a mailbox belongs to a person: connect it with a key of a user, or as an admin"
+        )
     checked_addresses(str(values["host"]), int(values["port"]))
     account = create_imap_account(session, user_id=principal.user_id, values=values)
     audit.record(

@@ -179,6 +179,7 @@ def connections_page(
         ctx,
         "connections.html",
         accounts=accounts,
+        manageable={a.id for a in accounts if connections.may_manage(ctx.principal, a)},
         providers=providers,
         connected=connected,
         error=error,
