@@ -225,7 +225,8 @@ def _figure(
         f'data-chart="{kind}"><title>{escape(title)}</title>{body}</svg>'
     )
     # Every piece escaped its text where it was built; only numbers went in unescaped.
-    return Markup(f'<figure class="chart">{svg}{legend}{table}</figure>')  # noqa: S704
+    caption = f"<figcaption>{escape(title)}</figcaption>"
+    return Markup(f'<figure class="chart">{caption}{svg}{legend}{table}</figure>')  # noqa: S704
 
 
 def _empty(message: str) -> Markup:
