@@ -166,15 +166,18 @@ def test_the_calendar_page_shows_a_week_or_a_month_of_posts(ui: TestClient) -> N
     assert "23:30" in thursday and "1 scheduled" in thursday and "Late reminder" in thursday
     assert week.css_first('td[aria-current="date"]').attributes["data-day"] == "2026-12-09"
     month_link = week.css_first('nav.calendar-views a[href*="view=month"]')
-    assert month_link.attributes["href"] == "/publishing/calendar?view=month&start=2026-12-07"
+    assert month_link.attributes["href"] == "/publishing/calendar?view=month&start=2026-12-09"
 
-    month = LexborHTMLParser(ui.get("/publishing/calendar?view=month&start=2026-12-07").text)
+    month = LexborHTMLParser(ui.get("/publishing/calendar?view=month&start=2026-12-09").text)
     assert len(month.css("td.day")) == 35
     assert len(month.css("td.day.outside")) == 4
     assert len(month.css("li.entry")) == 3
     assert month.css_first("h2").text(strip=True).startswith("December 2026")
     prev = month.css_first('a[rel="prev"]').attributes["href"]
     assert prev == "/publishing/calendar?view=month&start=2026-11-01"
+    # Back to the week: the same week as before, not the month's first.
+    week_link = month.css_first('nav.calendar-views a[href*="view=week"]')
+    assert week_link.attributes["href"] == "/publishing/calendar?view=week&start=2026-12-09"
 
 
 @pytest.mark.parametrize("query", ["view=year", "start=2026-13-01", "start=yesterday"])

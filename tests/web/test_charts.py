@@ -133,6 +133,7 @@ def test_a_line_chart_has_a_point_per_value_a_title_a_summary_and_a_table() -> N
     svg = tree.css_first("svg")
     assert svg.attributes["role"] == "img"
     assert svg.css_first("title").text() == "Engagement"
+    assert tree.css_first("figure > figcaption").text() == "Engagement"  # seen, not only heard
     assert "likes 8 in all, most 5 on 2026-12-02" in svg.attributes["aria-label"]
     assert len(tree.css("circle.chart-point")) == 6
     assert [li.text(strip=True) for li in tree.css(".chart-legend li")] == ["likes", "shares"]

@@ -134,5 +134,6 @@ def test_the_inbox_chart_renders_and_the_calendar_switches_week_and_month(
         expect(page.locator('td[aria-current="date"]')).to_contain_text("Due today")
         page.get_by_role("link", name="Week").click()
         expect(page.locator("td.day")).to_have_count(7)
+        expect(page.locator('td[aria-current="date"]')).to_contain_text("Due today")  # same week
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         browser.close()

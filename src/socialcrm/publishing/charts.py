@@ -86,6 +86,7 @@ def campaign_charts(
             [(s, by_sentiment.get(s, 0)) for s in SENTIMENTS],
             value_name="mentions",
             index_name="Sentiment",
+            colours=[charts.SENTIMENT_COLOURS[s] for s in SENTIMENTS],
             empty="No mentions of this campaign yet.",
         ),
         "funnel": charts.hbar_chart(
@@ -97,7 +98,7 @@ def campaign_charts(
             ],
             value_name="leads",
             index_name="Step",
-            colour=charts.GREEN,
+            colours=(charts.GREEN,),
             empty="No leads from this campaign yet.",
         ),
     }

@@ -178,7 +178,8 @@ def calendar_page(
 ) -> HTMLResponse:
     """The week or month of posts around ``start`` (today by default), on their UTC days."""
     today = utcnow().date()
-    found = calendar.calendar(ctx.session, view, start or today, today=today)
+    anchor = start or today
+    found = calendar.calendar(ctx.session, view, anchor, today=today)
     p = found.period
     return render(
         request,
@@ -189,8 +190,9 @@ def calendar_page(
             "previous": _calendar_href(view, p.previous),
             "next": _calendar_href(view, p.next),
             "today": _calendar_href(view, today),
-            "week": _calendar_href(calendar.View.WEEK, p.start),
-            "month": _calendar_href(calendar.View.MONTH, p.start),
+            # Switching views keeps the day asked for: a month and back is the same week.
+            "week": _calendar_href(calendar.View.WEEK, anchor),
+            "month": _calendar_href(calendar.View.MONTH, anchor),
         },
     )
 

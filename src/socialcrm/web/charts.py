@@ -225,7 +225,8 @@ def _figure(
         f'data-chart="{kind}"><title>{escape(title)}</title>{body}</svg>'
     )
     # Every piece escaped its text where it was built; only numbers went in unescaped.
-    return Markup(f'<figure class="chart">{svg}{legend}{table}</figure>')  # noqa: S704
+    caption = f"<figcaption>{escape(title)}</figcaption>"
+    return Markup(f'<figure class="chart">{caption}{svg}{legend}{table}</figure>')  # noqa: S704
 
 
 def _empty(message: str) -> Markup:
@@ -256,10 +257,14 @@ def line_chart(
     names = list(table_labels or labels)
     values = [v for s in series for v in s.values]
     tick_values, y = _value_axis(min(values), max(values), min_step)
-    inner = WIDTH - LEFT - RIGHT
+    # Inset from the axis so the first and last day's labels fit under their points.
+    inset = 20
+    inner = WIDTH - LEFT - RIGHT - 2 * inset
 
     def x(i: int) -> float:
-        return LEFT + inner / 2 if len(labels) == 1 else LEFT + inner * i / (len(labels) - 1)
+        if len(labels) == 1:
+            return LEFT + inset + inner / 2
+        return LEFT + inset + inner * i / (len(labels) - 1)
 
     marks = []
     for s in series:
@@ -347,13 +352,14 @@ def hbar_chart(
     index_name: str,
     fmt: Format = format_value,
     top: float | None = None,
-    colour: str = BLUE,
+    colours: Sequence[str] = (BLUE,),
     empty: str = "Nothing to show yet.",
 ) -> Markup:
     """One horizontal bar per item (a share per network, a funnel's steps), its value beside it;
-    ``top`` fixes the scale's end (1.0 for shares) instead of the largest value."""
+    ``top`` fixes the scale's end (1.0 for shares) instead of the largest value; the items take
+    ``colours`` in turn (one colour for all by default)."""
     labels = [name for name, _ in items]
-    series = [Series(value_name, [value for _, value in items], colour)]
+    series = [Series(value_name, [value for _, value in items], colours[0])]
     if is_empty(labels, series):
         return _empty(empty)
     row, left, right = 30, 130, 70
@@ -370,6 +376,7 @@ def hbar_chart(
             f'fill="{RULE}" opacity="0.5"/>'
         )
         width = max(0.0, x(value) - left)
+        colour = colours[n % len(colours)]
         marks.append(
             f'<rect class="chart-bar" x="{left}" y="{yy}" width="{width:.1f}" height="20" '
             f'fill="{colour}"><title>{escape(name)}: {escape(fmt(value))}</title></rect>'
