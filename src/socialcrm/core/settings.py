@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     # An API key that authenticated is trusted this long without a lookup: a key revoked (or
     # an account deactivated) by another process is refused after at most this (0: no cache).
     api_key_cache_s: float = 10.0
+    # A browser login ends this long after it began, or after this long without a request.
+    session_max_age_s: float = Field(default=8 * 3600.0, gt=0)
+    session_idle_s: float = Field(default=2 * 3600.0, gt=0)
+    # Failed logins: after this many within the window, more attempts on that account, or from
+    # that address (an IPv6 /64), are refused with 429 until the oldest of them ages out.
+    login_failures_per_account: int = Field(default=10, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
+    login_failure_window_s: float = Field(default=900.0, gt=0)
     # Notices older than this are no longer shown and are deleted daily (see core/notify.py).
     notification_max_age_days: int = Field(default=30, ge=1, le=3650)
 

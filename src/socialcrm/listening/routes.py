@@ -15,9 +15,8 @@ from socialcrm.core.settings import get_settings
 from socialcrm.listening import hooks, live, schemas, service
 from socialcrm.listening.models import InboundWebhook, WebhookSubscription
 from socialcrm.listening.policy import ListeningPolicy
-from socialcrm.tenancy.models import User
 from socialcrm.tenancy.service import authenticate_api_key
-from socialcrm.web.deps import ApiCtx
+from socialcrm.web.deps import ApiCtx, login_principal
 
 router = APIRouter(prefix="/api", tags=["listening"])
 hooks_router = APIRouter(prefix="/hooks/listening", tags=["listening: webhooks in"])
@@ -269,13 +268,9 @@ def _stream_tenant(request: Request) -> int:
     if scheme.lower() == "bearer" and token.strip():
         with db.session(system=True) as session:
             return authenticate_api_key(session, token.strip()).tenant_id
-    data = request.session.get("principal") if "session" in request.scope else None
-    if data:
-        tenant_id = int(data["tenant_id"])
-        with db.session(tenant_id=tenant_id) as session:
-            user = session.get(User, int(data["user_id"]))
-            if user is not None and user.active:
-                return tenant_id
+    principal = login_principal(request)
+    if principal is not None:
+        return principal.tenant_id
     raise Unauthenticated("send an API key as 'Authorization: Bearer <key>' or log in")
 
 

@@ -80,6 +80,12 @@ class ProfileData:
     email: str | None = None  # only when the network revealed it (lookup by email)
     created_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # An avatar is shown as an image: only an http(s) address is kept, as for links (a
+        # ``javascript:`` or ``data:`` one from a network or a hostile instance is dropped).
+        if not self.avatar_url.strip().lower().startswith(("http://", "https://")):
+            object.__setattr__(self, "avatar_url", "")
+
 
 @dataclass(frozen=True, slots=True)
 class PostData:

@@ -28,6 +28,7 @@ from socialcrm.core.settings import get_settings
 from socialcrm.tenancy.models import ApiKey, Role, Tenant, User
 from socialcrm.tenancy.policy import TenantPolicy, TenantPolicyChange, apply_change
 from socialcrm.tenancy.schemas import NewApiKey, NewUser, UserChange
+from socialcrm.tenancy.sessions import end_tenant_sessions, end_user_sessions
 
 KEY_PREFIX = "scrm_"
 _hasher = PasswordHasher()
@@ -143,6 +144,7 @@ def change_tenant_policy(
         session.flush()
     if not after.active:
         forget_principals()
+        end_tenant_sessions(session, tenant.id)  # reactivating it later does not revive them
     return after
 
 
@@ -334,8 +336,9 @@ def _active_admins(session: Session) -> int:
 
 
 def change_user(session: Session, principal: Principal, user_id: int, change: UserChange) -> User:
-    """A user's role or active flag. A deactivated user's UI session ends at its next request.
-    An admin cannot lock themselves out, and the tenant keeps at least one active admin."""
+    """A user's role or active flag. A deactivated user's logins end (reactivated, they log in
+    again); a new role applies from their next request. An admin cannot lock themselves out,
+    and the tenant keeps at least one active admin."""
     own_tenant(session, principal, "change users")
     user = session.get(User, user_id)
     if user is None:
@@ -352,6 +355,8 @@ def change_user(session: Session, principal: Principal, user_id: int, change: Us
         raise Conflict("the tenant must keep at least one active admin", details={"role": role})
     before = {"role": str(user.role), "active": user.active}
     user.role, user.active = role, active
+    if not active:
+        end_user_sessions(session, user.id)
     after = {"role": str(role), "active": active}
     if after != before:
         _audit(

@@ -52,6 +52,7 @@ from socialcrm.tenancy.routes import router as tenancy_router
 from socialcrm.tenancy.ui import router as tenancy_ui_router
 from socialcrm.web import notifications, ui
 from socialcrm.web.apidocs import install_api_docs
+from socialcrm.web.headers import SecurityHeaders
 from socialcrm.wiring import wire
 
 STATIC_DIR = ui.WEB_DIR / "static"
@@ -101,14 +102,18 @@ def create_app() -> FastAPI:
             message=exc.message,
         )
 
+    https = get_settings().base_url.startswith("https://")
+    # The cookie is signed and carries the CSRF token and the login session's token; the
+    # session itself (user, expiry, logout) lives in the database (tenancy/sessions.py).
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(),
         session_cookie="socialcrm_session",
         same_site="lax",
-        https_only=get_settings().base_url.startswith("https://"),
-        max_age=8 * 3600,
+        https_only=https,
+        max_age=int(get_settings().session_max_age_s),
     )
+    app.add_middleware(SecurityHeaders, https=https)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, Any]:

@@ -11,8 +11,12 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import Forbidden, Unauthenticated
+from socialcrm.tenancy import login as logins
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import Principal, authenticate_api_key
+
+# The key of the login session's token in the UI cookie (Starlette's signed session).
+LOGIN_TOKEN = "login"  # noqa: S105 - a key's name, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,18 @@ def _bearer(request: Request) -> str:
     if not token:
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
     return token
+
+
+def login_token(request: Request) -> str:
+    """The login session token the UI cookie carries, or "". The one place that reads it."""
+    token = request.session.get(LOGIN_TOKEN) if "session" in request.scope else None
+    return token if isinstance(token, str) else ""
+
+
+def login_principal(request: Request) -> Principal | None:
+    """Who the UI cookie logs in, checked against the server-side session (it may have been
+    logged out, expired, or its user deactivated since the cookie was set)."""
+    return logins.resume(get_database(), login_token(request))
 
 
 def api_context(request: Request) -> Iterator[Ctx]:

@@ -16,13 +16,13 @@ from socialcrm.connections import service as connections
 from socialcrm.connections.models import Ownership
 from socialcrm.core import notify
 from socialcrm.core.db import get_database
-from socialcrm.core.errors import AppError, Forbidden, Unauthenticated
+from socialcrm.core.errors import AppError, Forbidden, RateLimitExceeded
 from socialcrm.providers.base import Capability
 from socialcrm.providers.capability_table import capability_offers
 from socialcrm.providers.registry import PROVIDERS
+from socialcrm.tenancy import login as logins
 from socialcrm.tenancy.models import Role, Tenant, User
-from socialcrm.tenancy.service import Principal, authenticate_password
-from socialcrm.web.deps import Ctx
+from socialcrm.web.deps import LOGIN_TOKEN, Ctx, login_principal, login_token
 
 WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
@@ -58,19 +58,13 @@ def _check_csrf(request: Request, token: str) -> None:
 
 
 def ui_context(request: Request) -> Iterator[Ctx]:
-    data = request.session.get("principal")
-    if not data:
+    """The logged-in user's unit of work. A session logged out (from any copy of the cookie),
+    expired, or whose user or tenant was deactivated, sends the browser to /login."""
+    principal = login_principal(request)
+    if principal is None:
+        request.session.clear()
         raise LoginRequired
-    principal = Principal(
-        tenant_id=int(data["tenant_id"]), role=Role(data["role"]), user_id=int(data["user_id"])
-    )
     with get_database().session(tenant_id=principal.tenant_id) as session:
-        user = session.get(User, principal.user_id)
-        tenant = session.get(Tenant, principal.tenant_id)
-        # A user deactivated, or a tenant deactivated by its operator, is logged out at once.
-        if user is None or not user.active or tenant is None or not tenant.active:
-            request.session.clear()
-            raise LoginRequired
         yield Ctx(session=session, principal=principal)
 
 
@@ -134,25 +128,32 @@ def login(
     next: Annotated[str, Form(max_length=200)] = "/contacts",
 ) -> Response:
     _check_csrf(request, csrf)
+    address = request.client.host if request.client else ""
     try:
-        with get_database().session(system=True) as session:
-            principal = authenticate_password(session, email, password)
-    except (Unauthenticated, AppError) as exc:
+        started = logins.log_in(get_database(), email=email, password=password, address=address)
+    except RateLimitExceeded as exc:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise  # the error envelope, with Retry-After
+        page = render(
+            request, None, "login.html", status=429, next=_safe_next(next), error=exc.message
+        )
+        page.headers["Retry-After"] = str(exc.details["retry_after"])
+        return page
+    except AppError as exc:
         return render(
             request, None, "login.html", status=401, next=_safe_next(next), error=exc.message
         )
+    logins.log_out(get_database(), login_token(request))  # a login replaces the browser's last
     request.session.clear()  # new session on login (fixation defence)
-    request.session["principal"] = {
-        "tenant_id": principal.tenant_id,
-        "role": principal.role.value,
-        "user_id": principal.user_id,
-    }
+    request.session[LOGIN_TOKEN] = started.token
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout")
 def logout(request: Request, csrf: CsrfField) -> RedirectResponse:
+    """Ends the session on the server too: a copy of the cookie no longer logs anyone in."""
     _check_csrf(request, csrf)
+    logins.log_out(get_database(), login_token(request))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
