@@ -197,7 +197,7 @@ def test_a_campaign_and_its_lead_from_creation_to_a_contact(
         page.get_by_label("Starts on").fill("2025-03-01")
         page.get_by_role("button", name="Create campaign").click()
         expect(page.get_by_role("heading", name="Campaign: Spring launch")).to_be_visible()
-        expect(page.get_by_role("heading", name="Engagement over time")).to_be_visible()
+        expect(page.get_by_role("heading", name="Over time")).to_be_visible()
 
         page.get_by_label("Amount").fill("a lot")
         page.get_by_role("button", name="Save budget").click()
