@@ -22,7 +22,7 @@ from socialcrm.providers.capability_table import capability_offers
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role, Tenant, User
 from socialcrm.tenancy.service import Principal, authenticate_password
-from socialcrm.web.deps import Ctx
+from socialcrm.web.deps import Ctx, api_context, bearer_token
 
 WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
@@ -75,6 +75,18 @@ def ui_context(request: Request) -> Iterator[Ctx]:
 
 
 UiCtx = Annotated[Ctx, Depends(ui_context, scope="function")]
+
+
+def api_or_ui_context(request: Request) -> Iterator[Ctx]:
+    """An API key, or the UI's login session: a page's EventSource and its download links
+    send the session cookie, never a key. Neither: the API's 401 envelope."""
+    if bearer_token(request) or not request.session.get("principal"):
+        yield from api_context(request)
+    else:
+        yield from ui_context(request)
+
+
+ApiOrUiCtx = Annotated[Ctx, Depends(api_or_ui_context, scope="function")]
 
 
 def admin_context(ctx: UiCtx) -> Ctx:
