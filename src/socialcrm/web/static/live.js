@@ -7,8 +7,9 @@
 //     <span data-live-percent="progress">        a fraction shown as a whole percentage
 //     <progress data-live-value="progress">      a progress bar's value
 //     <div id="..." data-live-region>            re-read from the server (this page's own
-//                                                address) when a refresh-on key changes,
-//                                                and once the work is over
+//                                                address, or data-live-page's) when a
+//                                                refresh-on key changes, and once the work
+//                                                is over
 (function () {
   "use strict";
 
@@ -49,7 +50,8 @@
     if (!regions.length) {
       return Promise.resolve();
     }
-    return fetch(window.location.href, {
+    var page = root.getAttribute("data-live-page") || window.location.href;
+    return fetch(page, {
       credentials: "same-origin",
       headers: { Accept: "text/html" },
     })
