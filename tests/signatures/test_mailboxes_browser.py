@@ -120,3 +120,38 @@ def test_mailbox_syncs_show_live_with_why_they_failed(
         expect(good.get_by_role("button", name=f"Sync now {USER}")).to_be_visible()
         assert page.evaluate("window.sameDocument") is True
         browser.close()
+
+
+def test_imported_mail_appears_on_the_open_emails_list(
+    chromium: Path, site: dict[str, Any]
+) -> None:
+    """What ``socialcrm emails import`` or a sync stores shows up while the list is open,
+    unreadable messages with why."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from socialcrm.signatures import service
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{site['base']}/emails")
+        page.get_by_label("Email").fill("ada@mail.test")
+        page.get_by_label("Password").fill(LOGIN)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_text("No emails yet")).to_be_visible()
+        page.evaluate("window.sameDocument = true")
+
+        def import_two() -> None:
+            with site["db"].session(tenant_id=site["tenant"]) as session:
+                raw = message(subject="Quarterly numbers", body=SIGNED)
+                service.ingest(session, site["tenant"], raw, source="import")
+                service.record_failed(
+                    session, b"no header at all", "not an RFC 822 message", source="import"
+                )
+
+        with ThreadPoolExecutor(1) as importer:
+            importer.submit(import_two).result()
+        expect(page.get_by_role("link", name="Quarterly numbers")).to_be_visible()
+        expect(page.locator(".failed-email")).to_contain_text("not an RFC 822 message")
+        assert page.evaluate("window.sameDocument") is True
+        browser.close()

@@ -822,6 +822,12 @@ def list_emails(
     return rows[:limit], next_cursor
 
 
+def emails_state(session: Session) -> dict[str, Any]:
+    """What changes the emails list on its own (an import, a mailbox sync), for its stream."""
+    latest, count = session.execute(select(func.max(ReceivedEmail.id), func.count())).one()
+    return {"latest": latest, "count": int(count or 0)}
+
+
 def ticket_enrichment(session: Session, ticket_id: int) -> dict[str, Any]:
     ticket = crm.get(session, Ticket, ticket_id)
     emails, _ = list_emails(session, limit=50, cursor=None, ticket_id=ticket.id)
