@@ -156,15 +156,19 @@ def test_a_waiting_job_is_cancelled_from_its_page(
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        page = browser.new_context().new_page()
         _log_in(page, site["base"])
         page.get_by_label("Sites, one per line").fill(bakery.url)
         page.get_by_role("button", name="Start job").click()
         expect(page.locator("[data-live-status]")).to_have_text("pending")
+        listing = page.context.new_page()  # the list, open in another tab meanwhile
+        listing.goto(f"{site['base']}/discovery/jobs")
+        expect(listing.get_by_role("row").nth(1)).to_contain_text("pending")
         page.get_by_role("button", name="Cancel job").click()
         expect(page.get_by_role("status")).to_have_text(re.compile("Job cancelled"))
         expect(page.locator("[data-live-status]")).to_have_text("cancelled")
         expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
+        expect(listing.get_by_role("row").nth(1)).to_contain_text("cancelled")  # no reload
         job_id = page.url.split("/discovery/jobs/", 1)[1].split("?", 1)[0]
         browser.close()
     # The worker that takes a chunk of a cancelled job reads nothing.

@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
 from socialcrm.discovery import failures, files, service, tasks
 from socialcrm.discovery.service import MAX_ITEMS
 from socialcrm.tenancy.models import Tenant
+from socialcrm.web import sse
 from socialcrm.web.deps import Ctx
 from socialcrm.web.forms import FORM, FormState, choice, done
 from socialcrm.web.ui import UiCtx, _check_csrf, render
@@ -22,6 +24,7 @@ router = APIRouter()
 
 PATH: Final = "/discovery/jobs"
 MAX_UPLOAD: Final = 5 * 1024 * 1024
+LIST_INTERVAL_S: Final = 1.0
 NOTICES: Final = {
     "created": "Job created: its progress shows below as the sites are read.",
     "cancelled": "Job cancelled: sites not read yet have no results.",
@@ -110,6 +113,19 @@ def _items(sites: str, data: bytes, name: str) -> list[dict[str, Any]]:
     if len(items) > MAX_ITEMS:
         raise _FieldError(field, f"at most {MAX_ITEMS:,} sites per job: this has {len(items):,}")
     return items
+
+
+@router.get(PATH + "/events", response_class=StreamingResponse)
+def jobs_events(request: Request, ctx: UiCtx) -> StreamingResponse:
+    """Server-sent events while the list is open: its jobs' status and progress."""
+    tenant_id = ctx.principal.tenant_id
+
+    def read() -> dict[str, Any]:
+        with get_database().session(tenant_id=tenant_id) as session:
+            return service.jobs_state(session)
+
+    events = sse.state_events(read, sse.never, request=request, interval=LIST_INTERVAL_S)
+    return sse.stream_response(events)
 
 
 @router.get(PATH + "/{job_id}", response_class=HTMLResponse)

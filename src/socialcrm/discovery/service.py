@@ -383,6 +383,11 @@ def list_jobs(session: Session, limit: int = 50) -> list[DiscoveryJob]:
     )
 
 
+def jobs_state(session: Session, limit: int = 50) -> dict[str, Any]:
+    """What the jobs list shows that changes on its own, for its live stream."""
+    return {"jobs": [[j.id, j.status, j.processed_count] for j in list_jobs(session, limit)]}
+
+
 def cancel_job(session: Session, principal: Principal, job_id: str) -> DiscoveryJob:
     """Stop a pending or running job. A chunk being crawled stops at its next batch; what is
     recorded stays (the results hold it), items not crawled yet stay without results."""
