@@ -48,6 +48,7 @@ ACTIONS = [
     "/admin/email",
     "/admin/email/mailboxes",
     "/admin/email/mailboxes/1/delete",
+    "/admin/email/mailboxes/1/sync",
     "/admin/discovery",
     "/admin/provider-apps",
 ]
@@ -74,6 +75,8 @@ def test_agents_and_marketers_get_the_403_page_and_change_nothing(
     for path in ACTIONS:
         answer = post_form(client, "/contacts", path, role="admin", name="x", active="on")
         assert answer.status_code == 403, path
+    # The mailboxes' live stream is the page's: refused before any event is sent.
+    assert client.get("/admin/email/mailboxes/events").status_code == 403
     with database.session(tenant_id=people.tenant_a) as session:
         assert session.scalars(select(ApiKey)).all() == []
         roles = {u.email: u.role for u in session.scalars(select(User))}

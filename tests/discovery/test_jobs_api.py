@@ -401,3 +401,72 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(api: TestClient, bak
     assert "'=formula_key" in header and "=formula_key" not in header
     json_row = api.get(f"/api/jobs/{job_id}/results").json()[0]
     assert json_row["name"] == cells["name"]  # JSON is data, not a spreadsheet: unchanged
+
+
+# --- cancelling a job, and a page following it (issue 19) ---------------------------------
+
+
+def test_a_pending_job_is_cancelled_and_its_chunks_then_read_nothing(
+    api: TestClient, database: Database
+) -> None:
+    from socialcrm.discovery import chunks
+    from socialcrm.discovery.crawler import SiteResult
+
+    huey.immediate = False  # the chunks stay queued: the job waits for a worker
+    try:
+        job_id = _post(api, {"items": [{"site_web": "https://a.example"}]}).json()["id"]
+    finally:
+        huey.flush()
+        huey.immediate = True
+    with database.session(system=True) as session:
+        tenant_id = session.get(DiscoveryJob, job_id).tenant_id  # type: ignore[union-attr]
+    # A worker holds the chunk when the person cancels: its next batch is not recorded.
+    lease = chunks.claim(database, tenant_id, job_id, 0)
+    assert lease is not None
+
+    cancelled = api.post(f"/api/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["finished_at"] is not None
+    error = _error(api.post(f"/api/jobs/{job_id}/cancel"), 409, "conflict")
+    assert error["details"]["status"] == "cancelled"
+
+    with pytest.raises(service.JobCancelled):
+        service.record_results(lease, [SiteResult(1, failure="timeout")])
+    assert service.run_chunk(database, tenant_id, job_id, 0) == 0
+    state = api.get(f"/api/jobs/{job_id}").json()
+    assert (state["status"], state["processed_count"]) == ("cancelled", 0)
+    assert api.get(f"/api/jobs/{job_id}/results").json()[0]["social_facebook"] == ""
+    with api.stream("GET", f"/api/jobs/{job_id}/events") as stream:
+        text = "".join(stream.iter_text())
+    assert text.rstrip().splitlines()[-2] == "event: cancelled"
+
+
+def test_the_event_stream_and_results_follow_a_login_session_but_no_stranger(
+    app_client: TestClient, database: Database, bakery: Site
+) -> None:
+    """A page's EventSource and download links send the session cookie, never a key."""
+    from socialcrm.tenancy.models import Role
+    from socialcrm.tenancy.service import create_user
+    from tests.conftest import ui_login
+
+    with database.session(system=True) as session:
+        tenant = make_tenant(session, name="Tenant A")
+        key = make_api_key(session, tenant=tenant)
+        create_user(
+            session, tenant=tenant, email="a@a.test", password="pw-pw-pw-pw", role=Role.AGENT
+        )
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"items": [{"name": "R", "site_web": bakery.url}]}
+    job_id = app_client.post("/api/jobs/socials", json=body, headers=headers).json()["id"]
+
+    _error(app_client.get(f"/api/jobs/{job_id}/events"), 401, "unauthenticated")
+    _error(app_client.get(f"/api/jobs/{job_id}/results"), 401, "unauthenticated")
+    ui_login(app_client, "a@a.test", "pw-pw-pw-pw")
+    with app_client.stream("GET", f"/api/jobs/{job_id}/events") as stream:
+        assert "event: completed" in "".join(stream.iter_text())
+    results = app_client.get(f"/api/jobs/{job_id}/results?format=json")
+    assert results.headers["content-disposition"].endswith(f'socials-{job_id}.json"')
+    assert results.json()[0]["social_facebook"] == "https://www.facebook.com/rosewoodbakerypdx"
+    # Creating a job stays the API's (a key); the UI creates its own through the page.
+    assert app_client.post("/api/jobs/socials", json=body).status_code == 401

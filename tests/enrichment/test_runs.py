@@ -287,3 +287,25 @@ def test_only_one_run_at_a_time_and_roles(
         agent = make_api_key(session, tenant=tenant, role=Role.AGENT)
     refused = app_client.post("/api/enrichment/runs", headers={"Authorization": f"Bearer {agent}"})
     assert refused.status_code == 403
+
+
+def test_a_run_streams_its_progress_to_its_end_and_a_gone_run_is_not_found(
+    api: TestClient, sandbox: Any
+) -> None:
+    """The events loop is the shared one (web/sse.py): progress, then ``end`` once the run
+    is over; an unknown run is a 404 envelope before any stream starts."""
+    import json
+
+    connect_x(api)
+    seed(api, 2)
+    run_id = api.post("/api/enrichment/runs").json()["id"]  # runs at once (immediate queue)
+    with api.stream("GET", f"/api/enrichment/runs/{run_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        text = "".join(stream.iter_text())
+    blocks = [b for b in text.split("\n\n") if b.strip()]
+    assert [b.splitlines()[0] for b in blocks] == ["event: progress", "event: end"]
+    final = json.loads(blocks[-1].split("data: ", 1)[1])
+    assert (final["status"], final["processed"], final["total"]) == ("completed", 2, 2)
+    missing = api.get("/api/enrichment/runs/999999/events")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"

@@ -289,3 +289,42 @@ def test_a_dead_token_without_refresh_fails_the_target_and_asks_to_reconnect(
     account = api.get(f"/api/connections/{brand['mastodon']}").json()
     assert account["status"] == "error"
     assert sandbox_posts(sandbox, "mastodon") == []
+
+
+def test_a_failed_target_says_its_next_steps_and_is_retried_once_it_can_be(
+    api: TestClient, brand: dict[str, int], sandbox: object
+) -> None:
+    """Issue 19: a failure offers Retry (and Reconnect when the grant is gone); Retry
+    publishes it, and is refused once the network has the post or while the grant is dead."""
+    fault(sandbox, network="mastodon", endpoint="publish", status=403, count=1)
+    post = compose(api, [brand["mastodon"]], "Refused once", action="now").json()
+    target = api.get(f"/api/publishing/posts/{post['id']}").json()["targets"][0]
+    assert (target["status"], target["next_steps"]) == ("failed", ["retry"])
+
+    retried = api.post(f"/api/publishing/targets/{target['id']}/retry")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["targets"][0]["status"] == "scheduled"  # due now, for the queue
+    again = api.get(f"/api/publishing/posts/{post['id']}").json()["targets"][0]
+    assert (again["status"], again["error"], again["next_steps"]) == ("published", "", [])
+    assert [p["text"] for p in sandbox_posts(sandbox, "mastodon")] == ["Refused once"]
+    refused = api.post(f"/api/publishing/targets/{target['id']}/retry")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"]["status"] == "published"
+
+    fault(sandbox, network="mastodon", endpoint="publish", status=401, count=3)
+    dead = compose(api, [brand["mastodon"]], "Dead grant", action="now").json()
+    failed = api.get(f"/api/publishing/posts/{dead['id']}").json()["targets"][0]
+    assert failed["next_steps"] == ["reconnect", "retry"]
+    blocked = api.post(f"/api/publishing/targets/{failed['id']}/retry")
+    assert blocked.status_code == 409
+    assert blocked.json()["error"]["details"]["reconnect"] == brand["mastodon"]
+    assert "reconnect" in blocked.json()["error"]["message"]
+    scheduled = compose(
+        api,
+        [brand["x"]],
+        "Later",
+        action="schedule",
+        local_time=(utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        time_zone="UTC",
+    ).json()
+    assert scheduled["targets"][0]["next_steps"] == ["cancel"]

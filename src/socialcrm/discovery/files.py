@@ -48,9 +48,7 @@ def read_items(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path.name}: cannot read it as UTF-8 text ({exc})") from exc
     if kind == "csv":
-        reader = csv.DictReader(text.splitlines())
-        rows = [dict(row) for row in reader]
-        return rows, list(reader.fieldnames or [])
+        return csv_items(text)
     rows = []
     columns: dict[str, None] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -66,6 +64,33 @@ def read_items(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         for key in item:
             columns.setdefault(str(key), None)
     return rows, list(columns)
+
+
+def csv_items(text: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of a CSV text (its first line names the columns) and its column names."""
+    reader = csv.DictReader(text.splitlines())
+    rows = [dict(row) for row in reader]
+    return rows, list(reader.fieldnames or [])
+
+
+def uploaded_items(data: bytes, name: str) -> list[dict[str, Any]]:
+    """The rows of an uploaded CSV file, which must have a ``site_web`` column."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name} is not UTF-8 text: save it as CSV (UTF-8)") from exc
+    rows, columns = csv_items(text)
+    if "site_web" not in columns:
+        shown = ", ".join(columns[:8]) or "none"
+        raise InputError(f"{name} has no site_web column (its columns: {shown})")
+    if not rows:
+        raise InputError(f"{name} has a header but no rows")
+    return rows
+
+
+def pasted_items(text: str) -> list[dict[str, Any]]:
+    """One item per non-blank line: the line is the site (a URL or a domain name)."""
+    return [{"site_web": line.strip()} for line in text.splitlines() if line.strip()]
 
 
 def discover_file(

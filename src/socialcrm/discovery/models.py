@@ -18,6 +18,7 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by a person: items not crawled yet have no results
 
 
 class ItemStatus(StrEnum):

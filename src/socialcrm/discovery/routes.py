@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,12 +13,11 @@ from socialcrm.discovery import service, tasks
 from socialcrm.discovery.models import DiscoveryJob
 from socialcrm.discovery.schemas import JobCreated, JobSnapshot, JobUsage, SocialsJobIn
 from socialcrm.tenancy.models import Tenant
+from socialcrm.web import sse
 from socialcrm.web.deps import ApiCtx
+from socialcrm.web.ui import ApiOrUiCtx
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
-
-EVENT_INTERVAL_S = 0.5
-HEARTBEAT_S = 15.0
 
 
 @router.post("/socials", status_code=202, response_model=JobCreated)
@@ -60,36 +56,29 @@ def get_job(ctx: ApiCtx, job_id: str) -> dict[str, Any]:
 
 
 @router.get("/{job_id}/events", response_class=StreamingResponse)
-def job_events(ctx: ApiCtx, job_id: str) -> StreamingResponse:
-    """Server-sent events: ``progress`` whenever the counts change, then ``completed`` or
-    ``failed`` with the final state; a comment line keeps idle connections open."""
+def job_events(ctx: ApiOrUiCtx, request: Request, job_id: str) -> StreamingResponse:
+    """Server-sent events: ``progress`` whenever the counts change, then ``completed``,
+    ``failed`` or ``cancelled`` with the final state; a comment line keeps idle connections
+    open. An API key or the UI's login session (a page's EventSource) may follow it."""
     service.get_job(ctx.session, job_id)  # 404 before the stream starts
-    stream = _events(ctx.principal.tenant_id, job_id)
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+    tenant_id = ctx.principal.tenant_id
 
-
-def _events(tenant_id: int, job_id: str) -> Iterator[str]:
-    last_payload = ""
-    last_sent = time.monotonic()
-    while True:
+    def read() -> dict[str, Any] | None:
         with get_database().session(tenant_id=tenant_id) as session:
             job = session.get(DiscoveryJob, job_id)
-            if job is None:
-                yield 'event: gone\ndata: {"status": "gone"}\n\n'
-                return
-            state = service.snapshot(session, job, failure_sample=0)
-        payload = json.dumps(state, separators=(",", ":"))
-        if payload != last_payload:
-            yield f"event: progress\ndata: {payload}\n\n"
-            last_payload, last_sent = payload, time.monotonic()
-        elif time.monotonic() - last_sent > HEARTBEAT_S:
-            yield ": keep-alive\n\n"
-            last_sent = time.monotonic()
-        if state["status"] in {"completed", "failed"}:
-            yield f"event: {state['status']}\ndata: {payload}\n\n"
-            return
-        time.sleep(EVENT_INTERVAL_S)
+            return None if job is None else service.snapshot(session, job, failure_sample=0)
+
+    def final(state: dict[str, Any]) -> str | None:
+        return str(state["status"]) if state["status"] in service.FINISHED else None
+
+    return sse.stream_response(sse.state_events(read, final, request=request))
+
+
+@router.post("/{job_id}/cancel", response_model=JobSnapshot)
+def cancel_job(ctx: ApiCtx, job_id: str) -> dict[str, Any]:
+    """Stop a pending or running job: items not crawled yet stay without results."""
+    job = service.cancel_job(ctx.session, ctx.principal, job_id)
+    return service.snapshot(ctx.session, job)
 
 
 @router.get(
@@ -97,12 +86,13 @@ def _events(tenant_id: int, job_id: str) -> Iterator[str]:
     responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
 )
 def job_results(
-    ctx: ApiCtx,
+    ctx: ApiOrUiCtx,
     request: Request,
     job_id: str,
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
 ) -> Response:
-    """The enriched items: JSON (a list) or CSV (``?format=csv`` or ``Accept: text/csv``)."""
+    """The enriched items: JSON (a list) or CSV (``?format=csv`` or ``Accept: text/csv``).
+    An API key or the UI's login session (the job page's download links)."""
     job = service.get_job(ctx.session, job_id)
     if not service.is_finished(job):
         raise Conflict(
@@ -122,4 +112,9 @@ def job_results(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="socials-{job.id}.csv"'},
         )
-    return JSONResponse(list(service.result_rows(ctx.session, job)))
+    headers = (
+        {"Content-Disposition": f'attachment; filename="socials-{job.id}.json"'}
+        if format == "json"
+        else None
+    )
+    return JSONResponse(list(service.result_rows(ctx.session, job)), headers=headers)

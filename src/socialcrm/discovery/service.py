@@ -26,8 +26,9 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Table, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
-from socialcrm.core.errors import AppError, NotFound, RateLimitExceeded, ValidationFailed
+from socialcrm.core.errors import AppError, Conflict, NotFound, RateLimitExceeded, ValidationFailed
 from socialcrm.core.settings import get_settings
 from socialcrm.discovery import chunks
 from socialcrm.discovery.canonical import NETWORKS
@@ -49,6 +50,7 @@ COLUMNS: Final[dict[str, str]] = {
 }
 _ITEMS: Table = DiscoveryItem.__table__  # type: ignore[assignment]
 _JOBS: Table = DiscoveryJob.__table__  # type: ignore[assignment]
+FINISHED: Final = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 _FLUSH_EVERY: Final = 50
 _FLUSH_SECONDS: Final = 1.0
 
@@ -63,6 +65,10 @@ class QuotaExceeded(AppError):
 
 class JobGone(NotFound):
     """A queued chunk's job no longer exists (deleted with its tenant)."""
+
+
+class JobCancelled(Exception):
+    """A person cancelled the job while one of its chunks was being crawled: stop there."""
 
 
 # --- creating a job ---------------------------------------------------------------------------
@@ -298,7 +304,6 @@ def snapshot(session: Session, job: DiscoveryJob, failure_sample: int = 20) -> d
         .order_by(DiscoveryItem.position)
         .limit(failure_sample)
     ).all()
-    done = job.processed_count
     return {
         "id": job.id,
         "job_type": job.job_type,
@@ -307,10 +312,10 @@ def snapshot(session: Session, job: DiscoveryJob, failure_sample: int = 20) -> d
         "items_count": job.items_count,
         "dropped_count": job.dropped_count,
         "ef_cost": job.ef_cost,
-        "processed_count": done,
+        "processed_count": job.processed_count,
         "found_count": job.found_count,
         "failed_count": job.failed_count,
-        "progress": round(done / job.items_count, 4) if job.items_count else 1.0,
+        "progress": progress(job),
         "chunks_total": job.chunks_total,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
@@ -330,6 +335,16 @@ def snapshot(session: Session, job: DiscoveryJob, failure_sample: int = 20) -> d
             ],
         },
     }
+
+
+def progress(job: DiscoveryJob) -> float:
+    """The share of the job's items recorded, 0 to 1."""
+    return round(job.processed_count / job.items_count, 4) if job.items_count else 1.0
+
+
+def ef_charged(job: DiscoveryJob) -> float:
+    """What the job costs this month's quota: its estimate, unless it failed (given back)."""
+    return 0.0 if job.status == JobStatus.FAILED else job.ef_cost
 
 
 def result_rows(session: Session, job: DiscoveryJob) -> Iterator[dict[str, Any]]:
@@ -354,7 +369,53 @@ def results_csv(session: Session, job: DiscoveryJob) -> Iterator[str]:
 
 
 def is_finished(job: DiscoveryJob) -> bool:
-    return job.status in {JobStatus.COMPLETED, JobStatus.FAILED}
+    return job.status in FINISHED
+
+
+def list_jobs(session: Session, limit: int = 50) -> list[DiscoveryJob]:
+    """The session's tenant's most recent jobs, newest first."""
+    return list(
+        session.scalars(
+            select(DiscoveryJob)
+            .order_by(DiscoveryJob.created_at.desc(), DiscoveryJob.id)
+            .limit(limit)
+        )
+    )
+
+
+def jobs_state(session: Session, limit: int = 50) -> dict[str, Any]:
+    """What the jobs list shows that changes on its own, for its live stream."""
+    return {"jobs": [[j.id, j.status, j.processed_count] for j in list_jobs(session, limit)]}
+
+
+def cancel_job(session: Session, principal: Principal, job_id: str) -> DiscoveryJob:
+    """Stop a pending or running job. A chunk being crawled stops at its next batch; what is
+    recorded stays (the results hold it), items not crawled yet stay without results."""
+    job = get_job(session, job_id)
+    stopped = session.execute(
+        update(DiscoveryJob)
+        .where(
+            DiscoveryJob.id == job.id,
+            DiscoveryJob.status.in_([JobStatus.PENDING, JobStatus.RUNNING]),
+        )
+        .values(status=JobStatus.CANCELLED, finished_at=utcnow(), error="")
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(job)
+    if stopped.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"job {job_id} is {job.status}: only a pending or running job can be cancelled",
+            details={"status": job.status},
+        )
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="discovery_job.cancel",
+        target_type="discovery_job",
+        target_id=job.id,
+        details={"processed": job.processed_count, "items": job.items_count},
+    )
+    return job
 
 
 # --- running a chunk --------------------------------------------------------------------------
@@ -380,6 +441,10 @@ def run_chunk(db: Database, tenant_id: int, job_id: str, chunk: int) -> int:
             run_sync(_crawl(requests, _ChunkRecorder(lease), lease))
     except LeaseLost:
         log.warning("discovery_chunk_lease_lost", job_id=job_id, chunk=chunk)
+        return 0
+    except JobCancelled:
+        lease.release(finished=True)
+        log.info("discovery_chunk_cancelled", job_id=job_id, chunk=chunk)
         return 0
     except BaseException:
         lease.release(finished=False)  # a retry (or a sweep) runs what is still pending
@@ -442,6 +507,8 @@ async def _crawl(requests: list[SiteRequest], recorder: _ChunkRecorder, lease: C
                 heartbeat.cancel()
         except* LeaseLost as lost:
             raise LeaseLost(str(lost.exceptions[0])) from None
+        except* JobCancelled as cancelled:
+            raise JobCancelled(str(cancelled.exceptions[0])) from None
     await recorder.flush()
 
 
@@ -475,6 +542,11 @@ def record_results(lease: ChunkLease, batch: list[SiteResult]) -> None:
         if not lease.renew(session):  # also locks the chunk row against a new claimer
             raise LeaseLost(f"chunk {lease.chunk} of job {lease.job_id}")
         connection = session.connection()
+        status = connection.scalar(
+            select(_JOBS.c.status).where(_JOBS.c.id == lease.job_id, _JOBS.c.tenant_id == tenant_id)
+        )
+        if status == JobStatus.CANCELLED.value:
+            raise JobCancelled(f"job {lease.job_id} was cancelled")
         still_pending = set(
             connection.scalars(
                 select(_ITEMS.c.id).where(

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.enrichment import runs, schemas, service, views, workflows
-from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES
+from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES, EnrichmentRun
 from socialcrm.tenancy.models import Role
+from socialcrm.web import sse
 from socialcrm.web.deps import ApiCtx
+from socialcrm.web.ui import ApiOrUiCtx
 
 router = APIRouter(prefix="/api", tags=["enrichment"])
 
@@ -142,28 +141,22 @@ def get_run(ctx: ApiCtx, run_id: RecordId) -> Any:
 
 
 @router.get("/enrichment/runs/{run_id}/events")
-def run_events(ctx: ApiCtx, run_id: RecordId) -> StreamingResponse:
-    """Server-sent events: the run's progress every half second until it ends."""
+def run_events(ctx: ApiOrUiCtx, request: Request, run_id: RecordId) -> StreamingResponse:
+    """Server-sent events: the run's progress every half second until it ends (``end``). An
+    API key or the UI's login session (a page's EventSource) may follow it."""
     runs.get_run(ctx.session, run_id)
     tenant_id = ctx.principal.tenant_id
 
-    async def stream() -> AsyncIterator[str]:
-        last = ""
-        while True:
-            snapshot = await asyncio.to_thread(_run_state, tenant_id, run_id)
-            data = json.dumps(snapshot, default=str)
-            if data != last:
-                yield f"event: progress\ndata: {data}\n\n"
-                last = data
-            if snapshot["status"] not in ACTIVE_RUN_STATUSES:
-                yield f"event: end\ndata: {data}\n\n"
-                return
-            await asyncio.sleep(0.5)
+    def final(state: dict[str, Any]) -> str | None:
+        return None if state["status"] in ACTIVE_RUN_STATUSES else "end"
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    events = sse.state_events(lambda: _run_state(tenant_id, run_id), final, request=request)
+    return sse.stream_response(events)
 
 
-def _run_state(tenant_id: int, run_id: int) -> dict[str, Any]:
+def _run_state(tenant_id: int, run_id: int) -> dict[str, Any] | None:
     with get_database().session(tenant_id=tenant_id) as session:
-        run = runs.get_run(session, run_id)
+        run = session.get(EnrichmentRun, run_id)
+        if run is None:
+            return None  # deleted meanwhile: the stream says ``gone``
         return schemas.RunOut.model_validate(run).model_dump(mode="json")

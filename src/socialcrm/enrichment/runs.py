@@ -74,6 +74,21 @@ def list_runs(session: Session, limit: int = 20) -> list[EnrichmentRun]:
     )
 
 
+def runs_state(session: Session, limit: int = 10) -> dict[str, Any]:
+    """What the runs list shows that changes on its own, for its live stream."""
+    return {
+        "runs": [
+            [r.id, r.status, r.processed, r.total, r.error, r.resume_at]
+            for r in list_runs(session, limit)
+        ]
+    }
+
+
+def retry_offered(recent: list[EnrichmentRun]) -> bool:
+    """A failed run is retried by starting a new one: offered while the newest run failed."""
+    return bool(recent) and recent[0].status == RunStatus.FAILED
+
+
 def _claim(db: Database, tenant_id: int, run_id: int, owner: str) -> EnrichmentRun | None:
     now = utcnow()
     lease = timedelta(seconds=enrichment_settings().lease_s)

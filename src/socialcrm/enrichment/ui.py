@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 
 from socialcrm.core.db import get_database
@@ -18,8 +18,9 @@ from socialcrm.enrichment.replace import ReplaceRequired
 from socialcrm.providers.base import Capability
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role
-from socialcrm.web import charts
+from socialcrm.web import charts, sse
 from socialcrm.web.deps import Ctx
+from socialcrm.web.forms import choice
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -174,6 +175,23 @@ def coverage_chart(report: dict[str, Any]) -> Markup:
     )
 
 
+RUN_NOTICES = {
+    "started": "Enrichment run started: its progress shows below.",
+    "running": "A run is already under way: its progress shows below.",
+}
+
+
+def _runs_values(request: Request, ctx: Ctx) -> dict[str, Any]:
+    recent = runs.list_runs(ctx.session, 10)
+    can_start = ctx.principal.role in (Role.ADMIN, Role.MARKETING)
+    return {
+        "runs": recent,
+        "can_start": can_start,
+        "offer_retry": can_start and runs.retry_offered(recent),
+        "notice": choice(RUN_NOTICES, request.query_params.get("done", "")),
+    }
+
+
 @router.get("/enrichment", response_class=HTMLResponse)
 def report_page(request: Request, ctx: UiCtx) -> HTMLResponse:
     report = service.report(ctx.session)
@@ -183,13 +201,31 @@ def report_page(request: Request, ctx: UiCtx) -> HTMLResponse:
         "enrichment/report.html",
         report=report,
         coverage_chart=coverage_chart(report),
-        runs=runs.list_runs(ctx.session, 10),
-        can_start=ctx.principal.role in (Role.ADMIN, Role.MARKETING),
+        **_runs_values(request, ctx),
     )
+
+
+@router.get("/enrichment/runs", response_class=HTMLResponse)
+def runs_page(request: Request, ctx: UiCtx) -> HTMLResponse:
+    """The runs alone (the report page's live section re-reads this, not the whole report)."""
+    return render(request, ctx, "enrichment/runs.html", **_runs_values(request, ctx))
+
+
+@router.get("/enrichment/events", response_class=StreamingResponse)
+def runs_events(request: Request, ctx: UiCtx) -> StreamingResponse:
+    """Server-sent events while a runs list is open: the runs' progress whenever it changes."""
+    tenant_id = ctx.principal.tenant_id
+
+    def read() -> dict[str, Any]:
+        with get_database().session(tenant_id=tenant_id) as session:
+            return runs.runs_state(session)
+
+    return sse.stream_response(sse.state_events(read, sse.never, request=request))
 
 
 @router.post("/enrichment/runs", response_model=None)
 def start_run(request: Request, ctx: UiCtx, csrf: CsrfField) -> Response:
+    """Start a run (or Retry after a failed one: a new run from the first Contact)."""
     _check_csrf(request, csrf)
     ctx.require(Role.ADMIN, Role.MARKETING)
     runs.ensure_startable(ctx.session)
@@ -198,4 +234,4 @@ def start_run(request: Request, ctx: UiCtx, csrf: CsrfField) -> Response:
         from socialcrm.enrichment.tasks import run_enrichment
 
         enqueue_after_commit(ctx.session, run_enrichment, ctx.principal.tenant_id, run.id)
-    return RedirectResponse("/enrichment", status_code=303)
+    return RedirectResponse(f"/enrichment?done={'started' if new else 'running'}", status_code=303)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core.db import MAX_ID, get_database, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
 from socialcrm.crm.service import parse_cursor
-from socialcrm.publishing import attribution, service, textrules
+from socialcrm.publishing import attribution, next_steps, service, textrules
 from socialcrm.publishing.models import ScheduledPost
 from socialcrm.publishing.schemas import (
     ApprovalPolicy,
@@ -51,6 +51,9 @@ def composition(body: PostIn) -> service.Composition:
 
 def post_out(session: Session, posts: list[ScheduledPost]) -> list[PostOut]:
     grouped = service.targets_of(session, [p.id for p in posts])
+    active = service.account_activity(
+        session, [t.social_account_id for targets in grouped.values() for t in targets]
+    )
     now = utcnow()
     shaped = []
     for post in posts:
@@ -72,7 +75,12 @@ def post_out(session: Session, posts: list[ScheduledPost]) -> list[PostOut]:
                 statuses=statuses,
                 targets=[
                     TargetOut.model_validate(t).model_copy(
-                        update={"stuck": service.is_stuck(t, now)}
+                        update={
+                            "stuck": service.is_stuck(t, now),
+                            "next_steps": next_steps.next_steps(
+                                t, account_active=active.get(t.social_account_id, False), now=now
+                            ),
+                        }
                     )
                     for t in targets
                 ],
@@ -134,6 +142,14 @@ def cancel_target(ctx: ApiCtx, target_id: RecordId) -> PostOut:
     """One account of a post: while it waits, or when stuck in ``publishing`` (its worker is
     gone; it may have reached the network). 409 while a worker holds it."""
     post = service.cancel_target(ctx.session, ctx.principal, target_id)
+    return post_out(ctx.session, [post])[0]
+
+
+@router.post("/publishing/targets/{target_id}/retry", response_model=PostOut)
+def retry_target(ctx: ApiCtx, target_id: RecordId) -> PostOut:
+    """A failed account of a post, published again now (its ``next_steps`` hold ``retry``).
+    409 when the network already has it, or when its account must be reconnected first."""
+    post = service.retry_target(ctx.session, ctx.principal, target_id)
     return post_out(ctx.session, [post])[0]
 
 

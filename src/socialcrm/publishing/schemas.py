@@ -56,6 +56,10 @@ class TargetOut(BaseModel):
     claimed_at: datetime | None  # when the last attempt started
     lease_until: datetime | None  # a worker holds it until then
     stuck: bool = False  # publishing with nobody on it: its worker died
+    next_steps: list[str] = Field(
+        default_factory=list,
+        description="What a person can do now: reconnect (the account), retry, cancel.",
+    )
     likes: int
     comments: int
     shares: int

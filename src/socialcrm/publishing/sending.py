@@ -42,6 +42,7 @@ from socialcrm.providers.base import (
 from socialcrm.providers.outcomes import RequestRejected
 from socialcrm.publishing import reconcile
 from socialcrm.publishing.models import PostTarget, ScheduledPost, TargetStatus
+from socialcrm.publishing.next_steps import INTERRUPTED, NEEDS_RECONNECT
 
 log = structlog.get_logger(__name__)
 
@@ -205,9 +206,9 @@ def publish_target(db: Database, tenant_id: int, target_id: int, *, worker: str 
         reason = f"{exc}; the network is checked for the post before it is sent again"
         return _retry(db, job, utcnow() + backoff(job.attempts), reason)
     except (ReconnectRequired, connections.AccountNotActive, NotFound):
-        return _fail(db, job, "the account needs reconnecting before it can publish")
+        return _fail(db, job, NEEDS_RECONNECT)
     except CannotReconcile:
-        return _fail(db, job, "publishing was interrupted; check the network before posting again")
+        return _fail(db, job, INTERRUPTED)
     except (RequestRejected, NotSupported, ProfileGone) as exc:
         return _fail(db, job, f"the network refused the post: {exc}"[:500])
     return _record(db, job, result)

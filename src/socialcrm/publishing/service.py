@@ -27,7 +27,7 @@ from socialcrm.providers.base import (
     Capability,
 )
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.publishing import clock, links, textrules
+from socialcrm.publishing import clock, links, next_steps, textrules
 from socialcrm.publishing.models import (
     EDITABLE,
     CampaignBudget,
@@ -474,12 +474,81 @@ def cancel_post(session: Session, principal: Principal, post_id: int) -> Schedul
     return post
 
 
-def is_stuck(target: PostTarget, now: datetime) -> bool:
-    """In ``publishing`` with nobody on it: its worker died (or a person must look). The
-    dispatcher takes such a target over within a minute while workers run."""
-    return target.status == TargetStatus.PUBLISHING and (
-        target.lease_until is None or target.lease_until < now
+is_stuck = next_steps.is_stuck
+
+
+def retry_target(session: Session, principal: Principal, target_id: int) -> ScheduledPost:
+    """Publish a failed (post, account) again, now. Only a failure the network never saw
+    the post for; an interrupted attempt looks for the post on the network before sending."""
+    require_writer(principal)
+    target = session.get(PostTarget, target_id)
+    if target is None:
+        raise NotFound(f"post target {target_id} not found")
+    if not next_steps.retryable(target):
+        raise Conflict(
+            f"this target is {target.status}: only a failed one the network does not have "
+            "can be tried again",
+            details={"target_id": target_id, "status": target.status},
+        )
+    account = session.get(SocialAccount, target.social_account_id)
+    if account is None or account.status != AccountStatus.ACTIVE:
+        handle = f"@{account.handle}" if account is not None else "the account"
+        raise Conflict(
+            f"{handle} needs reconnecting first: reconnect it under Connected accounts, then retry",
+            details={"target_id": target_id, "reconnect": target.social_account_id},
+        )
+    was = target.error
+    retried = session.execute(
+        update(PostTarget)
+        .where(PostTarget.id == target_id, PostTarget.status == TargetStatus.FAILED)
+        .values(
+            status=TargetStatus.SCHEDULED,
+            due_at=utcnow(),
+            error="",
+            # 1: the next claim counts 2 and so looks for an interrupted attempt's post first.
+            attempts=1 if was == next_steps.INTERRUPTED else 0,
+        )
+        .execution_options(synchronize_session=False)
     )
+    if retried.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("this target changed meanwhile: reload", details={"target_id": target_id})
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="post.retry_target",
+        target_type="post_target",
+        target_id=target_id,
+        details={"error": was[:200]},
+    )
+    session.refresh(target)
+    post = get_post(session, target.post_id)
+    from socialcrm.publishing.tasks import publish_target
+
+    enqueue_after_commit(session, publish_target, post.tenant_id, target.id)
+    return post
+
+
+def live_state(session: Session, limit: int = 50) -> dict[str, Any]:
+    """What the posts list shows that changes on its own: each target's status and error
+    (of the ``limit`` latest posts), and whether its account may publish."""
+    latest = select(ScheduledPost.id).order_by(ScheduledPost.id.desc()).limit(limit).subquery()
+    rows = session.execute(
+        select(PostTarget.id, PostTarget.status, PostTarget.error, PostTarget.social_account_id)
+        .where(PostTarget.post_id.in_(select(latest.c.id)))
+        .order_by(PostTarget.id)
+    ).all()
+    active = account_activity(session, [row[3] for row in rows])
+    return {"targets": [[i, status, error, active.get(a, False)] for i, status, error, a in rows]}
+
+
+def account_activity(session: Session, account_ids: Sequence[int]) -> dict[int, bool]:
+    """Whether each account may publish now (active), by id."""
+    if not account_ids:
+        return {}
+    rows = session.execute(
+        select(SocialAccount.id, SocialAccount.status).where(SocialAccount.id.in_(set(account_ids)))
+    )
+    return {account_id: status == AccountStatus.ACTIVE for account_id, status in rows}
 
 
 def cancel_target(session: Session, principal: Principal, target_id: int) -> ScheduledPost:

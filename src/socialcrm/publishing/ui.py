@@ -9,12 +9,18 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from socialcrm.core.db import utcnow
+from socialcrm.core.db import get_database, utcnow
 from socialcrm.core.errors import AppError
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
@@ -23,9 +29,11 @@ from socialcrm.publishing import attribution, calendar, charts, service, textrul
 from socialcrm.publishing.clock import Occurrence
 from socialcrm.publishing.routes import post_out
 from socialcrm.publishing.schemas import BudgetIn
+from socialcrm.web import sse
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
+LIST_INTERVAL_S = 1.0
 
 
 def _page(
@@ -149,6 +157,32 @@ def cancel_target(request: Request, ctx: UiCtx, target_id: int, csrf: CsrfField)
         lambda: service.cancel_target(ctx.session, ctx.principal, target_id),
         "Cancelled",
     )
+
+
+@router.post("/publishing/targets/{target_id}/retry", response_model=None)
+def retry_target(request: Request, ctx: UiCtx, target_id: int, csrf: CsrfField) -> Response:
+    """A failed account of a post, published again now."""
+    _check_csrf(request, csrf)
+    return _act(
+        request,
+        ctx,
+        lambda: service.retry_target(ctx.session, ctx.principal, target_id),
+        "Publishing again",
+    )
+
+
+@router.get("/publishing/events", response_class=StreamingResponse)
+def publishing_events(request: Request, ctx: UiCtx) -> StreamingResponse:
+    """Server-sent events while the list is open: its targets' statuses whenever they change
+    (scheduled, publishing, published or failed, and why)."""
+    tenant_id = ctx.principal.tenant_id
+
+    def read() -> dict[str, Any]:
+        with get_database().session(tenant_id=tenant_id) as session:
+            return service.live_state(session)
+
+    events = sse.state_events(read, sse.never, request=request, interval=LIST_INTERVAL_S)
+    return sse.stream_response(events)
 
 
 @router.post("/publishing/{post_id}/review", response_model=None)

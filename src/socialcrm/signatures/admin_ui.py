@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
-from socialcrm.core.db import MAX_ID
-from socialcrm.signatures import service
+from socialcrm.core.db import MAX_ID, get_database
+from socialcrm.core.queue import enqueue_after_commit
+from socialcrm.signatures import service, tasks
 from socialcrm.signatures.models import ImapSecurity
 from socialcrm.signatures.schemas import EmailSettingsIn, ImapAccountIn
+from socialcrm.web import sse
 from socialcrm.web.deps import Ctx
 from socialcrm.web.forms import FormState, SettingsForm, attempt, checked, done, read_form
 from socialcrm.web.ui import AdminCtx, CsrfField, _check_csrf
@@ -20,6 +22,7 @@ NEW_MAILBOX = {"port": "993", "security": ImapSecurity.SSL.value, "mailbox": "IN
 NOTICES = {
     "mailbox-added": "Mailbox added: it is read every few minutes from now on.",
     "mailbox-deleted": "Mailbox deleted: it is no longer read (its imported emails stay).",
+    "mailbox-sync": "Sync started: the mailbox's state below changes as it runs.",
 }
 
 
@@ -46,10 +49,11 @@ def _save(ctx: Ctx, form: dict[str, Any]) -> object:
 
 
 def _mailboxes(ctx: Ctx) -> dict[str, Any]:
+    boxes = service.list_imap_accounts(ctx.session, user_id=ctx.principal.user_id, admin=True)
     return {
-        "mailboxes": service.list_imap_accounts(
-            ctx.session, user_id=ctx.principal.user_id, admin=True
-        ),
+        "mailboxes": boxes,
+        "intake": service.mailbox_intake(ctx.session, [b.id for b in boxes]),
+        "no_intake": service.MailboxIntake(),
         "securities": [(s.value, s.value.upper()) for s in ImapSecurity],
         "mailbox": FormState(dict(NEW_MAILBOX)),
     }
@@ -93,3 +97,32 @@ def delete_mailbox(
     _check_csrf(request, csrf)
     service.delete_imap_account(ctx.session, ctx.principal, account_id)
     return done(PATH, "mailbox-deleted")
+
+
+@router.post(PATH + "/mailboxes/{account_id}/sync", response_model=None)
+def sync_mailbox(
+    request: Request,
+    ctx: AdminCtx,
+    account_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    csrf: CsrfField,
+) -> Response:
+    """Read the mailbox now (a retry after a failed sync; it also runs every few minutes)."""
+    _check_csrf(request, csrf)
+    account = service.get_imap_account(
+        ctx.session, account_id, user_id=ctx.principal.user_id, admin=True
+    )
+    enqueue_after_commit(ctx.session, tasks.sync_mailbox, account.id)
+    return done(PATH, "mailbox-sync")
+
+
+@router.get(PATH + "/mailboxes/events", response_class=StreamingResponse)
+def mailbox_events(request: Request, ctx: AdminCtx) -> StreamingResponse:
+    """Server-sent events while the page is open: the mailboxes' syncs, last read, messages
+    imported and failed, whenever they change."""
+    tenant_id, user_id = ctx.principal.tenant_id, ctx.principal.user_id
+
+    def read() -> dict[str, Any]:
+        with get_database().session(tenant_id=tenant_id) as session:
+            return service.mailboxes_state(session, user_id=user_id, admin=True)
+
+    return sse.stream_response(sse.state_events(read, sse.never, request=request))

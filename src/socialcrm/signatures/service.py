@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
@@ -822,6 +822,12 @@ def list_emails(
     return rows[:limit], next_cursor
 
 
+def emails_state(session: Session) -> dict[str, Any]:
+    """What changes the emails list on its own (an import, a mailbox sync), for its stream."""
+    latest, count = session.execute(select(func.max(ReceivedEmail.id), func.count())).one()
+    return {"latest": latest, "count": int(count or 0)}
+
+
 def ticket_enrichment(session: Session, ticket_id: int) -> dict[str, Any]:
     ticket = crm.get(session, Ticket, ticket_id)
     emails, _ = list_emails(session, limit=50, cursor=None, ticket_id=ticket.id)
@@ -856,6 +862,63 @@ def list_imap_accounts(session: Session, *, user_id: int | None, admin: bool) ->
             return []
         stmt = stmt.where(ImapAccount.user_id == user_id)
     return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxIntake:
+    """What a mailbox brought in: messages imported, messages that could not be read and
+    why (the most frequent reasons first)."""
+
+    imported: int = 0
+    failed: int = 0
+    reasons: tuple[tuple[str, int], ...] = ()
+
+
+def mailbox_intake(session: Session, account_ids: Sequence[int]) -> dict[int, MailboxIntake]:
+    """Each mailbox's imported and failed messages, by id (mailboxes with none are absent)."""
+    if not account_ids:
+        return {}
+    rows = session.execute(
+        select(ReceivedEmail.imap_account_id, ReceivedEmail.error, func.count())
+        .where(ReceivedEmail.imap_account_id.in_(set(account_ids)))
+        .group_by(ReceivedEmail.imap_account_id, ReceivedEmail.error)
+    ).all()
+    imported: dict[int, int] = {}
+    reasons: dict[int, list[tuple[str, int]]] = {}
+    for account_id, error, count in rows:
+        if account_id is None:
+            continue
+        if error:
+            reasons.setdefault(account_id, []).append((error, int(count)))
+        else:
+            imported[account_id] = int(count)
+    return {
+        account_id: MailboxIntake(
+            imported=imported.get(account_id, 0),
+            failed=sum(n for _, n in reasons.get(account_id, [])),
+            reasons=tuple(sorted(reasons.get(account_id, []), key=lambda r: (-r[1], r[0]))[:5]),
+        )
+        for account_id in set(imported) | set(reasons)
+    }
+
+
+def mailboxes_state(session: Session, *, user_id: int | None, admin: bool) -> dict[str, Any]:
+    """What a mailboxes list shows that changes on its own, for its live stream."""
+    boxes = list_imap_accounts(session, user_id=user_id, admin=admin)
+    intake = mailbox_intake(session, [b.id for b in boxes])
+    return {
+        "mailboxes": [
+            [
+                b.id,
+                b.last_sync_at,
+                b.last_error,
+                b.syncing,
+                intake.get(b.id, MailboxIntake()).imported,
+                intake.get(b.id, MailboxIntake()).failed,
+            ]
+            for b in boxes
+        ]
+    }
 
 
 def get_imap_account(

@@ -6,21 +6,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
+from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.signatures import service
 from socialcrm.signatures.models import EnrichmentSuggestion, SuggestionStatus
 from socialcrm.tenancy.models import Role
-from socialcrm.web import ui
+from socialcrm.web import sse, ui
 from socialcrm.web.deps import Ctx
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
+LIST_INTERVAL_S = 1.0
 
 IdList = Annotated[list[int], Form()]
 TextList = Annotated[list[str], Form()]
@@ -56,6 +58,19 @@ def emails_page(request: Request, ctx: UiCtx) -> HTMLResponse:
         settings=service.get_settings(ctx.session, ctx.principal.tenant_id),
         is_admin=ctx.principal.role == Role.ADMIN,
     )
+
+
+@router.get("/emails/events", response_class=StreamingResponse)
+def emails_events(request: Request, ctx: UiCtx) -> StreamingResponse:
+    """Server-sent events while the list is open: new mail from an import or a mailbox sync."""
+    tenant_id = ctx.principal.tenant_id
+
+    def read() -> dict[str, Any]:
+        with get_database().session(tenant_id=tenant_id) as session:
+            return service.emails_state(session)
+
+    events = sse.state_events(read, sse.never, request=request, interval=LIST_INTERVAL_S)
+    return sse.stream_response(events)
 
 
 # Before /emails/{email_id}, which would otherwise take "settings" for an id. The email

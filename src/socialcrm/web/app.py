@@ -26,6 +26,7 @@ from socialcrm.crm.support_routes import router as support_router
 from socialcrm.crm.ui import router as crm_ui_router
 from socialcrm.discovery.account_routes import router as discovery_accounts_router
 from socialcrm.discovery.admin_ui import router as discovery_admin_router
+from socialcrm.discovery.jobs_ui import router as discovery_jobs_ui_router
 from socialcrm.discovery.routes import router as discovery_router
 from socialcrm.discovery.ui import router as discovery_ui_router
 from socialcrm.engage.routes import router as engage_router
@@ -130,6 +131,7 @@ def create_app() -> FastAPI:
     app.include_router(discovery_router)
     app.include_router(discovery_accounts_router)
     app.include_router(discovery_ui_router, include_in_schema=False)
+    app.include_router(discovery_jobs_ui_router, include_in_schema=False)
     app.include_router(enrichment_router)
     app.include_router(enrichment_ui_router, include_in_schema=False)
     app.include_router(identity_ui_router, include_in_schema=False)

@@ -22,7 +22,14 @@ from socialcrm.providers.capability_table import capability_offers
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy import login as logins
 from socialcrm.tenancy.models import Role, Tenant, User
-from socialcrm.web.deps import LOGIN_TOKEN, Ctx, login_principal, login_token
+from socialcrm.web.deps import (
+    LOGIN_TOKEN,
+    Ctx,
+    api_context,
+    bearer_token,
+    login_principal,
+    login_token,
+)
 
 WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
@@ -69,6 +76,18 @@ def ui_context(request: Request) -> Iterator[Ctx]:
 
 
 UiCtx = Annotated[Ctx, Depends(ui_context, scope="function")]
+
+
+def api_or_ui_context(request: Request) -> Iterator[Ctx]:
+    """An API key, or the UI's login session: a page's EventSource and its download links
+    send the session cookie, never a key. Neither: the API's 401 envelope."""
+    if bearer_token(request) or not login_token(request):
+        yield from api_context(request)
+    else:
+        yield from ui_context(request)
+
+
+ApiOrUiCtx = Annotated[Ctx, Depends(api_or_ui_context, scope="function")]
 
 
 def admin_context(ctx: UiCtx) -> Ctx:
