@@ -183,10 +183,11 @@ def run_worker(
     """A standalone queue consumer (run any number of them against Redis)."""
     import socialcrm.tasks  # noqa: F401
     from socialcrm.core.logging import configure_logging
-    from socialcrm.core.queue import huey
+    from socialcrm.core.queue import huey, relay_on_start
     from socialcrm.core.settings import get_settings
 
     configure_logging(get_settings().log_format)
+    relay_on_start()
     huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic).run()
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,6 +56,37 @@ class RateLimitExceeded(AppError):
 
 class UpstreamUnavailable(AppError):
     status_code, code = 502, "upstream_unavailable"
+
+
+class DependencyUnavailable(AppError):
+    """Our own database or Redis refused, timed out or stopped answering: try again later."""
+
+    status_code, code = 503, "upstream_unavailable"
+
+
+def outage_of(exc: BaseException) -> str | None:
+    """Which of our dependencies ``exc`` says cannot be reached now (``database``, ``redis``,
+    ``queue``), or ``None`` for any other error. Refused, reset, timed out and silent all
+    count; so does a statement the server cancelled for running past its timeout."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return "database"
+    redis = sys.modules.get("redis")
+    if redis is not None and isinstance(
+        exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
+    ):
+        return "redis"
+    if isinstance(exc, sqlite3.OperationalError):  # only the embedded queue uses sqlite3 bare
+        return "queue"
+    return None
+
+
+def unavailable(exc: BaseException, dependency: str) -> DependencyUnavailable:
+    from socialcrm.core.settings import get_settings
+
+    return DependencyUnavailable(
+        f"the {dependency} is unavailable; try again shortly",
+        details={"dependency": dependency, "retry_after": get_settings().outage_retry_after_s},
+    )
 
 
 _STATUS_CODES = {
@@ -116,6 +149,26 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _integrity(_request: Request, exc: sa_exc.IntegrityError) -> JSONResponse:
         log.warning("integrity_error", error_type=type(exc.orig).__name__)
         return JSONResponse(envelope("conflict", "the change conflicts with existing data"), 409)
+
+    async def _outage(request: Request, exc: Exception) -> Response:
+        dependency = outage_of(exc) or "database"
+        log.warning("dependency_unavailable", dependency=dependency, error_type=type(exc).__name__)
+        # The app's own AppError handler (JSON envelope for the API, a page for the UI).
+        answer: Any = app.exception_handlers[AppError]
+        response: Response = await answer(request, unavailable(exc, dependency))
+        return response
+
+    import redis
+
+    for outage in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.TimeoutError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        sqlite3.OperationalError,
+    ):
+        app.add_exception_handler(outage, _outage)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
