@@ -37,6 +37,12 @@ def storage_url() -> str:
     return url if url.startswith(("redis://", "rediss://")) else "memory://"
 
 
+def _redis_timeouts() -> dict[str, float]:
+    """Redis that refuses or says nothing fails a count within the timeout (503)."""
+    timeout = get_settings().redis_timeout_s
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+
+
 class SweptMemoryStorage(MemoryStorage):
     """``limits``' memory storage, swept once a second by one daemon thread.
 
@@ -74,7 +80,7 @@ def limiter() -> SlidingWindowCounterRateLimiter:
             storage = (
                 SweptMemoryStorage()
                 if url == "memory://"
-                else cast(Storage, storage_from_string(url))
+                else cast(Storage, storage_from_string(url, **_redis_timeouts()))
             )
             _limiter = SlidingWindowCounterRateLimiter(storage)
         return _limiter
@@ -126,6 +132,8 @@ def _async_limiter(url: str) -> AsyncLimiter:
     loop = asyncio.get_running_loop()
     current = _async_limiters.get(loop)
     if current is None:
-        storage = AsyncRedisStorage(f"async+{url}", implementation="redispy")
+        storage = AsyncRedisStorage(
+            f"async+{url}", implementation="redispy", **_redis_timeouts()
+        )
         current = _async_limiters[loop] = AsyncLimiter(storage)
     return current
