@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 from limits import RateLimitItem, RateLimitItemPerMinute, WindowStats
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
@@ -132,8 +132,7 @@ def _async_limiter(url: str) -> AsyncLimiter:
     loop = asyncio.get_running_loop()
     current = _async_limiters.get(loop)
     if current is None:
-        storage = AsyncRedisStorage(
-            f"async+{url}", implementation="redispy", **_redis_timeouts()
-        )
+        timeouts: dict[str, Any] = _redis_timeouts()
+        storage = AsyncRedisStorage(f"async+{url}", implementation="redispy", **timeouts)
         current = _async_limiters[loop] = AsyncLimiter(storage)
     return current
