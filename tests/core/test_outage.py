@@ -284,3 +284,36 @@ def _ran(db: Database, account_id: int) -> int:
             )
             or 0
         )
+
+
+# --- start-up ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["serve", "--no-worker", "--port", "0"]])
+@pytest.mark.parametrize("fault", [REFUSE, BLACKHOLE])
+def test_starting_against_a_dead_database_says_so_in_one_line(
+    command: list[str], fault: str, tmp_path: Path
+) -> None:
+    """No server is needed behind the proxy: it refuses, or accepts and never answers."""
+    with fault_proxy("127.0.0.1", 9) as proxy:
+        proxy.set(fault)
+        run = subprocess.run(
+            [str(SOCIALCRM), *command],
+            env=os.environ
+            | {
+                "SOCIALCRM_DATABASE_URL": f"postgresql://crm:s3cret@127.0.0.1:{proxy.port}/crm",
+                "SOCIALCRM_DATA_DIR": str(tmp_path),
+                "SOCIALCRM_DB_CONNECT_TIMEOUT_S": "2",
+                "SOCIALCRM_LOG_FORMAT": "json",
+            },
+            capture_output=True,
+            text=True,
+            timeout=CLIENT_TIMEOUT_S,
+        )
+    assert run.returncode == 3, run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith(
+        f"error: cannot reach the database at postgresql://crm:***@127.0.0.1:{proxy.port}/crm: "
+    )
+    assert "s3cret" not in run.stdout + run.stderr
