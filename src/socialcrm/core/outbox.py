@@ -44,7 +44,7 @@ def forget_sent(session: Session, ids: list[int]) -> None:
 
 def relay(db: Database, queue: Huey, *, older_than_s: float = RELAY_GRACE_S) -> int:
     """Hand the waiting jobs to the queue, oldest first; returns how many were sent. Stops at
-    the first the queue refuses (it is still down; the next relay tries again)."""
+    the first the queue cannot take (it is still down; the next relay tries again)."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     with db.session(system=True) as session:
         waiting = session.execute(
@@ -66,8 +66,14 @@ def relay(db: Database, queue: Huey, *, older_than_s: float = RELAY_GRACE_S) -> 
         try:
             queue.enqueue(queue.deserialize_task(message))
         except Exception as exc:
-            log.warning("outbox_relay_failed", error_type=type(exc).__name__, waiting=len(waiting))
-            break
+            from socialcrm.core.errors import outage_of
+
+            if outage_of(exc) is not None:  # the queue is still down: the next relay tries
+                log.warning("outbox_relay_failed", error_type=type(exc).__name__)
+                break
+            # A message this version cannot read (a task renamed since): kept for a person.
+            log.error("outbox_message_unreadable", row_id=row_id, error_type=type(exc).__name__)
+            continue
         with db.session(system=True) as session:
             forget_sent(session, [row_id])
         sent += 1
