@@ -317,3 +317,33 @@ def test_starting_against_a_dead_database_says_so_in_one_line(
         f"error: cannot reach the database at postgresql://crm:***@127.0.0.1:{proxy.port}/crm: "
     )
     assert "s3cret" not in run.stdout + run.stderr
+
+
+# --- what counts as an outage -----------------------------------------------------------------
+
+
+def _sqlite_error(sql: str) -> Exception:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine("sqlite://")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    except Exception as exc:
+        return exc
+    finally:
+        engine.dispose()
+    raise AssertionError("no error")
+
+
+def test_only_unreachable_dependencies_count_as_outages() -> None:
+    import redis
+    from sqlalchemy import exc as sa_exc
+
+    assert outage_of(sa_exc.TimeoutError("pool exhausted")) == "database"
+    assert outage_of(redis.exceptions.ConnectionError("refused")) == "redis"
+    assert outage_of(redis.exceptions.TimeoutError("silent")) == "redis"
+    # SQLite names a syntax error or a missing table "operational": a bug, a 500.
+    assert outage_of(_sqlite_error("SELEC 1")) is None
+    assert outage_of(_sqlite_error("SELECT * FROM nowhere")) is None
+    assert outage_of(ValueError("x")) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 from typing import Any
@@ -68,16 +69,23 @@ def outage_of(exc: BaseException) -> str | None:
     """Which of our dependencies ``exc`` says cannot be reached now (``database``, ``redis``,
     ``queue``), or ``None`` for any other error. Refused, reset, timed out and silent all
     count; so does a statement the server cancelled for running past its timeout."""
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
         return "database"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        sqlite = isinstance(exc.orig, sqlite3.Error)
+        return "database" if not sqlite or _SQLITE_OUTAGE.search(str(exc.orig)) else None
     redis = sys.modules.get("redis")
     if redis is not None and isinstance(
         exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
     ):
         return "redis"
-    if isinstance(exc, sqlite3.OperationalError):  # only the embedded queue uses sqlite3 bare
-        return "queue"
+    if isinstance(exc, sqlite3.OperationalError) and _SQLITE_OUTAGE.search(str(exc)):
+        return "queue"  # only the embedded queue uses sqlite3 bare
     return None
+
+
+# SQLite calls a syntax error or a missing table "operational" too: those are bugs, not outages.
+_SQLITE_OUTAGE = re.compile(r"locked|busy|unable to open|disk i/o|disk is full|readonly", re.I)
 
 
 def unavailable(exc: BaseException, dependency: str) -> DependencyUnavailable:
@@ -150,8 +158,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("integrity_error", error_type=type(exc.orig).__name__)
         return JSONResponse(envelope("conflict", "the change conflicts with existing data"), 409)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", error_type=type(exc).__name__)
+        return JSONResponse(envelope("internal_error", "an unexpected error occurred"), 500)
+
     async def _outage(request: Request, exc: Exception) -> Response:
-        dependency = outage_of(exc) or "database"
+        dependency = outage_of(exc)
+        if dependency is None:  # e.g. SQLite's "operational" syntax error: a bug
+            return await _unexpected(request, exc)
         log.warning("dependency_unavailable", dependency=dependency, error_type=type(exc).__name__)
         # The app's own AppError handler (JSON envelope for the API, a page for the UI).
         answer: Any = app.exception_handlers[AppError]
@@ -169,8 +184,3 @@ def install_error_handlers(app: FastAPI) -> None:
         sqlite3.OperationalError,
     ):
         app.add_exception_handler(outage, _outage)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error_type=type(exc).__name__)
-        return JSONResponse(envelope("internal_error", "an unexpected error occurred"), 500)
