@@ -39,7 +39,8 @@ class QueuedTask(Base):
 
 
 def forget_sent(session: Session, ids: list[int]) -> None:
-    session.execute(delete(QueuedTask).where(QueuedTask.id.in_(ids)))
+    for start in range(0, len(ids), 500):  # SQLite binds at most 32,766 values a statement
+        session.execute(delete(QueuedTask).where(QueuedTask.id.in_(ids[start : start + 500])))
 
 
 def relay(db: Database, queue: Huey, *, older_than_s: float = RELAY_GRACE_S) -> int:
