@@ -1,7 +1,7 @@
 """Imports every domain's tables so that ``Base.metadata`` is complete (migrations, tests)."""
 
 from socialcrm.connections import models as connections_models
-from socialcrm.core import audit, notify
+from socialcrm.core import audit, notify, outbox
 from socialcrm.core.db import Base
 from socialcrm.crm import models as crm_models
 from socialcrm.discovery import models as discovery_models
@@ -26,6 +26,7 @@ __all__ = [
     "listening_models",
     "metadata",
     "notify",
+    "outbox",
     "publishing_models",
     "signatures_models",
     "tenancy_models",

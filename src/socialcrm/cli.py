@@ -36,7 +36,25 @@ class _Commands(TyperGroup):
             errors = sys.modules.get("socialcrm.core.errors")
             if errors is not None and isinstance(exc, errors.AppError):
                 fail(exc.message)
+            if (down := _unreachable(exc)) is not None:
+                fail(down, code=3)
             raise
+
+
+def _unreachable(exc: Exception) -> str | None:
+    """One line for a database or Redis that cannot be reached (start-up against a dead one)."""
+    from socialcrm.core.errors import outage_of
+
+    dependency = outage_of(exc)
+    if dependency is None:
+        return None
+    from socialcrm.core.settings import get_settings
+
+    settings = get_settings()
+    url = settings.database_url if dependency == "database" else settings.queue_url
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = reason[0].strip("'\"") if reason else type(exc).__name__
+    return f"cannot reach the {dependency} at {_safe_url(url)}: {detail}"
 
 
 # No locals in tracebacks: they may hold tokens, passwords and keys.
@@ -183,10 +201,11 @@ def run_worker(
     """A standalone queue consumer (run any number of them against Redis)."""
     import socialcrm.tasks  # noqa: F401
     from socialcrm.core.logging import configure_logging
-    from socialcrm.core.queue import huey
+    from socialcrm.core.queue import huey, relay_on_start
     from socialcrm.core.settings import get_settings
 
     configure_logging(get_settings().log_format)
+    relay_on_start()
     huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic).run()
 
 

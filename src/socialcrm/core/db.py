@@ -8,12 +8,18 @@ session (migrations, periodic fan-out). Forgetting the tenant filter is therefor
 
 from __future__ import annotations
 
+import itertools
+import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import structlog
 from sqlalchemy import (
     JSON,
     Connection,
@@ -100,22 +106,140 @@ def normalise_url(url: str) -> str:
 POOL_SIZE, POOL_OVERFLOW = 20, 20
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, statement_timeout_s: float | None = None, **kwargs: Any) -> Engine:
+    """The engine of ``url`` with every wait bounded (``SOCIALCRM_DB_*_TIMEOUT_S``): taking a
+    pooled connection, connecting, and on PostgreSQL each statement, server-side
+    (``statement_timeout``) and client-side (a server that stops answering). Migrations pass
+    ``statement_timeout_s=0`` (no limit)."""
+    from socialcrm.core.settings import get_settings
+
+    settings = get_settings()
     url = normalise_url(url)
+    pool = {
+        "pool_size": POOL_SIZE,
+        "max_overflow": POOL_OVERFLOW,
+        "pool_timeout": settings.db_pool_timeout_s,
+    }
     if url.startswith("sqlite"):
-        pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            **({} if ":memory:" in url else pool),
-            **kwargs,
+            **(kwargs if ":memory:" in url else pool | kwargs),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **kwargs
+    engine = create_engine(url, pool_pre_ping=True, **(pool | kwargs))
+    limit_s = (
+        settings.db_statement_timeout_s if statement_timeout_s is None else statement_timeout_s
     )
+    _bound_waits(engine, settings.db_connect_timeout_s, limit_s)
+    return engine
+
+
+def _bound_waits(engine: Engine, connect_timeout_s: int, statement_timeout_s: float) -> None:
+    """PostgreSQL: libpq's ``connect_timeout``, the server's ``statement_timeout``, and a
+    client-side limit on every call (statement, ping, commit, rollback) a little longer than
+    the server's, for a server that accepts and then says nothing (frozen, or a dead proxy in
+    between): there the server's own timeout never fires and the call would wait forever."""
+
+    @event.listens_for(engine, "do_connect")
+    def _timeouts(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams.setdefault("connect_timeout", connect_timeout_s)
+        if statement_timeout_s > 0:
+            setting = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+            cparams["options"] = f"{cparams.get('options', '')} {setting}".strip()
+
+    if statement_timeout_s > 0:
+        silence.guard(engine, statement_timeout_s + SILENCE_GRACE_S)
+
+
+# How much longer than the server's statement_timeout a call may wait for any answer at all.
+SILENCE_GRACE_S = 2.0
+
+
+class SilenceWatch:
+    """Ends PostgreSQL calls that get no answer in time, from one daemon thread.
+
+    psycopg has no client-side timeout: a call waits on its socket until the server answers.
+    Each call of the dialect (execute, ping, commit, rollback) registers its connection's
+    socket with a deadline; the thread shuts down the socket of a call past its deadline, so
+    the call fails at once as a lost connection (the pool then discards it), which the API
+    answers with 503 ``upstream_unavailable``.
+    """
+
+    TICK_S = 0.25
+
+    def __init__(self) -> None:
+        self._calls: dict[int, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def guard(self, engine: Engine, limit_s: float) -> None:
+        dialect = engine.dialect
+        for name in ("do_execute", "do_executemany", "do_execute_no_params"):
+            original = getattr(dialect, name)
+
+            def on_cursor(cursor: Any, *args: Any, _call: Any = original, **kw: Any) -> Any:
+                token = self._arm(cursor.connection, limit_s)
+                try:
+                    return _call(cursor, *args, **kw)
+                finally:
+                    self._disarm(token)
+
+            setattr(dialect, name, on_cursor)
+        for name in ("do_commit", "do_rollback", "do_ping"):
+            original = getattr(dialect, name)
+
+            def on_connection(connection: Any, _call: Any = original) -> Any:
+                token = self._arm(connection, limit_s)
+                try:
+                    return _call(connection)
+                finally:
+                    self._disarm(token)
+
+            setattr(dialect, name, on_connection)
+
+    def _arm(self, connection: Any, limit_s: float) -> int | None:
+        try:
+            fd = int(connection.pgconn.socket)
+        except Exception:  # closed or broken already: the call fails on its own
+            return None
+        token = next(self._ids)
+        with self._lock:
+            self._calls[token] = (time.monotonic() + limit_s, fd)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="db-silence", daemon=True)
+                self._thread.start()
+        return token
+
+    def _disarm(self, token: int | None) -> None:
+        if token is not None:
+            with self._lock:
+                self._calls.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.TICK_S)
+            now = time.monotonic()
+            with self._lock:  # a registered call has not returned: its socket is still open
+                for token, (deadline, fd) in list(self._calls.items()):
+                    if deadline <= now:
+                        del self._calls[token]
+                        _shut_down(fd)
+
+
+def _shut_down(fd: int) -> None:
+    try:
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    structlog.get_logger(__name__).warning("database_silent", action="connection closed")
+
+
+silence = SilenceWatch()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

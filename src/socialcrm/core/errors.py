@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import sys
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,6 +57,44 @@ class RateLimitExceeded(AppError):
 
 class UpstreamUnavailable(AppError):
     status_code, code = 502, "upstream_unavailable"
+
+
+class DependencyUnavailable(AppError):
+    """Our own database or Redis refused, timed out or stopped answering: try again later."""
+
+    status_code, code = 503, "upstream_unavailable"
+
+
+def outage_of(exc: BaseException) -> str | None:
+    """Which of our dependencies ``exc`` says cannot be reached now (``database``, ``redis``,
+    ``queue``), or ``None`` for any other error. Refused, reset, timed out and silent all
+    count; so does a statement the server cancelled for running past its timeout."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return "database"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        sqlite = isinstance(exc.orig, sqlite3.Error)
+        return "database" if not sqlite or _SQLITE_OUTAGE.search(str(exc.orig)) else None
+    redis = sys.modules.get("redis")
+    if redis is not None and isinstance(
+        exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
+    ):
+        return "redis"
+    if isinstance(exc, sqlite3.OperationalError) and _SQLITE_OUTAGE.search(str(exc)):
+        return "queue"  # only the embedded queue uses sqlite3 bare
+    return None
+
+
+# SQLite calls a syntax error or a missing table "operational" too: those are bugs, not outages.
+_SQLITE_OUTAGE = re.compile(r"locked|busy|unable to open|disk i/o|disk is full|readonly", re.I)
+
+
+def unavailable(exc: BaseException, dependency: str) -> DependencyUnavailable:
+    from socialcrm.core.settings import get_settings
+
+    return DependencyUnavailable(
+        f"the {dependency} is unavailable; try again shortly",
+        details={"dependency": dependency, "retry_after": get_settings().outage_retry_after_s},
+    )
 
 
 _STATUS_CODES = {
@@ -121,3 +162,25 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", error_type=type(exc).__name__)
         return JSONResponse(envelope("internal_error", "an unexpected error occurred"), 500)
+
+    async def _outage(request: Request, exc: Exception) -> Response:
+        dependency = outage_of(exc)
+        if dependency is None:  # e.g. SQLite's "operational" syntax error: a bug
+            return await _unexpected(request, exc)
+        log.warning("dependency_unavailable", dependency=dependency, error_type=type(exc).__name__)
+        # The app's own AppError handler (JSON envelope for the API, a page for the UI).
+        answer: Any = app.exception_handlers[AppError]
+        response: Response = await answer(request, unavailable(exc, dependency))
+        return response
+
+    import redis
+
+    for outage in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.TimeoutError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        sqlite3.OperationalError,
+    ):
+        app.add_exception_handler(outage, _outage)

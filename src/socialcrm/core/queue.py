@@ -1,20 +1,27 @@
 """The job queue (Huey): SQLite embedded by default, Redis for scale-out.
 
-Jobs enqueued inside a unit of work are buffered on the session and handed to the queue only
-after the commit succeeds (dropped on rollback), so a worker never runs before its row exists.
+Jobs enqueued inside a unit of work are written to the outbox (``core/outbox.py``) in the same
+transaction and handed to the queue only after the commit succeeds (dropped on rollback), so a
+worker never runs before its row exists, and a queue that is down loses no job: the outbox
+keeps it until the queue is back.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis
+import structlog
 from huey import Huey, RedisHuey, SqliteHuey
-from huey.api import TaskWrapper
+from huey.api import Task, TaskWrapper
 from huey.consumer import Consumer
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from socialcrm.core.outbox import QueuedTask, forget_sent
 from socialcrm.core.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
 
 _PENDING = "socialcrm.pending_jobs"
 
@@ -22,7 +29,16 @@ _PENDING = "socialcrm.pending_jobs"
 def make_huey(settings: Settings) -> Huey:
     url = settings.queue_url
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("socialcrm", url=url, utc=True, immediate=settings.immediate_queue)
+        # Bounded waits: a Redis that refuses or stops answering fails a call within the
+        # timeout (503 in the API) instead of hanging it; no retries that multiply the wait.
+        pool = redis.ConnectionPool.from_url(
+            url,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+        )
+        return RedisHuey(
+            "socialcrm", connection_pool=pool, utc=True, immediate=settings.immediate_queue
+        )
     if url.startswith("sqlite:///"):
         return SqliteHuey(
             "socialcrm",
@@ -36,9 +52,20 @@ def make_huey(settings: Settings) -> Huey:
 huey: Huey = make_huey(get_settings())
 
 
-def enqueue_after_commit(session: Session, task: TaskWrapper, *args: Any, **kwargs: Any) -> None:
-    """Hand ``task(*args)`` to the queue once ``session`` commits; forget it on rollback."""
-    session.info.setdefault(_PENDING, []).append((task, args, kwargs))
+def enqueue_after_commit(session: Session, task: Any, *args: Any, **kwargs: Any) -> None:
+    """Hand ``task(*args)`` to the queue once ``session`` commits; forget it on rollback.
+    ``task`` is a task, or its ``schedule`` (then ``args`` is the task's argument tuple and
+    ``eta=`` says when). The job is stored in the outbox by the same commit."""
+    wrapper = getattr(task, "__self__", task)
+    if not isinstance(wrapper, TaskWrapper):
+        raise TypeError(f"not a queue task: {task!r}")
+    if wrapper is not task:  # ``wrapper.schedule((args…), eta=…)``
+        (args,) = args
+    message: Task = wrapper.s(*args, **kwargs)
+    queue: Huey = wrapper.huey
+    row = QueuedTask(task=message.name, message=queue.serialize_task(message))
+    session.add(row)
+    session.info.setdefault(_PENDING, []).append((row, queue, message))
 
 
 @event.listens_for(Session, "after_commit")
@@ -46,8 +73,36 @@ def _flush_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint was released: nothing is committed yet
     pending = session.info.pop(_PENDING, [])
-    for task, args, kwargs in pending:
-        task(*args, **kwargs)
+    if pending:
+        _hand_over(session, pending)
+
+
+def _hand_over(session: Session, pending: list[tuple[QueuedTask, Huey, Task]]) -> None:
+    """Give the committed jobs to the queue, then delete their outbox rows. The first the
+    queue refuses stops the hand-over: those left wait in the outbox for the relay."""
+    sent: list[int] = []
+    for row, queue, message in pending:
+        try:
+            queue.enqueue(message)
+        except Exception as exc:
+            from socialcrm.core.errors import outage_of
+
+            if outage_of(exc) is None:
+                raise
+            log.warning("queue_unavailable", error_type=type(exc).__name__, kept=len(pending))
+            break
+        identity = inspect(row).identity
+        if identity is not None:  # None: written in a savepoint that was rolled back
+            sent.append(int(identity[0]))
+    if not sent:
+        return
+    try:
+        with Session(bind=session.get_bind(), join_transaction_mode="create_savepoint") as own:
+            own.info["system"] = True
+            forget_sent(own, sent)
+            own.commit()
+    except Exception as exc:  # the relay will send them again: at least once
+        log.warning("outbox_forget_failed", error_type=type(exc).__name__, rows=len(sent))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -63,5 +118,21 @@ def start_consumer(workers: int = 2) -> Consumer:
     import socialcrm.tasks  # noqa: F401  (registers every task and periodic task)
 
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    relay_on_start()
     consumer.start()
     return consumer
+
+
+def relay_on_start() -> None:
+    """A starting consumer sends the jobs the outbox kept (the queue was down when their data
+    was committed). An outage now is only logged: the minutely relay tries again."""
+    from socialcrm.core import outbox
+    from socialcrm.core.db import get_database
+    from socialcrm.core.errors import outage_of
+
+    try:
+        outbox.relay(get_database(), huey, older_than_s=0)
+    except Exception as exc:
+        if outage_of(exc) is None:
+            raise
+        log.warning("outbox_relay_failed", error_type=type(exc).__name__)

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     login_failure_window_s: float = Field(default=900.0, gt=0)
     # Notices older than this are no longer shown and are deleted daily (see core/notify.py).
     notification_max_age_days: int = Field(default=30, ge=1, le=3650)
+    # Outages answer 503 instead of hanging: a database or Redis that refuses, or accepts and
+    # then says nothing, is given up on after these (see core/db.py, core/queue.py).
+    db_connect_timeout_s: int = Field(default=5, ge=2)  # libpq's minimum is 2
+    db_statement_timeout_s: float = Field(default=30.0, gt=0)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    redis_timeout_s: float = Field(default=3.0, gt=1)  # above the queue's 1 s blocking read
+    # What a 503 ``upstream_unavailable`` asks the client to wait (``Retry-After``).
+    outage_retry_after_s: int = Field(default=5, ge=1)
 
     @field_validator("secret_keys", "allow_private_fetch", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from huey import crontab
 
-from socialcrm.core import notify
+from socialcrm.core import notify, outbox
 from socialcrm.core.db import get_database
 from socialcrm.core.queue import huey
 
@@ -15,3 +15,9 @@ def clear_stale_notifications() -> int:
     (they are already hidden; this keeps the table small)."""
     with get_database().session(system=True) as session:
         return notify.clear_stale(session)
+
+
+@huey.periodic_task(crontab())
+def relay_outbox() -> int:
+    """Every minute: hand the queue the jobs its outbox kept while it was down."""
+    return outbox.relay(get_database(), huey)

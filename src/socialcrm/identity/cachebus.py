@@ -80,7 +80,10 @@ _clients: dict[str, redis.Redis] = {}
 def _client(url: str) -> redis.Redis:
     client = _clients.get(url)
     if client is None:
-        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=2)
+        timeout = get_settings().redis_timeout_s
+        client = _clients[url] = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
     return client
 
 

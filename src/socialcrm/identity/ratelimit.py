@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 from limits import RateLimitItem, RateLimitItemPerMinute, WindowStats
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
@@ -35,6 +35,12 @@ _async_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncLimit
 def storage_url() -> str:
     url = get_settings().queue_url
     return url if url.startswith(("redis://", "rediss://")) else "memory://"
+
+
+def _redis_timeouts() -> dict[str, float]:
+    """Redis that refuses or says nothing fails a count within the timeout (503)."""
+    timeout = get_settings().redis_timeout_s
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
 
 
 class SweptMemoryStorage(MemoryStorage):
@@ -74,7 +80,7 @@ def limiter() -> SlidingWindowCounterRateLimiter:
             storage = (
                 SweptMemoryStorage()
                 if url == "memory://"
-                else cast(Storage, storage_from_string(url))
+                else cast(Storage, storage_from_string(url, **_redis_timeouts()))
             )
             _limiter = SlidingWindowCounterRateLimiter(storage)
         return _limiter
@@ -126,6 +132,7 @@ def _async_limiter(url: str) -> AsyncLimiter:
     loop = asyncio.get_running_loop()
     current = _async_limiters.get(loop)
     if current is None:
-        storage = AsyncRedisStorage(f"async+{url}", implementation="redispy")
+        timeouts: dict[str, Any] = _redis_timeouts()
+        storage = AsyncRedisStorage(f"async+{url}", implementation="redispy", **timeouts)
         current = _async_limiters[loop] = AsyncLimiter(storage)
     return current

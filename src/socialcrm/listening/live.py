@@ -12,10 +12,13 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from socialcrm.core.settings import get_settings
+
+log = structlog.get_logger(__name__)
 
 _PENDING = "socialcrm.listening.pending_events"
 CHANNEL = "socialcrm:events:{tenant_id}"
@@ -66,7 +69,10 @@ def publish(tenant_id: int, kind: str, data: dict[str, Any]) -> None:
         return
     client = _redis_clients.get(url)
     if client is None:
-        client = _redis_clients[url] = redis.Redis.from_url(url)
+        timeout = get_settings().redis_timeout_s
+        client = _redis_clients[url] = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
     client.publish(CHANNEL.format(tenant_id=tenant_id), message)
 
 
@@ -77,7 +83,11 @@ def publish_after_commit(session: Session, tenant_id: int, kind: str, data: dict
 @event.listens_for(Session, "after_commit")
 def _flush_events(session: Session) -> None:
     for tenant_id, kind, data in session.info.pop(_PENDING, []):
-        publish(tenant_id, kind, data)
+        try:
+            publish(tenant_id, kind, data)
+        except redis.RedisError as exc:  # committed already: a live view misses one event
+            log.warning("live_event_lost", error_type=type(exc).__name__)
+            return
 
 
 @event.listens_for(Session, "after_rollback")

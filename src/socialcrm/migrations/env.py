@@ -17,7 +17,7 @@ def run_migrations_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout_s=0)  # a migration may rewrite big tables
     with engine.connect() as connection:
         _run(connection)
     engine.dispose()

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from socialcrm import __version__
@@ -17,8 +16,8 @@ from socialcrm.audit.routes import router as audit_router
 from socialcrm.audit.ui import router as audit_ui_router
 from socialcrm.connections.admin_ui import router as connections_admin_router
 from socialcrm.connections.routes import router as connections_router
-from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, envelope, install_error_handlers
+from socialcrm.core.health import dependencies
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.admin_ui import router as crm_admin_router
 from socialcrm.crm.routes import router as crm_router
@@ -63,6 +62,10 @@ def session_secret() -> str:
     """The UI cookie key, derived from the first secret key (rotates with it)."""
     first = get_settings().secret_keys[0]
     return hashlib.sha256(b"socialcrm-session:" + first.encode()).hexdigest()
+
+
+def _retry_after() -> dict[str, str]:
+    return {"Retry-After": str(get_settings().outage_retry_after_s)}
 
 
 def create_app() -> FastAPI:
@@ -117,10 +120,12 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeaders, https=https)
 
     @app.get("/health", tags=["ops"])
-    def health() -> dict[str, Any]:
-        with get_database().engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__, "process": os.getpid()}
+    def health() -> JSONResponse:
+        """200 when every dependency answers, else 503 naming the one that does not."""
+        up, checks = dependencies()
+        body: dict[str, Any] = {"status": "ok" if up else "unavailable"}
+        body |= {"version": __version__, "process": os.getpid(), "checks": checks}
+        return JSONResponse(body, 200 if up else 503, headers=None if up else _retry_after())
 
     # Routers are matched in this order, route by route: the hottest path comes first.
     app.include_router(identity_router)
