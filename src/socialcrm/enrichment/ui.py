@@ -18,6 +18,7 @@ from socialcrm.providers.base import Capability
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import Role
 from socialcrm.web.deps import Ctx
+from socialcrm.web.notices import shown, with_notice
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -72,16 +73,12 @@ def _social_page(
 
 
 @router.get("/contacts/{contact_id}/social", response_class=HTMLResponse)
-def social_tab(request: Request, ctx: UiCtx, contact_id: int, notice: str = "") -> HTMLResponse:
-    return _social_page(request, ctx, contact_id, notice=notice[:200])
+def social_tab(request: Request, ctx: UiCtx, contact_id: int) -> HTMLResponse:
+    return _social_page(request, ctx, contact_id, notice=shown(request))
 
 
 def _back(contact_id: int, notice: str) -> RedirectResponse:
-    from urllib.parse import quote
-
-    return RedirectResponse(
-        f"/contacts/{contact_id}/social?notice={quote(notice)}", status_code=303
-    )
+    return RedirectResponse(with_notice(f"/contacts/{contact_id}/social", notice), status_code=303)
 
 
 @router.post("/contacts/{contact_id}/social/find", response_model=None)

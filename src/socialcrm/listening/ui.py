@@ -20,6 +20,7 @@ from socialcrm.listening.models import ListeningRule, SocialMention
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import User
 from socialcrm.web.deps import Ctx
+from socialcrm.web.notices import shown, with_notice
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -199,7 +200,6 @@ def inbox_page(
     language: Filter = "",
     has_lead: Filter = "",
     has_ticket: Filter = "",
-    notice: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     filters = _filters(rule_id, sentiment, network, language, has_lead, has_ticket)
     page = service.list_mentions(ctx.session, filters, limit=100)
@@ -219,7 +219,7 @@ def inbox_page(
             "has_lead": has_lead,
             "has_ticket": has_ticket,
         },
-        notice=notice,
+        notice=shown(request),
     )
 
 
@@ -281,8 +281,5 @@ def ui_lead(
 
 
 def _back_to_inbox(back: str, notice: str) -> RedirectResponse:
-    from urllib.parse import quote
-
     target = back if back.startswith("/listening/inbox") else "/listening/inbox"
-    sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}notice={quote(notice)}", status_code=303)
+    return RedirectResponse(with_notice(target, notice), status_code=303)

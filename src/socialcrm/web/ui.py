@@ -162,8 +162,14 @@ def connections_page(
     request: Request,
     ctx: UiCtx,
     connected: Annotated[int | None, Query()] = None,
-    error: Annotated[str, Query(max_length=300)] = "",
 ) -> HTMLResponse:
+    return _connections_view(request, ctx, connected=connected)
+
+
+def _connections_view(
+    request: Request, ctx: Ctx, *, connected: int | None = None, error: str = ""
+) -> HTMLResponse:
+    """The page; ``error`` is a refusal of this request (never a text from the address)."""
     accounts = connections.list_accounts(ctx.session, ctx.principal)
     providers = [
         {
@@ -218,7 +224,7 @@ def connect(
 
 
 def _connections_error(request: Request, ctx: Ctx, exc: AppError) -> HTMLResponse:
-    response = connections_page(request, ctx, error=exc.message)
+    response = _connections_view(request, ctx, error=exc.message)
     response.status_code = exc.status_code
     return response
 
