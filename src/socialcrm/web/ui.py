@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +36,21 @@ def web_href(url: object) -> str:
     return text if text.lower().startswith(("http://", "https://")) else ""
 
 
+def ago(moment: object) -> str:
+    """How long ago, as a person says it ("5 min ago", "3 h ago", "2 days ago")."""
+    if not isinstance(moment, datetime):
+        return ""
+    then = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
+    for size, unit in ((86_400, "day"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''} ago"
+    return "just now"
+
+
 templates.env.filters["web_href"] = web_href
+templates.env.filters["ago"] = ago
 router = APIRouter()
 
 
