@@ -55,11 +55,12 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("admin", "/admin"),
     ("audit", "/admin/audit"),
 )
-# Where the first record's id of each placeholder is read (API list endpoints).
+# Where each placeholder's id is read: the first record an API list answers (the demo's
+# richest records: a customer with email suggestions, a Ticket with its Contact).
 RECORDS = {
-    "contact": "/api/contacts",
-    "account": "/api/accounts",
-    "ticket": "/api/tickets",
+    "contact": "/api/contacts?q=Maya",
+    "account": "/api/accounts?q=Fjordline",
+    "ticket": "/api/tickets?queue=priority",
     "lead": "/api/leads",
     "campaign": "/api/campaigns",
 }
@@ -81,9 +82,9 @@ def demo_server(data_dir: Path) -> Iterator[tuple[str, str]]:
     env |= {"SOCIALCRM_DATA_DIR": str(data_dir), "SOCIALCRM_LOG_FORMAT": "json"}
     log_path = data_dir / "serve.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "socialcrm.cli", "serve", "--demo"]
-            + ["--port", str(port), "--sandbox-port", str(sandbox_port)],
+        command = [sys.executable, "-m", "socialcrm.cli", "serve", "--demo", "--port", str(port)]
+        process = subprocess.Popen(  # noqa: S603 - our own CLI, arguments we made
+            [*command, "--sandbox-port", str(sandbox_port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -119,7 +120,7 @@ def record_ids(base: str, key: str) -> dict[str, str]:
     ids: dict[str, str] = {}
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api:
         for name, path in RECORDS.items():
-            answer = api.get(path, params={"limit": 1})
+            answer = api.get(path)
             items = answer.json().get("items", []) if answer.status_code == 200 else []
             if items:
                 ids[name] = str(items[0]["id"])
@@ -135,34 +136,37 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="socialcrm-shots-") as tmp:
-        with demo_server(Path(tmp)) as (base, key), sync_playwright() as pw:
-            ids = record_ids(base, key)
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-            )
-            page = browser.new_page(viewport={"width": args.width, "height": args.height})
-            page.goto(f"{base}/login")
-            page.get_by_label("Email").fill(LOGIN_EMAIL)
-            page.get_by_label("Password").fill(LOGIN_PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url("**/contacts")
-            for name, template in PAGES:
-                try:
-                    path = template.format(**ids)
-                except KeyError as missing:
-                    print(f"skip {name}: the demo has no {missing.args[0]}")
-                    continue
-                answer = page.goto(f"{base}{path}")
-                if answer is None or answer.status == 404:
-                    print(f"skip {name}: {path} is not a page here")
-                    continue
-                page.wait_for_load_state("load")  # not "networkidle": live pages keep SSE open
-                page.wait_for_timeout(300)  # the live rows, the SLA clock
-                target = args.out / f"{name}.png"
-                page.screenshot(path=str(target))
-                print(f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
-            browser.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="socialcrm-shots-") as tmp,
+        demo_server(Path(tmp)) as (base, key),
+        sync_playwright() as pw,
+    ):
+        ids = record_ids(base, key)
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": args.width, "height": args.height})
+        page.goto(f"{base}/login")
+        page.get_by_label("Email").fill(LOGIN_EMAIL)
+        page.get_by_label("Password").fill(LOGIN_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/contacts")
+        for name, template in PAGES:
+            try:
+                path = template.format(**ids)
+            except KeyError as missing:
+                print(f"skip {name}: the demo has no {missing.args[0]}")
+                continue
+            answer = page.goto(f"{base}{path}")
+            if answer is None or answer.status == 404:
+                print(f"skip {name}: {path} is not a page here")
+                continue
+            page.wait_for_load_state("load")  # not "networkidle": live pages keep SSE open
+            page.wait_for_timeout(300)  # the live rows, the SLA clock
+            target = args.out / f"{name}.png"
+            page.screenshot(path=str(target))
+            print(f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+        browser.close()
 
 
 if __name__ == "__main__":
