@@ -196,6 +196,13 @@ def test_serve_demo_is_ready_to_click(tmp_path: Path) -> None:
             connections = browser.get("/connections")
             assert "Connect" in connections.text
         assert httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/health").status_code == 200
+        output = log.read_text()
+    # The banner survives an 80-column terminal (log lines are JSON here, and not the banner's).
+    banner = [line for line in output.splitlines() if line and not line.startswith("{")]
+    assert banner and all(len(line) <= 80 for line in banner), banner
+    # The worker ran its periodic tasks at start; at the default level that is not news.
+    assert "Enqueueing periodic task" not in output
+    assert "Executing socialcrm." not in output
 
 
 def test_serve_workers_above_one_need_redis(tmp_path: Path) -> None:

@@ -141,7 +141,7 @@ def serve(
         )
     if "SOCIALCRM_BASE_URL" not in os.environ:
         settings.base_url = f"http://{host}:{port}"
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, level=settings.log_level)
     upgrade(settings.database_url)
     if demo:
         _start_demo(settings, host, sandbox_port)
@@ -172,25 +172,21 @@ def serve(
 
 
 def _start_demo(settings: object, host: str, sandbox_port: int) -> None:
+    from datetime import UTC, datetime
+
     from socialcrm.core.db import get_database
     from socialcrm.core.settings import Settings
-    from socialcrm.demo import DEMO_WORLD, load_demo
+    from socialcrm.demo import demo_banner, demo_world, load_demo
     from socialcrm.sandbox.testing import start_sandbox
 
     assert isinstance(settings, Settings)
-    sandbox = start_sandbox(DEMO_WORLD, host=host, port=sandbox_port)
+    url_host = f"[{host}]" if ":" in host else host
+    world = demo_world(datetime.now(UTC), f"http://{url_host}:{sandbox_port}")
+    sandbox = start_sandbox(world, host=host, port=sandbox_port)
     settings.sandbox_url = sandbox.url
     login = load_demo(get_database(), settings, sandbox.url)
-    out.rule("[bold]socialcrm demo[/bold]")
-    out.print(f"Open      {settings.base_url}")
-    out.print(f"Log in    {login.email} / {login.password}")
-    out.print(
-        f"Sandbox   {sandbox.url}  (X, Mastodon, Bluesky; Bluesky app password: app-password)"
-    )
-    out.print(f"API key   {login.api_key}")
-    auth = f"Authorization: Bearer {login.api_key}"
-    out.print(f"Try       curl -H '{auth}' {settings.base_url}/api/contacts")
-    out.rule()
+    for line in demo_banner(settings.base_url, login, sandbox.url):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("worker")
@@ -204,7 +200,7 @@ def run_worker(
     from socialcrm.core.queue import huey, relay_on_start
     from socialcrm.core.settings import get_settings
 
-    configure_logging(get_settings().log_format)
+    configure_logging(get_settings().log_format, level=get_settings().log_level)
     relay_on_start()
     huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic).run()
 

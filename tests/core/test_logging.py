@@ -251,7 +251,7 @@ def test_structlog_event_with_secrets_is_emitted_as_redacted_json(
 
 
 def test_stdlib_logging_is_routed_through_redaction(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("json")
+    configure_logging("json", level="debug")  # httpx's request lines show at debug only
 
     logging.getLogger("httpx").info(
         'HTTP Request: GET %s "HTTP/1.1 200 OK"',
@@ -370,3 +370,66 @@ def test_uvicorn_access_log_never_shows_the_oauth_callback_query() -> None:
     access = [line for line in json_lines(output) if line["logger"] == "uvicorn.access"]
     assert len(access) == 1
     assert f'"GET /oauth/callback?{REDACTED} HTTP/1.1" 200' in access[0]["event"]
+
+
+def _one_periodic_tick(stream: io.StringIO) -> str:
+    """What a consumer logs for one periodic task: the scheduler enqueues it, a worker runs
+    it, and the task itself makes an outbound request (httpx logs each one)."""
+    from huey import MemoryHuey, crontab
+    from huey.consumer import Consumer
+
+    queue = MemoryHuey("tick-test", utc=True)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+
+    @queue.periodic_task(crontab(minute="*"))
+    def poll_all_mentions() -> None:
+        with httpx.Client(transport=transport) as client:
+            client.get("https://network.example/mentions")
+
+    consumer = Consumer(queue, workers=1, periodic=True)
+    consumer._create_scheduler().enqueue_periodic_tasks(queue._get_timestamp())
+    task = queue.dequeue()
+    assert task is not None
+    queue.execute(task)
+    return stream.getvalue()
+
+
+def test_a_periodic_tick_logs_nothing_on_the_console_at_the_default_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from socialcrm.core.settings import Settings
+
+    monkeypatch.delenv("SOCIALCRM_LOG_LEVEL", raising=False)
+    stream = io.StringIO()
+    configure_logging("console", level=Settings().log_level, stream=stream)
+
+    assert _one_periodic_tick(stream) == ""
+    structlog.get_logger("socialcrm.listening").info("mention_ingested", mention_id=7)
+    logging.getLogger("huey").warning("task failed, retrying")
+    assert "mention_ingested" in stream.getvalue()  # the CRM's own INFO lines still show
+    assert "task failed, retrying" in stream.getvalue()
+
+
+def test_log_level_debug_lets_the_periodic_tick_speak(monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialcrm.core.settings import Settings
+
+    monkeypatch.setenv("SOCIALCRM_LOG_LEVEL", "debug")
+    stream = io.StringIO()
+    configure_logging("console", level=Settings().log_level, stream=stream)
+
+    output = _one_periodic_tick(stream)
+    assert "Enqueueing periodic task" in output
+    assert "Executing" in output and "poll_all_mentions" in output
+    assert "HTTP Request: GET https://network.example/mentions" in output
+    configure_logging("console", level="info", stream=stream)  # and back: muted again
+    assert logging.getLogger("huey").getEffectiveLevel() == logging.WARNING
+
+
+def test_an_unknown_log_level_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from socialcrm.core.settings import Settings
+
+    monkeypatch.setenv("SOCIALCRM_LOG_LEVEL", "chatty")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -36,5 +36,8 @@ def test_the_demos_customers_resolve_right_after_serve_demo(tmp_path: Path) -> N
         )
         # Mastodon handles without an instance (the sandbox names none): said, not dropped.
         reviews = httpx.get(f"{base}/api/identity/reviews", headers=headers).json()["items"]
-        assert {(r["kind"], r["network"]) for r in reviews} == {("not_linked", "mastodon")}
+        kinds = {(r["kind"], r["network"]) for r in reviews}
+        assert ("not_linked", "mastodon") in kinds
+        # The demo's mentions add guest Leads to review; nothing else lands in the queue.
+        assert {kind for kind, _ in kinds} <= {"not_linked", "new_lead"}
         assert "tomash" in {r["handle"] for r in reviews}

@@ -147,3 +147,36 @@ def test_another_tenants_rule_cannot_be_opened_or_edited(
     assert edit.status_code == 404
     with database.session(system=True) as session:
         assert session.get(ListeningRule, theirs_id).name == "Theirs"  # type: ignore[union-attr]
+
+
+def test_a_refused_rule_says_why_in_plain_words_and_keeps_what_was_typed(
+    ui: TestClient,
+) -> None:
+    answer = ui.post(
+        "/listening/rules",
+        data=rule_form(
+            ui,
+            name="Near the shop",
+            query="tent OR stove",
+            languages="en, fr",
+            lat="39.7",
+            lon="-105",
+            radius_km="0",
+            sentiments=["negative"],
+        ),
+        follow_redirects=False,
+    )
+    assert answer.status_code == 400
+    page = LexborHTMLParser(answer.text)
+    error = page.css_first("#rule-form .field-error")
+    assert error is not None
+    assert error.text(strip=True) == "Radius (km): must be more than 0"
+    assert "Input should" not in answer.text and "geo.radius_km" not in answer.text
+    form = page.css_first("#rule-form")
+    assert value_of(form, "#r-name") == "Near the shop"
+    assert value_of(form, "#r-query") == "tent OR stove"
+    assert value_of(form, "#r-languages") == "en, fr"
+    assert value_of(form, "#r-radius") == "0"
+    checked = form.css_first('input[name="sentiments"][value="negative"]')
+    assert checked is not None and "checked" in checked.attributes
+    assert (form.attributes.get("action") or "") == "/listening/rules"  # still a new rule

@@ -198,6 +198,22 @@ def _renderer(fmt: str, stream: TextIO) -> Processor:
 # emptied so that their records reach the root handler and its redaction.
 _ROUTED_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "huey")
 
+# Libraries that narrate routine work at INFO: the queue's every periodic tick ("Enqueueing
+# periodic task …", "Executing …", "… executed in 0.004s"), every outbound HTTP request, every
+# migration step. Below DEBUG they say only warnings and errors, so the console shows what
+# happened to the CRM, not that the scheduler ran; ``SOCIALCRM_LOG_LEVEL=debug`` lets them speak.
+CHATTY_LOGGERS: Final = ("huey", "httpx", "httpcore", "alembic")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+def level_number(level: int | str) -> int:
+    """``"info"`` or ``logging.INFO`` as the number; an unknown name is a ValueError."""
+    if isinstance(level, int):
+        return level
+    if level.lower() not in LOG_LEVELS:
+        raise ValueError(f"unknown log level {level!r}: use {', '.join(LOG_LEVELS)}")
+    return int(logging.getLevelName(level.upper()))
+
 
 def configure_logging(
     fmt: str = "auto", *, level: int | str = logging.INFO, stream: TextIO | None = None
@@ -246,7 +262,12 @@ def configure_logging(
     for existing in root.handlers[:]:
         root.removeHandler(existing)
     root.addHandler(handler)
-    root.setLevel(level)
+    number = level_number(level)
+    root.setLevel(number)
+    for name in CHATTY_LOGGERS:
+        # Reset on every call: a DEBUG configuration must not leave them muted, nor the reverse.
+        quiet = logging.NOTSET if number <= logging.DEBUG else max(number, logging.WARNING)
+        logging.getLogger(name).setLevel(quiet)
 
     for name in _ROUTED_LOGGERS:
         routed = logging.getLogger(name)

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     allow_private_fetch: Annotated[list[str], NoDecode] = Field(default_factory=list)
     base_url: str = "http://127.0.0.1:8000"
     log_format: str = "auto"  # auto | json | console
+    # debug | info | warning | error; below debug the queue's periodic ticks, outbound HTTP
+    # requests and migration steps stay off the console (core/logging.py CHATTY_LOGGERS).
+    log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
     queue_workers: int = 2
     immediate_queue: bool = False  # run tasks inline (tests of pure flows)
     token_refresh_margin_s: int = 300

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,6 +13,7 @@ from socialcrm.crm import service as crm
 from socialcrm.crm.models import Account
 from socialcrm.discovery import accounts
 from socialcrm.discovery.models import SuggestionStatus
+from socialcrm.web.notices import shown, with_notice
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -40,7 +40,6 @@ def account_page(
     request: Request,
     ctx: UiCtx,
     account_id: int,
-    notice: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     account = crm.get(ctx.session, Account, _known_id("account", account_id))
     found = accounts.suggestions(ctx.session, account.id)
@@ -53,7 +52,7 @@ def account_page(
         pending=[s for s in found if s.status == SuggestionStatus.SUGGESTED],
         rejected=sum(1 for s in found if s.status == SuggestionStatus.REJECTED),
         run=accounts.last_run(ctx.session, account.id),
-        notice=notice,
+        notice=shown(request),
         timeline=crm.timeline(ctx.session, account),
         log_for=None,  # an Activity is logged on one of the Account's Contacts
     )
@@ -87,4 +86,4 @@ def decide(
         _known_id("suggestion", suggestion_id),
         accept=accept,
     )
-    return RedirectResponse(f"/accounts/{account_id}?notice={quote(notice)}", status_code=303)
+    return RedirectResponse(with_notice(f"/accounts/{account_id}", notice), status_code=303)

@@ -21,6 +21,7 @@ from socialcrm.tenancy.models import Role
 from socialcrm.web import charts, sse
 from socialcrm.web.deps import Ctx
 from socialcrm.web.forms import choice
+from socialcrm.web.notices import shown, with_notice
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -75,16 +76,12 @@ def _social_page(
 
 
 @router.get("/contacts/{contact_id}/social", response_class=HTMLResponse)
-def social_tab(request: Request, ctx: UiCtx, contact_id: int, notice: str = "") -> HTMLResponse:
-    return _social_page(request, ctx, contact_id, notice=notice[:200])
+def social_tab(request: Request, ctx: UiCtx, contact_id: int) -> HTMLResponse:
+    return _social_page(request, ctx, contact_id, notice=shown(request))
 
 
 def _back(contact_id: int, notice: str) -> RedirectResponse:
-    from urllib.parse import quote
-
-    return RedirectResponse(
-        f"/contacts/{contact_id}/social?notice={quote(notice)}", status_code=303
-    )
+    return RedirectResponse(with_notice(f"/contacts/{contact_id}/social", notice), status_code=303)
 
 
 @router.post("/contacts/{contact_id}/social/find", response_model=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -20,6 +19,7 @@ from socialcrm.identity import reviews, service
 from socialcrm.identity.homoglyphs import Glyph, differences
 from socialcrm.identity.models import IdentityReview, ReviewKind, ReviewStatus
 from socialcrm.tenancy.models import Role
+from socialcrm.web.notices import shown, with_notice
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -56,7 +56,6 @@ def reviews_page(
     ctx: UiCtx,
     status: ReviewStatus = ReviewStatus.PENDING,
     done: Annotated[str, Query(max_length=40)] = "",
-    error: Annotated[str, Query(max_length=300)] = "",
 ) -> HTMLResponse:
     items, _ = reviews.list_reviews(ctx.session, status=status, limit=200, cursor=None)
     contact_ids = {
@@ -84,7 +83,7 @@ def reviews_page(
         statuses=[s.value for s in ReviewStatus],
         can_decide=ctx.principal.role in (Role.ADMIN, Role.AGENT),
         done=done,
-        error=error,
+        error=shown(request, "error"),
     )
 
 
@@ -94,7 +93,6 @@ def merge_page(
     ctx: UiCtx,
     review_id: ReviewId,
     q: Search = "",
-    error: Annotated[str, Query(max_length=300)] = "",
 ) -> Any:
     """Compare, search, choose: the candidate is pre-chosen only when it is not the customer
     a look-alike imitates (or whose handle another account now uses)."""
@@ -122,7 +120,7 @@ def merge_page(
         found=[c for c in found if c.id not in {k.id for k in known}],
         chosen=chosen,
         q=q,
-        error=error,
+        error=shown(request, "error"),
     )
 
 
@@ -166,7 +164,8 @@ def merge_from_ui(
             )
     except AppError as exc:
         return RedirectResponse(
-            f"/identity/reviews/{review_id}/merge?error={_q(exc.message)}", status_code=303
+            with_notice(f"/identity/reviews/{review_id}/merge", exc.message, name="error"),
+            status_code=303,
         )
     return RedirectResponse(f"/identity/reviews?done=merged-{review_id}", status_code=303)
 
@@ -186,8 +185,4 @@ def reject_from_ui(
 
 
 def _back_to_queue(*, error: str) -> RedirectResponse:
-    return RedirectResponse(f"/identity/reviews?error={_q(error)}", status_code=303)
-
-
-def _q(text: str) -> str:
-    return quote(text[:300])
+    return RedirectResponse(with_notice("/identity/reviews", error, name="error"), status_code=303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,8 @@ from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import User
 from socialcrm.web import charts
 from socialcrm.web.deps import Ctx
+from socialcrm.web.forms import field_errors
+from socialcrm.web.notices import shown, with_notice
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -68,6 +71,7 @@ def _editor(
     error: str = "",
     status: int = 200,
     editing: ListeningRule | None = None,
+    typed: SimpleNamespace | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -75,6 +79,7 @@ def _editor(
         "listening/rules.html",
         status=status,
         editing=editing,
+        typed=typed,
         rules=service.list_rules(ctx.session),
         networks=list(PROVIDERS),
         accounts=list(ctx.session.scalars(select(SocialAccount).order_by(SocialAccount.id))),
@@ -101,17 +106,43 @@ async def save_rule(request: Request, ctx: UiCtx) -> Response:
         body = schemas.RuleIn.model_validate({**_rule_form(form), "name": form.get("name", "")})
         service.create_rule(ctx.session, ctx.principal, body.values())
     except ValidationError as exc:
-        return _editor(request, ctx, error=_first_error(exc), status=400)
+        typed = _typed(form, None)
+        return _editor(request, ctx, error=_first_error(exc), status=400, typed=typed)
     except AppError as exc:
         ctx.session.rollback()
-        return _editor(request, ctx, error=exc.message, status=exc.status_code)
+        typed = _typed(form, None)
+        return _editor(request, ctx, error=exc.message, status=exc.status_code, typed=typed)
     return RedirectResponse("/listening/rules", status_code=303)
 
 
+FIELD_LABELS = {
+    "name": "Name",
+    "query": "Query",
+    "networks": "Networks",
+    "languages": "Languages",
+    "countries": "Countries",
+    "geo.lat": "Latitude",
+    "geo.lon": "Longitude",
+    "geo.radius_km": "Radius (km)",
+    "sentiments": "Sentiment",
+    "actions": "Actions",
+}
+
+
 def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"{where}: {first.get('msg', 'not valid')}"
+    """The first refusal in a person's words, named by the field's label ("Radius (km): must
+    be more than 0"), never a schema path ("geo.radius_km: Input should be …")."""
+    name, message = next(iter(field_errors(exc).items()))
+    return f"{FIELD_LABELS.get(name, name.replace('_', ' ').capitalize())}: {message}"
+
+
+def _typed(form: dict[str, Any], editing: ListeningRule | None) -> SimpleNamespace:
+    """What was typed, shaped like a rule, so the editor shows it again after a refusal."""
+    values = _rule_form(form)
+    point = {k: form.get(k, "") for k in ("lat", "lon", "radius_km")}
+    values["geo"] = point if any(point.values()) else None
+    rule_id = editing.id if editing is not None else None
+    return SimpleNamespace(**values, name=form.get("name", ""), id=rule_id)
 
 
 @router.post("/listening/rules/preview", response_class=HTMLResponse)
@@ -167,11 +198,15 @@ async def update_rule(
         changes = {k: v for k, v in body.values().items() if k not in _NOT_IN_FORM}
         service.update_rule(ctx.session, ctx.principal, rule_id, changes)
     except ValidationError as exc:
-        return _editor(request, ctx, error=_first_error(exc), status=400, editing=rule)
+        typed = _typed(form, rule)
+        return _editor(request, ctx, error=_first_error(exc), status=400, editing=rule, typed=typed)
     except AppError as exc:
         ctx.session.rollback()
         rule = service.get_rule(ctx.session, rule_id)
-        return _editor(request, ctx, error=exc.message, status=exc.status_code, editing=rule)
+        typed = _typed(form, rule)
+        return _editor(
+            request, ctx, error=exc.message, status=exc.status_code, editing=rule, typed=typed
+        )
     return RedirectResponse(f"/listening/rules#rule-{rule_id}", status_code=303)
 
 
@@ -252,7 +287,6 @@ def inbox_page(
     has_lead: Filter = "",
     has_ticket: Filter = "",
     days: Days = 30,
-    notice: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     filters = _filters(rule_id, sentiment, network, language, has_lead, has_ticket)
     page = service.list_mentions(ctx.session, filters, limit=100)
@@ -277,7 +311,7 @@ def inbox_page(
         charts=_volume(ctx, filters, days),
         windows=window_links(f, days),
         days=days,
-        notice=notice,
+        notice=shown(request),
     )
 
 
@@ -356,8 +390,5 @@ def ui_lead(
 
 
 def _back_to_inbox(back: str, notice: str) -> RedirectResponse:
-    from urllib.parse import quote
-
     target = back if back.startswith("/listening/inbox") else "/listening/inbox"
-    sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}notice={quote(notice)}", status_code=303)
+    return RedirectResponse(with_notice(target, notice), status_code=303)

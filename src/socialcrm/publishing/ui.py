@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import (
@@ -30,6 +29,7 @@ from socialcrm.publishing.clock import Occurrence
 from socialcrm.publishing.routes import post_out
 from socialcrm.publishing.schemas import BudgetIn
 from socialcrm.web import sse
+from socialcrm.web.notices import shown, with_notice
 from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
@@ -67,8 +67,8 @@ def _page(
 
 
 @router.get("/publishing", response_class=HTMLResponse)
-def composer(request: Request, ctx: UiCtx, notice: str = "") -> HTMLResponse:
-    return _page(request, ctx, notice=notice[:200])
+def composer(request: Request, ctx: UiCtx) -> HTMLResponse:
+    return _page(request, ctx, notice=shown(request))
 
 
 @router.post("/publishing/count")
@@ -123,7 +123,7 @@ def _compose(
             )
         status = exc.status_code if isinstance(exc, AppError) else 400
         return _page(request, ctx, error=message, status=status, form=values)
-    return RedirectResponse(f"/publishing?notice={quote(f'Post {post.id} saved')}", status_code=303)
+    return RedirectResponse(with_notice("/publishing", f"Post {post.id} saved"), status_code=303)
 
 
 def _act(request: Request, ctx: Any, action: Callable[[], object], notice: str) -> Response:
@@ -133,7 +133,7 @@ def _act(request: Request, ctx: Any, action: Callable[[], object], notice: str) 
     except AppError as exc:
         ctx.session.rollback()
         return _page(request, ctx, error=exc.message, status=exc.status_code)
-    return RedirectResponse(f"/publishing?notice={quote(notice)}", status_code=303)
+    return RedirectResponse(with_notice("/publishing", notice), status_code=303)
 
 
 @router.post("/publishing/{post_id}/cancel", response_model=None)

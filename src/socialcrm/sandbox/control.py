@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
+from html import escape
 from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from socialcrm.sandbox.bluesky_shapes import post_cid, post_uri
@@ -117,6 +119,21 @@ def sandbox_dm(dm: DirectMessage, world: World) -> dict[str, Any]:
 @router.get("/health")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/avatars/{name}.svg", response_class=Response)
+async def avatar(name: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,60}$")]) -> Response:
+    """A profile picture for a world's account (``/_sandbox/avatars/maya-okafor.svg``): the
+    initials on a colour of the name's own, so the demo shows faces without any outside host."""
+    initials = "".join(part[0] for part in name.split("-") if part)[:2].upper()
+    hue = int(hashlib.sha256(name.encode()).hexdigest()[:4], 16) % 360
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
+        f'<rect width="96" height="96" fill="hsl({hue} 45% 42%)"/>'
+        '<text x="48" y="60" font-family="system-ui, sans-serif" font-size="38" '
+        f'font-weight="600" fill="#fff" text-anchor="middle">{escape(initials)}</text></svg>'
+    )
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.post("/reset")

@@ -111,6 +111,7 @@ def save_email_enrichment(
     back: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse | RedirectResponse:
     _check_csrf(request, csrf)
+    service.get_email(ctx.session, email_id)  # a missing email is its 404, never "saved"
     try:
         save_window(
             ctx,

@@ -177,5 +177,5 @@ def create_served_app() -> FastAPI:
     """The app of one process of ``socialcrm serve --workers N`` (it starts with no logging)."""
     from socialcrm.core.logging import configure_logging
 
-    configure_logging(get_settings().log_format)
+    configure_logging(get_settings().log_format, level=get_settings().log_level)
     return create_app()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,7 +43,21 @@ def web_href(url: object) -> str:
     return text if text.lower().startswith(("http://", "https://")) else ""
 
 
+def ago(moment: object) -> str:
+    """How long ago, as a person says it ("5 min ago", "3 h ago", "2 days ago")."""
+    if not isinstance(moment, datetime):
+        return ""
+    then = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
+    for size, unit in ((86_400, "day"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''} ago"
+    return "just now"
+
+
 templates.env.filters["web_href"] = web_href
+templates.env.filters["ago"] = ago
 router = APIRouter()
 
 
@@ -182,8 +197,14 @@ def connections_page(
     request: Request,
     ctx: UiCtx,
     connected: Annotated[int | None, Query()] = None,
-    error: Annotated[str, Query(max_length=300)] = "",
 ) -> HTMLResponse:
+    return _connections_view(request, ctx, connected=connected)
+
+
+def _connections_view(
+    request: Request, ctx: Ctx, *, connected: int | None = None, error: str = ""
+) -> HTMLResponse:
+    """The page; ``error`` is a refusal of this request (never a text from the address)."""
     accounts = connections.list_accounts(ctx.session, ctx.principal)
     providers = [
         {
@@ -239,7 +260,7 @@ def connect(
 
 
 def _connections_error(request: Request, ctx: Ctx, exc: AppError) -> HTMLResponse:
-    response = connections_page(request, ctx, error=exc.message)
+    response = _connections_view(request, ctx, error=exc.message)
     response.status_code = exc.status_code
     return response
 
