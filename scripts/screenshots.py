@@ -47,6 +47,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("campaigns", "/campaigns"),
     ("campaign", "/campaigns/{campaign}"),
     ("publishing", "/publishing"),
+    ("publishing-calendar", "/publishing/calendar?view=week"),
     ("emails", "/emails"),
     ("enrichment", "/enrichment"),
     ("discovery-jobs", "/discovery/jobs"),
