@@ -20,6 +20,7 @@ from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from socialcrm.core.numbers import parse_cursor
 from socialcrm.crm.models import Campaign
 from socialcrm.listening import delivery, hooks, pipeline
 from socialcrm.listening.matcher import MentionFeatures, RuleIndex
@@ -213,10 +214,8 @@ def list_mentions(
     if filters.has_ticket is not None:
         ticket = SocialMention.ticket_id
         stmt = stmt.where(ticket.is_not(None) if filters.has_ticket else ticket.is_(None))
-    if cursor:
-        if not cursor.isdigit() or len(cursor) > 18:
-            raise ValidationFailed("cursor is not valid", details={"cursor": cursor})
-        stmt = stmt.where(SocialMention.id < int(cursor))
+    if (before := parse_cursor(cursor)) is not None:
+        stmt = stmt.where(SocialMention.id < before)
     rows = list(session.scalars(stmt.order_by(SocialMention.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     items = rows[:limit]
