@@ -52,6 +52,7 @@ from socialcrm.tenancy.routes import router as tenancy_router
 from socialcrm.tenancy.ui import router as tenancy_ui_router
 from socialcrm.web import notifications, ui
 from socialcrm.web.apidocs import install_api_docs
+from socialcrm.web.limits import install_request_limits
 from socialcrm.wiring import wire
 
 STATIC_DIR = ui.WEB_DIR / "static"
@@ -158,6 +159,7 @@ def create_app() -> FastAPI:
     app.include_router(notifications.router, include_in_schema=False)
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_request_limits(app)  # last: the outermost middleware
     return app
 
 

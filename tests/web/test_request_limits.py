@@ -1,0 +1,179 @@
+"""Request bodies on a real server: authenticated before they are read, capped while they stream.
+
+Raw sockets against uvicorn, because the point is what the server does before the client has
+finished sending: each refused request sends only the start of its body and then waits for the
+answer. A server that read the body first would wait for the rest (the socket times out and
+the test fails).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from socialcrm.core.db import Database, make_engine, set_database
+from socialcrm.migrations import upgrade
+from socialcrm.tenancy.models import Role
+from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
+from socialcrm.web.limits import DEFAULT_BODY_LIMIT, MiB
+from tests.live import live_app
+
+HUNDRED_MB = 100 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Site:
+    base: str
+    key: str
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    url = f"sqlite:///{tmp_path}/limits.db"
+    upgrade(url)
+    db = Database(make_engine(url))
+    set_database(db)
+    try:
+        with db.session(system=True) as session:
+            tenant = get_or_create_tenant(session, "Limits Co")
+            key = create_api_key(session, tenant=tenant, role=Role.ADMIN)[1]
+        with live_app() as base:
+            yield Site(base, key)
+    finally:
+        set_database(None)
+        db.engine.dispose()
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+def send_partly(base: str, head: str, body: Iterable[bytes]) -> Answer:
+    """Send the request head and ``body`` (not necessarily all the request announces), then
+    read the answer up to the end of the connection, which the server closes."""
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
+        for piece in body:
+            sock.sendall(piece)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head_bytes, _, payload = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    return Answer(int(status_line.split()[1]), headers, json.loads(payload))
+
+
+def chunked(size: int) -> Iterator[bytes]:
+    """``size`` bytes of a chunked body, without the final empty chunk (never finished)."""
+    left = size
+    while left > 0:
+        piece = min(CHUNK, left)
+        yield b"%x\r\n" % piece + b"x" * piece + b"\r\n"
+        left -= piece
+
+
+def post_head(path: str, *, key: str | None, length: int | None) -> str:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    if key is not None:
+        lines.append(f"Authorization: Bearer {key}")
+    lines.append(
+        f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def assert_envelope(answer: Answer, status: int, code: str) -> None:
+    assert answer.status == status, answer
+    assert answer.body["error"]["code"] == code, answer.body
+    assert answer.headers.get("connection") == "close"
+
+
+@pytest.mark.parametrize("key", [None, "", "scrm_not-a-key"])
+def test_an_api_body_without_a_valid_key_is_refused_before_it_is_read(
+    site: Site, key: str | None
+) -> None:
+    """A 900 KB body announced, 64 KB sent: the 401 comes without the rest."""
+    head = post_head("/api/contacts", key=key, length=900_000)
+    answer = send_partly(site.base, head, [b"x" * CHUNK])
+    assert_envelope(answer, 401, "unauthenticated")
+
+
+def test_a_chunked_api_body_without_a_key_is_refused_before_it_is_read(site: Site) -> None:
+    answer = send_partly(
+        site.base, post_head("/api/contacts", key=None, length=None), chunked(CHUNK)
+    )
+    assert_envelope(answer, 401, "unauthenticated")
+
+
+@pytest.mark.parametrize("key", [True, False])
+def test_a_body_announced_over_the_cap_is_refused_at_once(site: Site, key: bool) -> None:
+    """100 MB announced, none of it sent: 413, with or without a key."""
+    head = post_head("/api/contacts", key=site.key if key else None, length=HUNDRED_MB)
+    answer = send_partly(site.base, head, [])
+    assert_envelope(answer, 413, "payload_too_large")
+    assert answer.body["error"]["details"] == {"limit_bytes": DEFAULT_BODY_LIMIT}
+
+
+def test_a_chunked_body_is_cut_off_at_the_cap(site: Site) -> None:
+    """A never-ending chunked body with a valid key: 413 once the cap is passed."""
+    head = post_head("/api/contacts", key=site.key, length=None)
+    answer = send_partly(site.base, head, chunked(DEFAULT_BODY_LIMIT + 1))
+    assert_envelope(answer, 413, "payload_too_large")
+
+
+def test_the_webhook_receiver_caps_while_streaming(site: Site) -> None:
+    auth = {"Authorization": f"Bearer {site.key}"}
+    made = httpx.post(
+        f"{site.base}/api/listening/webhook-endpoints",
+        headers=auth,
+        json={"style": "meta", "network": "facebook"},
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    path = urlsplit(made.json()["url"]).path
+    head = post_head(path, key=None, length=None)
+    answer = send_partly(site.base, head, chunked(DEFAULT_BODY_LIMIT + 1))
+    assert_envelope(answer, 413, "payload_too_large")
+
+
+def test_bodies_under_the_caps_still_go_through(site: Site) -> None:
+    auth = {"Authorization": f"Bearer {site.key}"}
+    created = httpx.post(
+        f"{site.base}/api/contacts", headers=auth, json={"name": "Ada Lovelace"}, timeout=30
+    )
+    assert created.status_code == 201, created.text
+    # A raw message of 2 MiB: over the JSON cap, under the 25 MiB of email intake.
+    raw = (
+        b"From: Bob <bob@example.com>\r\nTo: ada@example.com\r\nSubject: big\r\n"
+        b"Message-ID: <big@example.com>\r\n\r\n" + b"hello world\r\n" * (2 * MiB // 13)
+    )
+    assert len(raw) > 2 * MiB - 100
+    mail = httpx.post(
+        f"{site.base}/api/emails",
+        headers={**auth, "Content-Type": "message/rfc822"},
+        content=raw,
+        timeout=60,
+    )
+    assert mail.status_code == 201, mail.text[:300]
+
+
+def test_a_nul_in_the_address_is_a_client_error(api: TestClient) -> None:
+    for url in ("/api/contacts?q=ab%00c", "/api/contacts?q=%00%00%00", "/contacts?q=%00"):
+        answer = api.get(url)
+        assert answer.status_code == 400, (url, answer.text)
+        assert answer.json()["error"]["code"] == "validation_error"
