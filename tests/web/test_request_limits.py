@@ -24,7 +24,7 @@ from socialcrm.core.db import Database, make_engine, set_database
 from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
-from socialcrm.web.limits import DEFAULT_BODY_LIMIT, MiB
+from socialcrm.web.limits import BODY_LIMITS, DEFAULT_BODY_LIMIT, MiB
 from tests.live import live_app
 
 HUNDRED_MB = 100 * 1024 * 1024
@@ -177,3 +177,48 @@ def test_a_nul_in_the_address_is_a_client_error(api: TestClient) -> None:
         answer = api.get(url)
         assert answer.status_code == 400, (url, answer.text)
         assert answer.json()["error"]["code"] == "validation_error"
+
+
+def _json_of_size(size: int, items: str) -> bytes:
+    """A JSON object of at least ``size`` bytes: a list ``items`` of more objects than any
+    route takes (10,000 discovery items, 1,000 senders), so a body that is read is a 400."""
+    one = b'{"site_web": "https://example.com/' + b"p" * 100 + b'"}'
+    count = max(size // (len(one) + 1) + 1, 10_001)
+    return b'{"' + items.encode() + b'": [' + b",".join([one] * count) + b"]}"
+
+
+@pytest.mark.parametrize(
+    ("path", "items", "cap"),
+    [
+        ("/api/contacts", "emails", DEFAULT_BODY_LIMIT),
+        ("/api/jobs/socials", "items", BODY_LIMITS[("POST", "/api/jobs/socials")]),
+        ("/api/v1/resolve:batch", "requests", BODY_LIMITS[("POST", "/api/v1/resolve:batch")]),
+    ],
+)
+def test_each_route_reads_up_to_its_own_cap(
+    api: TestClient, path: str, items: str, cap: int
+) -> None:
+    """Just over 1 MiB is read where a route needs more (its own checks answer: too many
+    items), and refused where it does not; just over a route's own cap is refused."""
+    over_default = _json_of_size(DEFAULT_BODY_LIMIT + 1, items)
+    answer = api.post(path, content=over_default, headers={"Content-Type": "application/json"})
+    if cap == DEFAULT_BODY_LIMIT:
+        assert answer.status_code == 413, answer.text[:300]
+    else:
+        assert answer.status_code == 400, answer.text[:300]
+        assert answer.json()["error"]["code"] == "validation_error"
+    over_cap = _json_of_size(cap + 1, items)
+    answer = api.post(path, content=over_cap, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413, answer.text[:300]
+    assert answer.json()["error"] == {
+        "code": "payload_too_large",
+        "message": f"the request body may have at most {cap} bytes",
+        "details": {"limit_bytes": cap},
+    }
+
+
+def test_a_ui_form_over_the_cap_is_refused(app_client: TestClient) -> None:
+    answer = app_client.post(
+        "/login", data={"email": "a@b.test", "password": "x" * (DEFAULT_BODY_LIMIT + 1)}
+    )
+    assert answer.status_code == 413
