@@ -9,8 +9,10 @@
   its query as a C string and PostgreSQL refuses it in text.
 
 A pure ASGI middleware: it wraps ``receive`` and never buffers (``BaseHTTPMiddleware`` would).
-Refusals made before the body is read close the connection, so the unread body is not parsed
-as the next request.
+A refused body is never handed to the app. When its rest is known and within the cap (a
+``Content-Length`` under it), the connection stays open and the server discards that rest as
+it arrives (no memory; the client reads its answer cleanly); when it is unbounded (chunked) or
+over the cap, the connection is closed.
 """
 
 from __future__ import annotations
@@ -75,11 +77,11 @@ def _too_large(limit: int) -> JSONResponse:
     )
 
 
-def _refusal(exc: AppError) -> JSONResponse:
+def _refusal(exc: AppError, *, close: bool) -> JSONResponse:
     return JSONResponse(
         envelope(exc.code, exc.message, exc.details),
         exc.status_code,
-        headers={"Connection": "close"},
+        headers={"Connection": "close"} if close else None,
     )
 
 
@@ -118,22 +120,24 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _has_nul(scope):
-            refused = ValidationFailed("a NUL character is not allowed in the address")
-            await _refusal(refused)(scope, receive, send)
-            return
         headers = Headers(scope=scope)
         limit = body_limit(scope["method"], scope["path"])
         declared = ascii_number(headers.get("content-length", ""), max_digits=18)
         if declared is not None and declared > limit:
             await _too_large(limit)(scope, receive, send)
             return
-        carries_body = bool(declared) or "transfer-encoding" in headers
+        # Refusing a chunked body closes its connection (what is left of it is unbounded);
+        # the rest of a body of known length under the cap is discarded as it arrives.
+        chunked = declared is None and "transfer-encoding" in headers
+        if _has_nul(scope):
+            refused = ValidationFailed("a NUL character is not allowed in the address")
+            await _refusal(refused, close=chunked)(scope, receive, send)
+            return
         path: str = scope["path"]
-        if carries_body and path.startswith("/api/") and path not in SESSION_API_PATHS:
+        if (chunked or declared) and path.startswith("/api/") and path not in SESSION_API_PATHS:
             refusal = await _refuse_unauthenticated(scope)
             if refusal is not None:
-                await _refusal(refusal)(scope, receive, send)
+                await _refusal(refusal, close=chunked)(scope, receive, send)
                 return
         await self._counted(scope, receive, send, limit)
 
