@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
 from socialcrm.connections.service import instance_for
 from socialcrm.core.errors import ValidationFailed
@@ -53,3 +54,20 @@ def test_other_networks_have_no_instance() -> None:
 @pytest.mark.usefixtures("sandbox")
 def test_the_sandbox_is_the_only_instance() -> None:
     assert instance_for("mastodon", "https://mastodon.social") == ""
+
+
+@pytest.mark.usefixtures("real_networks")
+@pytest.mark.parametrize(
+    "instance", ["https://127.0.0.1", "https://10.1.2.3", "https://[::ffff:192.168.0.1]"]
+)
+def test_an_instance_the_ssrf_guard_refuses_is_a_client_error(
+    api: TestClient, instance: str
+) -> None:
+    """Connecting to a Mastodon server at an internal address is refused with its reason (a
+    400 in the error envelope), and no app is registered for it."""
+    answer = api.post("/api/connections", json={"provider": "mastodon", "instance_url": instance})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "validation_error"
+    assert "instance_url" in error["message"]
+    assert api.get("/api/provider-apps").json() == []

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from socialcrm.core.errors import ValidationFailed
+from socialcrm.crm.models import Contact
+from socialcrm.crm.service import list_page
+from socialcrm.tenancy.models import Tenant
 
 
 def new_contact(api: TestClient, **overrides: object) -> dict[str, object]:
@@ -50,6 +58,19 @@ def test_search_finds_by_name_email_company_and_handle(api: TestClient) -> None:
         items = api.get("/api/contacts", params={"q": query}).json()["items"]
         assert [c["id"] for c in items] == [ada["id"]], query
     assert api.get("/api/contacts", params={"q": "100%_"}).json()["items"] == []
+
+
+def test_a_search_with_a_nul_is_a_validation_error(
+    api: TestClient, system_session: Session
+) -> None:
+    """SQLite's FTS5 reads its query as a C string ('unterminated string', a 500) and
+    PostgreSQL refuses NUL in text: the search refuses it first, whoever calls it."""
+    new_contact(api)
+    tenant_id = system_session.scalars(select(Tenant.id)).first()
+    system_session.info.update(system=False, tenant_id=tenant_id)
+    for query in ("\x00\x00\x00", "lov\x00elace", "@ad\x00a"):
+        with pytest.raises(ValidationFailed):
+            list_page(system_session, Contact, limit=10, cursor=None, query=query)
 
 
 def test_patch_changes_only_given_fields_and_search_follows(api: TestClient) -> None:

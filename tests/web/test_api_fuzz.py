@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote_from_bytes
+
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
+from socialcrm.core.db import Database
+from socialcrm.tenancy.models import Role
+from socialcrm.tenancy.service import create_user
 from socialcrm.web.app import create_app
+from tests.conftest import make_api_key, make_tenant, ui_login
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
 
@@ -37,3 +48,125 @@ def test_no_server_errors(case: schemathesis.Case, auth_headers: dict[str, str])
         body = response.json()
         assert set(body) == {"error"}, body
         assert {"code", "message", "details"} <= set(body["error"]), body
+
+
+# --- odd text in every query parameter of every GET route (issue 21, item 9) ---------------
+#
+# Unicode digits (``isdigit()`` is true for '²', int() refuses it), NUL (SQLite FTS5 and
+# PostgreSQL text refuse it), other control characters, lone surrogates (their UTF-8 form is
+# invalid), overlong and stray bytes, and FTS5 syntax. Sent as raw percent-encoded bytes so
+# that what reaches the server is exactly these bytes.
+
+# Unicode digits: superscript two, Arabic-Indic three, mathematical nine, circled one, a half.
+UNICODE_DIGITS = "\u00b2\u0663\U0001d7e1\u2460\u00bd"
+CONTROLS = "\x00\x01\x1f\x7f\x85\u2028\ufeff\ufffd"
+SURROGATES = "\ud800\udfff"
+ODD_PIECES = [
+    piece.encode("utf-8", "surrogatepass")
+    for piece in [*UNICODE_DIGITS, *CONTROLS, *SURROGATES, *"19a -+%*\"'(^:", "NEAR("]
+] + [b"\xff", b"\xc0\x80", b"\xe2\x82"]  # a stray byte, an overlong NUL, a cut sequence
+ODD_TEXT = st.one_of(
+    st.lists(st.sampled_from(ODD_PIECES), min_size=1, max_size=6).map(b"".join),
+    st.text(
+        st.characters(codec=None, categories=("Nd", "No", "Cc", "Cf", "Cs", "Zl", "Zp")),
+        min_size=1,
+        max_size=8,
+    ).map(lambda text: text.encode("utf-8", "surrogatepass")),
+)
+# Event streams answer for ever once a parameter is valid: left out.
+STREAMS = ("/events", "/stream")
+
+
+def _get_routes() -> list[tuple[str, str, str]]:
+    """(path, parameter, its kind) for every parameter of every GET route, UI included."""
+    from fastapi.routing import APIRoute
+
+    def walk(routes: list[Any]) -> Iterator[Any]:
+        for route in routes:
+            if hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes)
+            else:
+                yield route
+
+    found = []
+    for route in walk(create_app().routes):
+        if not isinstance(route, APIRoute) or "GET" not in route.methods:
+            continue
+        if route.path.endswith(STREAMS):
+            continue
+        for param in route.dependant.query_params:
+            found.append((route.path, param.alias, "query"))
+        for param in route.dependant.path_params:
+            if param.field_info.annotation is str:
+                found.append((route.path, param.alias, "path"))
+    return found
+
+
+GET_PARAMETERS = _get_routes()
+
+
+@pytest.fixture
+def everyone(app_client: TestClient, database: Database, sandbox: object) -> TestClient:
+    """An admin's API key and logged-in UI session on one client: every GET route answers."""
+    with database.session(system=True) as session:
+        tenant = make_tenant(session, name="Fuzz Co")
+        create_user(
+            session,
+            tenant=tenant,
+            email="fuzz@fuzz.test",
+            password="fuzz-password",
+            role=Role.ADMIN,
+        )
+        key = make_api_key(session, tenant=tenant)
+    ui_login(app_client, "fuzz@fuzz.test", "fuzz-password")
+    app_client.headers["Authorization"] = f"Bearer {key}"
+    return app_client
+
+
+def _fill(path: str, name: str, value: bytes) -> str:
+    """``path`` with ``value`` (percent-encoded) in parameter ``name``, other ids set to 1."""
+    encoded = quote_from_bytes(value, safe="")
+    if "{" + name + "}" in path:
+        path = path.replace("{" + name + "}", encoded)
+        return re.sub(r"\{[^}]+\}", "1", path)
+    return f"{re.sub(r'{[^}]+}', '1', path)}?{name}={encoded}"
+
+
+def _check(client: TestClient, path: str, name: str, value: bytes) -> None:
+    url = _fill(path, name, value)
+    response = client.get(url, follow_redirects=False)
+    assert response.status_code < 500, (url, response.status_code, response.text[:300])
+    if path.startswith("/api") and response.status_code >= 400:
+        body = response.json()
+        assert set(body) == {"error"}, (url, body)
+        assert {"code", "message", "details"} <= set(body["error"]), (url, body)
+
+
+# What broke before: '²' in a cursor (isdigit() then int()), a NUL in a search of 3 or more
+# characters (SQLite FTS5 reads its query as a C string: "unterminated string").
+KNOWN_ODD = [
+    "²".encode(),
+    "٣".encode(),
+    b"\x00",
+    b"1\x00",
+    b"\x00\x00\x00",
+    b"ab\x00c",
+    b"\xed\xa0\x80",
+    b"\xff",
+    b"\x1f",
+]
+
+
+def test_known_odd_text_in_every_get_parameter_is_a_client_error(everyone: TestClient) -> None:
+    for path, name, _kind in GET_PARAMETERS:
+        for value in KNOWN_ODD:
+            _check(everyone, path, name, value)
+
+
+@given(target=st.sampled_from(GET_PARAMETERS), value=ODD_TEXT)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+def test_odd_text_in_get_parameters_is_a_client_error(
+    everyone: TestClient, target: tuple[str, str, str], value: bytes
+) -> None:
+    path, name, _kind = target
+    _check(everyone, path, name, value)

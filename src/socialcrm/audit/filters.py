@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from socialcrm.core import numbers
 from socialcrm.core.errors import ValidationFailed
 
 
@@ -68,9 +69,4 @@ def parse_moment(name: str, value: str | None, *, end: bool) -> datetime | None:
 
 def parse_cursor(value: str | None) -> int | None:
     """The cursor a page gave (the id of its last entry)."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 18:
-        raise ValidationFailed("cursor is not valid", details={"cursor": value})
-    return int(text)
+    return numbers.parse_cursor((value or "").strip())

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from socialcrm.audit.filters import AuditFilter
 from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.tenancy.models import ApiKey, User
 
 MAX_LIMIT: Final = 500
@@ -117,7 +118,7 @@ def actor_names(session: Session, actors: Iterable[str]) -> dict[str, str]:
     ids: dict[str, set[int]] = {"user": set(), "api_key": set()}
     for actor in actors:
         kind, _, number = actor.partition(":")
-        if kind in ids and number.isdigit() and len(number) < 12:
+        if kind in ids and is_ascii_number(number) and len(number) < 12:
             ids[kind].add(int(number))
     names: dict[str, str] = {}
     if ids["user"]:

@@ -48,6 +48,7 @@ from socialcrm.core.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from socialcrm.core.http import UnsafeURL
 from socialcrm.core.notify import Subject, notify, resolve
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
@@ -172,6 +173,11 @@ def _call(provider: str, action: Callable[[Provider], Awaitable[T]], instance_ur
         ) from exc
     except TransientProviderError as exc:
         raise UpstreamUnavailable(f"{provider} is not answering; try again later") from exc
+    except UnsafeURL as exc:  # the SSRF guard refused the server the caller named
+        what = "this instance_url" if instance_url else "this address"
+        raise ValidationFailed(
+            f"{what} cannot be used: {exc}", details={"instance_url": instance_url}
+        ) from exc
 
 
 # --- app credentials ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import ImmutableMultiDict
 
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import phones
 from socialcrm.crm.models import (
     CampaignStatus,
@@ -245,7 +246,7 @@ def _ref(value: str) -> Any:
     value = value.strip()
     if not value:
         return None
-    return int(value) if value.isdigit() and len(value) < 12 else value
+    return int(value) if is_ascii_number(value) and len(value) < 12 else value
 
 
 # --- errors in plain words ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core import notify
 from socialcrm.core.db import Base, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
+from socialcrm.core.numbers import parse_cursor
 from socialcrm.crm import phones, sla, tiers
 from socialcrm.crm.models import (
     Account,
@@ -87,7 +88,12 @@ def contact_search_text(values: dict[str, Any]) -> str:
 
 def search_needle(query: str) -> str:
     """What a Contact search looks for: ``@ada`` means the handle ``ada`` on any network
-    (the search text holds ``network:handle``), anything else is a plain substring."""
+    (the search text holds ``network:handle``), anything else is a plain substring.
+
+    A NUL is refused: no search text holds one, SQLite's FTS5 reads its query as a C string
+    and PostgreSQL refuses it in text."""
+    if "\x00" in query:
+        raise ValidationFailed("a search must not contain a NUL character")
     needle = query.strip().lower()
     if needle.startswith("@") and len(needle) > 1:
         return ":" + needle[1:]
@@ -182,14 +188,6 @@ def names(session: Session, model: type[Account] | type[Campaign]) -> list[tuple
     """Ids and names of the tenant's Accounts or Campaigns, by name (a form's choices)."""
     rows = session.execute(select(model.id, model.name).order_by(model.name, model.id).limit(500))
     return [(int(i), str(n)) for i, n in rows]
-
-
-def parse_cursor(cursor: str | None) -> int | None:
-    if cursor is None or cursor == "":
-        return None
-    if not cursor.isdigit() or len(cursor) > 18:
-        raise ValidationFailed("cursor is not valid", details={"cursor": cursor})
-    return int(cursor)
 
 
 def _contact_matches(session: Session, needle: str) -> ColumnElement[bool]:

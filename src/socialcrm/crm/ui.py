@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID, Base, utcnow
 from socialcrm.core.errors import AppError, NotFound
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import forms, leads, phones, service, sla, tickets
 from socialcrm.crm.models import (
     Account,
@@ -130,7 +131,7 @@ def _page_of_activity(refs: dict[str, Any]) -> str:
     """The page whose timeline an Activity is on (the most specific record it refers to)."""
     for field, resource in TIMELINES:
         ref = refs.get(field)
-        if ref not in (None, "") and str(ref).isdigit():
+        if ref not in (None, "") and is_ascii_number(str(ref)):
             return f"/{resource}/{ref}#timeline"
     return "/contacts"
 
@@ -355,7 +356,7 @@ def _choice(value: str, allowed: Any) -> Any:
 
 
 def _ref(value: str) -> int | None:
-    return int(value) if value.isdigit() and 1 <= int(value[:11]) <= MAX_ID else None
+    return int(value) if is_ascii_number(value) and 1 <= int(value[:11]) <= MAX_ID else None
 
 
 @router.get("/leads", response_class=HTMLResponse)

@@ -26,6 +26,7 @@ from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Activity, Contact, Lead, Ticket
 from socialcrm.engage.models import (
@@ -395,7 +396,7 @@ def _look_for(message: OutboundMessage, taken: frozenset[str]) -> Any:
 def _looks_like_id(network: str, value: str) -> bool:
     if network == "bluesky":
         return value.startswith("did:")
-    return value.isdigit()
+    return is_ascii_number(value)
 
 
 def _finish(

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import AppError, NotFound
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm.models import Ticket
 from socialcrm.crm.ui import add_ticket_panel, contact_view, record_id, ticket_page
 from socialcrm.engage import service
@@ -58,7 +59,7 @@ def engage_box(user: User | None, contact: Any, sent: str = "") -> dict[str, Any
 
 
 def _outcome(session: Any, sent: str, contact_id: int) -> str:
-    if not sent.isdigit() or not 1 <= int(sent[:11]) <= MAX_ID:
+    if not is_ascii_number(sent) or not 1 <= int(sent[:11]) <= MAX_ID:
         return ""
     try:
         message = service.get_message(session, int(sent))
@@ -141,7 +142,7 @@ def ticket_conversation(
 
 def _reply_outcome(ctx: Ctx, message_id: str) -> OutboundMessage | None:
     """The reply the page was sent back with (read from the database, not the address)."""
-    if not message_id.isdigit() or not 1 <= int(message_id[:11]) <= MAX_ID:
+    if not is_ascii_number(message_id) or not 1 <= int(message_id[:11]) <= MAX_ID:
         return None
     try:
         return service.get_message(ctx.session, int(message_id))
@@ -177,8 +178,8 @@ def reply_from_ticket(
             get_database(),
             ctx.principal,
             record_id(ticket_id),
-            mention_id=int(mention_id) if mention_id.isdigit() else 0,
-            account_id=int(account_id) if account_id.isdigit() else 0,
+            mention_id=int(mention_id) if is_ascii_number(mention_id) else 0,
+            account_id=int(account_id) if is_ascii_number(account_id) else 0,
             text=text,
             idempotency_key=idempotency_key,
         )

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from socialcrm.core import audit
 from socialcrm.core.errors import AppError
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.crm.ui import WRITERS, options, record_id, submitted
@@ -51,7 +52,7 @@ def _merge_view(
     ctx.require(*WRITERS["contacts"])
     target = crm.get(ctx.session, Contact, record_id(contact_id))
     source = None
-    if other.isdigit():
+    if is_ascii_number(other):
         source = crm.get(ctx.session, Contact, record_id(int(other[:11])))
     found = []
     if source is None and q.strip():
@@ -89,7 +90,7 @@ def merge(
             snapshot, moved = merge_contacts(
                 ctx.session,
                 ctx.principal.tenant_id,
-                source_id=record_id(int(other[:11])) if other.isdigit() else 0,
+                source_id=record_id(int(other[:11])) if is_ascii_number(other) else 0,
                 target_id=record_id(contact_id),
                 keep=keep,
             )

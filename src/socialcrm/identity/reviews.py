@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.core.errors import ValidationFailed
+from socialcrm.core.numbers import parse_cursor
 from socialcrm.identity.models import IdentityProfile, IdentityReview, ReviewKind, ReviewStatus
 
 MAX_PAGE = 200
@@ -112,10 +113,8 @@ def list_reviews(
     stmt = select(IdentityReview).order_by(IdentityReview.id).limit(limit + 1)
     if status is not None:
         stmt = stmt.where(IdentityReview.status == status)
-    if cursor:
-        if not cursor.isdigit() or len(cursor) > 18:
-            raise ValidationFailed("cursor is not valid", details={"cursor": cursor})
-        stmt = stmt.where(IdentityReview.id > int(cursor))
+    if (after := parse_cursor(cursor)) is not None:
+        stmt = stmt.where(IdentityReview.id > after)
     rows = list(session.scalars(stmt))
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor

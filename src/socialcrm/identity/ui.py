@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import AppError
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Lead
 from socialcrm.identity import reviews, service
@@ -149,7 +150,7 @@ def merge_from_ui(
 ) -> RedirectResponse:
     _check_csrf(request, csrf)
     ctx.require(Role.ADMIN, Role.AGENT)
-    target = int(contact_id) if contact_id.strip().isdigit() else None
+    target = int(contact_id) if is_ascii_number(contact_id.strip()) else None
     if target is not None and not 1 <= target <= MAX_ID:
         target = None
     try:

@@ -21,6 +21,7 @@ from socialcrm.core import audit
 from socialcrm.core.days import as_day, bounds, utc_day, window
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from socialcrm.core.numbers import parse_cursor
 from socialcrm.crm.models import Campaign
 from socialcrm.listening import delivery, hooks, pipeline
 from socialcrm.listening.matcher import MentionFeatures, RuleIndex
@@ -220,10 +221,8 @@ def list_mentions(
     session: Session, filters: InboxFilters, *, limit: int = 50, cursor: str | None = None
 ) -> MentionPageOut:
     stmt = select(SocialMention).where(*_inbox_where(filters))
-    if cursor:
-        if not cursor.isdigit() or len(cursor) > 18:
-            raise ValidationFailed("cursor is not valid", details={"cursor": cursor})
-        stmt = stmt.where(SocialMention.id < int(cursor))
+    if (before := parse_cursor(cursor)) is not None:
+        stmt = stmt.where(SocialMention.id < before)
     rows = list(session.scalars(stmt.order_by(SocialMention.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     items = rows[:limit]

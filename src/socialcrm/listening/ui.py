@@ -15,6 +15,7 @@ from sqlalchemy import select
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import MAX_ID, utcnow
 from socialcrm.core.errors import AppError
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
 from socialcrm.crm.sla import Marker
@@ -40,13 +41,17 @@ def _rule_form(form: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {
         "query": form.get("query", ""),
         "networks": form.get("networks", []),
-        "brand_account_ids": [int(a) for a in form.get("brand_account_ids", []) if a.isdigit()],
+        "brand_account_ids": [
+            int(a) for a in form.get("brand_account_ids", []) if is_ascii_number(a)
+        ],
         "languages": _split(form.get("languages", "")),
         "countries": _split(form.get("countries", "")),
         "sentiments": form.get("sentiments", []),
         "support": form.get("support") == "on",
-        "owner_id": int(form["owner_id"]) if form.get("owner_id", "").isdigit() else None,
-        "campaign_id": int(form["campaign_id"]) if form.get("campaign_id", "").isdigit() else None,
+        "owner_id": int(form["owner_id"]) if is_ascii_number(form.get("owner_id", "")) else None,
+        "campaign_id": int(form["campaign_id"])
+        if is_ascii_number(form.get("campaign_id", ""))
+        else None,
         "actions": form.get("actions", []),
     }
     if form.get("lat") and form.get("lon") and form.get("radius_km"):
@@ -217,7 +222,7 @@ def _filters(
         return {"yes": True, "no": False}.get(value)
 
     return service.InboxFilters(
-        rule_id=int(rule_id) if rule_id.isdigit() and len(rule_id) < 10 else None,
+        rule_id=int(rule_id) if is_ascii_number(rule_id) and len(rule_id) < 10 else None,
         sentiment=sentiment if sentiment in ("positive", "neutral", "negative") else None,
         network=network or None,
         language=language or None,

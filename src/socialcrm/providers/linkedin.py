@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.providers.base import (
     CallContext,
     Capability,
@@ -348,7 +349,7 @@ def _organization_id(user_id: str) -> str:
     org_id = user_id.removeprefix(ORGANIZATION_URN)
     if user_id.startswith(PERSON_URN):
         raise NotSupported("LinkedIn does not open members' profiles to lookup by id")
-    if not org_id.isdigit():
+    if not is_ascii_number(org_id):
         raise ProfileGone(f"linkedin: organisation ids are numeric, not {user_id!r}")
     return org_id
 
@@ -356,7 +357,7 @@ def _organization_id(user_id: str) -> str:
 def _author_urn(user_id: str) -> str:
     if user_id.startswith((ORGANIZATION_URN, PERSON_URN)):
         return user_id
-    if user_id.isdigit():
+    if is_ascii_number(user_id):
         return f"{ORGANIZATION_URN}{user_id}"
     raise ProfileGone(f"linkedin: not an author URN: {user_id!r}")
 

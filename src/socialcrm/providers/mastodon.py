@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -324,7 +325,7 @@ def _id(value: str) -> str:
 
 def _id_order(value: str) -> tuple[int, str]:
     """Mastodon ids are numeric strings that grow with time."""
-    return (int(value), value) if value.isdigit() else (-1, value)
+    return (int(value), value) if is_ascii_number(value) else (-1, value)
 
 
 def _with_email(profile: ProfileData, email: str) -> ProfileData:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.providers.adapter import parse_profile
 from socialcrm.providers.base import (
     AppCredentials,
@@ -287,12 +288,12 @@ class FacebookProvider(_GraphAdapter):
         return page_profile(await self._call(ctx, "GET", alias, params={"fields": PAGE_FIELDS}))
 
     async def lookup_user_id(self, ctx: CallContext, user_id: str) -> ProfileData:
-        if not user_id.isdigit():
+        if not is_ascii_number(user_id):
             raise ProfileGone(f"facebook: Page ids are numeric, not {user_id!r}")
         return page_profile(await self._call(ctx, "GET", user_id, params={"fields": PAGE_FIELDS}))
 
     async def posts(self, ctx: CallContext, user_id: str, limit: int = 10) -> list[PostData]:
-        if not user_id.isdigit():
+        if not is_ascii_number(user_id):
             raise ProfileGone(f"facebook: Page ids are numeric, not {user_id!r}")
         params: QueryParams = {"fields": FB_POST_FIELDS, "limit": min(max(limit, 1), 100)}
         body = await self._call(ctx, "GET", f"{user_id}/posts", params=params)
@@ -560,7 +561,7 @@ def _self_refreshing(tokens: TokenSet, scopes: tuple[str, ...]) -> TokenSet:
 def _graph_id(value: str) -> str:
     """Graph object ids are digits, optionally ``page_post`` joined by one underscore."""
     parts = value.split("_")
-    if not value or len(parts) > 2 or not all(p.isdigit() for p in parts):
+    if not value or len(parts) > 2 or not all(is_ascii_number(p) for p in parts):
         raise ProfileGone(f"meta: not a Graph object id: {value!r}")
     return value
 

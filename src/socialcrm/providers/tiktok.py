@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -175,7 +176,7 @@ class TikTokProvider(OAuth2Adapter):
         resolved through the publish status first."""
         if is_publish_id(post_id):
             return await self._published(ctx, post_id)
-        if not post_id.isdigit():
+        if not is_ascii_number(post_id):
             raise ProfileGone(f"tiktok: video ids are numeric, not {post_id!r}")
         own_id, own_handle = await self._own_ids(ctx)
         body = await self._call(

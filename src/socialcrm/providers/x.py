@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.providers.adapter import parse_profile
 from socialcrm.providers.base import (
     CallContext,
@@ -270,7 +271,7 @@ def _username(handle: str) -> str:
 
 
 def _require_numeric(value: str, what: str) -> None:
-    if not value.isdigit():
+    if not is_ascii_number(value):
         raise ProfileGone(f"x: no {what} with id {value!r} (X ids are numeric)")
 
 
@@ -279,7 +280,7 @@ def _tweet_params() -> dict[str, str | int]:
 
 
 def _tweet_order(tweet_id: str) -> tuple[int, str]:
-    return (int(tweet_id), tweet_id) if tweet_id.isdigit() else (0, tweet_id)
+    return (int(tweet_id), tweet_id) if is_ascii_number(tweet_id) else (0, tweet_id)
 
 
 def _raise_for_errors(body: Mapping[str, Any]) -> None:

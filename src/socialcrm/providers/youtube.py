@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.providers.adapter import parse_profile
 from socialcrm.providers.base import (
     AppCredentials,
@@ -280,7 +281,7 @@ def _count(stats: Mapping[str, Any], key: str) -> int | None:
     value = stats.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+    return int(value) if isinstance(value, str) and is_ascii_number(value) else None
 
 
 def channel_profile(channel: Mapping[str, Any]) -> ProfileData:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import MAX_ID, get_database, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
-from socialcrm.crm.service import parse_cursor
+from socialcrm.core.numbers import parse_cursor
 from socialcrm.publishing import attribution, next_steps, service, textrules
 from socialcrm.publishing.models import ScheduledPost
 from socialcrm.publishing.schemas import (

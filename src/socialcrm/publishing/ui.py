@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core.db import get_database, utcnow
 from socialcrm.core.errors import AppError
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
 from socialcrm.crm.ui import record_id
@@ -89,7 +90,7 @@ async def compose(request: Request, ctx: UiCtx, csrf: CsrfField) -> Response:
     _check_csrf(request, csrf)
     form = await request.form()
     values = {k: str(v) for k, v in form.items()}
-    account_ids = [int(str(v)) for v in form.getlist("account_id") if str(v).isdigit()]
+    account_ids = [int(str(v)) for v in form.getlist("account_id") if is_ascii_number(str(v))]
     return await run_in_threadpool(_compose, request, ctx, values, account_ids)
 
 
@@ -108,7 +109,7 @@ def _compose(
             local_time=local,
             time_zone=values.get("time_zone", "UTC")[:64] or "UTC",
             occurrence=Occurrence(values.get("occurrence", "earlier")),
-            campaign_id=int(campaign) if campaign.isdigit() else None,
+            campaign_id=int(campaign) if is_ascii_number(campaign) else None,
             track_links=values.get("track_links") == "on",
         )
         post = service.compose(ctx.session, ctx.principal, comp)

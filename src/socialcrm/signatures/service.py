@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from socialcrm.core.numbers import parse_cursor
 from socialcrm.crm import phones as crm_phones
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Ticket
@@ -810,7 +811,7 @@ def list_emails(
 ) -> tuple[list[ReceivedEmail], str | None]:
     """Newest first; ``failed`` keeps only the messages that could (not) be read."""
     stmt = select(ReceivedEmail).order_by(ReceivedEmail.id.desc()).limit(limit + 1)
-    after = crm.parse_cursor(cursor)
+    after = parse_cursor(cursor)
     if after is not None:
         stmt = stmt.where(ReceivedEmail.id < after)
     if ticket_id is not None:

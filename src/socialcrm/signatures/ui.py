@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, object_session
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.signatures import service
@@ -208,7 +209,7 @@ def _apply_one_per_field(
 
 def _contact_id(ref: str) -> int:
     value = ref.strip().split(" ", 1)[0].lstrip("#")
-    if not value.isdigit():
+    if not is_ascii_number(value):
         raise AppError("pick a contact from the list (its number comes first)")
     return int(value)
 

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from socialcrm.core.numbers import is_ascii_number
+
 MAX_EF_CEILING: Final = 1_000_000.0
 MAX_JOBS_PER_WINDOW: Final = 100_000
 
@@ -47,7 +49,7 @@ class TenantPolicyChange(BaseModel):
     def _per_minute(cls, value: object) -> object:
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value}/minute"
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and is_ascii_number(value.strip()):
             return f"{value.strip()}/minute"
         return value
 

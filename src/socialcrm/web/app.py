@@ -53,6 +53,7 @@ from socialcrm.tenancy.ui import router as tenancy_ui_router
 from socialcrm.web import notifications, ui
 from socialcrm.web.apidocs import install_api_docs
 from socialcrm.web.headers import SecurityHeaders
+from socialcrm.web.limits import install_request_limits
 from socialcrm.wiring import wire
 
 STATIC_DIR = ui.WEB_DIR / "static"
@@ -117,7 +118,6 @@ def create_app() -> FastAPI:
         https_only=https,
         max_age=int(get_settings().session_max_age_s),
     )
-    app.add_middleware(SecurityHeaders, https=https)
 
     @app.get("/health", tags=["ops"])
     def health() -> JSONResponse:
@@ -170,6 +170,9 @@ def create_app() -> FastAPI:
     app.include_router(notifications.router, include_in_schema=False)
     app.include_router(ui.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_request_limits(app)
+    # outermost: every answer carries the headers, the limits' early refusals too
+    app.add_middleware(SecurityHeaders, https=https)
     return app
 
 
