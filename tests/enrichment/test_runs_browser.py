@@ -9,79 +9,57 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from socialcrm.connections.models import ProviderApp
 from socialcrm.core.db import utcnow
 from socialcrm.core.queue import huey
-from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment import runs
 from socialcrm.enrichment.models import EnrichmentRun, RunStatus
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
-from tests.conftest import CHROMIUM_ARGS, committed_database
-from tests.live import live_app
-from tests.publishing.test_browser import _connect_brand_x
+from tests.browser_site import PASSWORD, connect_x_app_and_brand, live_site, log_in
+from tests.conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse"
 
 
 @pytest.fixture
 def site(tmp_path: Path, sandbox: Any) -> Iterator[dict[str, Any]]:
-    settings = get_settings()
-    previous_base = settings.base_url
-    with committed_database(tmp_path, "runs_browser") as (db, _url):
-        try:
-            with live_app() as base:
-                settings.base_url = base
-                httpx.post(
-                    f"{sandbox.url}/_sandbox/apps",
-                    json={
-                        "network": "x",
-                        "client_id": "runs-x",
-                        "client_secret": "runs-x-secret",
-                        "redirect_uris": [f"{base}/oauth/callback/x"],
-                    },
-                ).raise_for_status()
-                with db.session(system=True) as session:
-                    tenant = get_or_create_tenant(session, "Runs Co")
-                    tenant_id = tenant.id
-                    create_user(
-                        session,
-                        tenant=tenant,
-                        email="mo@runs.test",
-                        password=PASSWORD,
-                        role=Role.MARKETING,
-                    )
-                    session.info.update(system=False, tenant_id=tenant.id)
-                    session.add(
-                        ProviderApp(provider="x", client_id="runs-x", client_secret="runs-x-secret")
-                    )
-                    session.add_all(
-                        [
-                            Contact(name="Grace Hopper"),
-                            Contact(name="Ada Lovelace"),
-                        ]
-                    )
-                    # What the worker leaves when the network kept failing for hours.
-                    session.add(
-                        EnrichmentRun(
-                            trigger="nightly",
-                            status=RunStatus.FAILED,
-                            total=2,
-                            processed=1,
-                            error="the provider kept failing: x answered 503",
-                            finished_at=utcnow(),
-                        )
-                    )
-                _connect_brand_x(db, tenant_id)
-                yield {"base": base, "db": db, "tenant": tenant_id}
-        finally:
-            settings.base_url = previous_base
+    with live_site(tmp_path, "runs_browser") as (base, db):
+        with db.session(system=True) as session:
+            tenant = get_or_create_tenant(session, "Runs Co")
+            tenant_id = tenant.id
+            create_user(
+                session,
+                tenant=tenant,
+                email="mo@runs.test",
+                password=PASSWORD,
+                role=Role.MARKETING,
+            )
+            session.info.update(system=False, tenant_id=tenant.id)
+            session.add_all(
+                [
+                    Contact(name="Grace Hopper"),
+                    Contact(name="Ada Lovelace"),
+                ]
+            )
+            # What the worker leaves when the network kept failing for hours.
+            session.add(
+                EnrichmentRun(
+                    trigger="nightly",
+                    status=RunStatus.FAILED,
+                    total=2,
+                    processed=1,
+                    error="the provider kept failing: x answered 503",
+                    finished_at=utcnow(),
+                )
+            )
+        connect_x_app_and_brand(
+            db, tenant_id, sandbox_url=sandbox.url, base=base, client_id="runs-x"
+        )
+        yield {"base": base, "db": db, "tenant": tenant_id}
 
 
 def test_a_failed_run_says_why_and_its_retry_fills_live(
@@ -92,10 +70,7 @@ def test_a_failed_run_says_why_and_its_retry_fills_live(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.goto(f"{site['base']}/enrichment")
-        page.get_by_label("Email").fill("mo@runs.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, site["base"], "mo@runs.test", "/enrichment")
         failed = page.get_by_role("alert")
         expect(failed).to_contain_text("The last run failed: the provider kept failing")
         huey.immediate = False  # the test is the worker: the page sees the run go

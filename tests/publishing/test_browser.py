@@ -7,90 +7,42 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
 
 import httpx
 import pytest
 import time_machine
 from sqlalchemy import select
 
-from socialcrm.connections import service as connections
-from socialcrm.connections.models import Ownership, ProviderApp
-from socialcrm.core.db import Database, make_engine, set_database, utcnow
-from socialcrm.core.settings import get_settings
+from socialcrm.core.db import Database, utcnow
 from socialcrm.crm.models import Activity, Contact
-from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal, create_user, get_or_create_tenant
+from socialcrm.tenancy.service import create_user, get_or_create_tenant
+from tests.browser_site import PASSWORD, connect_x_app_and_brand, live_site, log_in
 from tests.conftest import CHROMIUM_ARGS
-from tests.live import live_app
 from tests.publishing.conftest import run_due, sandbox_posts
 
 pytestmark = pytest.mark.browser
 
 
-def _connect_brand_x(db: Database, tenant_id: int) -> None:
-    principal = Principal(tenant_id=tenant_id, role=Role.ADMIN, user_id=None, api_key_id=0)
-    with db.session(tenant_id=tenant_id) as session:
-        start = connections.start_oauth(session, principal, provider="x", ownership=Ownership.BRAND)
-    parts = urlsplit(start.authorization_url)
-    form = {k: v[0] for k, v in parse_qs(parts.query).items()} | {
-        "account": "ada",
-        "decision": "allow",
-    }
-    answer = httpx.post(f"{parts.scheme}://{parts.netloc}{parts.path}", data=form)
-    back = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-    connections.complete_oauth(db, provider="x", params=back)
-
-
 @pytest.fixture
-def site(tmp_path: Path, sandbox: object) -> Iterator[tuple[str, Database, int]]:
-    url = f"sqlite:///{tmp_path}/browser.db"
-    upgrade(url)
-    db = Database(make_engine(url))
-    set_database(db)
-    settings = get_settings()
-    previous_base = settings.base_url
-    try:
-        with live_app() as base:
-            settings.base_url = base
-            httpx.post(
-                f"{sandbox.url}/_sandbox/apps",  # type: ignore[attr-defined]
-                json={
-                    "network": "x",
-                    "client_id": "pub-x",
-                    "client_secret": "pub-x-secret",
-                    "redirect_uris": [f"{base}/oauth/callback/x"],
-                },
-            ).raise_for_status()
-            with db.session(system=True) as session:
-                tenant = get_or_create_tenant(session, "Publishing Co")
-                tenant_id = tenant.id
-                create_user(
-                    session,
-                    tenant=tenant,
-                    email="pat@publish.test",
-                    password="correct horse",
-                    role=Role.ADMIN,
-                    name="Pat Admin",
-                )
-                session.info.update(system=False, tenant_id=tenant.id)
-                session.add(
-                    ProviderApp(provider="x", client_id="pub-x", client_secret="pub-x-secret")
-                )
-            _connect_brand_x(db, tenant_id)
-            yield base, db, tenant_id
-    finally:
-        settings.base_url = previous_base
-        set_database(None)
-        db.engine.dispose()
-
-
-def _log_in(page: object, site_url: str, path: str) -> None:
-    page.goto(f"{site_url}{path}")  # type: ignore[attr-defined]
-    page.get_by_label("Email").fill("pat@publish.test")  # type: ignore[attr-defined]
-    page.get_by_label("Password").fill("correct horse")  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
+def site(tmp_path: Path, sandbox: Any) -> Iterator[tuple[str, Database, int]]:
+    with live_site(tmp_path, "browser") as (base, db):
+        with db.session(system=True) as session:
+            tenant = get_or_create_tenant(session, "Publishing Co")
+            tenant_id = tenant.id
+            create_user(
+                session,
+                tenant=tenant,
+                email="pat@publish.test",
+                password=PASSWORD,
+                role=Role.ADMIN,
+                name="Pat Admin",
+            )
+        connect_x_app_and_brand(
+            db, tenant_id, sandbox_url=sandbox.url, base=base, client_id="pub-x"
+        )
+        yield base, db, tenant_id
 
 
 def test_schedule_a_post_that_the_sandbox_then_shows_published(
@@ -105,7 +57,7 @@ def test_schedule_a_post_that_the_sandbox_then_shows_published(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         page = browser.new_page()
-        _log_in(page, base, "/publishing")
+        log_in(page, base, "pat@publish.test", "/publishing")
         expect(page.get_by_role("heading", name="Publishing")).to_be_visible()
         page.get_by_label("Text", exact=True).fill("Our spring launch is here 🌱")
         expect(page.locator("#counters")).to_contain_text("x 28/280")
@@ -148,7 +100,7 @@ def test_reply_from_a_contact_and_see_the_activity(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         page = browser.new_page()
-        _log_in(page, base, f"/contacts/{contact_id}")
+        log_in(page, base, "pat@publish.test", f"/contacts/{contact_id}")
         expect(page.get_by_role("heading", name="Reply or message")).to_be_visible()
         page.get_by_label("Send from").select_option(label="x @ada (brand)")
         page.get_by_label("As", exact=True).select_option("reply")

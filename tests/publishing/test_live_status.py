@@ -17,56 +17,35 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from socialcrm.connections.models import ProviderApp, SocialAccount
+from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import utcnow
-from socialcrm.core.settings import get_settings
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
-from tests.conftest import CHROMIUM_ARGS, committed_database
-from tests.live import live_app
+from tests.browser_site import PASSWORD, connect_x_app_and_brand, live_site, log_in
+from tests.conftest import CHROMIUM_ARGS
 from tests.publishing.conftest import fault, run_due, sandbox_posts
-from tests.publishing.test_browser import _connect_brand_x
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse"
 
 
 @pytest.fixture
 def site(tmp_path: Path, sandbox: Any) -> Iterator[dict[str, Any]]:
-    settings = get_settings()
-    previous_base = settings.base_url
-    with committed_database(tmp_path, "pub_live") as (db, _url):
-        try:
-            with live_app() as base:
-                settings.base_url = base
-                httpx.post(
-                    f"{sandbox.url}/_sandbox/apps",
-                    json={
-                        "network": "x",
-                        "client_id": "live-x",
-                        "client_secret": "live-x-secret",
-                        "redirect_uris": [f"{base}/oauth/callback/x"],
-                    },
-                ).raise_for_status()
-                with db.session(system=True) as session:
-                    tenant = get_or_create_tenant(session, "Live Publishing Co")
-                    tenant_id = tenant.id
-                    create_user(
-                        session,
-                        tenant=tenant,
-                        email="mia@publish.test",
-                        password=PASSWORD,
-                        role=Role.MARKETING,
-                        name="Mia Marketer",
-                    )
-                    session.info.update(system=False, tenant_id=tenant.id)
-                    session.add(
-                        ProviderApp(provider="x", client_id="live-x", client_secret="live-x-secret")
-                    )
-                _connect_brand_x(db, tenant_id)
-                yield {"base": base, "db": db, "tenant": tenant_id}
-        finally:
-            settings.base_url = previous_base
+    with live_site(tmp_path, "pub_live") as (base, db):
+        with db.session(system=True) as session:
+            tenant = get_or_create_tenant(session, "Live Publishing Co")
+            tenant_id = tenant.id
+            create_user(
+                session,
+                tenant=tenant,
+                email="mia@publish.test",
+                password=PASSWORD,
+                role=Role.MARKETING,
+                name="Mia Marketer",
+            )
+        connect_x_app_and_brand(
+            db, tenant_id, sandbox_url=sandbox.url, base=base, client_id="live-x"
+        )
+        yield {"base": base, "db": db, "tenant": tenant_id}
 
 
 def _revoke_at_the_network(site: dict[str, Any], sandbox: Any) -> None:
@@ -89,10 +68,7 @@ def test_a_failing_publish_shows_why_live_and_is_retried(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.goto(f"{site['base']}/publishing")
-        page.get_by_label("Email").fill("mia@publish.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, site["base"], "mia@publish.test", "/publishing")
         page.get_by_label("Text", exact=True).fill("Spring sale starts now")
         page.get_by_role("checkbox", name="x @ada").check()
         page.get_by_label("Publish at (your wall time)").fill(when)
