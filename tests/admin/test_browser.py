@@ -18,15 +18,13 @@ import pytest
 from socialcrm.core import audit, notify
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
-from tests.conftest import CHROMIUM_ARGS, committed_database
-from tests.live import live_app
+from tests.browser_site import PASSWORD, live_site, logged_in
+from tests.conftest import CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "correct horse battery"
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,7 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    with committed_database(tmp_path, "admin_ui") as (db, _url):
+    with live_site(tmp_path, "admin_ui") as (base, db):
         with db.session(system=True) as session:
             tenant = get_or_create_tenant(session, "Admin Co")
             admin = create_user(
@@ -73,8 +71,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
                 target_type="ticket",
                 target_id=7,
             )
-        with live_app() as base:
-            yield Site(base, admin_id)
+        yield Site(base, admin_id)
 
 
 @pytest.fixture
@@ -85,16 +82,6 @@ def browser(chromium: Path) -> Iterator[Browser]:
         launched = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
-
-
-def logged_in(browser: Browser, site: Site, email: str = "ada@admin.test") -> Page:
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(f"{site.base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/contacts")
-    return page
 
 
 def shoot(page: Page, tmp_path: Path, name: str) -> None:
@@ -109,7 +96,7 @@ def test_a_setting_is_refused_beside_its_field_then_saved(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = logged_in(browser, site)
+    page = logged_in(browser, site.base, "ada@admin.test")
     page.get_by_role("link", name="Admin", exact=True).click()
     expect(page.get_by_role("heading", name="Admin", exact=True)).to_be_visible()
     page.get_by_role("navigation", name="Admin sections").get_by_role(
@@ -159,7 +146,7 @@ def test_an_api_key_is_shown_once_works_and_is_revoked(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = logged_in(browser, site)
+    page = logged_in(browser, site.base, "ada@admin.test")
     page.goto(f"{site.base}/admin/api-keys")
     page.get_by_label("Name").fill("helpdesk sync")
     page.get_by_label("Role", exact=True).select_option("agent")
@@ -201,7 +188,7 @@ def test_the_audit_log_filters_pages_and_downloads(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = logged_in(browser, site)
+    page = logged_in(browser, site.base, "ada@admin.test")
     page.goto(f"{site.base}/admin/publishing")
     page.get_by_label("Posts by marketing and agents wait").check()
     page.get_by_role("button", name="Save publishing settings").click()
@@ -240,7 +227,7 @@ def test_notifications_are_read_opened_and_dismissed(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = logged_in(browser, site)
+    page = logged_in(browser, site.base, "ada@admin.test")
     indicator = page.locator("header").get_by_role("link", name=re.compile("^Notifications"))
     expect(indicator).to_have_text("Notifications 2 unread")
     indicator.click()
@@ -273,7 +260,7 @@ def test_the_navigation_fits_at_1366_px_and_agents_see_no_admin(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = logged_in(browser, site)
+    page = logged_in(browser, site.base, "ada@admin.test")
     for path in ("/contacts", "/admin/identity", "/admin/audit", "/notifications"):
         page.goto(f"{site.base}{path}")
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -292,7 +279,7 @@ def test_the_navigation_fits_at_1366_px_and_agents_see_no_admin(
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile("/login"))
 
-    agent = logged_in(browser, site, "sam@admin.test")
+    agent = logged_in(browser, site.base, "sam@admin.test")
     expect(agent.get_by_role("link", name="Admin", exact=True)).to_have_count(0)
     agent.goto(f"{site.base}/admin/users")
     expect(agent.get_by_role("alert")).to_contain_text("the Admin area is for admins")

@@ -14,64 +14,48 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from socialcrm.core.settings import get_settings
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign, Contact, Lead, Ticket
 from socialcrm.listening import service as listening
 from socialcrm.listening.models import SocialMention
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant
-from tests.conftest import CHROMIUM_ARGS, committed_database
+from tests.browser_site import PASSWORD, live_site, log_in
+from tests.conftest import CHROMIUM_ARGS
 from tests.listening.factories import make_rule, post
 from tests.listening.test_live import connect_x
-from tests.live import live_app
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse"
 
 
 @pytest.fixture
 def site(tmp_path: Path, sandbox: Any) -> Iterator[dict[str, Any]]:
-    settings = get_settings()
-    previous_base = settings.base_url
-    with committed_database(tmp_path, "crm_browser") as (db, _url):
-        try:
-            with live_app() as base:
-                settings.base_url = base
-                with db.session(system=True) as session:
-                    tenant = get_or_create_tenant(session, "Browser CRM Co")
-                    admin = create_user(
-                        session,
-                        tenant=tenant,
-                        email="bea@crm.test",
-                        password=PASSWORD,
-                        role=Role.ADMIN,
-                        name="Bea Admin",
-                    )
-                    create_user(
-                        session,
-                        tenant=tenant,
-                        email="sam@crm.test",
-                        password=PASSWORD,
-                        role=Role.AGENT,
-                        name="Sam Agent",
-                    )
-                    key = create_api_key(session, tenant=tenant, role=Role.ADMIN)[1]
-                    ids = {"tenant": tenant.id, "admin": admin.id}
-                yield {"base": base, "db": db, "key": key, "sandbox": sandbox.url, **ids}
-        finally:
-            settings.base_url = previous_base
+    with live_site(tmp_path, "crm_browser") as (base, db):
+        with db.session(system=True) as session:
+            tenant = get_or_create_tenant(session, "Browser CRM Co")
+            admin = create_user(
+                session,
+                tenant=tenant,
+                email="bea@crm.test",
+                password=PASSWORD,
+                role=Role.ADMIN,
+                name="Bea Admin",
+            )
+            create_user(
+                session,
+                tenant=tenant,
+                email="sam@crm.test",
+                password=PASSWORD,
+                role=Role.AGENT,
+                name="Sam Agent",
+            )
+            key = create_api_key(session, tenant=tenant, role=Role.ADMIN)[1]
+            ids = {"tenant": tenant.id, "admin": admin.id}
+        yield {"base": base, "db": db, "key": key, "sandbox": sandbox.url, **ids}
 
 
 def _browser(pw: Any, chromium: Path) -> Any:
     return pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-
-
-def _log_in(page: Any, base: str, email: str, path: str) -> None:
-    page.goto(f"{base}{path}")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_contacts_and_accounts_are_created_edited_merged_and_deleted(
@@ -85,7 +69,7 @@ def test_contacts_and_accounts_are_created_edited_merged_and_deleted(
     with sync_playwright() as pw:
         browser = _browser(pw, chromium)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
-        _log_in(page, base, "bea@crm.test", "/contacts")
+        log_in(page, base, "bea@crm.test", "/contacts")
         expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
         # The navigation has the records and fits in one line at 1366 px.
         nav = page.get_by_role("navigation", name="Main")
@@ -190,7 +174,7 @@ def test_a_campaign_and_its_lead_from_creation_to_a_contact(
     with sync_playwright() as pw:
         browser = _browser(pw, chromium)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
-        _log_in(page, base, "bea@crm.test", "/campaigns")
+        log_in(page, base, "bea@crm.test", "/campaigns")
         page.get_by_role("link", name="New campaign").click()
         page.get_by_label("Name (required)").fill("Spring launch")
         page.get_by_label("Status").select_option("active")
@@ -268,7 +252,7 @@ def test_an_agent_works_a_social_ticket_from_the_queue(
     with sync_playwright() as pw:
         browser = _browser(pw, chromium)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
-        _log_in(page, base, "sam@crm.test", "/tickets")
+        log_in(page, base, "sam@crm.test", "/tickets")
         page.get_by_label("SLA").select_option("due")
         page.get_by_role("button", name="Filter").click()
         row = page.locator(f"tr[data-ticket='{ticket_id}']")
@@ -314,7 +298,7 @@ def test_the_sla_clock_counts_down_without_a_reload(chromium: Path, site: dict[s
         browser = _browser(pw, chromium)
         page = browser.new_page()
         page.clock.install()
-        _log_in(page, base, "sam@crm.test", f"/tickets/{ticket_id}")
+        log_in(page, base, "sam@crm.test", f"/tickets/{ticket_id}")
         clock = page.locator("#sla-clock [data-sla]")
         expect(clock).to_have_text(re.compile(r"due in [23] min"))
         page.evaluate("window.__sameDocument = true")

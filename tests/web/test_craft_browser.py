@@ -18,16 +18,15 @@ from socialcrm.crm.models import Account, Campaign, Contact, Lead, Ticket
 from socialcrm.listening import pipeline
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
-from tests.conftest import CHROMIUM_ARGS, committed_database
+from tests.browser_site import PASSWORD, live_site, logged_in
+from tests.conftest import CHROMIUM_ARGS
 from tests.listening.factories import make_rule, post
-from tests.live import live_app
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery"
 LONG_WORD = "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch" * 3
 LONG_URL = "https://kestrel-labs.example.com/" + "a-very-long-path-segment/" * 8
 PHONE = {"width": 390, "height": 844}
@@ -36,7 +35,7 @@ DESKTOP = {"width": 1366, "height": 900}
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    with committed_database(tmp_path, "craft") as (db, _url):
+    with live_site(tmp_path, "craft") as (base, db):
         with db.session(system=True) as session:
             tenant = get_or_create_tenant(session, "Craft Co")
             ada = create_user(
@@ -74,8 +73,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 session, tenant_id, [post(f"please help {LONG_WORD} {LONG_URL}", author="grace")]
             )
             notify.notify(session, user_id=ada_id, kind="info", message=f"{LONG_WORD} {LONG_URL}")
-        with live_app() as base:
-            yield {"base": base, "ids": ids}
+        yield {"base": base, "ids": ids}
 
 
 def pages(ids: dict[str, int]) -> list[str]:
@@ -117,16 +115,6 @@ def browser(chromium: Path) -> Iterator[Browser]:
         launched.close()
 
 
-def logged_in(browser: Browser, base: str, viewport: dict[str, int]) -> Page:
-    page = browser.new_page(viewport=viewport)  # type: ignore[arg-type]
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill("ada@craft.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/contacts")
-    return page
-
-
 SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -135,7 +123,7 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_menu_opens_from_the_keyboar
 ) -> None:
     from playwright.sync_api import expect
 
-    page = logged_in(browser, site["base"], PHONE)
+    page = logged_in(browser, site["base"], "ada@craft.test", viewport=PHONE)
     for path in pages(site["ids"]):
         answer = page.goto(f"{site['base']}{path}")
         assert answer is not None and answer.status == 200, path
@@ -187,7 +175,7 @@ CHECKBOXES_BESIDE_LABELS = """() => {
 
 
 def test_checkboxes_sit_beside_their_labels(browser: Browser, site: dict[str, Any]) -> None:
-    page = logged_in(browser, site["base"], DESKTOP)
+    page = logged_in(browser, site["base"], "ada@craft.test", viewport=DESKTOP)
     seen = 0
     for path in ("/publishing", "/listening/rules", "/contacts/new", "/admin/identity"):
         page.goto(f"{site['base']}{path}")
@@ -205,7 +193,7 @@ OUTSIDE_THEIR_CARDS = """() => [...document.querySelectorAll('main table')].filt
 def test_long_text_wraps_and_tables_scroll_inside_their_cards(
     browser: Browser, site: dict[str, Any]
 ) -> None:
-    page = logged_in(browser, site["base"], DESKTOP)
+    page = logged_in(browser, site["base"], "ada@craft.test", viewport=DESKTOP)
     for path in pages(site["ids"]):
         page.goto(f"{site['base']}{path}")
         assert page.evaluate(SIDEWAYS) <= 0, (path, page.evaluate(SIDEWAYS))
@@ -233,7 +221,7 @@ FOCUSED = """() => {
 def test_every_action_of_a_record_is_reached_with_tab_in_reading_order(
     browser: Browser, site: dict[str, Any], record: str
 ) -> None:
-    page = logged_in(browser, site["base"], DESKTOP)
+    page = logged_in(browser, site["base"], "ada@craft.test", viewport=DESKTOP)
     page.goto(f"{site['base']}/{record}s/{site['ids'][record]}")
     count = page.evaluate(ACTIONS)
     assert count > 10
@@ -278,7 +266,7 @@ CONTRAST = """() => {
 
 
 def test_text_has_the_contrast_wcag_aa_asks(browser: Browser, site: dict[str, Any]) -> None:
-    page = logged_in(browser, site["base"], DESKTOP)
+    page = logged_in(browser, site["base"], "ada@craft.test", viewport=DESKTOP)
     for path in pages(site["ids"]):
         page.goto(f"{site['base']}{path}")
         assert page.evaluate(CONTRAST) == [], path
