@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
@@ -232,6 +232,29 @@ def _filters(
 
 
 Filter = Annotated[str, Query(max_length=20)]
+
+
+def inbox_query(
+    rule_id: Filter = "",
+    sentiment: Filter = "",
+    network: Filter = "",
+    language: Filter = "",
+    has_lead: Filter = "",
+    has_ticket: Filter = "",
+) -> dict[str, str]:
+    """The inbox's filters as typed in its address (its links keep them)."""
+    return {
+        "rule_id": rule_id,
+        "sentiment": sentiment,
+        "network": network,
+        "language": language,
+        "has_lead": has_lead,
+        "has_ticket": has_ticket,
+    }
+
+
+# The inbox page, its chart and its rows take the same filters.
+InboxQuery = Annotated[dict[str, str], Depends(inbox_query)]
 # The chart's window: a week, a month or a quarter of days (any number in between is fine too).
 WINDOWS = (7, 30, 90)
 Days = Annotated[int, Query(ge=min(WINDOWS), le=max(WINDOWS))]
@@ -285,25 +308,12 @@ def _volume(ctx: Ctx, filters: service.InboxFilters, days: int) -> dict[str, Mar
 def inbox_page(
     request: Request,
     ctx: UiCtx,
-    rule_id: Filter = "",
-    sentiment: Filter = "",
-    network: Filter = "",
-    language: Filter = "",
-    has_lead: Filter = "",
-    has_ticket: Filter = "",
+    typed: InboxQuery,
     days: Days = 30,
 ) -> HTMLResponse:
-    filters = _filters(rule_id, sentiment, network, language, has_lead, has_ticket)
+    filters = _filters(**typed)
     page = service.list_mentions(ctx.session, filters, limit=100)
-    f = {
-        "rule_id": rule_id,
-        "sentiment": sentiment,
-        "network": network,
-        "language": language,
-        "has_lead": has_lead,
-        "has_ticket": has_ticket,
-        "days": str(days),
-    }
+    f = {**typed, "days": str(days)}
     return render(
         request,
         ctx,
@@ -324,16 +334,11 @@ def inbox_page(
 def inbox_chart(
     request: Request,
     ctx: UiCtx,
-    rule_id: Filter = "",
-    sentiment: Filter = "",
-    network: Filter = "",
-    language: Filter = "",
-    has_lead: Filter = "",
-    has_ticket: Filter = "",
+    typed: InboxQuery,
     days: Days = 30,
 ) -> HTMLResponse:
     """The inbox's charts alone: swapped in with the rows when filters change or mentions come."""
-    filters = _filters(rule_id, sentiment, network, language, has_lead, has_ticket)
+    filters = _filters(**typed)
     return render(request, ctx, "listening/chart.html", charts=_volume(ctx, filters, days))
 
 
@@ -341,15 +346,10 @@ def inbox_chart(
 def inbox_rows(
     request: Request,
     ctx: UiCtx,
-    rule_id: Filter = "",
-    sentiment: Filter = "",
-    network: Filter = "",
-    language: Filter = "",
-    has_lead: Filter = "",
-    has_ticket: Filter = "",
+    typed: InboxQuery,
 ) -> HTMLResponse:
     """The inbox's rows alone: what the page swaps in when the live stream says so."""
-    filters = _filters(rule_id, sentiment, network, language, has_lead, has_ticket)
+    filters = _filters(**typed)
     page = service.list_mentions(ctx.session, filters, limit=100)
     return render(
         request, ctx, "listening/rows.html", mentions=page.items, slas=_sla_markers(ctx, page.items)
