@@ -126,7 +126,7 @@ def _pages(site: dict[str, Any], app: Any) -> list[str]:
     return sorted(
         concrete(path, site["ids"])
         for path in paths
-        if not path.endswith((".csv", "/rows")) and path not in ("/", "/login")
+        if not path.endswith((".csv", "/rows", "/events")) and path not in ("/", "/login")
     )
 
 

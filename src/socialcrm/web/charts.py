@@ -209,10 +209,10 @@ def _table(
         for i, label in enumerate(labels)
     )
     return (
-        '<details class="chart-data"><summary>Data table</summary>'
+        '<details class="chart-data"><summary>Data table</summary><div class="table-wrap">'
         f'<table class="grid"><caption class="visually-hidden">{escape(caption)}</caption>'
         f'<thead><tr><th scope="col">{escape(index_name)}</th>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table></details>"
+        f"<tbody>{rows}</tbody></table></div></details>"
     )
 
 
