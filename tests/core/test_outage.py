@@ -67,11 +67,16 @@ def short_db_timeouts() -> Iterator[None]:
         settings.db_connect_timeout_s, settings.db_statement_timeout_s = saved
 
 
+# The SQLite pass has no database server to make unreachable: these run in the PostgreSQL pass
+# (CI runs both; `make test` too when PostgreSQL is there).
+postgresql_pass = pytest.mark.skipif(
+    not PG_URL, reason="a PostgreSQL outage: the PostgreSQL pass (SOCIALCRM_TEST_POSTGRES_URL)"
+)
+
+
 @pytest.fixture
 def pg_behind_proxy(tmp_path: Path, short_db_timeouts: None) -> Iterator[tuple[FaultProxy, str]]:
     """The app (live, under uvicorn) on PostgreSQL through the proxy; an API key for it."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL outages belong to the PostgreSQL pass (SQLite has no server)")
     with committed_database(tmp_path, "outage") as (db, url):
         with db.session(system=True) as session:
             key = make_api_key(session, tenant=make_tenant(session, name="Outage PG"))
@@ -88,6 +93,7 @@ def pg_behind_proxy(tmp_path: Path, short_db_timeouts: None) -> Iterator[tuple[F
                 proxied.engine.dispose()
 
 
+@postgresql_pass
 @pytest.mark.parametrize("fault", [REFUSE, BLACKHOLE])
 def test_a_database_that_is_down_gives_503_and_health_says_so_until_it_is_back(
     pg_behind_proxy: tuple[FaultProxy, str], fault: str
@@ -114,12 +120,11 @@ def test_a_database_that_is_down_gives_503_and_health_says_so_until_it_is_back(
         assert client.get("/api/contacts").status_code == 200
 
 
+@postgresql_pass
 def test_a_statement_past_the_timeout_is_cancelled_by_the_server(
     short_db_timeouts: None, tmp_path: Path
 ) -> None:
     """``SOCIALCRM_DB_STATEMENT_TIMEOUT_S`` reaches PostgreSQL as its ``statement_timeout``."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL's statement_timeout: the PostgreSQL pass")
     from sqlalchemy import text
 
     engine = make_engine(PG_URL)
