@@ -284,7 +284,7 @@ def latency(posts: int) -> None:
     from tests.live import live_app
 
     from socialcrm.listening import service
-    from socialcrm.sandbox.testing import start_sandbox
+    from socialcrm_sandbox.testing import start_sandbox
 
     world = ROOT / "src" / "socialcrm" / "sandbox" / "worlds" / "test.json"
     sandbox = start_sandbox(world)

@@ -47,7 +47,7 @@ def free_port() -> int:
 
 def start_sandbox(port: int) -> subprocess.Popen[bytes]:
     code = (
-        "import uvicorn, sys; from socialcrm.sandbox.app import create_app; "
+        "import uvicorn, sys; from socialcrm_sandbox.app import create_app; "
         f"uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port={port}, log_level='warning')"
     )
     return subprocess.Popen([sys.executable, "-c", code, str(WORLD)])

@@ -175,8 +175,8 @@ def bench_publish(url: str, args: argparse.Namespace) -> None:
     from socialcrm.core.db import Database, make_engine, set_database
     from socialcrm.core.settings import get_settings
     from socialcrm.publishing.models import PostTarget
-    from socialcrm.sandbox.testing import start_sandbox
     from socialcrm.tenancy.service import get_or_create_tenant
+    from socialcrm_sandbox.testing import start_sandbox
 
     tmp_world = Path(tempfile.mkdtemp()) / "world.json"
     import json

@@ -232,7 +232,7 @@ def api(app_client: TestClient, tenant_key: str) -> TestClient:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[object]:
-    from socialcrm.sandbox.testing import start_sandbox
+    from socialcrm_sandbox.testing import start_sandbox
 
     running = start_sandbox(TEST_WORLD)
     yield running

@@ -34,9 +34,9 @@ from socialcrm.demo import (
 from socialcrm.listening.models import SocialMention
 from socialcrm.publishing.links import find_urls
 from socialcrm.publishing.models import PostTarget, TrackedLink
-from socialcrm.sandbox.testing import start_sandbox
 from socialcrm.signatures.models import ReceivedEmail
 from socialcrm.tenancy.service import get_or_create_tenant
+from socialcrm_sandbox.testing import start_sandbox
 from tests.conftest import committed_database
 from tests.test_cli import free_port
 

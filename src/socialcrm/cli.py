@@ -177,7 +177,7 @@ def _start_demo(settings: object, host: str, sandbox_port: int) -> None:
     from socialcrm.core.db import get_database
     from socialcrm.core.settings import Settings
     from socialcrm.demo import demo_banner, demo_world, load_demo
-    from socialcrm.sandbox.testing import start_sandbox
+    from socialcrm_sandbox.testing import start_sandbox
 
     assert isinstance(settings, Settings)
     url_host = f"[{host}]" if ":" in host else host
@@ -252,19 +252,19 @@ def sandbox(
     ] = None,
 ) -> None:
     """Run the local social-network sandbox (X, Mastodon, Bluesky)."""
-    from socialcrm.demo import DEMO_WORLD
-    from socialcrm.sandbox.testing import serve as serve_sandbox
+    from socialcrm_sandbox.schema import DEMO_WORLD_PATH
+    from socialcrm_sandbox.testing import serve as serve_sandbox
 
     if world is not None:
         _check_world(world)
-    serve_sandbox(host, port, world or DEMO_WORLD)
+    serve_sandbox(host, port, world or DEMO_WORLD_PATH)
 
 
 def _check_world(path: Path) -> None:
     """A world file that is not JSON or not a valid world: what is wrong, where, no traceback."""
     from pydantic import ValidationError
 
-    from socialcrm.sandbox.schema import load_world_spec
+    from socialcrm_sandbox.schema import load_world_spec
 
     try:
         load_world_spec(path)

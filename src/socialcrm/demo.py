@@ -14,7 +14,6 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,12 +28,13 @@ from socialcrm.crm import service as crm
 from socialcrm.crm.models import Account, Contact, Tier
 from socialcrm.tenancy.models import Role, User
 from socialcrm.tenancy.service import Principal, create_api_key, create_user, get_or_create_tenant
+from socialcrm_sandbox.schema import DEMO_WORLD_PATH
 
 DEMO_TENANT = "Acme Outdoor"
 DEMO_ADMIN = "admin@acme.test"
 DEMO_AGENT = "agent@acme.test"
 DEMO_PASSWORD = "socialcrm-demo"  # noqa: S105 - printed for the local demo on purpose
-DEMO_WORLD = Path(__file__).parent / "sandbox" / "worlds" / "demo.json"
+DEMO_WORLD = DEMO_WORLD_PATH
 DEMO_APPS = {
     network: (f"demo-{network}-client", f"demo-{network}-secret")
     for network in ("x", "mastodon", "linkedin", "facebook", "instagram", "youtube", "tiktok")

@@ -20,9 +20,9 @@ from socialcrm.providers.capability_table import (
 )
 from socialcrm.providers.handles import Network
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.sandbox.schema import NETWORKS
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
+from socialcrm_sandbox.schema import NETWORKS
 
 README = Path(__file__).parents[2] / "README.md"
 

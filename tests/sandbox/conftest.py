@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from socialcrm.sandbox.schema import TEST_WORLD_PATH
-from socialcrm.sandbox.testing import RunningSandbox, start_sandbox
+from socialcrm_sandbox.schema import TEST_WORLD_PATH
+from socialcrm_sandbox.testing import RunningSandbox, start_sandbox
 
 
 @pytest.fixture(scope="session")

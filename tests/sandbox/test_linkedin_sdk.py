@@ -17,7 +17,7 @@ from linkedin_api.clients.restli.client import RestliClient
 
 from socialcrm.providers.base import CallContext
 from socialcrm.providers.linkedin import DEFAULT_VERSION, LinkedInProvider
-from socialcrm.sandbox.testing import RunningSandbox
+from socialcrm_sandbox.testing import RunningSandbox
 
 CLIENT = ("test-linkedin-client", "test-linkedin-secret")
 REDIRECT = "http://testserver/oauth/callback/linkedin"

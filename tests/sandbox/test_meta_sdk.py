@@ -22,7 +22,7 @@ from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
 from socialcrm.providers import meta
-from socialcrm.sandbox.testing import RunningSandbox
+from socialcrm_sandbox.testing import RunningSandbox
 
 from .test_more_networks import connect
 

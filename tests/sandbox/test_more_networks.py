@@ -25,7 +25,7 @@ from socialcrm.providers.base import (
 from socialcrm.providers.outcomes import RequestRejected, ScopeMissing, VersionRetired
 from socialcrm.providers.registry import NetworkOptions, build_provider
 from socialcrm.providers.youtube import YouTubeProvider
-from socialcrm.sandbox.testing import RunningSandbox
+from socialcrm_sandbox.testing import RunningSandbox
 
 from .flows import make_pkce
 
@@ -627,7 +627,7 @@ async def test_youtube_bursts_back_off_briefly_not_until_midnight(
 
 def test_youtube_403_rate_limit_reasons_are_short_waits() -> None:
     from socialcrm.providers.youtube import raise_for_google_error
-    from socialcrm.sandbox.signals import google_error
+    from socialcrm_sandbox.signals import google_error
 
     for reason in ("rateLimitExceeded", "userRateLimitExceeded"):
         answer = httpx.Response(403, json=google_error(403, reason))

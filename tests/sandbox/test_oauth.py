@@ -10,7 +10,7 @@ import httpx
 import pytest
 import time_machine
 
-from socialcrm.sandbox.pkce import s256_challenge, verifier_matches
+from socialcrm_sandbox.pkce import s256_challenge, verifier_matches
 
 from .flows import (
     AUTHORIZE,

@@ -6,9 +6,9 @@ import html
 import re
 from typing import Any
 
-from socialcrm.sandbox.mentions import PATTERNS
-from socialcrm.sandbox.times import iso_z
-from socialcrm.sandbox.world import Account, Post, World
+from socialcrm_sandbox.mentions import PATTERNS
+from socialcrm_sandbox.times import iso_z
+from socialcrm_sandbox.world import Account, Post, World
 
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)]")
 

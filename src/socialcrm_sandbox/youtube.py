@@ -12,13 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialcrm.sandbox.callers import caller_account
-from socialcrm.sandbox.gate import NetworkError, admit, sandbox_state
-from socialcrm.sandbox.paging import as_int, clamp
-from socialcrm.sandbox.signals import google_error
-from socialcrm.sandbox.times import iso_z
-from socialcrm.sandbox.traffic import Family
-from socialcrm.sandbox.world import Account, Post, World
+from socialcrm_sandbox.callers import caller_account
+from socialcrm_sandbox.gate import NetworkError, admit, sandbox_state
+from socialcrm_sandbox.paging import as_int, clamp
+from socialcrm_sandbox.signals import google_error
+from socialcrm_sandbox.times import iso_z
+from socialcrm_sandbox.traffic import Family
+from socialcrm_sandbox.world import Account, Post, World
 
 router = APIRouter(prefix="/youtube/youtube/v3", tags=["sandbox: youtube"])
 

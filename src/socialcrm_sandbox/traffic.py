@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from socialcrm.sandbox.schema import Network
+from socialcrm_sandbox.schema import Network
 
 Family = Literal[
     "lookup_handle",

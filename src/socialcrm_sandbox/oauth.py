@@ -17,12 +17,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from socialcrm.sandbox.bodies import read_fields, text_field
-from socialcrm.sandbox.gate import NetworkError, admit, sandbox_state
-from socialcrm.sandbox.grants import App, GrantError, Issued, scope_covers
-from socialcrm.sandbox.pkce import is_hex_challenge, is_valid_challenge
-from socialcrm.sandbox.schema import OAuthNetwork
-from socialcrm.sandbox.world import Account
+from socialcrm_sandbox.bodies import read_fields, text_field
+from socialcrm_sandbox.gate import NetworkError, admit, sandbox_state
+from socialcrm_sandbox.grants import App, GrantError, Issued, scope_covers
+from socialcrm_sandbox.pkce import is_hex_challenge, is_valid_challenge
+from socialcrm_sandbox.schema import OAuthNetwork
+from socialcrm_sandbox.world import Account
 
 NETWORK_LABELS = {
     "x": "X",
@@ -54,7 +54,7 @@ FORWARDED_PARAMS = (
 )
 
 _templates = Environment(
-    loader=PackageLoader("socialcrm.sandbox", "templates"),
+    loader=PackageLoader("socialcrm_sandbox", "templates"),
     autoescape=select_autoescape(["html"]),
 )
 

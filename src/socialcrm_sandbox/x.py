@@ -9,12 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
-from socialcrm.sandbox.paging import IdWindow, as_int, take_page
-from socialcrm.sandbox.signals import x_problem
-from socialcrm.sandbox.times import iso_z
-from socialcrm.sandbox.world import Account, Post, World
-from socialcrm.sandbox.x_shapes import (
+from socialcrm_sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
+from socialcrm_sandbox.paging import IdWindow, as_int, take_page
+from socialcrm_sandbox.signals import x_problem
+from socialcrm_sandbox.times import iso_z
+from socialcrm_sandbox.world import Account, Post, World
+from socialcrm_sandbox.x_shapes import (
     INVALID_REQUEST_TYPE,
     decode_page_token,
     encode_page_token,

@@ -18,11 +18,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from socialcrm.sandbox.bodies import read_fields
-from socialcrm.sandbox.callers import caller_account, caller_grant
-from socialcrm.sandbox.gate import NetworkError, admit, sandbox_state
-from socialcrm.sandbox.signals import tiktok_error
-from socialcrm.sandbox.world import Account, Post, World
+from socialcrm_sandbox.bodies import read_fields
+from socialcrm_sandbox.callers import caller_account, caller_grant
+from socialcrm_sandbox.gate import NetworkError, admit, sandbox_state
+from socialcrm_sandbox.signals import tiktok_error
+from socialcrm_sandbox.world import Account, Post, World
 
 router = APIRouter(prefix="/tiktok/v2", tags=["sandbox: tiktok"])
 

@@ -6,9 +6,9 @@ import base64
 import binascii
 from typing import Any
 
-from socialcrm.sandbox.signals import X_NOT_FOUND_TYPE
-from socialcrm.sandbox.times import iso_z
-from socialcrm.sandbox.world import Account, Post, World
+from socialcrm_sandbox.signals import X_NOT_FOUND_TYPE
+from socialcrm_sandbox.times import iso_z
+from socialcrm_sandbox.world import Account, Post, World
 
 DEFAULT_AVATAR = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
 INVALID_REQUEST_TYPE = "https://api.twitter.com/2/problems/invalid-request"

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from socialcrm.sandbox.app import create_app
+from socialcrm_sandbox.app import create_app
 
 STARTUP_TIMEOUT_S = 10.0
 

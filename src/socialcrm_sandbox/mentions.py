@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from socialcrm.sandbox.schema import Network
+from socialcrm_sandbox.schema import Network
 
 # "@" not glued to a word (so "ada@example.com" is an email, not a mention).
 _X = re.compile(r"(?<![\w@])@(\w{1,15})(?!\w)")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from socialcrm.sandbox.bluesky_shapes import (
+from socialcrm_sandbox.bluesky_shapes import (
     POST_COLLECTION,
     notification_view,
     post_id_for,
@@ -19,12 +19,12 @@ from socialcrm.sandbox.bluesky_shapes import (
     split_uri,
     strong_ref,
 )
-from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
-from socialcrm.sandbox.grants import Issued, TokenKind
-from socialcrm.sandbox.paging import IdWindow, as_int, clamp, take_page
-from socialcrm.sandbox.signals import xrpc_error
-from socialcrm.sandbox.times import from_epoch, iso_z
-from socialcrm.sandbox.world import Account, Post
+from socialcrm_sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
+from socialcrm_sandbox.grants import Issued, TokenKind
+from socialcrm_sandbox.paging import IdWindow, as_int, clamp, take_page
+from socialcrm_sandbox.signals import xrpc_error
+from socialcrm_sandbox.times import from_epoch, iso_z
+from socialcrm_sandbox.world import Account, Post
 
 router = APIRouter(prefix="/bsky/xrpc", tags=["sandbox: bluesky"])
 

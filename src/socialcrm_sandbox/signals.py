@@ -7,9 +7,9 @@ import math
 import secrets
 from typing import Any
 
-from socialcrm.sandbox.schema import Network
-from socialcrm.sandbox.times import from_epoch, iso_z
-from socialcrm.sandbox.traffic import Quota
+from socialcrm_sandbox.schema import Network
+from socialcrm_sandbox.times import from_epoch, iso_z
+from socialcrm_sandbox.traffic import Quota
 
 _REASONS = {
     400: "Bad Request",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from socialcrm.sandbox.gate import NetworkError, bearer_token, sandbox_state
-from socialcrm.sandbox.grants import Token
-from socialcrm.sandbox.schema import Network
-from socialcrm.sandbox.world import Account
+from socialcrm_sandbox.gate import NetworkError, bearer_token, sandbox_state
+from socialcrm_sandbox.grants import Token
+from socialcrm_sandbox.schema import Network
+from socialcrm_sandbox.world import Account
 
 
 def caller_account(request: Request, network: Network, refusal: NetworkError) -> Account:

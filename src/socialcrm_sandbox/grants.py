@@ -13,9 +13,9 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from socialcrm.sandbox.pkce import verifier_matches
-from socialcrm.sandbox.schema import AppSpec, Network
-from socialcrm.sandbox.times import Clock
+from socialcrm_sandbox.pkce import verifier_matches
+from socialcrm_sandbox.schema import AppSpec, Network
+from socialcrm_sandbox.times import Clock
 
 TokenKind = Literal["access", "refresh"]
 TokenStatus = Literal["active", "expired", "revoked"]

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from socialcrm.sandbox.bluesky_shapes import post_cid, post_uri
-from socialcrm.sandbox.gate import NetworkError, sandbox_state
-from socialcrm.sandbox.schema import Network, OAuthNetwork, load_world_spec
-from socialcrm.sandbox.times import iso_z
-from socialcrm.sandbox.traffic import ANY_FAMILY, Budget, Family, Fault
-from socialcrm.sandbox.world import DirectMessage, Post, World
+from socialcrm_sandbox.bluesky_shapes import post_cid, post_uri
+from socialcrm_sandbox.gate import NetworkError, sandbox_state
+from socialcrm_sandbox.schema import Network, OAuthNetwork, load_world_spec
+from socialcrm_sandbox.times import iso_z
+from socialcrm_sandbox.traffic import ANY_FAMILY, Budget, Family, Fault
+from socialcrm_sandbox.world import DirectMessage, Post, World
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox: control"])
 

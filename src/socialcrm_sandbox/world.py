@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from socialcrm.sandbox.mentions import mentioned_handles
-from socialcrm.sandbox.schema import AccountSpec, Network, PersonSpec, PostSpec, WorldSpec
-from socialcrm.sandbox.times import Clock, as_utc, from_epoch
+from socialcrm_sandbox.mentions import mentioned_handles
+from socialcrm_sandbox.schema import AccountSpec, Network, PersonSpec, PostSpec, WorldSpec
+from socialcrm_sandbox.times import Clock, as_utc, from_epoch
 
 Visibility = Literal["public", "unlisted", "private", "direct"]
 Origin = Literal["world", "api", "sandbox"]

@@ -10,14 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from socialcrm.sandbox import bluesky, control, graph, linkedin, mastodon, tiktok, x, youtube
-from socialcrm.sandbox.gate import LateFaultMiddleware, NetworkError, RateHeadersMiddleware
-from socialcrm.sandbox.oauth import ALL_OAUTH, oauth_router
-from socialcrm.sandbox.schema import Network, load_world_spec
-from socialcrm.sandbox.signals import error_body, mastodon_error, reason_phrase, xrpc_error
-from socialcrm.sandbox.state import SandboxState
-from socialcrm.sandbox.times import Clock, system_clock
-from socialcrm.sandbox.x_shapes import INVALID_REQUEST_TYPE
+from socialcrm_sandbox import bluesky, control, graph, linkedin, mastodon, tiktok, x, youtube
+from socialcrm_sandbox.gate import LateFaultMiddleware, NetworkError, RateHeadersMiddleware
+from socialcrm_sandbox.oauth import ALL_OAUTH, oauth_router
+from socialcrm_sandbox.schema import Network, load_world_spec
+from socialcrm_sandbox.signals import error_body, mastodon_error, reason_phrase, xrpc_error
+from socialcrm_sandbox.state import SandboxState
+from socialcrm_sandbox.times import Clock, system_clock
+from socialcrm_sandbox.x_shapes import INVALID_REQUEST_TYPE
 
 _PREFIXES: tuple[tuple[str, Network], ...] = (
     ("/x/", "x"),

@@ -15,10 +15,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from socialcrm.sandbox.schema import Network
-from socialcrm.sandbox.signals import error_body, limit_signal, rate_headers
-from socialcrm.sandbox.state import SandboxState
-from socialcrm.sandbox.traffic import Family, Fault, Quota
+from socialcrm_sandbox.schema import Network
+from socialcrm_sandbox.signals import error_body, limit_signal, rate_headers
+from socialcrm_sandbox.state import SandboxState
+from socialcrm_sandbox.traffic import Family, Fault, Quota
 
 DEFAULT_RETRY_AFTER_S = 60
 _STATE_KEY = "sandbox_rate_headers"

@@ -21,11 +21,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialcrm.sandbox.callers import caller_account, caller_grant
-from socialcrm.sandbox.gate import NetworkError, admit, sandbox_state
-from socialcrm.sandbox.paging import as_int, clamp
-from socialcrm.sandbox.signals import linkedin_error
-from socialcrm.sandbox.world import Account, Post, World
+from socialcrm_sandbox.callers import caller_account, caller_grant
+from socialcrm_sandbox.gate import NetworkError, admit, sandbox_state
+from socialcrm_sandbox.paging import as_int, clamp
+from socialcrm_sandbox.signals import linkedin_error
+from socialcrm_sandbox.world import Account, Post, World
 
 router = APIRouter(prefix="/linkedin", tags=["sandbox: linkedin"])
 

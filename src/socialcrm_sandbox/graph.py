@@ -22,12 +22,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.datastructures import State
 
-from socialcrm.sandbox.bodies import read_fields, text_field
-from socialcrm.sandbox.callers import caller_account, caller_grant
-from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
-from socialcrm.sandbox.schema import Network
-from socialcrm.sandbox.signals import graph_error
-from socialcrm.sandbox.world import Account, Post, World
+from socialcrm_sandbox.bodies import read_fields, text_field
+from socialcrm_sandbox.callers import caller_account, caller_grant
+from socialcrm_sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
+from socialcrm_sandbox.schema import Network
+from socialcrm_sandbox.signals import graph_error
+from socialcrm_sandbox.world import Account, Post, World
 
 GRAPH_VERSION = "v26.0"
 LONG_LIVED_S = 60 * 24 * 3600.0  # Meta's long-lived user tokens: 60 days

@@ -6,8 +6,8 @@ import base64
 import hashlib
 from typing import Any
 
-from socialcrm.sandbox.times import iso_z
-from socialcrm.sandbox.world import Account, Notice, Post, World
+from socialcrm_sandbox.times import iso_z
+from socialcrm_sandbox.world import Account, Notice, Post, World
 
 POST_COLLECTION = "app.bsky.feed.post"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"

@@ -8,19 +8,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from socialcrm.sandbox.bodies import read_fields, text_field
-from socialcrm.sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
-from socialcrm.sandbox.grants import Token, scope_covers
-from socialcrm.sandbox.mastodon_shapes import (
+from socialcrm_sandbox.bodies import read_fields, text_field
+from socialcrm_sandbox.gate import NetworkError, admit, bearer_token, sandbox_state
+from socialcrm_sandbox.grants import Token, scope_covers
+from socialcrm_sandbox.mastodon_shapes import (
     link_header,
     mastodon_account,
     mastodon_notification,
     mastodon_status,
 )
-from socialcrm.sandbox.paging import IdWindow, Page, as_int, clamp, take_page
-from socialcrm.sandbox.signals import mastodon_error
-from socialcrm.sandbox.traffic import Family
-from socialcrm.sandbox.world import Account, Post, Visibility
+from socialcrm_sandbox.paging import IdWindow, Page, as_int, clamp, take_page
+from socialcrm_sandbox.signals import mastodon_error
+from socialcrm_sandbox.traffic import Family
+from socialcrm_sandbox.world import Account, Post, Visibility
 
 router = APIRouter(prefix="/mastodon", tags=["sandbox: mastodon"])
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from socialcrm.sandbox.grants import Grants
-from socialcrm.sandbox.schema import WorldSpec
-from socialcrm.sandbox.times import Clock, system_clock
-from socialcrm.sandbox.traffic import Traffic
-from socialcrm.sandbox.world import World
+from socialcrm_sandbox.grants import Grants
+from socialcrm_sandbox.schema import WorldSpec
+from socialcrm_sandbox.times import Clock, system_clock
+from socialcrm_sandbox.traffic import Traffic
+from socialcrm_sandbox.world import World
 
 # The Mastodon version the sandbox's instance reports. PKCE (and the OAuth server metadata
 # document) arrived in 4.3.0; older instances ignore ``code_challenge`` and answer 404 there.
