@@ -380,7 +380,7 @@ def _seed_emails(session: Any, tenant_id: int) -> None:
     from email.message import EmailMessage
     from email.utils import format_datetime, make_msgid
 
-    from socialcrm.signatures import service as signatures
+    from socialcrm.signatures import intake
 
     for hours, (sender, subject, body) in enumerate(DEMO_EMAILS, start=3):
         message = EmailMessage()
@@ -390,7 +390,7 @@ def _seed_emails(session: Any, tenant_id: int) -> None:
         message["Date"] = format_datetime(datetime.now(UTC) - timedelta(hours=hours))
         message["Message-ID"] = make_msgid(domain="acme-outdoor.example.com")
         message.set_content(body)
-        signatures.ingest(session, tenant_id, bytes(message), source="import")
+        intake.ingest(session, tenant_id, bytes(message), source="import")
 
 
 def _demo_api_key(db: Database, settings: Settings, tenant_id: int) -> str:

@@ -21,7 +21,7 @@ from socialcrm.enrichment import service as enrichment
 from socialcrm.identity import service as identity
 from socialcrm.listening import service as listening
 from socialcrm.publishing import service as publishing
-from socialcrm.signatures import service as signatures
+from socialcrm.signatures import policy as email_policy
 from socialcrm.signatures.models import ImapAccount
 from socialcrm.tenancy.models import Tenant
 from tests.admin.conftest import People, error_of, post_form, value_of
@@ -287,7 +287,7 @@ def test_email_settings_and_mailboxes(
         "/admin/email",
     )
     with database.session(tenant_id=people.tenant_a) as session:
-        settings = signatures.get_settings(session, people.tenant_a)
+        settings = email_policy.get_settings(session, people.tenant_a)
     assert (
         settings.default_region,
         settings.default_phone_type,

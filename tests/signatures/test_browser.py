@@ -12,7 +12,7 @@ from socialcrm.core.db import Database, make_engine, set_database
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.migrations import upgrade
-from socialcrm.signatures import service
+from socialcrm.signatures import intake
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.conftest import CHROMIUM_ARGS
@@ -57,7 +57,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, int, int]]:
                 subject="Re: Delivery window",
                 body=THREAD,
             )
-            email = service.ingest(session, tenant_id, raw).email
+            email = intake.ingest(session, tenant_id, raw).email
             ids = (email.id, rachel.id)
         with live_app() as base:
             yield base, *ids

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from socialcrm.core.db import Database, utcnow
-from socialcrm.signatures import service
+from socialcrm.signatures import intake
 from socialcrm.signatures.imap import ImapError, SyncUnderWay, sync_account
 from tests.signatures.dovecot import PASSWORD, USER, ImapServer
 from tests.signatures.imap_state import set_account, sync_state
@@ -128,14 +128,14 @@ def test_unreadable_mail_is_kept_as_failed_and_the_mailbox_moves_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     box = f"poison-{uuid.uuid4().hex[:8]}"
-    real_analyse = service.analyse
+    real_analyse = intake.analyse
 
     def analyse_with_a_defect(parsed, **kwargs):  # type: ignore[no-untyped-def]
         if parsed.subject == "trips a defect":  # stands for a parser bug nobody knows yet
             raise RuntimeError("defect")
         return real_analyse(parsed, **kwargs)
 
-    monkeypatch.setattr(service, "analyse", analyse_with_a_defect)
+    monkeypatch.setattr(intake, "analyse", analyse_with_a_defect)
     imap_server.append_all(
         [
             message(body=SIGNED, message_id=f"<{box}-1@imap>"),

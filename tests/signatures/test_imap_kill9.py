@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from socialcrm.core.db import Database
 from socialcrm.core.settings import get_settings
-from socialcrm.signatures import service
+from socialcrm.signatures import mailboxes
 from socialcrm.signatures.models import ReceivedEmail
 from socialcrm.tenancy.service import get_or_create_tenant
 from tests.conftest import committed_database
@@ -71,7 +71,7 @@ def _kill_and_resume(db: Database, url: str, imap_server: ImapServer, tmp_path: 
         with db.session(system=True) as session:
             tenant_id = get_or_create_tenant(session, "Kill Mail Co").id
         with db.session(tenant_id=tenant_id) as session:
-            account_id = service.create_imap_account(
+            account_id = mailboxes.create_imap_account(
                 session,
                 user_id=None,
                 values={

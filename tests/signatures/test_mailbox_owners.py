@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
-from socialcrm.signatures import service
+from socialcrm.signatures import mailboxes
 from socialcrm.signatures.models import ImapAccount
 from socialcrm.tenancy.models import Role
 from tests.conftest import make_api_key, make_tenant
@@ -21,7 +21,7 @@ def mailbox_without_a_user(database: Database) -> int:
         tenant_id = make_tenant(session).id
     with database.session(tenant_id=tenant_id) as session:
         values = {"host": "imap.acme.test", "port": 993, "username": "sales", "password": "pw"}
-        return service.create_imap_account(session, user_id=None, values=values).id
+        return mailboxes.create_imap_account(session, user_id=None, values=values).id
 
 
 @pytest.mark.parametrize("role", NON_ADMINS, ids=lambda r: r.value)

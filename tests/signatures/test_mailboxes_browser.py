@@ -129,7 +129,7 @@ def test_imported_mail_appears_on_the_open_emails_list(
     unreadable messages with why."""
     from playwright.sync_api import expect, sync_playwright
 
-    from socialcrm.signatures import service
+    from socialcrm.signatures import intake
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
@@ -144,8 +144,8 @@ def test_imported_mail_appears_on_the_open_emails_list(
         def import_two() -> None:
             with site["db"].session(tenant_id=site["tenant"]) as session:
                 raw = message(subject="Quarterly numbers", body=SIGNED)
-                service.ingest(session, site["tenant"], raw, source="import")
-                service.record_failed(
+                intake.ingest(session, site["tenant"], raw, source="import")
+                intake.record_failed(
                     session, b"no header at all", "not an RFC 822 message", source="import"
                 )
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
-from socialcrm.signatures import service
+from socialcrm.signatures import intake, policy
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
@@ -34,7 +34,7 @@ def test_a_failed_mailbox_message_shows_why_on_the_emails_page(
     admin: TestClient, database: Database, tenant_id: int
 ) -> None:
     with database.session(tenant_id=tenant_id) as session:
-        failed = service.record_failed(
+        failed = intake.record_failed(
             session,
             b"Subject: Invoice 7\r\nnot quite a message\r\n",
             "not an RFC 822 message: no From, Date, Subject or Message-ID header",
@@ -62,7 +62,7 @@ def test_an_admin_turns_email_mining_off_and_on_in_the_email_settings(
     saved = admin.post("/admin/email", data=form, follow_redirects=False)  # box unticked
     assert saved.status_code == 303
     with database.session(tenant_id=tenant_id) as session:
-        settings = service.get_settings(session, tenant_id)
+        settings = policy.get_settings(session, tenant_id)
     assert (settings.mining_enabled, settings.default_region) == (False, "DE")
     emails = admin.get("/emails").text
     assert "Email enrichment is off" in emails

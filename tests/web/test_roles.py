@@ -450,7 +450,7 @@ def _created(api: TestClient, path: str, body: dict[str, Any]) -> int:
 @pytest.fixture
 def world(app_client: TestClient, database: Database, sandbox: object) -> World:
     """Six keys and three people of one tenant, and a record of each kind a path names."""
-    from socialcrm.signatures import service as signatures
+    from socialcrm.signatures import mailboxes
 
     keys: dict[tuple[Role, bool], str] = {}
     users: dict[Role, str] = {}
@@ -470,7 +470,7 @@ def world(app_client: TestClient, database: Database, sandbox: object) -> World:
         tenant_id = tenant.id
     with database.session(tenant_id=tenant_id) as session:
         values = {"host": "imap.acme.test", "port": 993, "username": "sales", "password": "pw"}
-        mailbox = signatures.create_imap_account(session, user_id=None, values=values).id
+        mailbox = mailboxes.create_imap_account(session, user_id=None, values=values).id
     api = app_client
     api.headers["Authorization"] = f"Bearer {keys[(A, False)]}"
     contact = _created(api, "/api/contacts", {"name": "Ada", "emails": ["ada@example.com"]})

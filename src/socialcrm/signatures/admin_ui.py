@@ -9,7 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.queue import enqueue_after_commit
-from socialcrm.signatures import service, tasks
+from socialcrm.signatures import mailboxes, policy, tasks
 from socialcrm.signatures.models import ImapSecurity
 from socialcrm.signatures.schemas import EmailSettingsIn, ImapAccountIn
 from socialcrm.web import sse
@@ -27,7 +27,7 @@ NOTICES = {
 
 
 def _current(ctx: Ctx) -> dict[str, Any]:
-    settings = service.get_settings(ctx.session, ctx.principal.tenant_id)
+    settings = policy.get_settings(ctx.session, ctx.principal.tenant_id)
     return {
         "default_region": settings.default_region,
         "default_phone_type": settings.default_phone_type,
@@ -45,15 +45,15 @@ def _save(ctx: Ctx, form: dict[str, Any]) -> object:
             "mining_enabled": checked(form, "mining_enabled"),
         }
     )
-    return service.change_settings(ctx.session, ctx.principal, body.model_dump(exclude_unset=True))
+    return policy.change_settings(ctx.session, ctx.principal, body.model_dump(exclude_unset=True))
 
 
 def _mailboxes(ctx: Ctx) -> dict[str, Any]:
-    boxes = service.list_imap_accounts(ctx.session, user_id=ctx.principal.user_id, admin=True)
+    boxes = mailboxes.list_imap_accounts(ctx.session, user_id=ctx.principal.user_id, admin=True)
     return {
         "mailboxes": boxes,
-        "intake": service.mailbox_intake(ctx.session, [b.id for b in boxes]),
-        "no_intake": service.MailboxIntake(),
+        "intake": mailboxes.mailbox_intake(ctx.session, [b.id for b in boxes]),
+        "no_intake": mailboxes.MailboxIntake(),
         "securities": [(s.value, s.value.upper()) for s in ImapSecurity],
         "mailbox": FormState(dict(NEW_MAILBOX)),
     }
@@ -77,7 +77,7 @@ async def add_mailbox(request: Request, ctx: AdminCtx) -> Response:
     failed = attempt(
         ctx,
         form,
-        lambda: service.connect_mailbox(
+        lambda: mailboxes.connect_mailbox(
             ctx.session, ctx.principal, ImapAccountIn.model_validate(form).model_dump()
         ),
     )
@@ -95,7 +95,7 @@ def delete_mailbox(
     csrf: CsrfField,
 ) -> Response:
     _check_csrf(request, csrf)
-    service.delete_imap_account(ctx.session, ctx.principal, account_id)
+    mailboxes.delete_imap_account(ctx.session, ctx.principal, account_id)
     return done(PATH, "mailbox-deleted")
 
 
@@ -108,7 +108,7 @@ def sync_mailbox(
 ) -> Response:
     """Read the mailbox now (a retry after a failed sync; it also runs every few minutes)."""
     _check_csrf(request, csrf)
-    account = service.get_imap_account(
+    account = mailboxes.get_imap_account(
         ctx.session, account_id, user_id=ctx.principal.user_id, admin=True
     )
     enqueue_after_commit(ctx.session, tasks.sync_mailbox, account.id)
@@ -123,6 +123,6 @@ def mailbox_events(request: Request, ctx: AdminCtx) -> StreamingResponse:
 
     def read() -> dict[str, Any]:
         with get_database().session(tenant_id=tenant_id) as session:
-            return service.mailboxes_state(session, user_id=user_id, admin=True)
+            return mailboxes.mailboxes_state(session, user_id=user_id, admin=True)
 
     return sse.stream_response(sse.state_events(read, sse.never, request=request))

@@ -45,7 +45,7 @@ def import_emails(
     db = open_database()  # first: importing the queue would create a data directory
     tenant = tenant_id(tenant_name)
     from socialcrm.core.errors import ValidationFailed
-    from socialcrm.signatures import service
+    from socialcrm.signatures import intake
     from socialcrm.signatures.mime import count_mbox, iter_mbox
 
     is_mbox = path.suffix.lower() == ".mbox" or _starts_like_mbox(path)
@@ -60,7 +60,7 @@ def import_emails(
         for index, raw in enumerate(messages, start=1):
             try:
                 with db.session(tenant_id=tenant) as session:
-                    result = service.ingest(
+                    result = intake.ingest(
                         session, tenant, raw, source="import", create_ticket=ticket
                     )
                     stored += int(result.created)

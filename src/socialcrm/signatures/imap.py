@@ -37,7 +37,7 @@ from socialcrm.core.http import (
     resolve_host_sync,
 )
 from socialcrm.core.settings import get_settings
-from socialcrm.signatures import service
+from socialcrm.signatures import intake
 from socialcrm.signatures.models import ImapAccount, ImapSecurity
 from socialcrm.signatures.settings import imap_settings
 from socialcrm.tenancy.models import User
@@ -404,7 +404,7 @@ def _ingest_or_fail(session: Session, box: _Mailbox, uid: int, raw: bytes | None
         return "skipped"
     try:
         with session.begin_nested():  # a refusal leaves nothing of the message behind
-            ingest = service.ingest(
+            ingest = intake.ingest(
                 session,
                 box.tenant_id,
                 raw,
@@ -420,7 +420,7 @@ def _ingest_or_fail(session: Session, box: _Mailbox, uid: int, raw: bytes | None
 
 
 def _failed(session: Session, box: _Mailbox, uid: int, raw: bytes, reason: str) -> None:
-    service.record_failed(
+    intake.record_failed(
         session, raw, reason, source="imap", imap_account_id=box.account_id, imap_uid=uid
     )
     log.warning("imap_message_unreadable", account_id=box.account_id, uid=uid, reason=reason)

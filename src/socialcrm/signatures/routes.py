@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.queue import enqueue_after_commit
-from socialcrm.signatures import schemas, service, tasks
+from socialcrm.signatures import inbox, intake, mailboxes, policy, schemas, suggestions, tasks
 from socialcrm.tenancy.models import Role
 from socialcrm.web.deps import ApiCtx
 
@@ -59,7 +59,7 @@ def receive_email(
     create_ticket: Annotated[bool, Query()] = False,
 ) -> Any:
     """Take in one raw RFC 822 message; 200 with the stored one if it was seen before."""
-    result = service.ingest(
+    result = intake.ingest(
         ctx.session, ctx.principal.tenant_id, raw, source="api", create_ticket=create_ticket
     )
     if not result.created:
@@ -75,7 +75,7 @@ def list_emails(
     ticket_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     failed: Annotated[bool | None, Query(description="only failed (or only read) ones")] = None,
 ) -> Any:
-    items, next_cursor = service.list_emails(
+    items, next_cursor = inbox.list_emails(
         ctx.session, limit=limit, cursor=cursor, ticket_id=ticket_id, failed=failed
     )
     return {"items": items, "next_cursor": next_cursor}
@@ -83,18 +83,18 @@ def list_emails(
 
 @router.get("/emails/{email_id}", response_model=schemas.EmailOut)
 def get_email(ctx: ApiCtx, email_id: RecordId) -> Any:
-    return service.get_email(ctx.session, email_id)
+    return inbox.get_email(ctx.session, email_id)
 
 
 @router.get("/emails/{email_id}/enrichment")
 def email_enrichment(ctx: ApiCtx, email_id: RecordId) -> dict[str, Any]:
-    return service.email_enrichment(ctx.session, email_id)
+    return suggestions.email_enrichment(ctx.session, email_id)
 
 
 @router.post("/emails/{email_id}/participants/connect", status_code=201)
 def connect_participant(ctx: ApiCtx, email_id: RecordId, body: schemas.ConnectIn) -> dict[str, Any]:
     """Create a Contact for an unknown address, or add the address to an existing Contact."""
-    contact = service.connect_participant(
+    contact = suggestions.connect_participant(
         ctx.session,
         email_id,
         body.address,
@@ -103,18 +103,18 @@ def connect_participant(ctx: ApiCtx, email_id: RecordId, body: schemas.ConnectIn
         name=body.name,
         actor=ctx.principal.actor,
     )
-    return {"contact_id": contact.id, **service.contact_enrichment(ctx.session, contact.id)}
+    return {"contact_id": contact.id, **suggestions.contact_enrichment(ctx.session, contact.id)}
 
 
 @router.get("/contacts/{contact_id}/enrichment")
 def contact_enrichment(ctx: ApiCtx, contact_id: RecordId) -> dict[str, Any]:
     """Pending values with their source emails, values enriched before, and completeness."""
-    return service.contact_enrichment(ctx.session, contact_id)
+    return suggestions.contact_enrichment(ctx.session, contact_id)
 
 
 @router.post("/contacts/{contact_id}/enrichment/apply")
 def apply_enrichment(ctx: ApiCtx, contact_id: RecordId, body: schemas.ApplyIn) -> dict[str, Any]:
-    return service.apply(
+    return suggestions.apply(
         ctx.session,
         contact_id,
         accept=body.accept,
@@ -125,41 +125,41 @@ def apply_enrichment(ctx: ApiCtx, contact_id: RecordId, body: schemas.ApplyIn) -
 
 @router.get("/tickets/{ticket_id}/enrichment")
 def ticket_enrichment(ctx: ApiCtx, ticket_id: RecordId) -> dict[str, Any]:
-    return service.ticket_enrichment(ctx.session, ticket_id)
+    return suggestions.ticket_enrichment(ctx.session, ticket_id)
 
 
 @router.get("/email-settings", response_model=schemas.EmailSettingsOut)
 def get_email_settings(ctx: ApiCtx) -> Any:
-    return service.get_settings(ctx.session, ctx.principal.tenant_id)
+    return policy.get_settings(ctx.session, ctx.principal.tenant_id)
 
 
 @router.put("/email-settings", response_model=schemas.EmailSettingsOut)
 def put_email_settings(ctx: ApiCtx, body: schemas.EmailSettingsIn) -> Any:
-    return service.change_settings(ctx.session, ctx.principal, body.model_dump(exclude_unset=True))
+    return policy.change_settings(ctx.session, ctx.principal, body.model_dump(exclude_unset=True))
 
 
 @router.post("/imap-accounts", status_code=201, response_model=schemas.ImapAccountOut)
 def create_imap_account(ctx: ApiCtx, body: schemas.ImapAccountIn) -> Any:
-    return service.connect_mailbox(ctx.session, ctx.principal, body.model_dump())
+    return mailboxes.connect_mailbox(ctx.session, ctx.principal, body.model_dump())
 
 
 @router.get("/imap-accounts", response_model=list[schemas.ImapAccountOut])
 def list_imap_accounts(ctx: ApiCtx) -> Any:
-    return service.list_imap_accounts(
+    return mailboxes.list_imap_accounts(
         ctx.session, user_id=ctx.principal.user_id, admin=ctx.principal.role == Role.ADMIN
     )
 
 
 @router.delete("/imap-accounts/{account_id}", status_code=204)
 def delete_imap_account(ctx: ApiCtx, account_id: RecordId) -> Response:
-    service.delete_imap_account(ctx.session, ctx.principal, account_id)
+    mailboxes.delete_imap_account(ctx.session, ctx.principal, account_id)
     return Response(status_code=204)
 
 
 @router.post("/imap-accounts/{account_id}/sync", status_code=202)
 def sync_imap_account(ctx: ApiCtx, account_id: RecordId) -> dict[str, Any]:
     """Queue a sync now (it also runs every few minutes)."""
-    account = service.get_imap_account(
+    account = mailboxes.get_imap_account(
         ctx.session,
         account_id,
         user_id=ctx.principal.user_id,

@@ -15,7 +15,7 @@ from socialcrm.core.errors import AppError
 from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
-from socialcrm.signatures import service
+from socialcrm.signatures import inbox, policy, suggestions
 from socialcrm.signatures.models import EnrichmentSuggestion, SuggestionStatus
 from socialcrm.tenancy.models import Role
 from socialcrm.web import sse, ui
@@ -33,7 +33,7 @@ def pending_email_values(contact: Contact) -> int:
     """For the Contact page's enrichment button: how many values wait (0 hides it, as does
     email enrichment turned off)."""
     session = object_session(contact)
-    if session is None or not service.get_settings(session, contact.tenant_id).mining_enabled:
+    if session is None or not policy.get_settings(session, contact.tenant_id).mining_enabled:
         return 0
     count = session.scalar(
         select(func.count(EnrichmentSuggestion.id)).where(
@@ -49,14 +49,14 @@ ui.templates.env.globals["pending_email_values"] = pending_email_values
 
 @router.get("/emails", response_class=HTMLResponse)
 def emails_page(request: Request, ctx: UiCtx) -> HTMLResponse:
-    emails, _ = service.list_emails(ctx.session, limit=100, cursor=None)
-    rows = [{"email": e, "pending": service.has_pending(ctx.session, e)} for e in emails]
+    emails, _ = inbox.list_emails(ctx.session, limit=100, cursor=None)
+    rows = [{"email": e, "pending": suggestions.has_pending(ctx.session, e)} for e in emails]
     return render(
         request,
         ctx,
         "signatures/emails.html",
         rows=rows,
-        settings=service.get_settings(ctx.session, ctx.principal.tenant_id),
+        settings=policy.get_settings(ctx.session, ctx.principal.tenant_id),
         is_admin=ctx.principal.role == Role.ADMIN,
     )
 
@@ -68,7 +68,7 @@ def emails_events(request: Request, ctx: UiCtx) -> StreamingResponse:
 
     def read() -> dict[str, Any]:
         with get_database().session(tenant_id=tenant_id) as session:
-            return service.emails_state(session)
+            return inbox.emails_state(session)
 
     events = sse.state_events(read, sse.never, request=request, interval=LIST_INTERVAL_S)
     return sse.stream_response(events)
@@ -84,8 +84,8 @@ def email_settings_page(ctx: UiCtx) -> RedirectResponse:
 
 @router.get("/emails/{email_id}", response_class=HTMLResponse)
 def email_page(request: Request, ctx: UiCtx, email_id: int, saved: int = 0) -> HTMLResponse:
-    email = service.get_email(ctx.session, email_id)
-    window = service.email_enrichment(ctx.session, email.id)
+    email = inbox.get_email(ctx.session, email_id)
+    window = suggestions.email_enrichment(ctx.session, email.id)
     return render(
         request,
         ctx,
@@ -112,7 +112,7 @@ def save_email_enrichment(
     back: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse | RedirectResponse:
     _check_csrf(request, csrf)
-    service.get_email(ctx.session, email_id)  # a missing email is its 404, never "saved"
+    inbox.get_email(ctx.session, email_id)  # a missing email is its 404, never "saved"
     try:
         save_window(
             ctx,
@@ -124,14 +124,14 @@ def save_email_enrichment(
         )
     except AppError as exc:
         ctx.session.rollback()
-        email = service.get_email(ctx.session, email_id)
+        email = inbox.get_email(ctx.session, email_id)
         return render(
             request,
             ctx,
             "signatures/email.html",
             status=exc.status_code,
             email=email,
-            windows=[service.email_enrichment(ctx.session, email.id)],
+            windows=[suggestions.email_enrichment(ctx.session, email.id)],
             contacts=_contact_choices(ctx.session),
             saved=False,
             error=exc.message,
@@ -152,12 +152,12 @@ def save_window(
     ticked values and reject the unticked ones (they are not offered again)."""
     actor = ctx.principal.actor
     for address in create:
-        service.connect_participant(
+        suggestions.connect_participant(
             ctx.session, email_id, address, contact_id=None, create=True, name=None, actor=actor
         )
     for address, contact_ref in links.items():
         if contact_ref.strip() and address not in create:
-            service.connect_participant(
+            suggestions.connect_participant(
                 ctx.session,
                 email_id,
                 address,
@@ -199,12 +199,14 @@ def _apply_one_per_field(
     keep: list[int] = []
     for i in accepted:
         field = rows[i].field
-        if field in service.SINGLE_FIELDS:
+        if field in suggestions.SINGLE_FIELDS:
             if field in taken:
                 continue
             taken.add(field)
         keep.append(i)
-    service.apply(ctx.session, contact_id, accept=keep, reject=rejected, actor=ctx.principal.actor)
+    suggestions.apply(
+        ctx.session, contact_id, accept=keep, reject=rejected, actor=ctx.principal.actor
+    )
 
 
 def _contact_id(ref: str) -> int:
@@ -222,7 +224,7 @@ def _contact_choices(session: Session) -> list[Contact]:
 def contact_enrichment_page(
     request: Request, ctx: UiCtx, contact_id: int, saved: int = 0
 ) -> HTMLResponse:
-    view = service.contact_enrichment(ctx.session, contact_id)
+    view = suggestions.contact_enrichment(ctx.session, contact_id)
     contact = crm.get(ctx.session, Contact, contact_id)
     window: dict[str, Any] = {
         "email_id": None,
@@ -258,7 +260,7 @@ def save_contact_enrichment(
     accept: IdList = [],  # noqa: B006
 ) -> RedirectResponse:
     _check_csrf(request, csrf)
-    pending = {s["id"] for s in service.contact_enrichment(ctx.session, contact_id)["pending"]}
+    pending = {s["id"] for s in suggestions.contact_enrichment(ctx.session, contact_id)["pending"]}
     shown_ids = [i for i in shown if i in pending]
     ticked = [i for i in accept if i in shown_ids]
     _apply_one_per_field(ctx, contact_id, ticked, [i for i in shown_ids if i not in ticked])
@@ -269,7 +271,7 @@ def save_contact_enrichment(
 def ticket_enrichment_page(
     request: Request, ctx: UiCtx, ticket_id: int, saved: int = 0
 ) -> HTMLResponse:
-    view = service.ticket_enrichment(ctx.session, ticket_id)
+    view = suggestions.ticket_enrichment(ctx.session, ticket_id)
     return render(
         request,
         ctx,
