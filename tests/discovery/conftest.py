@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from socialcrm.core.settings import get_settings
-from socialcrm.discovery.service import reset_rate_limits
+from socialcrm.discovery.jobs import reset_rate_limits
 from socialcrm.discovery.settings import get_discovery_settings
 
 

@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import select, update
 
 from socialcrm.core.db import Database, utcnow
-from socialcrm.discovery import chunks, service
+from socialcrm.discovery import chunks, jobs, runner
 from socialcrm.discovery.chunks import LeaseLost
 from socialcrm.discovery.crawler import SiteResult
 from socialcrm.discovery.models import DiscoveryChunk, DiscoveryItem
@@ -51,7 +51,7 @@ def _job(db: Database, site: Site) -> Job:
         tenant = get_or_create_tenant(session, "Leases")
         session.info.update(system=False, tenant_id=tenant.id)
         principal = Principal(tenant_id=tenant.id, role=Role.ADMIN, user_id=None, api_key_id=1)
-        job = service.create_socials_job(session, principal, items)
+        job = jobs.create_socials_job(session, principal, items)
         ids = list(
             session.scalars(
                 select(DiscoveryItem.id)
@@ -64,7 +64,7 @@ def _job(db: Database, site: Site) -> Job:
 
 def _state(db: Database, job: Job) -> dict[str, object]:
     with db.session(tenant_id=job.tenant_id) as session:
-        return service.snapshot(session, service.get_job(session, job.id))
+        return jobs.snapshot(session, jobs.get_job(session, job.id))
 
 
 def _found(item_id: int, handle: str) -> SiteResult:
@@ -77,7 +77,7 @@ def test_a_chunk_held_by_a_live_worker_is_not_run_by_another(
     job = _job(database, site)
     held = chunks.claim(database, job.tenant_id, job.id, 0)
     assert held is not None
-    assert service.run_chunk(database, job.tenant_id, job.id, 0) == 0
+    assert runner.run_chunk(database, job.tenant_id, job.id, 0) == 0
     assert site.seen == []
     assert chunks.claim(database, job.tenant_id, job.id, 0) is None
     assert chunks.chunks_to_resume(database) == []  # alive: nothing to resume
@@ -89,19 +89,19 @@ def test_a_chunk_whose_worker_died_is_resumed_once_for_its_pending_items(
     job = _job(database, site)
     dead = chunks.claim(database, job.tenant_id, job.id, 0)
     assert dead is not None
-    service.record_results(dead, [_found(job.item_ids[0], "shop0")])  # then: kill -9
+    runner.record_results(dead, [_found(job.item_ids[0], "shop0")])  # then: kill -9
     assert chunks.chunks_to_resume(database) == []  # its lease still runs
     with time_machine.travel(utcnow() + LEASE + timedelta(seconds=1)):
         assert chunks.chunks_to_resume(database) == [(job.tenant_id, job.id, 0)]
         assert chunks.chunks_to_resume(database) == []  # enqueued once, not once per sweep
-        assert service.run_chunk(database, job.tenant_id, job.id, 0) == 2
+        assert runner.run_chunk(database, job.tenant_id, job.id, 0) == 2
     assert sorted(path for path, _ in site.seen if path != "/robots.txt") == ["/s1/", "/s2/"]
     state = _state(database, job)
     assert state["status"] == "completed"
     assert (state["processed_count"], state["found_count"], state["failed_count"]) == (3, 3, 0)
     # The presumed-dead worker was only slow: what it records now is refused, not counted.
     with pytest.raises(LeaseLost):
-        service.record_results(dead, [_found(job.item_ids[1], "somebody-else")])
+        runner.record_results(dead, [_found(job.item_ids[1], "somebody-else")])
     assert _state(database, job)["processed_count"] == 3
     with database.session(tenant_id=job.tenant_id) as session:
         profiles = session.scalars(
@@ -116,8 +116,8 @@ def test_an_item_recorded_twice_is_counted_once(database: Database, site: Site) 
     job = _job(database, site)
     lease = chunks.claim(database, job.tenant_id, job.id, 0)
     assert lease is not None
-    service.record_results(lease, [_found(job.item_ids[0], "shop0")])
-    service.record_results(lease, [_found(job.item_ids[0], "shop0"), SiteResult(job.item_ids[1])])
+    runner.record_results(lease, [_found(job.item_ids[0], "shop0")])
+    runner.record_results(lease, [_found(job.item_ids[0], "shop0"), SiteResult(job.item_ids[1])])
     state = _state(database, job)
     assert (state["processed_count"], state["found_count"]) == (2, 1)
 
@@ -133,7 +133,7 @@ def test_a_chunk_that_keeps_stopping_its_worker_fails_its_items_and_the_job_ends
         with time_machine.travel(later):
             assert chunks.claim(database, job.tenant_id, job.id, 0) is not None
     with time_machine.travel(later + LEASE + timedelta(seconds=1)):
-        assert service.run_chunk(database, job.tenant_id, job.id, 0) == 3
+        assert runner.run_chunk(database, job.tenant_id, job.id, 0) == 3
     state = _state(database, job)
     assert state["status"] == "completed"
     assert state["failures"]["by_reason"] == {"worker_lost": 3}  # type: ignore[index]
@@ -153,6 +153,6 @@ def test_the_sweep_finds_lost_tasks_and_leaves_queued_and_finished_chunks(
     with database.session(system=True) as session:  # a job from before chunk leases
         session.execute(update(DiscoveryChunk).values(dispatched_at=None))
     assert chunks.chunks_to_resume(database) == [(job.tenant_id, job.id, 0)]
-    assert service.run_chunk(database, job.tenant_id, job.id, 0) == 3
+    assert runner.run_chunk(database, job.tenant_id, job.id, 0) == 3
     with time_machine.travel(utcnow() + 2 * waited):
         assert chunks.chunks_to_resume(database) == []  # finished: never again

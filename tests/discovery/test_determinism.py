@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from socialcrm.discovery.service import COLUMNS
+from socialcrm.discovery.jobs import COLUMNS
 from socialcrm.discovery.settings import get_discovery_settings
 from tests.discovery.sites import Handler, serve_site
 from tests.discovery.test_decompression import serve_bomb

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
 from socialcrm.core.queue import huey
-from socialcrm.discovery import service
+from socialcrm.discovery import runner
 from socialcrm.discovery.models import DiscoveryJob
 from socialcrm.tenancy.models import Tenant
 from tests.conftest import make_api_key, make_tenant
@@ -296,7 +296,7 @@ def test_a_job_that_cannot_finish_is_marked_failed(api: TestClient, database: Da
     with database.session(system=True) as session:
         tenant_id = session.get(DiscoveryJob, job_id).tenant_id  # type: ignore[union-attr]
         assert session.get(Tenant, tenant_id) is not None
-    service.fail_job(database, tenant_id, job_id, "chunk 0: database unavailable")
+    runner.fail_job(database, tenant_id, job_id, "chunk 0: database unavailable")
     state = api.get(f"/api/jobs/{job_id}").json()
     assert state["status"] == "failed"
     assert "database unavailable" in state["error"]
@@ -352,7 +352,7 @@ def test_usage_of_the_month(api: TestClient, app_client: TestClient, database: D
         huey.immediate = True
     with database.session(system=True) as session:
         tenant_id = session.get(DiscoveryJob, second).tenant_id  # type: ignore[union-attr]
-    service.fail_job(database, tenant_id, second, "chunk 0: gave up")  # a failed job is given back
+    runner.fail_job(database, tenant_id, second, "chunk 0: gave up")  # a failed job is given back
     usage = api.get("/api/jobs/usage").json()
     assert usage["ef_used"] == pytest.approx(first.json()["ef_cost"]) == pytest.approx(0.0022)
     assert usage["ef_ceiling"] == 0.01
@@ -431,9 +431,9 @@ def test_a_pending_job_is_cancelled_and_its_chunks_then_read_nothing(
     error = _error(api.post(f"/api/jobs/{job_id}/cancel"), 409, "conflict")
     assert error["details"]["status"] == "cancelled"
 
-    with pytest.raises(service.JobCancelled):
-        service.record_results(lease, [SiteResult(1, failure="timeout")])
-    assert service.run_chunk(database, tenant_id, job_id, 0) == 0
+    with pytest.raises(runner.JobCancelled):
+        runner.record_results(lease, [SiteResult(1, failure="timeout")])
+    assert runner.run_chunk(database, tenant_id, job_id, 0) == 0
     state = api.get(f"/api/jobs/{job_id}").json()
     assert (state["status"], state["processed_count"]) == ("cancelled", 0)
     assert api.get(f"/api/jobs/{job_id}/results").json()[0]["social_facebook"] == ""

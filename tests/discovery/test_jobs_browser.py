@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from socialcrm.core.queue import huey
-from socialcrm.discovery import service
+from socialcrm.discovery import runner
 from socialcrm.discovery.models import DiscoveryJob
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
@@ -76,7 +76,7 @@ def _run_every_chunk(site: dict[str, Any], job_id: str) -> None:
     with site["db"].session(tenant_id=site["tenant"]) as session:
         chunks = session.get(DiscoveryJob, job_id).chunks_total
     for chunk in range(chunks):
-        service.run_chunk(site["db"], site["tenant"], job_id, chunk)
+        runner.run_chunk(site["db"], site["tenant"], job_id, chunk)
 
 
 def test_a_job_of_pasted_sites_fills_its_bar_live_and_offers_its_csv(
@@ -172,5 +172,5 @@ def test_a_waiting_job_is_cancelled_from_its_page(
         job_id = page.url.split("/discovery/jobs/", 1)[1].split("?", 1)[0]
         browser.close()
     # The worker that takes a chunk of a cancelled job reads nothing.
-    assert service.run_chunk(site["db"], site["tenant"], job_id, 0) == 0
+    assert runner.run_chunk(site["db"], site["tenant"], job_id, 0) == 0
     assert bakery.seen == []

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from socialcrm.core.db import Database
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings, get_settings
-from socialcrm.discovery import service, tasks
+from socialcrm.discovery import jobs, tasks
 from socialcrm.discovery.models import DiscoveryChunk, DiscoveryItem, DiscoveryJob
 from socialcrm.discovery.settings import get_discovery_settings
 from socialcrm.tenancy.models import Role, Tenant
@@ -50,7 +50,7 @@ def _page(i: int) -> str:
 
 def _state(db: Database, tenant_id: int, job_id: str) -> dict[str, object]:
     with db.session(tenant_id=tenant_id) as session:
-        return service.snapshot(session, service.get_job(session, job_id))
+        return jobs.snapshot(session, jobs.get_job(session, job_id))
 
 
 def _wait(db: Database, tenant_id: int, job_id: str, done: object, timeout: float) -> dict:  # type: ignore[type-arg]
@@ -93,7 +93,7 @@ def test_a_job_whose_worker_is_killed_finishes_with_every_site_once(
             items = [
                 {"name": f"Shop {i}", "site_web": s.url, "row": i} for i, s in enumerate(sites)
             ]
-            job = service.create_socials_job(session, principal, items)
+            job = jobs.create_socials_job(session, principal, items)
             tenant_id, job_id, chunk_count, ef_cost = (
                 tenant.id,
                 job.id,
@@ -131,7 +131,7 @@ def test_a_job_whose_worker_is_killed_finishes_with_every_site_once(
     assert final["status"] == "completed", final
     assert (final["processed_count"], final["found_count"], final["failed_count"]) == (N, N, 0)
     with db.session(tenant_id=tenant_id) as session:
-        rows = list(service.result_rows(session, session.get(DiscoveryJob, job_id)))  # type: ignore[arg-type]
+        rows = list(jobs.result_rows(session, session.get(DiscoveryJob, job_id)))  # type: ignore[arg-type]
         statuses = dict(
             session.execute(
                 select(DiscoveryItem.status, func.count()).group_by(DiscoveryItem.status)
@@ -140,7 +140,7 @@ def test_a_job_whose_worker_is_killed_finishes_with_every_site_once(
         attempts = sorted(session.scalars(select(DiscoveryChunk.attempts)))
         tenant = session.get(Tenant, tenant_id)
         assert tenant is not None
-        usage = service.month_usage(session, tenant)
+        usage = jobs.month_usage(session, tenant)
     assert statuses == {"done": N}  # every site recorded, none twice (the counts above agree)
     assert [r["row"] for r in rows] == list(range(N))
     assert [r["social_instagram"] for r in rows] == [

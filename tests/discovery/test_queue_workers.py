@@ -12,7 +12,7 @@ from huey import Huey
 from socialcrm.core.db import Database, make_engine, set_database
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings
-from socialcrm.discovery import service, tasks
+from socialcrm.discovery import jobs, tasks
 from socialcrm.discovery.models import DiscoveryItem, DiscoveryJob
 from socialcrm.discovery.settings import get_discovery_settings
 from socialcrm.migrations import upgrade
@@ -51,7 +51,7 @@ def _run_job_on(queue: Huey, db: Database) -> None:
             tenant = get_or_create_tenant(session, "Workers")
             session.info.update(system=False, tenant_id=tenant.id)
             principal = Principal(tenant_id=tenant.id, role=Role.ADMIN, user_id=None, api_key_id=1)
-            job = service.create_socials_job(session, principal, items)
+            job = jobs.create_socials_job(session, principal, items)
             job_id, tenant_id, chunks = job.id, tenant.id, job.chunks_total
         assert chunks == 4
         consumer = queue.create_consumer(workers=3, worker_type="thread", periodic=False)
@@ -63,7 +63,7 @@ def _run_job_on(queue: Huey, db: Database) -> None:
             seen_progress: list[int] = []
             while time.monotonic() < deadline:
                 with db.session(tenant_id=tenant_id) as session:
-                    state = service.snapshot(session, service.get_job(session, job_id))
+                    state = jobs.snapshot(session, jobs.get_job(session, job_id))
                 seen_progress.append(state["processed_count"])
                 if state["status"] == "completed":
                     break
@@ -74,7 +74,7 @@ def _run_job_on(queue: Huey, db: Database) -> None:
     assert state["processed_count"] == 10 and state["found_count"] == 10
     assert seen_progress == sorted(seen_progress)  # progress only grows
     with db.session(tenant_id=tenant_id) as session:
-        rows = list(service.result_rows(session, session.get(DiscoveryJob, job_id)))  # type: ignore[arg-type]
+        rows = list(jobs.result_rows(session, session.get(DiscoveryJob, job_id)))  # type: ignore[arg-type]
         chunks_used = {i.chunk for i in session.query(DiscoveryItem).all()}
     assert chunks_used == {0, 1, 2, 3}
     assert [r["row"] for r in rows] == list(range(10))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialcrm.discovery import service
+from socialcrm.discovery import jobs
 from socialcrm.discovery.settings import get_discovery_settings
 from socialcrm.tenancy.policy import TenantPolicyChange
 from socialcrm.tenancy.service import change_tenant_policy, own_tenant, tenant_policy
@@ -34,7 +34,7 @@ def _save(ctx: Ctx, form: dict[str, Any]) -> object:
 
 def _usage(ctx: Ctx) -> dict[str, Any]:
     return {
-        "usage": service.month_usage(ctx.session, own_tenant(ctx.session, ctx.principal)),
+        "usage": jobs.month_usage(ctx.session, own_tenant(ctx.session, ctx.principal)),
         "default_rate": get_discovery_settings().job_rate_limit,
     }
 

@@ -14,7 +14,8 @@ from typing import Any
 from socialcrm.core.settings import get_settings
 from socialcrm.discovery.crawler import Crawler, SiteRequest, SiteResult, run_sync, site_url
 from socialcrm.discovery.export import csv_chunks
-from socialcrm.discovery.service import COLUMNS, organisation_name
+from socialcrm.discovery.jobs import COLUMNS
+from socialcrm.discovery.runner import organisation_name
 from socialcrm.discovery.settings import get_discovery_settings
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}

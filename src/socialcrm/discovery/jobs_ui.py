@@ -12,8 +12,8 @@ from starlette.datastructures import UploadFile
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
-from socialcrm.discovery import failures, files, service, tasks
-from socialcrm.discovery.service import MAX_ITEMS
+from socialcrm.discovery import failures, files, jobs, tasks
+from socialcrm.discovery.jobs import MAX_ITEMS
 from socialcrm.tenancy.models import Tenant
 from socialcrm.web import sse
 from socialcrm.web.deps import Ctx
@@ -41,11 +41,11 @@ def _jobs_page(request: Request, ctx: Ctx, state: FormState | None = None) -> HT
         ctx,
         "discovery/jobs.html",
         status=form.status if form.errors else 200,
-        jobs=service.list_jobs(ctx.session),
-        usage=service.month_usage(ctx.session, tenant),
-        ef_per_item=service.estimate_cost(1),
-        progress=service.progress,
-        charged=service.ef_charged,
+        jobs=jobs.list_jobs(ctx.session),
+        usage=jobs.month_usage(ctx.session, tenant),
+        ef_per_item=jobs.estimate_cost(1),
+        progress=jobs.progress,
+        charged=jobs.ef_charged,
         max_items=MAX_ITEMS,
         state=form,
         notice=choice(NOTICES, request.query_params.get("done", "")),
@@ -74,7 +74,7 @@ def _create(request: Request, ctx: Ctx, sites: str, data: bytes, name: str) -> R
     values = {"sites": sites}
     try:
         items = _items(sites, data, name)
-        job = service.create_socials_job(ctx.session, ctx.principal, items)
+        job = jobs.create_socials_job(ctx.session, ctx.principal, items)
         tasks.enqueue_job(ctx.session, job)
     except _FieldError as exc:
         return _jobs_page(request, ctx, FormState(values, {exc.field: str(exc)}, 400))
@@ -122,7 +122,7 @@ def jobs_events(request: Request, ctx: UiCtx) -> StreamingResponse:
 
     def read() -> dict[str, Any]:
         with get_database().session(tenant_id=tenant_id) as session:
-            return service.jobs_state(session)
+            return jobs.jobs_state(session)
 
     events = sse.state_events(read, sse.never, request=request, interval=LIST_INTERVAL_S)
     return sse.stream_response(events)
@@ -130,16 +130,16 @@ def jobs_events(request: Request, ctx: UiCtx) -> StreamingResponse:
 
 @router.get(PATH + "/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, ctx: UiCtx, job_id: str) -> HTMLResponse:
-    job = service.get_job(ctx.session, job_id)
-    state = service.snapshot(ctx.session, job)
+    job = jobs.get_job(ctx.session, job_id)
+    state = jobs.snapshot(ctx.session, job)
     return render(
         request,
         ctx,
         "discovery/job.html",
         job=job,
         state=state,
-        finished=service.is_finished(job),
-        charged=service.ef_charged(job),
+        finished=jobs.is_finished(job),
+        charged=jobs.ef_charged(job),
         reasons=failures.summary(state["failures"]["by_reason"]),
         notice=choice(NOTICES, request.query_params.get("done", "")),
     )
@@ -149,5 +149,5 @@ def job_page(request: Request, ctx: UiCtx, job_id: str) -> HTMLResponse:
 async def cancel_job(request: Request, ctx: UiCtx, job_id: str) -> Response:
     form = await request.form(max_files=0, max_fields=5)
     _check_csrf(request, str(form.get("csrf", "")))
-    await run_in_threadpool(service.cancel_job, ctx.session, ctx.principal, job_id)
+    await run_in_threadpool(jobs.cancel_job, ctx.session, ctx.principal, job_id)
     return RedirectResponse(f"{PATH}/{job_id}?done=cancelled", status_code=303)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import Conflict
-from socialcrm.discovery import service, tasks
+from socialcrm.discovery import jobs, tasks
 from socialcrm.discovery.models import DiscoveryJob
 from socialcrm.discovery.schemas import JobCreated, JobSnapshot, JobUsage, SocialsJobIn
 from socialcrm.tenancy.models import Tenant
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 @router.post("/socials", status_code=202, response_model=JobCreated)
 def create_socials_job(ctx: ApiCtx, body: SocialsJobIn) -> dict[str, Any]:
-    job = service.create_socials_job(ctx.session, ctx.principal, body.items, body.source_job_id)
+    job = jobs.create_socials_job(ctx.session, ctx.principal, body.items, body.source_job_id)
     tasks.enqueue_job(ctx.session, job)
     return {
         "id": job.id,
@@ -40,7 +40,7 @@ def job_usage(ctx: ApiCtx) -> dict[str, Any]:
     """This calendar month's jobs (UTC): EF used, the ceiling, what is left, jobs created."""
     tenant = ctx.session.get(Tenant, ctx.principal.tenant_id)
     assert tenant is not None
-    usage = service.month_usage(ctx.session, tenant)
+    usage = jobs.month_usage(ctx.session, tenant)
     return {
         "month_start": usage.month_start.isoformat(),
         "ef_used": usage.ef_used,
@@ -52,7 +52,7 @@ def job_usage(ctx: ApiCtx) -> dict[str, Any]:
 
 @router.get("/{job_id}", response_model=JobSnapshot)
 def get_job(ctx: ApiCtx, job_id: str) -> dict[str, Any]:
-    return service.snapshot(ctx.session, service.get_job(ctx.session, job_id))
+    return jobs.snapshot(ctx.session, jobs.get_job(ctx.session, job_id))
 
 
 @router.get("/{job_id}/events", response_class=StreamingResponse)
@@ -60,16 +60,16 @@ def job_events(ctx: ApiOrUiCtx, request: Request, job_id: str) -> StreamingRespo
     """Server-sent events: ``progress`` whenever the counts change, then ``completed``,
     ``failed`` or ``cancelled`` with the final state; a comment line keeps idle connections
     open. An API key or the UI's login session (a page's EventSource) may follow it."""
-    service.get_job(ctx.session, job_id)  # 404 before the stream starts
+    jobs.get_job(ctx.session, job_id)  # 404 before the stream starts
     tenant_id = ctx.principal.tenant_id
 
     def read() -> dict[str, Any] | None:
         with get_database().session(tenant_id=tenant_id) as session:
             job = session.get(DiscoveryJob, job_id)
-            return None if job is None else service.snapshot(session, job, failure_sample=0)
+            return None if job is None else jobs.snapshot(session, job, failure_sample=0)
 
     def final(state: dict[str, Any]) -> str | None:
-        return str(state["status"]) if state["status"] in service.FINISHED else None
+        return str(state["status"]) if state["status"] in jobs.FINISHED else None
 
     return sse.stream_response(sse.state_events(read, final, request=request))
 
@@ -77,8 +77,8 @@ def job_events(ctx: ApiOrUiCtx, request: Request, job_id: str) -> StreamingRespo
 @router.post("/{job_id}/cancel", response_model=JobSnapshot)
 def cancel_job(ctx: ApiCtx, job_id: str) -> dict[str, Any]:
     """Stop a pending or running job: items not crawled yet stay without results."""
-    job = service.cancel_job(ctx.session, ctx.principal, job_id)
-    return service.snapshot(ctx.session, job)
+    job = jobs.cancel_job(ctx.session, ctx.principal, job_id)
+    return jobs.snapshot(ctx.session, job)
 
 
 @router.get(
@@ -93,20 +93,20 @@ def job_results(
 ) -> Response:
     """The enriched items: JSON (a list) or CSV (``?format=csv`` or ``Accept: text/csv``).
     An API key or the UI's login session (the job page's download links)."""
-    job = service.get_job(ctx.session, job_id)
-    if not service.is_finished(job):
+    job = jobs.get_job(ctx.session, job_id)
+    if not jobs.is_finished(job):
         raise Conflict(
             f"job {job_id} is {job.status}: results are ready when it completes",
             details={
                 "status": job.status,
-                "progress": service.snapshot(ctx.session, job)["progress"],
+                "progress": jobs.snapshot(ctx.session, job)["progress"],
             },
         )
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
     if wants_csv:
-        body = "".join(service.results_csv(ctx.session, job))
+        body = "".join(jobs.results_csv(ctx.session, job))
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
@@ -117,4 +117,4 @@ def job_results(
         if format == "json"
         else None
     )
-    return JSONResponse(list(service.result_rows(ctx.session, job)), headers=headers)
+    return JSONResponse(list(jobs.result_rows(ctx.session, job)), headers=headers)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialcrm.discovery.service import MAX_ITEMS
+from socialcrm.discovery.jobs import MAX_ITEMS
 
 
 class SocialsJobIn(BaseModel):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import get_database
 from socialcrm.core.queue import enqueue_after_commit, huey
-from socialcrm.discovery import accounts, chunks, service
+from socialcrm.discovery import accounts, chunks, runner
 from socialcrm.discovery.models import DiscoveryJob
 from socialcrm.discovery.settings import get_discovery_settings
 
@@ -21,13 +21,13 @@ log = structlog.get_logger(__name__)
 def run_socials_chunk(tenant_id: int, job_id: str, chunk: int, task: Any = None) -> int:
     """One chunk of a socials job; any number of workers run a job's chunks in parallel."""
     try:
-        return service.run_chunk(get_database(), tenant_id, job_id, chunk)
-    except service.JobGone:
+        return runner.run_chunk(get_database(), tenant_id, job_id, chunk)
+    except runner.JobGone:
         log.info("discovery_chunk_skipped_gone", job_id=job_id, chunk=chunk)
         return 0
     except Exception as exc:
         if task is None or not task.retries:
-            service.fail_job(get_database(), tenant_id, job_id, f"chunk {chunk}: {exc!r}")
+            runner.fail_job(get_database(), tenant_id, job_id, f"chunk {chunk}: {exc!r}")
         raise
 
 
