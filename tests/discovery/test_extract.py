@@ -8,14 +8,9 @@ from typing import Any
 
 import pytest
 
-from socialcrm.discovery.extract import (
-    Source,
-    Zone,
-    extract_profiles,
-    find_candidates,
-    likely_internal_pages,
-    similarity,
-)
+from socialcrm.discovery.candidates import Source, Zone, find_candidates
+from socialcrm.discovery.extract import extract_profiles, similarity
+from socialcrm.discovery.internal_pages import likely_internal_pages
 
 PAGES = Path(__file__).parent / "pages"
 CASES: list[dict[str, Any]] = json.loads((PAGES / "expected.json").read_text())

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialcrm.signatures.addresses import is_free_mail, is_role_address
+from socialcrm.signatures.block import signature_block
 from socialcrm.signatures.evaluation import evaluate
-from socialcrm.signatures.extract import extract_signature, format_name, signature_block
+from socialcrm.signatures.extract import extract_signature
+from socialcrm.signatures.names import format_name
 from socialcrm.signatures.thread import parse_author, split_thread
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -14,8 +14,13 @@ from typing import Any
 
 import pytest
 
-from socialcrm.signatures import extract
+from socialcrm.signatures import block, extract, fields, links, names, phones
 from socialcrm.signatures.extract import extract_signature
+from socialcrm.signatures.fields import MAX_VALUES
+
+# The extraction's modules: their patterns are counted and their lines traced.
+EXTRACTION = (extract, block, fields, links, names, phones)
+_FILES = frozenset(module.__file__ for module in EXTRACTION)
 
 # Which positional argument is the scanned string, per method of a compiled pattern.
 _STRING_ARG = {
@@ -51,8 +56,8 @@ class RegexWork:
             raise WorkBudgetExceeded(f"more than {self.budget} units of work")
 
     def trace(self, frame: FrameType, event: str, _arg: Any) -> Any:
-        """``sys.settrace``: count every line run inside ``extract`` (and nothing else)."""
-        if frame.f_code.co_filename != extract.__file__:
+        """``sys.settrace``: count every line run inside the extraction (and nothing else)."""
+        if frame.f_code.co_filename not in _FILES:
             return None
         if event == "line":
             self.count(1)
@@ -98,19 +103,21 @@ def _wrap(value: Any, work: RegexWork) -> Any:
 @pytest.fixture
 def work(monkeypatch: pytest.MonkeyPatch) -> Iterator[RegexWork]:
     counter = RegexWork()
-    for name, value in list(vars(extract).items()):
-        wrapped = _wrap(value, counter)
-        if wrapped is not value:
-            monkeypatch.setattr(extract, name, wrapped)
-    monkeypatch.setattr(extract, "re", CountingRe(counter))
-    extract._parse_phone_cached.cache_clear()
+    for module in EXTRACTION:
+        for name, value in list(vars(module).items()):
+            wrapped = _wrap(value, counter)
+            if wrapped is not value:
+                monkeypatch.setattr(module, name, wrapped)
+        if hasattr(module, "re"):
+            monkeypatch.setattr(module, "re", CountingRe(counter))
+    phones._parse_phone_cached.cache_clear()
     previous = sys.gettrace()
     sys.settrace(counter.trace)
     try:
         yield counter
     finally:
         sys.settrace(previous)
-        extract._parse_phone_cached.cache_clear()
+        phones._parse_phone_cached.cache_clear()
 
 
 def tel_line_mail(chars: int) -> str:
@@ -129,8 +136,8 @@ def test_one_long_phone_line_costs_linear_work(
 ) -> None:
     # With the length caps lifted, the line reader itself must be linear: reading a label
     # looks at a bounded window, not at the whole line before each number.
-    monkeypatch.setattr(extract, "MAX_LINE_CHARS", 10**9, raising=False)
-    monkeypatch.setattr(extract, "MAX_BLOCK_CHARS", 10**9, raising=False)
+    monkeypatch.setattr(block, "MAX_LINE_CHARS", 10**9, raising=False)
+    monkeypatch.setattr(block, "MAX_BLOCK_CHARS", 10**9, raising=False)
     small = measure(work, tel_line_mail(10_000), budget_per_char=40)
     large = measure(work, tel_line_mail(40_000), budget_per_char=40)
     assert large <= 5 * small  # four times the line, about four times the work (not 16)
@@ -140,10 +147,10 @@ def test_a_400_kb_line_is_cut_to_the_signature_caps(work: RegexWork) -> None:
     text = tel_line_mail(400_000)
     measure(work, text, budget_per_char=1)  # one pass over the text; the block is bounded
     fields = extract_signature(text, author_name="Bob Miller", author_email="bob@example.de")
-    assert len(fields.block) <= extract.MAX_BLOCK_CHARS
-    assert all(len(line) <= extract.MAX_LINE_CHARS for line in fields.block.splitlines())
+    assert len(fields.block) <= block.MAX_BLOCK_CHARS
+    assert all(len(line) <= block.MAX_LINE_CHARS for line in fields.block.splitlines())
     assert fields.name == "Bob Miller"
-    assert 1 <= len(fields.phones) <= extract.MAX_VALUES
+    assert 1 <= len(fields.phones) <= MAX_VALUES
 
 
 def test_many_disclaimer_lines_in_one_paragraph_cost_linear_work(work: RegexWork) -> None:

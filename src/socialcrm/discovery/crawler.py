@@ -35,14 +35,11 @@ import charset_normalizer
 import httpx
 
 from socialcrm.core.http import UnsafeURL, safe_async_client
-from socialcrm.discovery.extract import (
-    Candidate,
-    choose_profiles,
-    find_candidates,
-    likely_internal_pages,
-)
+from socialcrm.discovery.candidates import Candidate, find_candidates
+from socialcrm.discovery.extract import choose_profiles
 from socialcrm.discovery.failures import FetchFailed, is_passing
 from socialcrm.discovery.inflate import ACCEPT_ENCODING, read_body
+from socialcrm.discovery.internal_pages import likely_internal_pages
 from socialcrm.discovery.settings import DiscoverySettings
 
 _HTML_TYPES: Final = ("text/html", "application/xhtml+xml")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from socialcrm.signatures.addresses import is_role_address
-from socialcrm.signatures.extract import SignatureFields, extract_signature
+from socialcrm.signatures.extract import extract_signature
+from socialcrm.signatures.fields import SignatureFields
 from socialcrm.signatures.mime import Address, ParsedEmail
 from socialcrm.signatures.thread import split_thread
 

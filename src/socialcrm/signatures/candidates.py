@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from socialcrm.crm import phones as crm_phones
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
-from socialcrm.signatures.extract import website_key
+from socialcrm.signatures.links import website_key
 
 MAX_SOURCES = 10
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from socialcrm.signatures.analysis import Participant, analyse
-from socialcrm.signatures.extract import website_key
+from socialcrm.signatures.links import website_key
 from socialcrm.signatures.mime import parse_email
 
 FIELDS = ("name", "title", "company", "phones", "emails", "websites", "profiles")

@@ -28,13 +28,14 @@ from socialcrm.signatures.candidates import (
     find_contact_by_email,
     is_new,
 )
-from socialcrm.signatures.extract import SignatureFields, format_name
+from socialcrm.signatures.fields import SignatureFields
 from socialcrm.signatures.mime import MalformedEmail, ParsedEmail, parse_email, peek_headers
 from socialcrm.signatures.models import (
     EnrichmentSuggestion,
     ReceivedEmail,
     SuggestionStatus,
 )
+from socialcrm.signatures.names import format_name
 from socialcrm.signatures.policy import EmailSettings, get_settings
 from socialcrm.tenancy.models import User
 
