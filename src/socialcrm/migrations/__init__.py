@@ -1,4 +1,7 @@
-"""Alembic migrations, shipped inside the package so ``socialcrm migrate`` works anywhere."""
+"""Alembic migrations, shipped inside the package so ``socialcrm migrate`` works anywhere.
+
+May import ``core`` only (a migration describes tables as they were, not today's models).
+"""
 
 from __future__ import annotations
 
