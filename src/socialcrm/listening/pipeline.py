@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import utcnow
 from socialcrm.core.notify import notify
-from socialcrm.crm import tiers
-from socialcrm.crm.models import Activity, Lead, Ticket, TicketStatus
+from socialcrm.crm import activities, leads, tickets
+from socialcrm.crm.models import Ticket, TicketStatus
 from socialcrm.listening import analysis, customers, delivery, live, routing
 from socialcrm.listening.matcher import CompiledRule, GeoCircle, MentionFeatures, RuleIndex
 from socialcrm.listening.models import (
@@ -401,17 +401,16 @@ def _act(
 
 def attribute_to_campaign(session: Session, mention: SocialMention, campaign_id: int) -> None:
     mention.campaign_id = campaign_id
-    session.add(
-        Activity(
-            kind="social_mention",
-            subject=f"{mention.network} mention by @{mention.author_handle}"[:300],
-            body=mention.text,
-            contact_id=mention.contact_id,
-            campaign_id=campaign_id,
-            social_account_id=mention.account_id,
-            external_id=mention.external_id[:200],
-            occurred_at=mention.posted_at,
-        )
+    activities.log_activity(
+        session,
+        kind="social_mention",
+        subject=f"{mention.network} mention by @{mention.author_handle}"[:300],
+        body=mention.text,
+        contact_id=mention.contact_id,
+        campaign_id=campaign_id,
+        social_account_id=mention.account_id,
+        external_id=mention.external_id[:200],
+        occurred_at=mention.posted_at,
     )
 
 
@@ -503,23 +502,18 @@ def capture_lead(
         assignee, reason = fallback_owner, "rule owner"
     created = identity_lead is None or identity_lead[1]
     if identity_lead is None:
-        lead = Lead(
+        lead = leads.create_lead(
+            session,
             name=name[:200],
             source=f"social:{mention.network}:{mention.kind}"[:80],
             campaign_id=campaign_id,
             notes=f"{mention.url}\n{mention.text}".strip()[:4000],
             owner_id=assignee,
         )
-        session.add(lead)
-        session.flush()
         lead_id = lead.id
     else:
         lead_id = identity_lead[0]
-        guest = session.get(Lead, lead_id)
-        if guest is not None and guest.campaign_id is None:
-            guest.campaign_id = campaign_id  # the campaign that brought this person in
-        if guest is not None and guest.owner_id is None:
-            guest.owner_id = assignee  # who the routing gave this person to
+        leads.claim_lead(session, lead_id, campaign_id=campaign_id, owner_id=assignee)
     session.add(
         SocialLead(
             lead_id=lead_id,
@@ -583,33 +577,28 @@ def open_or_join_ticket(
         current = session.get(Ticket, pointer.ticket_id)
         if current is not None and current.status != TicketStatus.CLOSED:
             mention.ticket_id = current.id
-            session.add(
-                Activity(
-                    kind="social_mention",
-                    subject=f"Follow-up from @{mention.author_handle}"[:300],
-                    body=mention.text,
-                    contact_id=mention.contact_id,
-                    ticket_id=current.id,
-                    social_account_id=mention.account_id,
-                    external_id=mention.external_id[:200],
-                    occurred_at=mention.posted_at,
-                )
+            activities.log_activity(
+                session,
+                kind="social_mention",
+                subject=f"Follow-up from @{mention.author_handle}"[:300],
+                body=mention.text,
+                contact_id=mention.contact_id,
+                ticket_id=current.id,
+                social_account_id=mention.account_id,
+                external_id=mention.external_id[:200],
+                occurred_at=mention.posted_at,
             )
             return TicketOutcome(current.id, False)
-    tenant = session.get(Tenant, tenant_id)
-    terms = tiers.support_terms(tenant.policy if tenant else None, known.tier if known else None)
     now = utcnow()
-    ticket = Ticket(
+    ticket, terms = tickets.open_ticket(
+        session,
         subject=f"{mention.network} @{mention.author_handle}: {mention.text}"[:300],
         description=f"{mention.text}\n\n{mention.url}".strip(),
         contact_id=mention.contact_id,
-        priority=terms.priority,
-        queue=terms.queue,
+        tier=known.tier if known else None,
         assignee_id=assignee_id,
-        first_response_due_at=now + terms.first_response,
+        opened_at=now,
     )
-    session.add(ticket)
-    session.flush()
     session.add(
         SocialTicket(
             ticket_id=ticket.id,
