@@ -283,7 +283,7 @@ def latency(posts: int) -> None:
     from tests.listening.test_live import connect_x
     from tests.live import live_app
 
-    from socialcrm.listening import service
+    from socialcrm.listening import ingestion
     from socialcrm.sandbox.testing import start_sandbox
 
     world = ROOT / "src" / "socialcrm" / "sandbox" / "worlds" / "test.json"
@@ -303,12 +303,12 @@ def latency(posts: int) -> None:
                 tenant = get_or_create_tenant(session, "Latency")
                 key = create_api_key(session, tenant=tenant, role=Role.ADMIN)[1]
             connect_x(base, key, sandbox.url)
-            service.poll_everything(db)
+            ingestion.poll_everything(db)
             stop = threading.Event()
 
             def poller() -> None:
                 while not stop.is_set():
-                    service.poll_everything(db)
+                    ingestion.poll_everything(db)
                     stop.wait(0.25)
 
             threading.Thread(target=poller, daemon=True).start()
