@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from socialcrm.core.db import Database
 from socialcrm.core.notify import Notification
 from socialcrm.crm.models import Activity, Campaign, Contact, Lead, Priority, Ticket, TicketStatus
-from socialcrm.listening import actions, pipeline, service
+from socialcrm.listening import actions, service
 from socialcrm.listening.models import MentionMatch, SocialLead, SocialMention, SocialTicket
 from tests.listening.factories import admin, ingest, make_rule, make_tenant, make_user, post
 
