@@ -283,10 +283,10 @@ def latency(posts: int) -> None:
     from tests.listening.test_live import connect_x
     from tests.live import live_app
 
-    from socialcrm.listening import service
+    from socialcrm.listening import ingestion
     from socialcrm_sandbox.testing import start_sandbox
 
-    world = ROOT / "src" / "socialcrm" / "sandbox" / "worlds" / "test.json"
+    world = ROOT / "src" / "socialcrm_sandbox" / "worlds" / "test.json"
     sandbox = start_sandbox(world)
     settings = get_settings()
     settings.sandbox_url = sandbox.url
@@ -303,12 +303,12 @@ def latency(posts: int) -> None:
                 tenant = get_or_create_tenant(session, "Latency")
                 key = create_api_key(session, tenant=tenant, role=Role.ADMIN)[1]
             connect_x(base, key, sandbox.url)
-            service.poll_everything(db)
+            ingestion.poll_everything(db)
             stop = threading.Event()
 
             def poller() -> None:
                 while not stop.is_set():
-                    service.poll_everything(db)
+                    ingestion.poll_everything(db)
                     stop.wait(0.25)
 
             threading.Thread(target=poller, daemon=True).start()

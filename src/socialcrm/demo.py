@@ -233,7 +233,7 @@ def _seed_social(db: Database, principal: Principal) -> None:
     a moment later: publish the campaign's posts, count clicks, read the mentions (which the
     listening rules turn into Tickets and Leads), take in two emails."""
     from socialcrm.core.db import utcnow
-    from socialcrm.listening import service as listening
+    from socialcrm.listening import ingestion as listening
     from socialcrm.publishing import sending
 
     tenant_id = principal.tenant_id

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign, Contact, Lead, Ticket
-from socialcrm.listening import service as listening
+from socialcrm.listening import ingestion as listening
 from socialcrm.listening.models import SocialMention
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database
-from socialcrm.listening import service
+from socialcrm.listening import ingestion, service
 from socialcrm.listening.models import ListeningRule
 from socialcrm.listening.pipeline import Incoming, IngestResult
 from socialcrm.tenancy.models import Role, Tenant
@@ -66,7 +66,7 @@ def post(
 
 
 def ingest(db: Database, tenant_id: int, *items: Incoming) -> IngestResult:
-    result: IngestResult = service.ingest_committed(db, tenant_id, items)
+    result: IngestResult = ingestion.ingest_committed(db, tenant_id, items)
     return result
 
 

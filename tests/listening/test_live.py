@@ -15,7 +15,7 @@ import pytest
 
 from socialcrm.core.db import Database, make_engine, set_database
 from socialcrm.core.settings import get_settings
-from socialcrm.listening import service
+from socialcrm.listening import ingestion
 from socialcrm.migrations import upgrade
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant
@@ -85,7 +85,7 @@ def site(tmp_path: Path, sandbox: Any) -> Iterator[dict[str, Any]]:
                 headers={"Authorization": f"Bearer {key}"},
                 json={"name": "Brand", "brand_account_ids": [account]},
             ).raise_for_status()
-            service.poll_everything(db)  # the world's older mentions: not what we watch for
+            ingestion.poll_everything(db)  # the world's older mentions: not what we watch for
             yield {"base": base, "key": key, "db": db, "sandbox": sandbox.url}
     finally:
         settings.base_url = previous_base
@@ -102,7 +102,7 @@ class Poller:
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            service.poll_everything(self.db)
+            ingestion.poll_everything(self.db)
             self.stop.wait(0.2)
 
     def __enter__(self) -> Poller:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from socialcrm.core.db import Database
 from socialcrm.core.notify import Notification
 from socialcrm.crm.models import Activity, Campaign, Contact, Lead, Priority, Ticket, TicketStatus
-from socialcrm.listening import pipeline, service
+from socialcrm.listening import actions, service
 from socialcrm.listening.models import MentionMatch, SocialLead, SocialMention, SocialTicket
 from tests.listening.factories import admin, ingest, make_rule, make_tenant, make_user, post
 
@@ -65,7 +65,7 @@ def test_actions_fire_exactly_once_after_a_crash_and_retry(
 ) -> None:
     tenant = make_tenant(database)
     make_rule(database, tenant, query="refund", actions=["lead", "ticket", "notify"])
-    real = pipeline.open_or_join_ticket
+    real = actions.open_or_join_ticket
     crashes = {"left": 1}
 
     def crash_once(*args: Any, **kwargs: Any) -> Any:
@@ -74,7 +74,7 @@ def test_actions_fire_exactly_once_after_a_crash_and_retry(
             raise RuntimeError("worker died mid-batch")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "open_or_join_ticket", crash_once)
+    monkeypatch.setattr(actions, "open_or_join_ticket", crash_once)
     items = [post("I want a refund", external_id="r1", author="ann")]
     with pytest.raises(RuntimeError):
         ingest(database, tenant, *items)

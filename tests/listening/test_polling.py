@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from socialcrm.core.db import Database
 from socialcrm.core.queue import huey
-from socialcrm.listening import service, tasks
+from socialcrm.listening import ingestion, tasks
 from socialcrm.listening.models import ListeningCursor, SocialMention
 from socialcrm.providers.base import RateLimited
 from tests.connections.flow import connect, register_app
@@ -47,10 +47,10 @@ def test_poll_ingests_new_mentions_since_the_cursor(
         "/api/listening/rules",
         json={"name": "brand", "brand_account_ids": [connected["id"]], "support": True},
     ).json()
-    service.poll_everything(database)
+    ingestion.poll_everything(database)
     before = len(stored(database))
     made = sandbox_post(sandbox, "grace", "@ada my widget arrived broken")
-    assert service.poll_everything(database) == 1
+    assert ingestion.poll_everything(database) == 1
     rows = stored(database)
     assert len(rows) == before + 1
     newest = rows[-1]
@@ -63,7 +63,7 @@ def test_poll_ingests_new_mentions_since_the_cursor(
     with database.session(tenant_id=tenant_id(database)) as session:
         cursor = session.scalars(select(ListeningCursor)).one()
         assert cursor.cursor == made["id"] and cursor.last_polled_at is not None
-    assert service.poll_everything(database) == 0  # nothing new: nothing stored twice
+    assert ingestion.poll_everything(database) == 0  # nothing new: nothing stored twice
 
 
 def test_rate_limited_poll_is_rescheduled_not_slept(
@@ -82,7 +82,7 @@ def test_rate_limited_poll_is_rescheduled_not_slept(
         cursor = session.scalars(select(ListeningCursor)).one()
         assert cursor.resume_at is not None and cursor.last_error == "rate limited"
         assert scheduled[0].eta is not None
-    assert service.accounts_to_poll(database) == []  # paused until the network's reset
+    assert ingestion.accounts_to_poll(database) == []  # paused until the network's reset
     huey.flush()
 
 
@@ -94,17 +94,17 @@ def test_rate_limit_surfaces_from_the_service(
         json={"network": "x", "endpoint": "mentions", "status": 429, "retry_after": 60},
     ).raise_for_status()
     with pytest.raises(RateLimited):
-        service.poll_account(database, tenant_id(database), connected["id"])
+        ingestion.poll_account(database, tenant_id(database), connected["id"])
 
 
 def test_revoked_accounts_are_not_polled(
     api: TestClient, database: Database, sandbox: Any, connected: dict[str, Any]
 ) -> None:
-    assert service.accounts_to_poll(database) == [(tenant_id(database), connected["id"])]
+    assert ingestion.accounts_to_poll(database) == [(tenant_id(database), connected["id"])]
     assert api.delete(f"/api/connections/{connected['id']}").status_code in (200, 202, 204)
-    assert service.accounts_to_poll(database) == []
+    assert ingestion.accounts_to_poll(database) == []
     sandbox_post(sandbox, "grace", "@ada hello?")
-    outcome = service.poll_account(database, tenant_id(database), connected["id"])
+    outcome = ingestion.poll_account(database, tenant_id(database), connected["id"])
     assert outcome.status == "skipped" and stored(database) == []
 
 

@@ -1,4 +1,5 @@
-"""Leads: the filtered list, each Lead's social attribution, and converting one to a Contact.
+"""Leads: creating one, the filtered list, each Lead's social attribution, and converting one
+to a Contact.
 
 The attribution of a social Lead (network, handle, platform user id, the mention or lead form,
 the campaign, why it was routed to someone) is listening's record of it. It is read here, by
@@ -120,6 +121,43 @@ def lead_out(session: Session, leads: Sequence[Lead]) -> list[schemas.LeadOut]:
         schemas.LeadOut.model_validate(lead).model_copy(update={"social": social.get(lead.id)})
         for lead in leads
     ]
+
+
+def create_lead(
+    session: Session,
+    *,
+    name: str,
+    source: str,
+    notes: str = "",
+    campaign_id: int | None = None,
+    owner_id: int | None = None,
+) -> Lead:
+    """A new Lead (status new) from ``source``, e.g. ``social:x:dm``."""
+    lead = Lead(name=name, source=source, notes=notes, campaign_id=campaign_id, owner_id=owner_id)
+    session.add(lead)
+    session.flush()
+    return lead
+
+
+def claim_lead(
+    session: Session, lead_id: int, *, campaign_id: int | None, owner_id: int | None
+) -> None:
+    """A Lead seen again keeps its campaign and owner: only what it lacks is filled in (the
+    campaign that brought the person in, who the routing gave them to)."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        return
+    if lead.campaign_id is None:
+        lead.campaign_id = campaign_id
+    if lead.owner_id is None:
+        lead.owner_id = owner_id
+
+
+def mark_converted(session: Session, lead_id: int, contact_id: int) -> None:
+    """The Lead turned out to be this Contact."""
+    lead = service.get(session, Lead, lead_id)
+    lead.contact_id = contact_id
+    lead.status = LeadStatus.CONVERTED
 
 
 def convert_to_contact(session: Session, lead_id: int) -> Contact:

@@ -19,7 +19,7 @@ from socialcrm.core import notify
 from socialcrm.core.db import Base, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
 from socialcrm.core.numbers import parse_cursor
-from socialcrm.crm import phones, sla, tiers
+from socialcrm.crm import phones, sla, terms
 from socialcrm.crm.models import (
     Account,
     Activity,
@@ -30,7 +30,7 @@ from socialcrm.crm.models import (
     Ticket,
     TicketStatus,
 )
-from socialcrm.tenancy.models import Tenant, User
+from socialcrm.tenancy.models import User
 
 M = TypeVar("M", bound=Base)
 
@@ -138,14 +138,11 @@ def create(session: Session, model: type[M], values: dict[str, Any]) -> M:
 
 
 def _first_response_due(session: Session, values: dict[str, Any]) -> datetime:
-    """When an open Ticket's first response is due: the tenant's terms for its Contact's tier
-    (a Ticket without a Contact is a guest's)."""
+    """When an open Ticket's first response is due: the tenant's terms for its Contact's own
+    tier (a Ticket without a Contact is a guest's)."""
     contact = session.get(Contact, values["contact_id"]) if values.get("contact_id") else None
-    tenant_id = session.info.get("tenant_id")
-    tenant = session.get(Tenant, tenant_id) if tenant_id is not None else None
-    policy = tenant.policy if tenant is not None else None
-    terms = tiers.support_terms(policy, str(contact.tier) if contact is not None else None)
-    return utcnow() + terms.first_response
+    tier = str(contact.tier) if contact is not None else None
+    return terms.first_response_due(terms.support_terms(session, tier), utcnow())
 
 
 def update(session: Session, model: type[M], record_id: int, changes: dict[str, Any]) -> M:

@@ -1,4 +1,5 @@
-"""The support agent's queue: Tickets by status, queue, priority, assignee and SLA state.
+"""Tickets: opening one with the customer's support terms, attaching its Contact, and the
+support agent's queue by status, queue, priority, assignee and SLA state.
 
 An SLA state here means what ``sla.marker`` shows beside a Ticket at the same moment:
 ``breached`` (flagged, or overdue now), ``due`` (the clock runs), ``responded`` (stopped in
@@ -14,8 +15,9 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from socialcrm.crm import service
+from socialcrm.crm import service, terms
 from socialcrm.crm.models import Priority, Ticket, TicketStatus
+from socialcrm.crm.tiers import SupportTerms
 
 
 class SlaState(StrEnum):
@@ -82,3 +84,40 @@ def queues(session: Session) -> list[str]:
     """The queues the tenant's Tickets are in (for the queue filter)."""
     rows = session.scalars(select(Ticket.queue).distinct().order_by(Ticket.queue).limit(200))
     return [str(q) for q in rows]
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def open_ticket(
+    session: Session,
+    *,
+    subject: str,
+    description: str,
+    contact_id: int | None,
+    tier: str | None,
+    assignee_id: int | None,
+    opened_at: datetime,
+) -> tuple[Ticket, SupportTerms]:
+    """A Ticket routed by the customer's ``tier`` (None: a guest): the queue, the priority and
+    the first-response due time are the tenant's terms for that tier, returned with it."""
+    support = terms.support_terms(session, tier)
+    ticket = Ticket(
+        subject=subject,
+        description=description,
+        contact_id=contact_id,
+        priority=support.priority,
+        queue=support.queue,
+        assignee_id=assignee_id,
+        first_response_due_at=terms.first_response_due(support, opened_at),
+    )
+    session.add(ticket)
+    session.flush()
+    return ticket, support
+
+
+def attach_contact(session: Session, ticket_id: int, contact_id: int) -> None:
+    """The Ticket's customer, once known (a Ticket that already has a Contact keeps it)."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is not None and ticket.contact_id is None:
+        ticket.contact_id = contact_id

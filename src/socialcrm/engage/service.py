@@ -27,6 +27,7 @@ from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.crm import activities
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Activity, Contact, Lead, Ticket
 from socialcrm.engage.models import (
@@ -227,7 +228,8 @@ def _claim(db: Database, principal: Principal, req: SendRequest) -> Sent:
             raise ValidationFailed("a DM needs a recipient (handle or user id)")
         if req.kind != MessageKind.DM and not req.in_reply_to_id.strip():
             raise ValidationFailed(f"a {req.kind.value} needs in_reply_to_id (the post's id)")
-        activity = Activity(
+        activity = activities.log_activity(
+            session,
             kind=f"social_{req.kind.value}",
             subject=_subject(req.kind, account, DeliveryStatus.SENDING),
             body=req.text,
@@ -236,8 +238,6 @@ def _claim(db: Database, principal: Principal, req: SendRequest) -> Sent:
             social_account_id=account.id,
             occurred_at=utcnow(),
         )
-        session.add(activity)
-        session.flush()
         message = OutboundMessage(
             idempotency_key=req.idempotency_key,
             kind=req.kind,
@@ -424,10 +424,17 @@ def _finish(
             row.error = reason[:500]
         activity = session.get(Activity, row.activity_id) if row.activity_id else None
         if activity is not None and account is not None:
-            activity.subject = _subject(MessageKind(row.kind), account, DeliveryStatus(row.status))
-            activity.external_id = row.external_id
             label = "unconfirmed" if unsent == DeliveryStatus.UNCONFIRMED else "not delivered"
-            activity.body = f"{row.text}\n\n[{label}: {reason}]" if reason else row.text
+            crm.update(
+                session,
+                Activity,
+                activity.id,
+                {
+                    "subject": _subject(MessageKind(row.kind), account, DeliveryStatus(row.status)),
+                    "external_id": row.external_id,
+                    "body": f"{row.text}\n\n[{label}: {reason}]" if reason else row.text,
+                },
+            )
         if delivery is not None and row.ticket_id is not None:
             _first_response(session, row)
         session.flush()

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Base
 from socialcrm.core.errors import Conflict, NotFound, ValidationFailed
+from socialcrm.crm import leads
 from socialcrm.crm import service as crm
-from socialcrm.crm.models import Contact, Lead, LeadStatus
+from socialcrm.crm.models import Contact, Lead
 from socialcrm.identity.graph import invalidate, record_identity
 from socialcrm.identity.models import IdentityProfile
 
@@ -108,8 +109,7 @@ def merge_lead_into_contact(
             f"lead {lead_id} already belongs to contact {lead.contact_id}",
             details={"contact_id": lead.contact_id},
         )
-    lead.contact_id = contact_id
-    lead.status = LeadStatus.CONVERTED
+    leads.mark_converted(session, lead_id, contact_id)
     profiles = list(
         session.scalars(
             select(IdentityProfile).where(

@@ -25,7 +25,8 @@ from socialcrm.core.errors import (
     RateLimitExceeded,
     ValidationFailed,
 )
-from socialcrm.crm.models import Activity, Contact, Lead, LeadStatus
+from socialcrm.crm import leads
+from socialcrm.crm.models import Activity, Contact
 from socialcrm.identity import cachebus, graph, ratelimit, reviews
 from socialcrm.identity.botfilter import BotFilter
 from socialcrm.identity.cache import CachedResolution, CacheKey, resolution_cache
@@ -751,15 +752,12 @@ def ensure_guest_lead(
         return existing, False
     try:
         with session.begin_nested():
-            lead = Lead(
-                tenant_id=tenant_id,
+            lead = leads.create_lead(
+                session,
                 name=(req.display_name or f"@{n.handle}")[:200],
                 source=f"social:{net}",
-                status=LeadStatus.NEW,
                 notes=f"#needs_review — first seen on {net} as @{n.handle} ({n.url})",
             )
-            session.add(lead)
-            session.flush()
             for network, subject in claims:
                 session.add(
                     GuestLead(

@@ -33,12 +33,12 @@ def poll(
 def _one_round(db: Database, *, keep: bool) -> None:
     from rich.progress import Progress
 
-    from socialcrm.listening import service
+    from socialcrm.listening import ingestion
 
-    accounts = service.accounts_to_poll(db)
+    accounts = ingestion.accounts_to_poll(db)
     with Progress(console=out, transient=not keep) as progress:
         task = progress.add_task("polling accounts", total=len(accounts))
-        stored = service.poll_everything(db, on_done=lambda _o: progress.advance(task))
+        stored = ingestion.poll_everything(db, on_done=lambda _o: progress.advance(task))
     out.print(f"{len(accounts)} account(s) polled, {stored} new mention(s) stored")
 
 

@@ -17,11 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialcrm.core.errors import AppError
-from socialcrm.crm.models import Account, Contact, Tier
+from socialcrm.crm import terms
+from socialcrm.crm.models import Contact
 
 log = structlog.get_logger(__name__)
-
-_TIER_ORDER = {Tier.STANDARD.value: 0, Tier.GOLD.value: 1, Tier.PLATINUM.value: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +38,6 @@ def _handle_matches(entry: object, network: str, user_id: str, handle: str) -> b
     return str(entry.get("handle", "")).lstrip("@").lower() == handle.lstrip("@").lower()
 
 
-def _tier_of(session: Session, contact: Contact) -> str:
-    tier = str(contact.tier or Tier.STANDARD)
-    if contact.account_id is not None:
-        account = session.get(Account, contact.account_id)
-        if account is not None and _TIER_ORDER.get(str(account.tier), 0) > _TIER_ORDER.get(tier, 0):
-            tier = str(account.tier)
-    return tier
-
-
 def lookup_contact(session: Session, network: str, user_id: str, handle: str) -> KnownAuthor | None:
     """A Contact whose handles list this account (by platform user id, else by handle)."""
     handle = handle.lstrip("@").lower()
@@ -59,7 +49,7 @@ def lookup_contact(session: Session, network: str, user_id: str, handle: str) ->
     )
     for contact in candidates:
         if any(_handle_matches(h, network, user_id, handle) for h in contact.handles or []):
-            return KnownAuthor(contact.id, _tier_of(session, contact))
+            return KnownAuthor(contact.id, terms.customer_tier(session, contact))
     return None
 
 
@@ -99,7 +89,7 @@ def resolve_author(session: Session, network: str, user_id: str, handle: str) ->
     if answer is not None and answer.resolved and answer.customer_id is not None:
         contact = session.get(Contact, answer.customer_id)
         if contact is not None:
-            return KnownAuthor(contact.id, _tier_of(session, contact))
+            return KnownAuthor(contact.id, terms.customer_tier(session, contact))
     return lookup_contact(session, network, user_id, handle)
 
 

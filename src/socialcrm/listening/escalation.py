@@ -22,10 +22,9 @@ from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.notify import Subject, notify
 from socialcrm.crm import service as crm
-from socialcrm.crm import tiers
+from socialcrm.crm import terms
 from socialcrm.listening import delivery, live
 from socialcrm.listening.models import SocialTicket
-from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +42,7 @@ def escalate_tenant(db: Database, tenant_id: int, *, now: datetime | None = None
     now = now or utcnow()
     with db.session(tenant_id=tenant_id) as session:
         ticket_ids = crm.overdue_ticket_ids(session, now)
-        tenant = session.get(Tenant, tenant_id)
-        queue = tiers.escalation_queue(tenant.policy if tenant else None)
+        queue = terms.escalation_queue(session)
     escalated = []
     for ticket_id in ticket_ids:
         with db.session(tenant_id=tenant_id) as session:

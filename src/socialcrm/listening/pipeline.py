@@ -1,4 +1,5 @@
-"""Ingestion: normalise, analyse, match all rules in one pass, persist in batches, act.
+"""Ingestion: normalise, analyse, match all rules in one pass, persist in batches, act
+(the actions a rule fires are in ``listening.actions``).
 
 Everything a batch causes (mentions, the (mention, rule) ledger, Leads, Tickets, notifications,
 outbound webhook deliveries) is written in the caller's unit of work, so it commits or vanishes
@@ -14,25 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import utcnow
 from socialcrm.core.notify import notify
-from socialcrm.crm import tiers
-from socialcrm.crm.models import Activity, Lead, Ticket, TicketStatus
-from socialcrm.listening import analysis, customers, delivery, live, routing
+from socialcrm.listening import actions, analysis, delivery, live
 from socialcrm.listening.matcher import CompiledRule, GeoCircle, MentionFeatures, RuleIndex
-from socialcrm.listening.models import (
-    ConversationTicket,
-    LeadRoutingRule,
-    ListeningRule,
-    MentionMatch,
-    SocialLead,
-    SocialMention,
-    SocialTicket,
-)
+from socialcrm.listening.models import ListeningRule, MentionMatch, SocialMention
 from socialcrm.listening.query import parse
 from socialcrm.providers.base import PostData
 from socialcrm.tenancy.models import Tenant
@@ -373,11 +364,11 @@ def _act(
 ) -> None:
     for rule in rules:
         if "campaign" in rule.actions and rule.campaign_id and mention.campaign_id is None:
-            attribute_to_campaign(session, mention, rule.campaign_id)
+            actions.attribute_to_campaign(session, mention, rule.campaign_id)
     if mention.kind in ("dm", "lead_form") or any("lead" in r.actions for r in rules):
         lead_rule = next((r for r in rules if "lead" in r.actions), None)
         campaign = mention.campaign_id or (lead_rule.campaign_id if lead_rule else None)
-        outcome = capture_lead(
+        outcome = actions.capture_lead(
             session,
             tenant_id,
             mention,
@@ -387,32 +378,13 @@ def _act(
         result.leads += 1 if outcome.created else 0
     ticket_rule = next((r for r in rules if "ticket" in r.actions), None)
     if ticket_rule is not None:
-        outcome_t = open_or_join_ticket(
+        outcome_t = actions.open_or_join_ticket(
             session, tenant_id, mention, assignee_id=ticket_rule.owner_id
         )
         result.tickets += 1 if outcome_t.created else 0
     for rule in rules:
         if "notify" in rule.actions:
             notify_owner(session, tenant_id, mention, rule)
-
-
-# --- actions ------------------------------------------------------------------------------
-
-
-def attribute_to_campaign(session: Session, mention: SocialMention, campaign_id: int) -> None:
-    mention.campaign_id = campaign_id
-    session.add(
-        Activity(
-            kind="social_mention",
-            subject=f"{mention.network} mention by @{mention.author_handle}"[:300],
-            body=mention.text,
-            contact_id=mention.contact_id,
-            campaign_id=campaign_id,
-            social_account_id=mention.account_id,
-            external_id=mention.external_id[:200],
-            occurred_at=mention.posted_at,
-        )
-    )
 
 
 def notify_owner(
@@ -433,210 +405,3 @@ def notify_owner(
         "notification",
         {"id": note.id, "user_id": rule.owner_id, "message": note.message, "link": note.link},
     )
-
-
-@dataclass(frozen=True, slots=True)
-class LeadOutcome:
-    lead_id: int | None
-    created: bool
-    contact_id: int | None = None  # the author is a customer: no Lead
-
-
-def _route(session: Session, mention: SocialMention) -> tuple[int | None, str]:
-    rules = list(
-        session.scalars(
-            select(LeadRoutingRule)
-            .where(LeadRoutingRule.active.is_(True))
-            .order_by(LeadRoutingRule.position, LeadRoutingRule.id)
-        )
-    )
-    routes = [
-        routing.Route(r.id, r.kind, tuple(r.values or []), tuple(int(u) for u in r.user_ids or []))
-        for r in rules
-    ]
-    chosen = routing.choose(
-        routes, routing.LeadFacts(mention.language, mention.country, mention.text)
-    )
-    if chosen is None:
-        return None, ""
-    position = session.scalar(
-        update(LeadRoutingRule)
-        .where(LeadRoutingRule.id == chosen.id)
-        .values(next_index=LeadRoutingRule.next_index + 1)
-        .returning(LeadRoutingRule.next_index)
-        .execution_options(synchronize_session=False)
-    )
-    return routing.pick(chosen, int(position or 1) - 1), f"{chosen.kind} rule {chosen.id}"
-
-
-def capture_lead(
-    session: Session,
-    tenant_id: int,
-    mention: SocialMention,
-    *,
-    campaign_id: int | None,
-    fallback_owner: int | None = None,
-) -> LeadOutcome:
-    """A Lead for a non-customer author, one per platform user (identity resolution asked)."""
-    known = customers.resolve_author(
-        session, mention.network, mention.author_user_id, mention.author_handle
-    )
-    if known is not None:
-        mention.contact_id = known.contact_id
-        return LeadOutcome(None, False, known.contact_id)
-    author_key = mention.author_user_id or f"handle:{mention.author_handle.lower()}"
-    existing = session.scalars(
-        select(SocialLead).where(
-            SocialLead.network == mention.network, SocialLead.author_user_id == author_key
-        )
-    ).first()
-    if existing is not None:
-        mention.lead_id = existing.lead_id
-        return LeadOutcome(existing.lead_id, False)
-    fields = mention.details.get("fields", {}) if mention.kind == "lead_form" else {}
-    name = str(fields.get("full_name") or mention.author_name or f"@{mention.author_handle}")
-    identity_lead = customers.guest_lead_for(
-        session, mention.network, mention.author_user_id, mention.author_handle, name
-    )
-    assignee, reason = _route(session, mention)
-    if assignee is None and fallback_owner is not None:
-        assignee, reason = fallback_owner, "rule owner"
-    created = identity_lead is None or identity_lead[1]
-    if identity_lead is None:
-        lead = Lead(
-            name=name[:200],
-            source=f"social:{mention.network}:{mention.kind}"[:80],
-            campaign_id=campaign_id,
-            notes=f"{mention.url}\n{mention.text}".strip()[:4000],
-            owner_id=assignee,
-        )
-        session.add(lead)
-        session.flush()
-        lead_id = lead.id
-    else:
-        lead_id = identity_lead[0]
-        guest = session.get(Lead, lead_id)
-        if guest is not None and guest.campaign_id is None:
-            guest.campaign_id = campaign_id  # the campaign that brought this person in
-        if guest is not None and guest.owner_id is None:
-            guest.owner_id = assignee  # who the routing gave this person to
-    session.add(
-        SocialLead(
-            lead_id=lead_id,
-            network=mention.network,
-            author_user_id=author_key[:200],
-            author_handle=mention.author_handle[:320],
-            mention_id=mention.id,
-            form_id=str(mention.details.get("form_id", ""))[:200],
-            campaign_id=campaign_id,
-            assignee_id=assignee,
-            routing_reason=reason,
-        )
-    )
-    mention.lead_id = lead_id
-    session.flush()
-    if assignee is not None:
-        notify(
-            session,
-            user_id=assignee,
-            kind="lead_assigned",
-            message=f"New social lead from @{mention.author_handle} on {mention.network}."[:500],
-            link=f"/listening/inbox#mention-{mention.id}",
-        )
-    live.publish_after_commit(
-        session, tenant_id, "lead", {"lead_id": lead_id, "mention_id": mention.id}
-    )
-    delivery.emit(
-        session,
-        "lead.created",
-        f"lead.created:{lead_id}",
-        {"lead_id": lead_id, "mention_id": mention.id, "network": mention.network},
-    )
-    return LeadOutcome(lead_id, created)
-
-
-@dataclass(frozen=True, slots=True)
-class TicketOutcome:
-    ticket_id: int
-    created: bool
-
-
-def open_or_join_ticket(
-    session: Session, tenant_id: int, mention: SocialMention, *, assignee_id: int | None = None
-) -> TicketOutcome:
-    """Mentions of one conversation join its open Ticket; otherwise a new one with an SLA."""
-    if mention.ticket_id is not None:
-        return TicketOutcome(mention.ticket_id, False)
-    known = customers.resolve_author(
-        session, mention.network, mention.author_user_id, mention.author_handle
-    )
-    if known is not None:
-        mention.contact_id = known.contact_id
-    conversation = mention.conversation_id or mention.external_id
-    pointer = session.scalars(
-        select(ConversationTicket).where(
-            ConversationTicket.network == mention.network,
-            ConversationTicket.conversation_id == conversation,
-        )
-    ).first()
-    if pointer is not None:
-        current = session.get(Ticket, pointer.ticket_id)
-        if current is not None and current.status != TicketStatus.CLOSED:
-            mention.ticket_id = current.id
-            session.add(
-                Activity(
-                    kind="social_mention",
-                    subject=f"Follow-up from @{mention.author_handle}"[:300],
-                    body=mention.text,
-                    contact_id=mention.contact_id,
-                    ticket_id=current.id,
-                    social_account_id=mention.account_id,
-                    external_id=mention.external_id[:200],
-                    occurred_at=mention.posted_at,
-                )
-            )
-            return TicketOutcome(current.id, False)
-    tenant = session.get(Tenant, tenant_id)
-    terms = tiers.support_terms(tenant.policy if tenant else None, known.tier if known else None)
-    now = utcnow()
-    ticket = Ticket(
-        subject=f"{mention.network} @{mention.author_handle}: {mention.text}"[:300],
-        description=f"{mention.text}\n\n{mention.url}".strip(),
-        contact_id=mention.contact_id,
-        priority=terms.priority,
-        queue=terms.queue,
-        assignee_id=assignee_id,
-        first_response_due_at=now + terms.first_response,
-    )
-    session.add(ticket)
-    session.flush()
-    session.add(
-        SocialTicket(
-            ticket_id=ticket.id,
-            network=mention.network,
-            conversation_id=conversation,
-            mention_id=mention.id,
-            tier=terms.tier,
-            created_at=now,
-        )
-    )
-    if pointer is None:
-        session.add(
-            ConversationTicket(
-                network=mention.network, conversation_id=conversation, ticket_id=ticket.id
-            )
-        )
-    else:
-        pointer.ticket_id = ticket.id
-    mention.ticket_id = ticket.id
-    session.flush()
-    live.publish_after_commit(
-        session, tenant_id, "ticket", {"ticket_id": ticket.id, "mention_id": mention.id}
-    )
-    delivery.emit(
-        session,
-        "ticket.created",
-        f"ticket.created:{ticket.id}",
-        {"ticket_id": ticket.id, "mention_id": mention.id, "queue": terms.queue},
-    )
-    return TicketOutcome(ticket.id, True)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import Unauthenticated, ValidationFailed
 from socialcrm.core.settings import get_settings
-from socialcrm.listening import hooks, live, schemas, service
+from socialcrm.listening import hooks, ingestion, live, schemas, service
 from socialcrm.listening.models import InboundWebhook, WebhookSubscription
 from socialcrm.listening.policy import ListeningPolicy
 from socialcrm.tenancy.service import authenticate_api_key
@@ -215,7 +215,7 @@ def delete_subscription(ctx: ApiCtx, sub_id: RecordId) -> Response:
 @hooks_router.get("/{token}", response_model=None)
 def webhook_challenge(request: Request, token: Annotated[str, Path(max_length=64)]) -> Response:
     """The network's subscription check: X's CRC, Meta's verify-token challenge."""
-    endpoint = service.find_endpoint(get_database(), token)
+    endpoint = ingestion.find_endpoint(get_database(), token)
     params = request.query_params
     if endpoint.style == "x":
         crc = params.get("crc_token", "")
@@ -240,7 +240,7 @@ async def webhook_receive(
     """A signed event: verified over the raw body, then fed to the ingestion pipeline."""
     from starlette.concurrency import run_in_threadpool
 
-    endpoint = await run_in_threadpool(service.find_endpoint, get_database(), token)
+    endpoint = await run_in_threadpool(ingestion.find_endpoint, get_database(), token)
     body = await request.body()  # capped while it streams (web/limits.py): 413 past 1 MiB
     if not hooks.verify(endpoint.style, endpoint.secret, body, request.headers):
         raise Unauthenticated("the signature does not match")
@@ -250,7 +250,7 @@ async def webhook_receive(
         raise ValidationFailed("the payload is not JSON") from exc
     if not isinstance(payload, dict):
         raise ValidationFailed("the payload is not a JSON object")
-    result = await run_in_threadpool(service.receive_webhook, get_database(), endpoint, payload)
+    result = await run_in_threadpool(ingestion.receive_webhook, get_database(), endpoint, payload)
     return {"received": result.received, "stored": result.stored, "duplicates": result.duplicates}
 
 

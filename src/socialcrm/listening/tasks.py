@@ -9,7 +9,7 @@ from socialcrm.connections.service import AccountNotActive
 from socialcrm.core.db import get_database, utcnow
 from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import huey
-from socialcrm.listening import delivery, escalation, service
+from socialcrm.listening import delivery, escalation, ingestion
 from socialcrm.providers.base import RateLimited, ReconnectRequired
 
 log = structlog.get_logger(__name__)
@@ -18,7 +18,7 @@ log = structlog.get_logger(__name__)
 @huey.task(retries=3, retry_delay=30)
 def poll_account_mentions(tenant_id: int, account_id: int) -> int:
     try:
-        outcome = service.poll_account(get_database(), tenant_id, account_id)
+        outcome = ingestion.poll_account(get_database(), tenant_id, account_id)
     except RateLimited as exc:
         # The network said when: a queue ETA, never a sleeping worker.
         poll_account_mentions.schedule((tenant_id, account_id), eta=exc.retry_at)
@@ -32,7 +32,7 @@ def poll_account_mentions(tenant_id: int, account_id: int) -> int:
 @huey.periodic_task(crontab(minute="*"))
 def poll_all_mentions() -> int:
     """Every active connected account, each in its own task (revoked/errored are not listed)."""
-    accounts = service.accounts_to_poll(get_database())
+    accounts = ingestion.accounts_to_poll(get_database())
     for tenant_id, account_id in accounts:
         poll_account_mentions(tenant_id, account_id)
     return len(accounts)

@@ -19,6 +19,7 @@ from socialcrm.core.db import utcnow
 from socialcrm.core.errors import Conflict, NotFound, ValidationFailed
 from socialcrm.crm import phones as crm_phones
 from socialcrm.crm import service as crm
+from socialcrm.crm import tickets
 from socialcrm.crm.models import Contact, Ticket
 from socialcrm.signatures.addresses import is_free_mail, is_role_address
 from socialcrm.signatures.candidates import (
@@ -372,9 +373,7 @@ def connect_participant(
         {**p, "contact_id": contact.id} if p["email"] == address else p for p in email.participants
     ]
     if email.ticket_id is not None:
-        ticket = session.get(Ticket, email.ticket_id)
-        if ticket is not None and ticket.contact_id is None:
-            ticket.contact_id = contact.id
+        tickets.attach_contact(session, email.ticket_id, contact.id)
     audit.record(
         session,
         actor=actor,
