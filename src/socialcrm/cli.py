@@ -147,7 +147,7 @@ def serve(
         _start_demo(settings, host, sandbox_port)
     consumer = None
     if worker:  # one consumer, in this process, however many server processes there are
-        from socialcrm.core.queue import start_consumer
+        from socialcrm.worker import start_consumer
 
         consumer = start_consumer(settings.queue_workers)
     try:
@@ -195,14 +195,12 @@ def run_worker(
     periodic: Annotated[bool, typer.Option(help="Also run the periodic scheduler.")] = True,
 ) -> None:
     """A standalone queue consumer (run any number of them against Redis)."""
-    import socialcrm.tasks  # noqa: F401
     from socialcrm.core.logging import configure_logging
-    from socialcrm.core.queue import huey, relay_on_start
     from socialcrm.core.settings import get_settings
+    from socialcrm.worker import run_consumer
 
     configure_logging(get_settings().log_format, level=get_settings().log_level)
-    relay_on_start()
-    huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic).run()
+    run_consumer(workers, periodic=periodic)
 
 
 @app.command()
