@@ -80,8 +80,14 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
+# The commands that write domain data: their units of work run the domain events' subscribers
+# (``serve`` and ``worker`` wire through the app and ``socialcrm.worker``).
+_WRITING_COMMANDS = frozenset({"enrich", "identity", "emails", "listening"})
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -90,6 +96,10 @@ def main(
     ] = False,
 ) -> None:
     """socialcrm: the social layer of a CRM."""
+    if ctx.invoked_subcommand in _WRITING_COMMANDS:
+        from socialcrm.wiring import wire
+
+        wire()
 
 
 @app.command()
