@@ -229,7 +229,7 @@ def throughput(n: int, batch: int) -> None:
     with db.session(system=True) as session:
         tenant_id = get_or_create_tenant(session, "Bench").id
     make_rules(db, tenant_id)
-    import socialcrm.tasks  # noqa: F401  (a worker imports every task module before it starts)
+    import socialcrm.worker  # noqa: F401  (a worker imports every task module before it starts)
 
     analysis.warm_up()
     with db.session(tenant_id=tenant_id) as session:

@@ -159,13 +159,13 @@ def timed(calls: list[Callable[[], Any]]) -> list[float]:
 
 def in_process(url: str, tenant_id: int, asks: list[dict[str, str]]) -> list[float]:
     from socialcrm.core.db import Database, make_engine
-    from socialcrm.enrichment import service, views
+    from socialcrm.enrichment import links, views
 
     db = Database(make_engine(url))
 
     def one(ask: dict[str, str]) -> None:
         with db.session(tenant_id=tenant_id) as session:
-            view = service.screen_pop(
+            view = links.screen_pop(
                 session, email=ask.get("email"), phone=ask.get("phone"), handle=ask.get("handle")
             )
             assert view is not None, ask

@@ -39,6 +39,9 @@ from socialcrm.tenancy.service import (  # noqa: E402
     forget_principals,
     get_or_create_tenant,
 )
+from socialcrm.wiring import wire  # noqa: E402
+
+wire()  # the domain events' subscribers, as every entry point of the product wires them
 
 PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("SOCIALCRM_TEST_REDIS_URL", "")

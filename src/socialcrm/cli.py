@@ -80,8 +80,14 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
+# The commands that write domain data: their units of work run the domain events' subscribers
+# (``serve`` and ``worker`` wire through the app and ``socialcrm.worker``).
+_WRITING_COMMANDS = frozenset({"enrich", "identity", "emails", "listening"})
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -90,6 +96,10 @@ def main(
     ] = False,
 ) -> None:
     """socialcrm: the social layer of a CRM."""
+    if ctx.invoked_subcommand in _WRITING_COMMANDS:
+        from socialcrm.wiring import wire
+
+        wire()
 
 
 @app.command()
@@ -147,7 +157,7 @@ def serve(
         _start_demo(settings, host, sandbox_port)
     consumer = None
     if worker:  # one consumer, in this process, however many server processes there are
-        from socialcrm.core.queue import start_consumer
+        from socialcrm.worker import start_consumer
 
         consumer = start_consumer(settings.queue_workers)
     try:
@@ -195,14 +205,12 @@ def run_worker(
     periodic: Annotated[bool, typer.Option(help="Also run the periodic scheduler.")] = True,
 ) -> None:
     """A standalone queue consumer (run any number of them against Redis)."""
-    import socialcrm.tasks  # noqa: F401
     from socialcrm.core.logging import configure_logging
-    from socialcrm.core.queue import huey, relay_on_start
     from socialcrm.core.settings import get_settings
+    from socialcrm.worker import run_consumer
 
     configure_logging(get_settings().log_format, level=get_settings().log_level)
-    relay_on_start()
-    huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic).run()
+    run_consumer(workers, periodic=periodic)
 
 
 @app.command()

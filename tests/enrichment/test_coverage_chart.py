@@ -8,7 +8,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
 from socialcrm.crm.models import Contact
-from socialcrm.enrichment import service
+from socialcrm.enrichment import links
 from socialcrm.enrichment.models import LinkStatus, SocialProfileLink
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
@@ -59,7 +59,7 @@ def test_coverage_counts_each_linked_contact_once_per_network(
     database: Database, tenant_id: int
 ) -> None:
     with database.session(tenant_id=tenant_id) as session:
-        report = service.report(session)
+        report = links.report(session)
     assert report["contacts"] == 4
     assert [(c["provider"], c["contacts_linked"], c["share"]) for c in report["coverage"]] == [
         ("mastodon", 1, 0.25),

@@ -22,7 +22,7 @@ from socialcrm.enrichment.scoring import (
     decide,
     score,
 )
-from socialcrm.enrichment.service import apply_contact, nothing_to_store
+from socialcrm.enrichment.store import apply_contact, nothing_to_store
 from socialcrm.providers.base import ProfileData, RateBudget
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

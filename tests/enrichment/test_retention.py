@@ -13,7 +13,7 @@ from socialcrm.core.db import Database, utcnow
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment.matching import Refreshes
 from socialcrm.enrichment.models import SocialPost, SocialProfileLink, SocialProfileSnapshot
-from socialcrm.enrichment.service import store_posts
+from socialcrm.enrichment.store import store_posts
 from socialcrm.identity.models import HandleAlias, IdentityProfile
 from socialcrm.providers.base import PostData
 from tests.enrichment.conftest import ADA, make_contact

@@ -7,9 +7,8 @@ from huey import crontab
 
 from socialcrm.connections import service
 from socialcrm.core.db import get_database
-from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import huey
-from socialcrm.providers.base import RateLimited, TransientProviderError
+from socialcrm.providers.tasks import provider_task
 
 log = structlog.get_logger(__name__)
 
@@ -19,26 +18,14 @@ def revoke_at_provider(tenant_id: int, account_id: int) -> bool:
     return service.revoke_tokens(get_database(), tenant_id, account_id)
 
 
-@huey.task(retries=5, retry_delay=20)
+@provider_task(default=False, retries=5, retry_delay=20)
 def refresh_account(tenant_id: int, account_id: int) -> bool:
-    try:
-        return service.refresh_tokens(get_database(), tenant_id, account_id)
-    except RateLimited as exc:
-        # Not a failure: try again when the network says so (a queue ETA, no sleeping thread).
-        refresh_account.schedule((tenant_id, account_id), eta=exc.retry_at)
-        return False
+    return service.refresh_tokens(get_database(), tenant_id, account_id)
 
 
-@huey.task(retries=3, retry_delay=60)
+@provider_task(gone=(service.AccountNotActive,), retries=3, retry_delay=60)
 def sync_account_profile(tenant_id: int, account_id: int) -> None:
-    try:
-        service.sync_profile(get_database(), tenant_id, account_id)
-    except (service.AccountNotActive, NotFound):
-        log.info("sync_skipped_inactive", account_id=account_id)
-    except RateLimited as exc:
-        sync_account_profile.schedule((tenant_id, account_id), eta=exc.retry_at)
-    except TransientProviderError:
-        raise  # retried by the queue
+    service.sync_profile(get_database(), tenant_id, account_id)
 
 
 @huey.periodic_task(crontab(minute="*/5"))

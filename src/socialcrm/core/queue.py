@@ -14,16 +14,17 @@ import redis
 import structlog
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import Task, TaskWrapper
-from huey.consumer import Consumer
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from socialcrm.core import events
 from socialcrm.core.outbox import QueuedTask, forget_sent
 from socialcrm.core.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
-_PENDING = "socialcrm.pending_jobs"
+_PENDING = "socialcrm.queue.pending_jobs"
+_QUEUED = "socialcrm.queue.once"
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -52,29 +53,31 @@ def make_huey(settings: Settings) -> Huey:
 huey: Huey = make_huey(get_settings())
 
 
-def enqueue_after_commit(session: Session, task: Any, *args: Any, **kwargs: Any) -> None:
+def enqueue_after_commit(
+    session: Session, task: Any, *args: Any, once: bool = False, **kwargs: Any
+) -> None:
     """Hand ``task(*args)`` to the queue once ``session`` commits; forget it on rollback.
     ``task`` is a task, or its ``schedule`` (then ``args`` is the task's argument tuple and
-    ``eta=`` says when). The job is stored in the outbox by the same commit."""
+    ``eta=`` says when). The job is stored in the outbox by the same commit. ``once``: not
+    again if the unit of work already queued the same task with the same arguments."""
     wrapper = getattr(task, "__self__", task)
     if not isinstance(wrapper, TaskWrapper):
         raise TypeError(f"not a queue task: {task!r}")
     if wrapper is not task:  # ``wrapper.schedule((args…), eta=…)``
         (args,) = args
     message: Task = wrapper.s(*args, **kwargs)
+    if once:
+        queued: set[tuple[str, Any]] = events.unit_state(session, _QUEUED, set)
+        if (message.name, args) in queued:
+            return
+        queued.add((message.name, args))
     queue: Huey = wrapper.huey
     row = QueuedTask(task=message.name, message=queue.serialize_task(message))
     session.add(row)
-    session.info.setdefault(_PENDING, []).append((row, queue, message))
-
-
-@event.listens_for(Session, "after_commit")
-def _flush_pending(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint was released: nothing is committed yet
-    pending = session.info.pop(_PENDING, [])
-    if pending:
-        _hand_over(session, pending)
+    pending: list[tuple[QueuedTask, Huey, Task]] = events.unit_state(session, _PENDING, list)
+    if not pending:  # the first job of the unit of work: one hand-over for them all
+        events.after_commit(session, lambda: _hand_over(session, pending))
+    pending.append((row, queue, message))
 
 
 def _hand_over(session: Session, pending: list[tuple[QueuedTask, Huey, Task]]) -> None:
@@ -103,24 +106,6 @@ def _hand_over(session: Session, pending: list[tuple[QueuedTask, Huey, Task]]) -
             own.commit()
     except Exception as exc:  # the relay will send them again: at least once
         log.warning("outbox_forget_failed", error_type=type(exc).__name__, rows=len(sent))
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    # A savepoint rolled back keeps the unit of work (and its jobs; a task re-reads its row
-    # and treats a missing one as gone); only the whole unit of work drops them.
-    if not session.in_nested_transaction():
-        session.info.pop(_PENDING, None)
-
-
-def start_consumer(workers: int = 2) -> Consumer:
-    """Start an in-process consumer (threads) with the periodic scheduler; returns at once."""
-    import socialcrm.tasks  # noqa: F401  (registers every task and periodic task)
-
-    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
-    relay_on_start()
-    consumer.start()
-    return consumer
 
 
 def relay_on_start() -> None:

@@ -1,21 +1,21 @@
 """Company Accounts with a website are enriched by the discovery engine.
 
-When an Account is created or its website changes (SQLAlchemy events, so the CRM does not
-need to know), and in the nightly run, its website is read and every profile found becomes a
-suggestion on the Account, which a person accepts or rejects. A rejected URL is remembered
+When an Account is created or its website changes (the CRM's ``AccountWebsiteChanged``, wired
+in ``socialcrm.wiring``), and in the nightly run, its website is read and every profile found
+becomes a suggestion on the Account, which a person accepts or rejects. A rejected URL is remembered
 and never suggested again; an accepted one stays accepted.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound
+from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
+from socialcrm.crm.events import AccountWebsiteChanged
 from socialcrm.crm.models import Account
 from socialcrm.discovery.crawler import Crawler, SiteRequest, SiteResult, run_sync, site_url
 from socialcrm.discovery.models import (
@@ -26,42 +26,16 @@ from socialcrm.discovery.models import (
 from socialcrm.discovery.settings import get_discovery_settings
 from socialcrm.tenancy.service import Principal
 
-_QUEUED = "socialcrm.discovery.accounts_queued"
-
-
 # --- the trigger ------------------------------------------------------------------------------
 
 
-def _website_changed(account: Account) -> bool:
-    history = inspect(account).attrs["website"].history
-    return bool(history.added) and list(history.added) != list(history.deleted or [])
-
-
-@event.listens_for(Session, "after_flush")
-def _queue_new_websites(session: Session, _ctx: Any) -> None:
-    touched = [
-        obj
-        for obj in list(session.new) + list(session.dirty)
-        if isinstance(obj, Account)
-        and obj.website
-        and (obj in session.new or _website_changed(obj))
-    ]
-    if not touched:
-        return
-    from socialcrm.core.queue import enqueue_after_commit
+def on_website_changed(session: Session, changed: AccountWebsiteChanged) -> None:
+    """NOW (the CRM's ``AccountWebsiteChanged``): read the website after the commit."""
     from socialcrm.discovery.tasks import discover_account
 
-    queued: set[int] = session.info.setdefault(_QUEUED, set())
-    for account in touched:
-        if account.id not in queued:
-            queued.add(account.id)
-            enqueue_after_commit(session, discover_account, account.tenant_id, account.id)
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_queued(session: Session) -> None:
-    session.info.pop(_QUEUED, None)
+    enqueue_after_commit(
+        session, discover_account, changed.tenant_id, changed.account_id, once=True
+    )
 
 
 # --- reading the website ----------------------------------------------------------------------

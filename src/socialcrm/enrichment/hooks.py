@@ -1,23 +1,27 @@
-"""How the CRM's Contacts reach enrichment, without the CRM knowing (SQLAlchemy events).
+"""How the CRM's Contacts reach enrichment: handlers of the CRM's events (wired in
+``socialcrm.wiring``).
 
-- a Contact is created, or its emails, phones or handles change: its screen-pop keys are
-  rewritten and enrichment is queued after the commit (trigger A);
-- a Contact withdraws its enrichment consent: the posts no Contact allows any more are deleted
-  (audit-logged);
-- a Contact is deleted (erased): its links and keys go by foreign-key cascade, the snapshots
-  and posts of profiles no other Contact shares are erased, and so are the Contact's identity
-  profiles and aliases (the identity domain's ``forget_contact``).
+- a Contact is created, or its emails, phones or handles change (``ContactChanged``): its
+  screen-pop keys are rewritten and enrichment is queued after the commit (trigger A);
+- a Contact withdraws its enrichment consent (``ContactChanged``): the posts no Contact
+  allows any more are deleted (audit-logged);
+- a Contact is erased (``ContactErased``): its links and keys go by foreign-key cascade, the
+  snapshots and posts of profiles no other Contact shares are erased (``ProfilesReleased``,
+  before the commit), and so are the Contact's identity profiles and aliases (the identity
+  domain's ``forget_contact``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete, event, exists, insert, inspect, select
+from sqlalchemy import Table, delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core.queue import enqueue_after_commit
+from socialcrm.crm.events import ContactChanged, ContactErased
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment.keys import contact_keys
 from socialcrm.enrichment.models import ContactKey
@@ -29,79 +33,73 @@ from socialcrm.enrichment.retention import (
 )
 
 WATCHED = ("emails", "phones", "handles")
-_DELETED_PROFILES = "socialcrm.enrichment.deleted_profiles"
-_QUEUED = "socialcrm.enrichment.queued"
 
 
-def _changed(contact: Contact) -> bool:
-    state = inspect(contact)
-    for name in WATCHED:
-        history = state.attrs[name].history
-        if history.added and _lookup_values(name, history.added) != _lookup_values(
-            name, history.deleted or []
-        ):
-            return True
-    return False
+@dataclass(frozen=True, slots=True)
+class ProfilesReleased:
+    """An erased Contact held these profiles: those no other Contact shares are erased."""
+
+    tenant_id: int
+    profiles: frozenset[Profile]
 
 
-def _lookup_values(name: str, values: Any) -> list[Any]:
+def _changed(contact: Contact, change: ContactChanged) -> bool:
+    return any(
+        name in change.fields
+        and _lookup_values(name, getattr(contact, name))
+        != _lookup_values(name, change.previous.get(name))
+        for name in WATCHED
+    )
+
+
+def _lookup_values(name: str, value: Any) -> list[Any]:
     """What lookups use of a watched field: a phone's number, not its type (a type changed
     on the Contact page is no reason to look the Contact up again)."""
     if name != "phones":
-        return list(values)
-    return [
-        [p.get("number") if isinstance(p, dict) else p for p in (value or [])] for value in values
-    ]
+        return list(value or [])
+    return [p.get("number") if isinstance(p, dict) else p for p in (value or [])]
 
 
-@event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
-    deleted = [obj for obj in session.deleted if isinstance(obj, Contact)]
-    if not deleted:
+def on_contact_changed(session: Session, change: ContactChanged) -> None:
+    """NOW (inside the flush): keys, enrichment, consent withdrawn."""
+    contact = session.get(Contact, change.contact_id)
+    if contact is None:
         return
-    from socialcrm.identity.service import forget_contact
-
-    erased: dict[int, set[Profile]] = session.info.setdefault(_DELETED_PROFILES, {})
-    for contact in deleted:
-        tenant_id = contact.tenant_id
-        erased.setdefault(tenant_id, set()).update(profiles_of(session, tenant_id, [contact.id]))
-        forget_contact(session, tenant_id, contact.id)  # before the row (SET NULL) goes
-
-
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _ctx: Any) -> None:
-    touched = [
-        obj
-        for obj in list(session.new) + list(session.dirty)
-        if isinstance(obj, Contact) and (obj in session.new or _changed(obj))
-    ]
-    if touched:
-        _rewrite_keys(session, touched)
-        _queue_enrichment(session, touched)
-    for contact in [o for o in session.dirty if isinstance(o, Contact) and _withdrew(o)]:
-        tenant_id = contact.tenant_id
+    if change.created or _changed(contact, change):
+        _rewrite_keys(session, [contact])
+        _queue_enrichment(session, [contact])
+    if change.previous.get("enrichment_consent") and not contact.enrichment_consent:
         _forget_posts(
             session,
-            tenant_id,
-            profiles_of(session, tenant_id, [contact.id]),
+            change.tenant_id,
+            profiles_of(session, change.tenant_id, [contact.id]),
             ("contact", contact.id),
             "the Contact withdrew its enrichment consent",
         )
-    for tenant_id, profiles in session.info.pop(_DELETED_PROFILES, {}).items():
-        erase_unshared_profiles(session, tenant_id, profiles)
-        _forget_posts(
-            session,
-            tenant_id,
-            profiles,
-            ("tenant", tenant_id),
-            "a Contact holding the profiles was erased",
-        )
 
 
-def _withdrew(contact: Contact) -> bool:
-    """Consent was given and is now withdrawn (not: a Contact created without it)."""
-    before = inspect(contact).attrs.enrichment_consent.history.deleted
-    return any(before) and not contact.enrichment_consent
+def on_contact_erased(session: Session, erased: ContactErased) -> None:
+    """NOW (before the flush that deletes the row): what it held is noted, its identity
+    profiles go before the row (SET NULL) does."""
+    from socialcrm.core import events
+    from socialcrm.identity.service import forget_contact
+
+    tenant_id = erased.tenant_id
+    profiles = profiles_of(session, tenant_id, [erased.contact_id])
+    forget_contact(session, tenant_id, erased.contact_id)
+    events.emit(session, ProfilesReleased(tenant_id, frozenset(profiles)))
+
+
+def on_profiles_released(session: Session, released: ProfilesReleased) -> None:
+    """BEFORE_COMMIT (the Contact's links are gone): erase what nobody shares any more."""
+    erase_unshared_profiles(session, released.tenant_id, set(released.profiles))
+    _forget_posts(
+        session,
+        released.tenant_id,
+        set(released.profiles),
+        ("tenant", released.tenant_id),
+        "a Contact holding the profiles was erased",
+    )
 
 
 def _forget_posts(
@@ -154,14 +152,6 @@ def _queue_enrichment(session: Session, contacts: list[Contact]) -> None:
         return
     from socialcrm.enrichment.tasks import enrich_contact
 
-    queued: set[int] = session.info.setdefault(_QUEUED, set())
     for contact in contacts:
-        if contact.tenant_id in connected and contact.id not in queued:
-            queued.add(contact.id)
-            enqueue_after_commit(session, enrich_contact, contact.tenant_id, contact.id)
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_queued(session: Session) -> None:
-    session.info.pop(_QUEUED, None)
+        if contact.tenant_id in connected:
+            enqueue_after_commit(session, enrich_contact, contact.tenant_id, contact.id, once=True)

@@ -166,8 +166,3 @@ class EnrichmentRun(TenantScoped, Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-# The Contact events live with the tables, so whatever loads these tables also listens.
-from socialcrm.enrichment import events as _events  # noqa: E402,F401
-from socialcrm.enrichment import hooks as _hooks  # noqa: E402,F401

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import enqueue_after_commit
-from socialcrm.enrichment import runs, schemas, service, views, workflows
+from socialcrm.enrichment import links, runs, schemas, service, views, workflows
 from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES, EnrichmentRun
 from socialcrm.tenancy.models import Role
 from socialcrm.web import sse
@@ -28,13 +28,13 @@ ReplaceParam = Annotated[
 
 @router.get("/contacts/{contact_id}/social", response_model=schemas.SocialOut)
 def contact_social(ctx: ApiCtx, contact_id: RecordId) -> Any:
-    contact = service.contact_or_404(ctx.session, contact_id)
-    return views.social_out(service.social_of(ctx.session, contact))
+    contact = links.contact_or_404(ctx.session, contact_id)
+    return views.social_out(links.social_of(ctx.session, contact))
 
 
 @router.post("/contacts/{contact_id}/social/find", response_model=schemas.FindOut)
 def find_social_profiles(ctx: ApiCtx, contact_id: RecordId) -> Any:
-    contact = service.contact_or_404(ctx.session, contact_id)
+    contact = links.contact_or_404(ctx.session, contact_id)
     runs.ensure_startable(ctx.session)
     outcome = workflows.enrich_contacts(get_database(), ctx.principal.tenant_id, [contact.id])
     if outcome.status == "deferred" and outcome.retry_at is not None:
@@ -46,7 +46,7 @@ def find_social_profiles(ctx: ApiCtx, contact_id: RecordId) -> Any:
         retry_at=outcome.retry_at,
         reason=outcome.reason,
         counts=vars(outcome.counts),
-        social=views.social_out(service.social_of(ctx.session, contact)),
+        social=views.social_out(links.social_of(ctx.session, contact)),
     )
 
 
@@ -73,17 +73,17 @@ def add_social_link(ctx: ApiCtx, contact_id: RecordId, body: schemas.ManualLinkI
     responses={409: {"description": "the Contact has its one profile on that network"}},
 )
 def confirm_social_link(ctx: ApiCtx, link_id: RecordId, replace: ReplaceParam = False) -> Any:
-    return service.confirm_link(ctx.session, ctx.principal, link_id, replace=replace)
+    return links.confirm_link(ctx.session, ctx.principal, link_id, replace=replace)
 
 
 @router.post("/social-links/{link_id}/reject", response_model=schemas.LinkOut)
 def reject_social_link(ctx: ApiCtx, link_id: RecordId) -> Any:
-    return service.reject_link(ctx.session, ctx.principal, link_id)
+    return links.reject_link(ctx.session, ctx.principal, link_id)
 
 
 @router.post("/social-links/{link_id}/use-as-photo", response_model=schemas.LinkOut)
 def use_social_avatar(ctx: ApiCtx, link_id: RecordId) -> Any:
-    return service.use_as_photo(ctx.session, ctx.principal, link_id)
+    return links.use_as_photo(ctx.session, ctx.principal, link_id)
 
 
 @router.get(
@@ -94,7 +94,7 @@ def use_social_avatar(ctx: ApiCtx, link_id: RecordId) -> Any:
 def screen_pop(
     ctx: ApiCtx, email: KeyParam = None, phone: KeyParam = None, handle: KeyParam = None
 ) -> Any:
-    view = service.screen_pop(ctx.session, email=email, phone=phone, handle=handle)
+    view = links.screen_pop(ctx.session, email=email, phone=phone, handle=handle)
     if view is None:
         raise NotFound("no contact matches")
     return views.screen_pop_out(view)
@@ -102,7 +102,7 @@ def screen_pop(
 
 @router.get("/enrichment/report", response_model=schemas.ReportOut)
 def enrichment_report(ctx: ApiCtx) -> Any:
-    return service.report(ctx.session)
+    return links.report(ctx.session)
 
 
 @router.get("/enrichment/settings", response_model=schemas.SettingsOut)

@@ -25,7 +25,7 @@ from socialcrm.connections import service as connections
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, NotFound
 from socialcrm.crm.models import Contact
-from socialcrm.enrichment import matching, service
+from socialcrm.enrichment import matching, service, store
 from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES, EnrichmentRun, RunStatus
 from socialcrm.enrichment.pacing import Pacer
 from socialcrm.enrichment.settings import enrichment_settings
@@ -179,7 +179,7 @@ def process_run(db: Database, tenant_id: int, run_id: int, owner: str | None = N
             if not _heartbeat(session, run_id, owner):
                 log.warning("enrichment_lease_lost", run_id=run_id)
                 return Next()
-            counts = service.apply_batch(session, loaded, result, policy, now)
+            counts = store.apply_batch(session, loaded, result, policy, now)
             done_ids = [w.contact_id for w in loaded.works[: result.done]]
             if done_ids:
                 cursor = done_ids[-1]
@@ -195,13 +195,13 @@ def process_run(db: Database, tenant_id: int, run_id: int, owner: str | None = N
             row.rate_limited += sum(o.rate_limited for o in result.outcomes)
             row.transient_errors += sum(o.transient for o in result.outcomes)
             row.budgets = _budgets(pacers, email_unavailable)
-            wanted = service.posts_wanted(session, done_ids, loaded.consent, policy, now)
+            wanted = store.posts_wanted(session, done_ids, loaded.consent, policy, now)
             if result.stop is None or result.stop.kind == "deadline":
                 row.outage_attempts = 0
         if wanted:
             fetched, post_calls = matching.posts_batch(handles, wanted, pacers)
             with db.session(tenant_id=tenant_id) as session:
-                service.store_posts(session, tenant_id, fetched, utcnow())
+                store.store_posts(session, tenant_id, fetched, utcnow())
                 row = session.get(EnrichmentRun, run_id)
                 assert row is not None
                 row.calls += post_calls

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
 from socialcrm.core.queue import enqueue_after_commit
-from socialcrm.enrichment import runs, service, workflows
+from socialcrm.enrichment import links, runs, workflows
 from socialcrm.enrichment.models import LinkStatus
 from socialcrm.enrichment.replace import ReplaceRequired
 from socialcrm.providers.base import Capability
@@ -55,8 +55,8 @@ def _social_page(
     status: int = 200,
     replacing: ReplaceStep | None = None,
 ) -> HTMLResponse:
-    contact = service.contact_or_404(ctx.session, contact_id)
-    view = service.social_of(ctx.session, contact)
+    contact = links.contact_or_404(ctx.session, contact_id)
+    view = links.social_of(ctx.session, contact)
     linked = [v for v in view.links if v.link.status in (LinkStatus.LINKED, LinkStatus.STALE)]
     suggested = [v for v in view.links if v.link.status == LinkStatus.SUGGESTED]
     return render(
@@ -87,7 +87,7 @@ def _back(contact_id: int, notice: str) -> RedirectResponse:
 @router.post("/contacts/{contact_id}/social/find", response_model=None)
 def find_profiles(request: Request, ctx: UiCtx, contact_id: int, csrf: CsrfField) -> Response:
     _check_csrf(request, csrf)
-    contact = service.contact_or_404(ctx.session, contact_id)
+    contact = links.contact_or_404(ctx.session, contact_id)
     try:
         runs.ensure_startable(ctx.session)
         outcome = workflows.enrich_contacts(get_database(), ctx.principal.tenant_id, [contact.id])
@@ -137,9 +137,9 @@ def confirm(
 ) -> Response:
     _check_csrf(request, csrf)
     try:
-        link = service.confirm_link(ctx.session, ctx.principal, link_id, replace=replace)
+        link = links.confirm_link(ctx.session, ctx.principal, link_id, replace=replace)
     except ReplaceRequired as exc:
-        contact_id = service.get_link(ctx.session, link_id).contact_id
+        contact_id = links.get_link(ctx.session, link_id).contact_id
         step = ReplaceStep(exc, f"/social-links/{link_id}/confirm", {})
         return _social_page(request, ctx, contact_id, replacing=step, status=409)
     return _back(link.contact_id, "Suggestion confirmed.")
@@ -149,8 +149,8 @@ def confirm(
 def decide(request: Request, ctx: UiCtx, link_id: int, action: str, csrf: CsrfField) -> Response:
     _check_csrf(request, csrf)
     actions = {
-        "reject": (service.reject_link, "Suggestion rejected; it will not be suggested again."),
-        "use-as-photo": (service.use_as_photo, "Contact photo updated."),
+        "reject": (links.reject_link, "Suggestion rejected; it will not be suggested again."),
+        "use-as-photo": (links.use_as_photo, "Contact photo updated."),
     }
     if action not in actions:
         return render(request, ctx, "error.html", status=404, title="Not found", message="")
@@ -191,7 +191,7 @@ def _runs_values(request: Request, ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/enrichment", response_class=HTMLResponse)
 def report_page(request: Request, ctx: UiCtx) -> HTMLResponse:
-    report = service.report(ctx.session)
+    report = links.report(ctx.session)
     return render(
         request,
         ctx,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from socialcrm.crm.schemas import ContactOut
 from socialcrm.enrichment import schemas
+from socialcrm.enrichment.links import SocialView
 from socialcrm.enrichment.models import LinkStatus
-from socialcrm.enrichment.service import SocialView
 
 
 def social_out(view: SocialView) -> schemas.SocialOut:

@@ -19,7 +19,7 @@ from socialcrm.connections import service as connections
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from socialcrm.crm.models import Contact
-from socialcrm.enrichment import matching, service
+from socialcrm.enrichment import links, matching, service, store
 from socialcrm.enrichment.matching import Stop
 from socialcrm.enrichment.models import SocialProfileLink
 from socialcrm.enrichment.pacing import Pacer
@@ -42,7 +42,7 @@ FIND_BUDGET_S = 60  # a person is waiting: what is not done by then goes back to
 @dataclass
 class FindOutcome:
     status: str  # done | deferred
-    counts: service.Counts
+    counts: store.Counts
     retry_at: datetime | None = None
     reason: str = ""
 
@@ -63,9 +63,9 @@ def enrich_contacts(db: Database, tenant_id: int, contact_ids: Sequence[int]) ->
         handles, loaded.works, pacers, loaded.refresh_due, set(), FIND_BUDGET_S
     )
     with db.session(tenant_id=tenant_id) as session:
-        counts = service.apply_batch(session, loaded, result, policy, now)
+        counts = store.apply_batch(session, loaded, result, policy, now)
         done_ids = [w.contact_id for w in loaded.works[: result.done]]
-        wanted = service.posts_wanted(session, done_ids, loaded.consent, policy, now)
+        wanted = store.posts_wanted(session, done_ids, loaded.consent, policy, now)
     fetch_posts(db, tenant_id, handles, wanted, pacers)
     if result.done < len(loaded.works):
         stop = result.stop or Stop("transient")
@@ -85,7 +85,7 @@ def fetch_posts(
         return 0
     fetched, calls = matching.posts_batch(handles, wanted, pacers)
     with db.session(tenant_id=tenant_id) as session:
-        service.store_posts(session, tenant_id, fetched, utcnow())
+        store.store_posts(session, tenant_id, fetched, utcnow())
     return calls
 
 
@@ -121,13 +121,13 @@ def add_manual_link(
     profile = resolve(db, tenant_id, lookup, handle_or_url)
     now = utcnow()
     with db.session(tenant_id=tenant_id) as session:
-        link = service.link_profile(
+        link = links.link_profile(
             session, principal, lookup.contact_id, profile, now, replace=replace
         )
-        contact = service.contact_or_404(session, lookup.contact_id)
+        contact = links.contact_or_404(session, lookup.contact_id)
         policy = service.tenant_policy(session, tenant_id)
         consent = {contact.id: contact.enrichment_consent}
-        wanted = service.posts_wanted(session, [contact.id], consent, policy, now)
+        wanted = store.posts_wanted(session, [contact.id], consent, policy, now)
     if wanted:
         handles = service.open_handles(db, tenant_id, [lookup.account_id])
         fetch_posts(db, tenant_id, handles, wanted, {})
@@ -137,7 +137,7 @@ def add_manual_link(
 def plan_lookup(
     session: Session, contact_id: int, handle_or_url: str, provider: str | None
 ) -> ManualLookup:
-    contact = service.contact_or_404(session, contact_id)
+    contact = links.contact_or_404(session, contact_id)
     if provider is not None and provider not in PROVIDERS:
         raise ValidationFailed(f"unknown provider {provider!r}", details={"known": list(PROVIDERS)})
     try:

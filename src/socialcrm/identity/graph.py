@@ -8,19 +8,20 @@ functions are also correct inside a system session.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
+from socialcrm.core import events
 from socialcrm.core.db import utcnow
 from socialcrm.crm import service as crm
+from socialcrm.crm.events import ContactChanged, ContactErased
 from socialcrm.crm.models import Contact
 from socialcrm.identity import cachebus, reviews
 from socialcrm.identity.cache import CacheKey, resolution_cache
@@ -38,9 +39,7 @@ log = structlog.get_logger(__name__)
 # Sources whose accounts are not written into ``Contact.handles``: the Contact's own list, and
 # enrichment's links (shown with the Contact's social profiles; a rejected one leaves again).
 _NO_WRITE_BACK = frozenset({"contact", "enrichment"})
-_INVALIDATE = "identity.invalidate"
 _SKIP_SYNC = "identity.skip_contact_sync"
-_TO_SYNC = "identity.contacts_to_sync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,25 +72,23 @@ def invalidate(
     keys: list[CacheKey] | None = None,
 ) -> None:
     """Drop cached answers now and again after commit (a reader could refill in between)."""
-    pending = session.info.setdefault(_INVALIDATE, [])
     for contact_id in contact_ids:
         if contact_id is not None:
             resolution_cache.invalidate_contact(tenant_id, contact_id)
-            pending.append(("contact", tenant_id, contact_id))
+            events.after_commit(session, _after_commit("contact", tenant_id, contact_id))
     if keys:
         resolution_cache.invalidate_keys(keys)
-        pending.append(("keys", tenant_id, keys))
+        events.after_commit(session, _after_commit("keys", tenant_id, keys))
 
 
 def invalidate_all(session: Session, tenant_id: int) -> None:
     """Drop every cached answer (a policy changed), here now and everywhere after commit."""
     resolution_cache.clear()
-    session.info.setdefault(_INVALIDATE, []).append(("clear", tenant_id, None))
+    events.after_commit(session, _after_commit("clear", tenant_id, None))
 
 
-@event.listens_for(Session, "after_commit")
-def _invalidate_after_commit(session: Session) -> None:
-    for kind, tenant_id, what in session.info.pop(_INVALIDATE, []):
+def _after_commit(kind: str, tenant_id: int, what: Any) -> Callable[[], None]:
+    def drop() -> None:
         if kind == "contact":
             resolution_cache.invalidate_contact(tenant_id, what)
         elif kind == "keys":
@@ -100,11 +97,7 @@ def _invalidate_after_commit(session: Session) -> None:
             resolution_cache.clear()
         cachebus.publish(kind, tenant_id, what)  # and in every other process
 
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_INVALIDATE, None)
-    session.info.pop(_TO_SYNC, None)
+    return drop
 
 
 # --- lookups ---------------------------------------------------------------------------------
@@ -478,7 +471,7 @@ def _write_back(
             break
     else:
         entries.append(entry)
-    session.info.setdefault(_SKIP_SYNC, set()).add(contact_id)
+    _skipped(session).add(contact_id)
     crm.update(session, Contact, contact_id, {"handles": entries})
 
 
@@ -510,7 +503,7 @@ def _drop_from_contact(
         )
     ]
     if len(kept) != len(contact.handles):
-        session.info.setdefault(_SKIP_SYNC, set()).add(contact_id)
+        _skipped(session).add(contact_id)
         crm.update(session, Contact, contact_id, {"handles": kept})
 
 
@@ -613,37 +606,53 @@ def _as_tenant(session: Session, tenant_id: int) -> Iterator[None]:
         session.info["tenant_id"] = original
 
 
-@event.listens_for(Session, "after_flush")
-def _note_changed_contacts(session: Session, _ctx: Any) -> None:
-    for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, Contact) and obj.id is not None:
-            # Answers carry its profile data: an edit drops them here and in every process.
-            invalidate(session, obj.tenant_id, contact_ids=(obj.id,))
-    skip = session.info.get(_SKIP_SYNC, set())
-    for obj in list(session.new) + list(session.dirty):
-        if not isinstance(obj, Contact) or obj.id in skip:
-            continue
-        if obj in session.new:
-            if obj.handles:
-                session.info.setdefault(_TO_SYNC, {})[obj.id] = obj.tenant_id
-        elif sa_inspect(obj).attrs.handles.history.has_changes():
-            session.info.setdefault(_TO_SYNC, {})[obj.id] = obj.tenant_id
+# --- handlers of the CRM's and enrichment's events (wired in socialcrm.wiring) ---------------
 
 
-@event.listens_for(Session, "before_commit")
-def _sync_changed_contacts(session: Session) -> None:
-    """Contacts created or edited anywhere (API, UI, import) become resolvable at once."""
-    if session.info.get(_TO_SYNC):
-        session.flush()  # everything pending is written under its own tenant first
-    while pending := session.info.pop(_TO_SYNC, None):
-        for contact_id, tenant_id in pending.items():
-            try:
-                with _as_tenant(session, tenant_id), session.begin_nested():
-                    sync_contact(session, tenant_id, contact_id)
-            except (sa_exc.SQLAlchemyError, ValueError) as exc:
-                log.warning(
-                    "identity.contact_sync_failed",
-                    contact_id=contact_id,
-                    error_type=type(exc).__name__,
-                )
-    session.info.pop(_SKIP_SYNC, None)
+@dataclass(frozen=True, slots=True)
+class ContactHandlesChanged:
+    """Identity's own: a Contact's handles changed elsewhere, the graph follows before commit."""
+
+    tenant_id: int
+    contact_id: int
+
+
+def on_contact_changed(session: Session, change: ContactChanged) -> None:
+    """NOW: an edit drops the cached answers (they carry its profile data), here and in every
+    process; new or changed handles are linked before the commit (``sync_changed_contact``),
+    unless the graph wrote them itself."""
+    if not change.created:
+        invalidate(session, change.tenant_id, contact_ids=(change.contact_id,))
+    if change.contact_id in _skipped(session):
+        return
+    if change.created:
+        contact = session.get(Contact, change.contact_id)
+        relevant = contact is not None and bool(contact.handles)
+    else:
+        relevant = "handles" in change.fields
+    if relevant:
+        events.emit(session, ContactHandlesChanged(change.tenant_id, change.contact_id))
+
+
+def _skipped(session: Session) -> set[int]:
+    """Contacts whose handles the graph itself wrote in this unit of work (no sync back)."""
+    skipped: set[int] = events.unit_state(session, _SKIP_SYNC, set)
+    return skipped
+
+
+def on_contact_erased(session: Session, erased: ContactErased) -> None:
+    invalidate(session, erased.tenant_id, contact_ids=(erased.contact_id,))
+
+
+def sync_changed_contact(session: Session, change: ContactHandlesChanged) -> None:
+    """BEFORE_COMMIT: Contacts created or edited anywhere (API, UI, import) become resolvable
+    at once. A failure is logged and leaves the Contact's edit alone."""
+    try:
+        with _as_tenant(session, change.tenant_id), session.begin_nested():
+            sync_contact(session, change.tenant_id, change.contact_id)
+    except (sa_exc.SQLAlchemyError, ValueError) as exc:
+        log.warning(
+            "identity.contact_sync_failed",
+            contact_id=change.contact_id,
+            error_type=type(exc).__name__,
+        )

@@ -13,14 +13,13 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 import structlog
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from socialcrm.core import events
 from socialcrm.core.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
-_PENDING = "socialcrm.listening.pending_events"
 CHANNEL = "socialcrm:events:{tenant_id}"
 
 
@@ -77,22 +76,15 @@ def publish(tenant_id: int, kind: str, data: dict[str, Any]) -> None:
 
 
 def publish_after_commit(session: Session, tenant_id: int, kind: str, data: dict[str, Any]) -> None:
-    session.info.setdefault(_PENDING, []).append((tenant_id, kind, data))
+    """Publish once the unit of work has committed; never after a rollback."""
+    events.after_commit(session, lambda: _publish_quietly(tenant_id, kind, data))
 
 
-@event.listens_for(Session, "after_commit")
-def _flush_events(session: Session) -> None:
-    for tenant_id, kind, data in session.info.pop(_PENDING, []):
-        try:
-            publish(tenant_id, kind, data)
-        except redis.RedisError as exc:  # committed already: a live view misses one event
-            log.warning("live_event_lost", error_type=type(exc).__name__)
-            return
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_events(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _publish_quietly(tenant_id: int, kind: str, data: dict[str, Any]) -> None:
+    try:
+        publish(tenant_id, kind, data)
+    except redis.RedisError as exc:  # committed already: a live view misses one event
+        log.warning("live_event_lost", error_type=type(exc).__name__)
 
 
 async def subscribe(tenant_id: int, heartbeat_s: float = 15.0) -> AsyncIterator[str | None]:

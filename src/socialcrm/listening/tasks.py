@@ -7,26 +7,16 @@ from huey import crontab
 
 from socialcrm.connections.service import AccountNotActive
 from socialcrm.core.db import get_database, utcnow
-from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import huey
 from socialcrm.listening import delivery, escalation, ingestion
-from socialcrm.providers.base import RateLimited, ReconnectRequired
+from socialcrm.providers.tasks import provider_task
 
 log = structlog.get_logger(__name__)
 
 
-@huey.task(retries=3, retry_delay=30)
+@provider_task(default=0, gone=(AccountNotActive,), retries=3, retry_delay=30)
 def poll_account_mentions(tenant_id: int, account_id: int) -> int:
-    try:
-        outcome = ingestion.poll_account(get_database(), tenant_id, account_id)
-    except RateLimited as exc:
-        # The network said when: a queue ETA, never a sleeping worker.
-        poll_account_mentions.schedule((tenant_id, account_id), eta=exc.retry_at)
-        return 0
-    except (AccountNotActive, NotFound, ReconnectRequired):
-        log.info("poll_skipped_inactive", account_id=account_id)
-        return 0
-    return outcome.result.stored
+    return ingestion.poll_account(get_database(), tenant_id, account_id).result.stored
 
 
 @huey.periodic_task(crontab(minute="*"))
