@@ -23,7 +23,6 @@ on the read by id (needs Redis: ``SOCIALCRM_BENCH_REDIS_URL``, default db 6).
 Goal (issue 20): product >= 0.8x bare requests/s, p99 <= 1.5x bare p99, workers 2 >= 1.7x one.
 """
 
-
 import argparse
 import hashlib
 import os
@@ -79,7 +78,7 @@ def bare_app() -> Any:
         with engine.connect() as conn:
             yield conn
 
-    def tenant(request: Request, conn: Connection = Depends(db)) -> int:  # noqa: B008
+    def tenant(request: Request, conn: Connection = Depends(db)) -> int:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(401)
@@ -96,8 +95,8 @@ def bare_app() -> Any:
     @app.get("/api/contacts/{contact_id}")
     def contact(
         contact_id: int,
-        tenant_id: int = Depends(tenant),  # noqa: B008
-        conn: Connection = Depends(db),  # noqa: B008
+        tenant_id: int = Depends(tenant),
+        conn: Connection = Depends(db),
     ) -> dict[str, Any]:
         row = conn.execute(
             select(*fields).where(contacts.c.id == contact_id, contacts.c.tenant_id == tenant_id)
@@ -110,8 +109,8 @@ def bare_app() -> Any:
     def page(
         limit: int = 50,
         q: str | None = None,
-        tenant_id: int = Depends(tenant),  # noqa: B008
-        conn: Connection = Depends(db),  # noqa: B008
+        tenant_id: int = Depends(tenant),
+        conn: Connection = Depends(db),
     ) -> dict[str, Any]:
         stmt = (
             select(*fields)
@@ -263,7 +262,10 @@ def ratios(product: Sample, bare: Sample) -> str:
     p99 = med(product.p99) / med(bare.p99)
     cpu = med(product.cpu_us) / med(bare.cpu_us)
     verdict = "ok" if rps >= 0.8 and p99 <= 1.5 else "below goal"
-    return f"  ratio  rps {rps:.2f}x (goal >= 0.8)  p99 {p99:.2f}x (goal <= 1.5)  CPU/req {cpu:.2f}x  {verdict}"
+    return (
+        f"  ratio  rps {rps:.2f}x (goal >= 0.8)  p99 {p99:.2f}x (goal <= 1.5)"
+        f"  CPU/req {cpu:.2f}x  {verdict}"
+    )
 
 
 # --- one backend ------------------------------------------------------------------------------

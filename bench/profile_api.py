@@ -106,16 +106,16 @@ def main() -> None:
         port = free_port()
         server = start_server(env, port)
         raw = Path(name) / "profile.txt"
+        load_command = [wrk, "-t1", "-c16", f"-d{args.seconds + 3}s", "-s", str(script)]
+        spy_command = [spy, "record", "-r", "250", "-d", str(args.seconds), "-f", "raw"]
         try:
             load = subprocess.Popen(
-                [wrk, "-t1", "-c16", f"-d{args.seconds + 3}s", "-s", str(script)]
-                + ["-H", f"Authorization: Bearer {key}", f"http://127.0.0.1:{port}"],
+                [*load_command, "-H", f"Authorization: Bearer {key}", f"http://127.0.0.1:{port}"],
                 stdout=subprocess.DEVNULL,
             )
             time.sleep(1)
             subprocess.run(
-                [spy, "record", "-r", "250", "-d", str(args.seconds), "-f", "raw", "-o", str(raw)]
-                + ["--nonblocking", "-p", str(server.pid)],
+                [*spy_command, "-o", str(raw), "--nonblocking", "-p", str(server.pid)],
                 check=True,
                 capture_output=True,
             )
@@ -123,8 +123,9 @@ def main() -> None:
         finally:
             stop(server)
         summarise(raw)
-        shutil.copy(raw, f"/tmp/socialcrm-profile-{args.path}.txt")
-        print(f"raw stacks kept in /tmp/socialcrm-profile-{args.path}.txt")
+        kept = Path(tempfile.gettempdir()) / f"socialcrm-profile-{args.path}.txt"
+        shutil.copy(raw, kept)
+        print(f"raw stacks kept in {kept}")
 
 
 if __name__ == "__main__":
