@@ -216,11 +216,12 @@ def wrk_run(
 ) -> tuple[float, float, float, float]:
     """requests/s, p50 ms, p99 ms, server CPU µs per request."""
     cpu_before = cpu_seconds(pid)
-    command = [wrk, "-t1", f"-c{conns}", f"-d{args.seconds}s", "--latency", "-s", str(script)]
+    command = [wrk, "-t1", f"-c{conns}", f"-d{args.seconds}s", "--latency", "--timeout", "30s"]
+    command += ["-s", str(script)]
     command += ["-H", f"Authorization: Bearer {key}", url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(pid) - cpu_before
-    if "Non-2xx" in out or "Socket errors" in out:
+    if "Non-2xx" in out or re.search(r"Socket errors: connect [1-9]|read [1-9]|write [1-9]", out):
         raise SystemExit(f"{url}: errors\n{out}")
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
