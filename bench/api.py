@@ -329,12 +329,31 @@ def run_backend(
         stop(bare)
     if args.no_workers:
         return
+    try:
+        compare_workers(wrk, env, key, scenarios["GET /api/contacts/{id}"], args, tmp, label)
+    except SystemExit as exc:
+        print(f"serve --workers 2: not measured ({exc})")
+
+
+def compare_workers(
+    wrk: str,
+    env: dict[str, str],
+    key: str,
+    paths: list[str],
+    args: argparse.Namespace,
+    tmp: Path,
+    label: str,
+) -> None:
     queue = {"SOCIALCRM_QUEUE_URL": REDIS_URL}
     one_port, two_port = free_port(), free_port()
     one = start_server(env | queue, one_port)
-    two = start_server(env | queue, two_port, workers=2)
     try:
-        script = lua_script(tmp, f"{label}-workers", scenarios["GET /api/contacts/{id}"], 9)
+        two = start_server(env | queue, two_port, workers=2)
+    except SystemExit:
+        stop(one)
+        raise
+    try:
+        script = lua_script(tmp, f"{label}-workers", paths, 9)
         pair = {
             "serve, 1 process": (f"http://127.0.0.1:{one_port}", one.pid),
             "serve --workers 2": (f"http://127.0.0.1:{two_port}", two.pid),
