@@ -1,18 +1,19 @@
 """HTTP API of the CRM records: thin, generated from one table of resources."""
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID, utcnow
 from socialcrm.crm import leads, schemas, service, tickets
 from socialcrm.crm.models import LeadStatus, Priority, TicketStatus
 from socialcrm.tenancy.models import Role
-from socialcrm.web.deps import ApiCtx
+from socialcrm.web.deps import ApiCtx, Ctx
 
 router = APIRouter(prefix="/api", tags=["crm"])
 
@@ -44,6 +45,23 @@ PRESENT: dict[str, Callable[[Session, Sequence[Any]], Sequence[Any]]] = {
 }
 # Resources whose list has filters of its own (registered below the loop).
 FILTERED_LISTS = ("leads", "tickets")
+
+
+T = TypeVar("T")
+
+
+async def _read(ctx: Ctx, work: Callable[[Session], T]) -> T:
+    """A read in ONE worker thread: the query and the end of its transaction (the unit of work
+    then has nothing left to commit, and needs no second thread). The route itself is async,
+    so its answer is validated and serialised on the event loop, not in a third thread: the
+    records are loaded (``expire_on_commit=False``) and the output schemas read only columns."""
+
+    def unit() -> T:
+        result = work(ctx.session)
+        ctx.session.commit()
+        return result
+
+    return await run_in_threadpool(unit)
 
 
 def _present(resource: str, session: Session, records: Sequence[Any]) -> Sequence[Any]:
@@ -87,7 +105,7 @@ def _register(resource: str) -> None:
     if resource not in FILTERED_LISTS:
 
         @router.get(f"/{resource}", response_model=page_schema, name=f"list_{resource}")
-        def list_records(
+        async def list_records(
             ctx: ApiCtx,
             limit: Limit = 50,
             cursor: Cursor = None,
@@ -96,12 +114,18 @@ def _register(resource: str) -> None:
                 Query(max_length=200, description="contacts: a substring, or @handle"),
             ] = None,
         ) -> Any:
-            page = service.list_page(ctx.session, model, limit=limit, cursor=cursor, query=q)
+            def read(session: Session) -> service.Page:
+                return service.list_page(session, model, limit=limit, cursor=cursor, query=q)
+
+            page = await _read(ctx, read)
             return {"items": page.items, "next_cursor": page.next_cursor}
 
     @router.get(f"/{resource}/{{record_id}}", response_model=out_schema, name=f"get_{singular}")
-    def get_record(ctx: ApiCtx, record_id: RecordId) -> Any:
-        return _present(resource, ctx.session, [service.get(ctx.session, model, record_id)])[0]
+    async def get_record(ctx: ApiCtx, record_id: RecordId) -> Any:
+        def read(session: Session) -> Any:
+            return _present(resource, session, [service.get(session, model, record_id)])[0]
+
+        return await _read(ctx, read)
 
     @router.patch(
         f"/{resource}/{{record_id}}", response_model=out_schema, name=f"update_{singular}"
