@@ -59,7 +59,7 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
     deleted = [obj for obj in session.deleted if isinstance(obj, Contact)]
     if not deleted:
         return
-    from socialcrm.identity.service import forget_contact
+    from socialcrm.identity.backfill import forget_contact
 
     erased: dict[int, set[Profile]] = session.info.setdefault(_DELETED_PROFILES, {})
     for contact in deleted:
