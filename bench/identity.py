@@ -10,6 +10,7 @@ graph; then
 
     .venv/bin/python bench/identity.py [--identities 1000000] [--rate 500] [--seconds 10]
         [--workers 2]  (server processes; above 1 they share Redis, SOCIALCRM_TEST_REDIS_URL)
+        [--keep DIR]  (keep the seeded graph and reuse it in the next run: before/after a change)
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def handle_of(i: int) -> str:
 
 
 def seed(count: int) -> None:
-    from sqlalchemy import insert, select
+    """N Contacts, each with an X account in the graph, loaded in bulk: COPY on PostgreSQL,
+    the driver's executemany on SQLite (values serialised by the columns' own types, secondary
+    indexes dropped during the load and built once after it)."""
+    from sqlalchemy import Table, func, select
 
     from socialcrm.core.db import get_database, utcnow
     from socialcrm.core.settings import get_settings
@@ -64,11 +68,17 @@ def seed(count: int) -> None:
         _, key = create_api_key(session, tenant=tenant)
         tenant_id = tenant.id
     now = utcnow()
-    batch = 10_000
+    tables: list[Table] = [Contact.__table__, IdentityProfile.__table__, HandleAlias.__table__]  # type: ignore[list-item]
+    indexes = [index for table in tables for index in table.indexes]
+    batch = 50_000
     with db.engine.begin() as conn:
-        first_id = None
+        first_id = (conn.execute(select(func.max(Contact.id))).scalar() or 0) + 1
+        for index in indexes:
+            index.drop(conn)
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MB for the load
         for start in range(0, count, batch):
-            rows: list[dict[str, Any]] = []
+            contacts, profiles, aliases = [], [], []
             for i in range(start, min(count, start + batch)):
                 values = {
                     "name": f"Customer {i}",
@@ -79,26 +89,17 @@ def seed(count: int) -> None:
                     ],
                     "tier": "platinum" if i % 100 == 0 else "standard",
                 }
-                rows.append(
+                contacts.append(
                     values
                     | {
+                        "id": first_id + i,
                         "search_text": contact_search_text(values),
                         "tenant_id": tenant_id,
                         "created_at": now,
                         "updated_at": now,
+                        "profile_updated_at": now,
                     }
                 )
-            conn.execute(insert(Contact), rows)
-            if first_id is None:
-                first_id = conn.execute(
-                    select(Contact.id)
-                    .where(Contact.tenant_id == tenant_id)
-                    .order_by(Contact.id)
-                    .limit(1)
-                ).scalar_one()
-            profiles = []
-            aliases = []
-            for i in range(start, min(count, start + batch)):
                 n = normalise_handle(handle_of(i), "x")
                 profiles.append(
                     {
@@ -116,6 +117,7 @@ def seed(count: int) -> None:
                 )
                 aliases.append(
                     {
+                        "id": i + 1,
                         "tenant_id": tenant_id,
                         "profile_id": i + 1,
                         "network": "x",
@@ -125,18 +127,61 @@ def seed(count: int) -> None:
                         "first_seen_at": now,
                     }
                 )
-            conn.execute(insert(IdentityProfile), profiles)
-            conn.execute(insert(HandleAlias), aliases)
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql(
-                f"SELECT setval(pg_get_serial_sequence('identity_profiles','id'), {count})"
-            )
-            conn.exec_driver_sql("ANALYZE")
-    else:
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+            for table, rows in zip(tables, (contacts, profiles, aliases), strict=True):
+                bulk_load(conn, table, rows)
+        for index in indexes:
+            index.create(conn)
+        if conn.dialect.name == "postgresql":
+            for table in tables:
+                sql = f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"  # noqa: S608, E501 (the model's own table)
+                conn.exec_driver_sql(sql)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
     print(json.dumps({"key": key, "tenant_id": tenant_id}))
+
+
+def bulk_load(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows (with every column's Python-side default filled in) straight to the driver."""
+    defaults = {
+        column.name: column.default.arg(None) if column.default.is_callable else column.default.arg
+        for column in table.columns
+        if column.default is not None and column.name not in rows[0]
+    }
+    names = [*rows[0], *defaults]
+    fixed = list(defaults.values())
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        json_columns = {name for name in names if table.c[name].type.__class__.__name__ == "JSON"}
+        encode = [json.dumps if name in json_columns else None for name in names]
+        with driver.cursor().copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                values = [*row.values(), *fixed]
+                copy.write_row([f(v) if f else v for f, v in zip(encode, values, strict=True)])
+        return
+    procs = [table.c[name].type._cached_bind_processor(conn.dialect) for name in names]
+    # A value every row shares (the load's timestamp, the tenant, a default) is serialised
+    # once; the others by their column's own bind processor (JSON, UTC datetimes).
+    first = [*rows[0].values(), *fixed]
+    shared = [
+        i >= len(rows[0]) or all(row[name] is first[i] for row in rows)
+        for i, name in enumerate(names)
+    ]
+    once = [p(v) if p else v for p, v in zip(procs, first, strict=True)]
+    per_row = [i for i, p in enumerate(procs) if p is not None and not shared[i]]
+    values = []
+    for row in rows:
+        out = [*row.values(), *fixed]
+        for i, keep in enumerate(shared):
+            if keep:
+                out[i] = once[i]
+        for i in per_row:
+            out[i] = procs[i](out[i])  # type: ignore[misc]
+        values.append(out)
+    placeholders = ", ".join("?" for _ in names)
+    driver.executemany(
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})",  # noqa: S608
+        values,
+    )
 
 
 # --- in-process -------------------------------------------------------------------------------
@@ -313,30 +358,42 @@ def db_size(env: dict[str, str], data_dir: str) -> str:
     return f"identity tables {int(rows[0] or 0) / 2**20:.0f} MB on disk (with indexes)"
 
 
-def run_backend(label: str, env: dict[str, str], args: argparse.Namespace, data_dir: str) -> None:
-    t0 = time.perf_counter()
-    out = (
+def run_backend(
+    label: str, env: dict[str, str], args: argparse.Namespace, data_dir: str, saved: Path | None
+) -> None:
+    """Seed (or, with ``--keep``, reuse the graph a previous run seeded), then measure."""
+    if saved is not None and saved.exists():
+        out = saved.read_text()
+        print(f"\n[{label}] reusing the {args.identities:,} identities seeded before; ", end="")
+    else:
+        t0 = time.perf_counter()
+        out = (
+            subprocess.run(
+                [sys.executable, __file__, "--child-seed", str(args.identities)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        if saved is not None:
+            saved.write_text(out)
+        print(
+            f"\n[{label}] seeded {args.identities:,} identities in "
+            f"{time.perf_counter() - t0:.0f} s; ",
+            end="",
+        )
+    print(db_size(env, data_dir))
+    info = json.loads(out)
+    if args.samples:
+        print(" in-process resolve (one unit of work per call):")
         subprocess.run(
-            [sys.executable, __file__, "--child-seed", str(args.identities)],
-            env=env,
-            capture_output=True,
-            text=True,
+            [sys.executable, __file__, "--child-inproc", str(args.identities), str(args.samples)],
+            env=env | {"BENCH_INFO": out},
             check=True,
         )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    info = json.loads(out)
-    print(
-        f"\n[{label}] seeded {args.identities:,} identities in {time.perf_counter() - t0:.0f} s; "
-        f"{db_size(env, data_dir)}"
-    )
-    print(" in-process resolve (one unit of work per call):")
-    subprocess.run(
-        [sys.executable, __file__, "--child-inproc", str(args.identities), str(args.samples)],
-        env=env | {"BENCH_INFO": out},
-        check=True,
-    )
     for workers in args.workers:
         serve_and_load(env, args, info["key"], workers)
 
@@ -402,13 +459,14 @@ def serve_and_load(env: dict[str, str], args: argparse.Namespace, key: str, work
         server.wait(10)
 
 
-def postgres_reachable() -> bool:
+def postgres_reachable(fresh: bool) -> bool:
     try:
         import psycopg
 
         with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
-            conn.execute(f"CREATE SCHEMA {BENCH_SCHEMA}")
+            if fresh:
+                conn.execute(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {BENCH_SCHEMA}")
         return True
     except Exception as exc:
         print(f"\n[postgresql] skipped: {exc}")
@@ -427,7 +485,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument(
+        "--samples", type=int, default=2000, help="in-process resolves per path (0: skip)"
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the seeded graph (SQLite file in DIR, the PostgreSQL schema) and reuse it",
+    )
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
     parser.add_argument(
         "--workers",
@@ -442,18 +507,29 @@ def main() -> None:
         f"over {args.clients} connections, {os.cpu_count()} cores, "
         f"server processes {args.workers}"
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        keep = Path(args.keep) if args.keep else None
+        tmp = scratch
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            tmp = str(keep)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALCRM_")}
         base_env |= {"SOCIALCRM_DATA_DIR": tmp}
         if args.only in (None, "sqlite"):
-            run_backend("sqlite", base_env, args, tmp)
-        if args.only in (None, "postgresql") and postgres_reachable():
+            saved = keep / "sqlite.json" if keep else None
+            run_backend("sqlite", base_env, args, tmp, saved)
+        saved = keep / "postgresql.json" if keep else None
+        if args.only in (None, "postgresql") and postgres_reachable(
+            fresh=saved is None or not saved.exists()
+        ):
             url = f"{PG_URL}?options=-csearch_path%3D{BENCH_SCHEMA}"
-            run_backend("postgresql", base_env | {"SOCIALCRM_DATABASE_URL": url}, args, tmp)
-            import psycopg
+            env = base_env | {"SOCIALCRM_DATABASE_URL": url}
+            run_backend("postgresql", env, args, tmp, saved)
+            if keep is None:
+                import psycopg
 
-            with psycopg.connect(PG_URL) as conn:
-                conn.execute(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
+                with psycopg.connect(PG_URL) as conn:
+                    conn.execute(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from socialcrm.identity import graph
@@ -48,7 +49,9 @@ class Candidate:
     method: str
     reason: str
     signals: dict[str, Any] = field(default_factory=dict)
-    profile: IdentityProfile | None = None
+    # The graph's profile this evidence came from (its user id): ``None`` when the evidence is
+    # not a profile (an email, another network), which the graph then learns.
+    profile: IdentityProfile | Row[Any] | None = None
     force_review: bool = False
     kind: ReviewKind = ReviewKind.LOW_CONFIDENCE
 
@@ -58,23 +61,27 @@ def find_candidate(
 ) -> Candidate | ResolveOut | None:
     net = n.network.value
     if uid is not None:
-        profile = graph.profile_by_user_id(session, tenant_id, net, uid)
-        if profile is not None and (profile.contact_id is not None or profile.lead_id is not None):
-            previous = graph.rename_profile(session, tenant_id, profile, n)
+        account = graph.account_by_user_id(session, tenant_id, net, uid)
+        if account is not None and (account.contact_id is not None or account.lead_id is not None):
+            previous = None
+            if account.handle != n.handle:  # renamed: the model, to keep the old handle
+                known = session.get(IdentityProfile, account.id)
+                assert known is not None
+                previous = graph.rename_profile(session, tenant_id, known, n)
             signals: dict[str, Any] = {"user_id": uid}
             if previous is not None:
                 signals["previous_handle"] = previous
-            if profile.contact_id is None:
+            if account.contact_id is None:
                 return unresolved(
-                    "known_lead", 0.0, lead_id=profile.lead_id, signals=signals, method="user_id"
+                    "known_lead", 0.0, lead_id=account.lead_id, signals=signals, method="user_id"
                 )
             return Candidate(
-                profile.contact_id,
+                account.contact_id,
                 CONFIDENCE["user_id"],
                 "user_id",
                 "user_id_match",
                 signals,
-                profile,
+                account,
             )
 
     current: list[IdentityProfile] = []

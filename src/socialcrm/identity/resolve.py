@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 import structlog
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import utcnow
@@ -26,6 +28,7 @@ from socialcrm.identity.cache import CachedResolution, CacheKey, resolution_cach
 from socialcrm.identity.candidates import Candidate, find_candidate, unresolved
 from socialcrm.identity.guests import guest
 from socialcrm.identity.models import (
+    IdentityProfile,
     ReviewKind,
     ReviewStatus,
 )
@@ -289,12 +292,12 @@ def _resolved(
             candidate.signals["conflict_with_contact"] = contact_id
             reviews.open_conflict(session, tenant_id, linked.profile, contact_id)
             contact_id = linked.conflict_contact_id
-    row = session.execute(
-        _CONTACT_AND_LAST_INTERACTION, {"tenant_id": tenant_id, "contact_id": contact_id}
-    ).first()
-    if row is None:  # deleted meanwhile
+    rows = graph.read_rows(
+        session, _CONTACT_CARD, {"tenant_id": tenant_id, "contact_id": contact_id}
+    )
+    if not rows:  # deleted meanwhile
         return unresolved("no_match", 0.0)
-    contact, last = row
+    contact = rows[0]
     answer = ResolveOut(
         resolved=True,
         customer_id=contact.id,
@@ -302,8 +305,8 @@ def _resolved(
         review_required=False,
         reason=candidate.reason,
         match=Match(method=candidate.method, signals=candidate.signals),
-        profile_data=_profile_data(contact, last, policy, now),
-        social_graph=_social_graph(session, tenant_id, contact.id),
+        profile_data=_profile_data(contact, policy, now),
+        social_graph=_social_graph(rows),
     )
     if policy.cache_ttl_s > 0 and cachebus.may_cache():
         resolution_cache.put(
@@ -319,18 +322,42 @@ def _resolved(
     return answer
 
 
-# The Contact and its last interaction in one statement (one round trip), built once.
-_CONTACT_AND_LAST_INTERACTION = select(
-    Contact,
-    select(func.max(func.coalesce(Activity.occurred_at, Activity.created_at)))
-    .where(Activity.tenant_id == Contact.tenant_id, Activity.contact_id == Contact.id)
-    .scalar_subquery(),
-).where(Contact.tenant_id == bindparam("tenant_id"), Contact.id == bindparam("contact_id"))
+# What an answer says about the Contact, its last interaction and every profile linked to it
+# (one row per profile, oldest first), in one round trip; Core rows, built once.
+_C, _P, _A = Contact.__table__.c, IdentityProfile.__table__.c, Activity.__table__.c
+_CONTACT_CARD = (
+    select(
+        _C.id,
+        _C.name,
+        _C.tier,
+        _C.preferred_channel,
+        _C.language,
+        _C.marketing_consent,
+        _C.enrichment_consent,
+        _C.profile_updated_at,
+        _C.updated_at,
+        select(func.max(func.coalesce(_A.occurred_at, _A.created_at)))
+        .where(_A.tenant_id == _C.tenant_id, _A.contact_id == _C.id)
+        .scalar_subquery()
+        .label("last_interaction"),
+        _P.network,
+        _P.user_id,
+        _P.handle,
+        _P.url,
+    )
+    .select_from(
+        Contact.__table__.outerjoin(
+            IdentityProfile.__table__,
+            (_P.tenant_id == _C.tenant_id) & (_P.contact_id == _C.id),
+        )
+    )
+    .where(_C.tenant_id == bindparam("tenant_id"), _C.id == bindparam("contact_id"))
+    .order_by(_P.updated_at, _P.id)
+)
 
 
-def _profile_data(
-    contact: Contact, last: datetime | str | None, policy: IdentityPolicy, now: datetime
-) -> ProfileData:
+def _profile_data(contact: Row[Any], policy: IdentityPolicy, now: datetime) -> ProfileData:
+    last = contact.last_interaction
     if isinstance(last, str):  # SQLite hands aggregates back as text
         last = datetime.fromisoformat(last)
     updated = contact.profile_updated_at or contact.updated_at
@@ -354,15 +381,14 @@ def _recently(updated: datetime | None, policy: IdentityPolicy, now: datetime) -
     return updated is not None and now - updated <= window
 
 
-def _social_graph(
-    session: Session, tenant_id: int, contact_id: int
-) -> dict[str, list[LinkedProfile]]:
+def _social_graph(rows: Sequence[Row[Any]]) -> dict[str, list[LinkedProfile]]:
     """Every profile linked to the Contact, as a list per network (two X accounts are two)."""
     out: dict[str, list[LinkedProfile]] = {}
-    for profile in graph.profiles_of_contact(session, tenant_id, contact_id):
-        out.setdefault(profile.network, []).append(
-            LinkedProfile(user_id=profile.user_id, handle=profile.handle, url=profile.url)
-        )
+    for row in rows:
+        if row.network is not None:  # a Contact with no profile has one row, without one
+            out.setdefault(row.network, []).append(
+                LinkedProfile(user_id=row.user_id, handle=row.handle, url=row.url)
+            )
     return out
 
 
