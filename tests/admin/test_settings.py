@@ -18,7 +18,7 @@ from socialcrm.core.settings import get_settings
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Ticket
 from socialcrm.enrichment import service as enrichment
-from socialcrm.identity import service as identity
+from socialcrm.identity import tenant_policy as identity
 from socialcrm.listening import service as listening
 from socialcrm.publishing import service as publishing
 from socialcrm.signatures import policy as email_policy

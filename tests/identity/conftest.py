@@ -15,7 +15,7 @@ from socialcrm.core.db import Database
 from socialcrm.core.settings import get_settings
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
-from socialcrm.identity import cachebus, ratelimit, service
+from socialcrm.identity import cachebus, ratelimit, tenant_policy
 from socialcrm.identity.cache import resolution_cache
 from socialcrm.tenancy.models import Tenant
 
@@ -24,11 +24,11 @@ from socialcrm.tenancy.models import Tenant
 def _fresh_identity_state() -> Iterator[None]:
     resolution_cache.clear()
     ratelimit.reset_limiter()
-    service.forget_policies()
+    tenant_policy.forget_policies()
     yield
     resolution_cache.clear()
     ratelimit.reset_limiter()
-    service.forget_policies()
+    tenant_policy.forget_policies()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from socialcrm.core.db import Database, make_engine, set_database
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
-from socialcrm.identity import service
+from socialcrm.identity import resolve
 from socialcrm.identity.models import IdentityProfile, IdentityReview
 from socialcrm.identity.schemas import ResolveIn
 from socialcrm.migrations import upgrade
@@ -55,7 +55,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Database, int]]:
             )
         with db.session(tenant_id=tenant_id) as session:
             for handle, uid in (("j0hn_doe", "71"), ("rnallory", None), ("ma1lory", None)):
-                service.resolve(
+                resolve.resolve(
                     session,
                     tenant_id,
                     ResolveIn(handle=handle, channel="x", user_id=uid),

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database
-from socialcrm.identity import service
+from socialcrm.identity import resolve
 from socialcrm.identity.homoglyphs import confusable, skeleton
 from socialcrm.identity.normalise import ImpossibleHandle, normalise_handle
 from socialcrm.identity.schemas import ResolveIn, ResolveOut
@@ -183,6 +183,6 @@ def test_confusable_pairs_never_auto_resolve(database: Database, tenant_id: int)
 
 
 def _resolve(session: Session, tenant_id: int, handle: str, user_id: str | None) -> ResolveOut:
-    return service.resolve(
+    return resolve.resolve(
         session, tenant_id, ResolveIn(handle=handle, channel="x", user_id=user_id), actor="test"
     )

@@ -82,7 +82,7 @@ def on_contact_erased(session: Session, erased: ContactErased) -> None:
     """NOW (before the flush that deletes the row): what it held is noted, its identity
     profiles go before the row (SET NULL) does."""
     from socialcrm.core import events
-    from socialcrm.identity.service import forget_contact
+    from socialcrm.identity.backfill import forget_contact
 
     tenant_id = erased.tenant_id
     profiles = profiles_of(session, tenant_id, [erased.contact_id])

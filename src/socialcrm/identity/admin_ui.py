@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from socialcrm.crm.models import Tier
-from socialcrm.identity import service
+from socialcrm.identity import tenant_policy
 from socialcrm.identity.policy import IdentityPolicy
 from socialcrm.web.deps import Ctx
 from socialcrm.web.forms import SettingsForm, lines
@@ -21,7 +21,7 @@ ONE_PER_LINE = ("bot_user_ids", "bot_handles", "spam_keywords")
 
 
 def _current(ctx: Ctx) -> dict[str, Any]:
-    policy = service.tenant_policy(ctx.session, ctx.principal.tenant_id)[0]
+    policy = tenant_policy.tenant_policy(ctx.session, ctx.principal.tenant_id)[0]
     values: dict[str, Any] = policy.model_dump(mode="json", include=set(NUMBERS))
     values["fresh_tiers"] = list(policy.fresh_tiers)
     values.update({name: "\n".join(getattr(policy, name)) for name in ONE_PER_LINE})
@@ -33,7 +33,7 @@ def _save(ctx: Ctx, form: dict[str, Any]) -> object:
     fields["fresh_tiers"] = form.get("fresh_tiers", [])
     fields.update({name: lines(form.get(name)) for name in ONE_PER_LINE})
     policy = IdentityPolicy.model_validate(fields)
-    return service.change_settings(ctx.session, ctx.principal, policy)
+    return tenant_policy.change_settings(ctx.session, ctx.principal, policy)
 
 
 FORM = SettingsForm(

@@ -23,17 +23,17 @@ def sync(
     tenant = tenant_id(tenant_name)
     from rich.progress import Progress
 
-    from socialcrm.identity import service
+    from socialcrm.identity import backfill
 
     with db.session(tenant_id=tenant) as session:
-        ids = service.contact_ids_with_handles(session, tenant)
+        ids = backfill.contact_ids_with_handles(session, tenant)
     linked = 0
     with Progress(console=out) as progress:
         task = progress.add_task("linking handles", total=len(ids))
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
             with db.session(tenant_id=tenant) as session:
-                linked += service.sync_contacts(session, tenant, chunk)
+                linked += backfill.sync_contacts(session, tenant, chunk)
             progress.advance(task, len(chunk))
     out.print(f"{linked} handles of {len(ids)} contacts are in the identity graph")
 
@@ -49,7 +49,7 @@ def resolve(
     tenant = tenant_id(tenant_name)
     from pydantic import ValidationError
 
-    from socialcrm.identity import service
+    from socialcrm.identity import resolve as resolving
     from socialcrm.identity.schemas import ResolveIn
 
     try:
@@ -57,5 +57,5 @@ def resolve(
     except ValidationError as exc:
         fail(str(exc.errors()[0]["msg"]))
     with open_database().session(tenant_id=tenant) as session:
-        answer = service.resolve(session, tenant, request, actor="cli")
+        answer = resolving.resolve(session, tenant, request, actor="cli")
     out.print_json(answer.model_dump_json())

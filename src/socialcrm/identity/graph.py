@@ -8,18 +8,18 @@ functions are also correct inside a system session.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Executable, Row, bindparam, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from socialcrm.core import events
-from socialcrm.core.db import utcnow
+from socialcrm.core.db import TenantScopeMissing, utcnow
 from socialcrm.crm import service as crm
 from socialcrm.crm.events import ContactChanged, ContactErased
 from socialcrm.crm.models import Contact
@@ -118,6 +118,46 @@ _OF_CONTACT = (
     )
     .order_by(IdentityProfile.updated_at, IdentityProfile.id)
 )
+
+
+# The resolve path's reads are Core statements on the session's connection: rows, not
+# hydrated models, and no per-statement tenant criteria (the ORM's tenant guard). Each names its
+# tenant, and ``read_rows`` refuses a tenant other than the session's.
+_PROFILES = IdentityProfile.__table__
+_ACCOUNT_BY_USER_ID = select(
+    _PROFILES.c.id,
+    _PROFILES.c.contact_id,
+    _PROFILES.c.lead_id,
+    _PROFILES.c.handle,
+    _PROFILES.c.user_id,
+).where(
+    _PROFILES.c.tenant_id == bindparam("tenant_id"),
+    _PROFILES.c.network == bindparam("network"),
+    _PROFILES.c.user_id == bindparam("user_id"),
+)
+
+
+def read_rows(
+    session: Session, statement: Executable, params: Mapping[str, Any]
+) -> Sequence[Row[Any]]:
+    """Run a read that names its tenant (``params["tenant_id"]``) as Core, in the session's
+    transaction, after flushing what the session holds (as the ORM's autoflush would)."""
+    scoped = session.info.get("tenant_id")
+    if scoped is None and not session.info.get("system"):
+        raise TenantScopeMissing("tenant data queried without a tenant")
+    if scoped is not None and scoped != params["tenant_id"]:
+        raise TenantScopeMissing("a read named another tenant than the session's")
+    session.flush()
+    return session.connection().execute(statement, params).all()
+
+
+def account_by_user_id(
+    session: Session, tenant_id: int, network: str, user_id: str
+) -> Row[Any] | None:
+    """The profile's id, contact_id, lead_id, handle and user_id (a row, not a model)."""
+    params = {"tenant_id": tenant_id, "network": network, "user_id": user_id}
+    rows = read_rows(session, _ACCOUNT_BY_USER_ID, params)
+    return rows[0] if rows else None
 
 
 def profile_by_user_id(

@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
-from socialcrm.identity import reviews, service
+from socialcrm.identity import decisions, reviews, tenant_policy
+from socialcrm.identity import resolve as resolving
 from socialcrm.identity.models import ReviewStatus
 from socialcrm.identity.policy import IdentityPolicy
 from socialcrm.identity.schemas import (
@@ -52,38 +53,38 @@ async def resolve(request: Request, body: ResolveIn) -> Response:
     """Who is this sender? Resolves a handle (and platform user id) to a known customer."""
     # A caller authenticated moments ago asking about a sender answered moments ago (the usual
     # case in front of routing) is answered here, on the event loop: no thread, no connection.
-    screened: service.Screening | None = None
+    screened: resolving.Screening | None = None
     principal = cached_principal(bearer_token(request))
     if principal is not None:
         try:
-            screened = await service.screen_without_database(principal.tenant_id, body)
-        except service.SenderRateLimited as exc:
+            screened = await resolving.screen_without_database(principal.tenant_id, body)
+        except resolving.SenderRateLimited as exc:
             return await run_in_threadpool(_rate_limited, request, exc)
         if isinstance(screened, ResolveOut):
             return _json(screened)
     return await run_in_threadpool(_resolve, request, body, screened)
 
 
-def _resolve(request: Request, body: ResolveIn, screened: service.Screening | None) -> Response:
+def _resolve(request: Request, body: ResolveIn, screened: resolving.Screening | None) -> Response:
     with _unit_of_work(request) as ctx:
         tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
         try:
-            answer = service.resolve(ctx.session, tenant_id, body, actor=actor, screened=screened)
-        except service.SenderRateLimited as exc:
+            answer = resolving.resolve(ctx.session, tenant_id, body, actor=actor, screened=screened)
+        except resolving.SenderRateLimited as exc:
             # Answered, not raised: the report for review is committed with this request.
-            service.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
+            resolving.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
             return _limited_answer(exc)
     return _json(answer)
 
 
-def _rate_limited(request: Request, exc: service.SenderRateLimited) -> Response:
+def _rate_limited(request: Request, exc: resolving.SenderRateLimited) -> Response:
     with _unit_of_work(request) as ctx:
         tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
-        service.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
+        resolving.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
     return _limited_answer(exc)
 
 
-def _limited_answer(exc: service.SenderRateLimited) -> Response:
+def _limited_answer(exc: resolving.SenderRateLimited) -> Response:
     return JSONResponse(
         envelope(exc.code, exc.message, exc.details),
         exc.status_code,
@@ -100,7 +101,7 @@ def _json(answer: ResolveOut) -> Response:
 def resolve_batch(request: Request, body: BatchIn) -> BatchOut:
     """Up to 1,000 senders at once; each item answers with its result or its own error."""
     with _unit_of_work(request) as ctx:
-        results = service.resolve_batch(
+        results = resolving.resolve_batch(
             ctx.session, ctx.principal.tenant_id, body.requests, actor=ctx.principal.actor
         )
     items = [
@@ -131,7 +132,7 @@ def list_reviews(
 
 @router.get("/api/identity/reviews/{review_id}", response_model=ReviewOut)
 def get_review(ctx: ApiCtx, review_id: ReviewId) -> Any:
-    return service.get_review(ctx.session, review_id)
+    return decisions.get_review(ctx.session, review_id)
 
 
 @router.post("/api/identity/reviews/{review_id}/merge", response_model=MergeOut)
@@ -141,7 +142,7 @@ def merge_review(
     """Same customer: link the identity (its Lead, or the other Contact) to the survivor."""
     ctx.require(*DECIDERS)
     body = body or MergeIn()
-    review, contact_id, moved = service.merge_review(
+    review, contact_id, moved = decisions.merge_review(
         ctx.session,
         ctx.principal.tenant_id,
         review_id,
@@ -159,15 +160,15 @@ def reject_review(
     """Not the same customer: close the question; it is not asked again."""
     ctx.require(*DECIDERS)
     note = body.note if body is not None else ""
-    return service.reject_review(ctx.session, review_id, note=note, actor=ctx.principal.actor)
+    return decisions.reject_review(ctx.session, review_id, note=note, actor=ctx.principal.actor)
 
 
 @router.get("/api/identity/settings", response_model=IdentityPolicy)
 def get_settings(ctx: ApiCtx) -> IdentityPolicy:
-    return service.tenant_policy(ctx.session, ctx.principal.tenant_id)[0]
+    return tenant_policy.tenant_policy(ctx.session, ctx.principal.tenant_id)[0]
 
 
 @router.put("/api/identity/settings", response_model=IdentityPolicy)
 def put_settings(ctx: ApiCtx, body: IdentityPolicy) -> IdentityPolicy:
     """Threshold, always-fresh tiers, cache TTL (≤ 300 s), rate limit, bot rules (admin)."""
-    return service.change_settings(ctx.session, ctx.principal, body)
+    return tenant_policy.change_settings(ctx.session, ctx.principal, body)

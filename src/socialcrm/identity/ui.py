@@ -16,7 +16,7 @@ from socialcrm.core.errors import AppError
 from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Lead
-from socialcrm.identity import reviews, service
+from socialcrm.identity import decisions, reviews
 from socialcrm.identity.homoglyphs import Glyph, differences
 from socialcrm.identity.models import IdentityReview, ReviewKind, ReviewStatus
 from socialcrm.tenancy.models import Role
@@ -79,7 +79,7 @@ def reviews_page(
         glyphs={r.id: compared(r) for r in items},
         names=names,
         leads=leads,
-        reports=service.REPORTS,
+        reports=decisions.REPORTS,
         current_status=status.value,
         statuses=[s.value for s in ReviewStatus],
         can_decide=ctx.principal.role in (Role.ADMIN, Role.AGENT),
@@ -99,10 +99,10 @@ def merge_page(
     a look-alike imitates (or whose handle another account now uses)."""
     ctx.require(Role.ADMIN, Role.AGENT)
     try:
-        review = service.get_review(ctx.session, review_id)
+        review = decisions.get_review(ctx.session, review_id)
     except AppError as exc:
         return _back_to_queue(error=exc.message)
-    if review.status != ReviewStatus.PENDING or review.kind in service.REPORTS:
+    if review.status != ReviewStatus.PENDING or review.kind in decisions.REPORTS:
         return _back_to_queue(error=f"review {review_id} has nothing to merge")
     known = [
         ContactChoice.of(c)
@@ -110,7 +110,7 @@ def merge_page(
         if cid and (c := ctx.session.get(Contact, cid)) is not None
     ]
     found = _search(ctx.session, q) if q.strip() else []
-    chosen = None if review.kind in service.NAME_THE_CONTACT or not known else known[0].id
+    chosen = None if review.kind in decisions.NAME_THE_CONTACT or not known else known[0].id
     return render(
         request,
         ctx,
@@ -155,7 +155,7 @@ def merge_from_ui(
         target = None
     try:
         with ctx.session.begin_nested():
-            service.merge_review(
+            decisions.merge_review(
                 ctx.session,
                 ctx.principal.tenant_id,
                 review_id,
@@ -179,7 +179,7 @@ def reject_from_ui(
     ctx.require(Role.ADMIN, Role.AGENT)
     try:
         with ctx.session.begin_nested():
-            service.reject_review(ctx.session, review_id, note="", actor=ctx.principal.actor)
+            decisions.reject_review(ctx.session, review_id, note="", actor=ctx.principal.actor)
     except AppError as exc:
         return _back_to_queue(error=exc.message)
     return RedirectResponse(f"/identity/reviews?done=rejected-{review_id}", status_code=303)

@@ -1,6 +1,6 @@
 """Who the author of a mention is, as far as the CRM knows: a Contact (with a tier) or nobody.
 
-This is the seam to identity resolution (``socialcrm.identity.service.resolve``): it is asked
+This is the seam to identity resolution (``socialcrm.identity.resolve.resolve``): it is asked
 first; when it cannot answer (rate limited, a channel it does not parse) or does not know the
 sender, Contacts' own ``handles`` are looked up. Guest Leads come from identity resolution too,
 so one platform user is one Lead whichever channel saw them first.
@@ -67,7 +67,7 @@ def _identity(
     if tenant_id is None or not handle:
         return None
     try:
-        from socialcrm.identity import service as identity
+        from socialcrm.identity import resolve as identity
         from socialcrm.identity.schemas import ResolveIn
 
         request = ResolveIn(
