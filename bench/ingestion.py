@@ -284,10 +284,10 @@ def latency(posts: int) -> None:
     from tests.live import live_app
 
     from socialcrm.listening import ingestion
+    from socialcrm_sandbox.schema import TEST_WORLD_PATH
     from socialcrm_sandbox.testing import start_sandbox
 
-    world = ROOT / "src" / "socialcrm_sandbox" / "worlds" / "test.json"
-    sandbox = start_sandbox(world)
+    sandbox = start_sandbox(TEST_WORLD_PATH)
     settings = get_settings()
     settings.sandbox_url = sandbox.url
     work = Path(tempfile.mkdtemp(prefix="bench-live-"))

@@ -20,7 +20,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -28,8 +27,9 @@ import httpx
 from socialcrm.providers.base import AppCredentials, CallContext, Provider
 from socialcrm.providers.limits import meta_budget, next_pacific_midnight
 from socialcrm.providers.registry import build_provider
+from socialcrm_sandbox.schema import TEST_WORLD_PATH
 
-WORLD = Path(__file__).parents[1] / "src" / "socialcrm" / "sandbox" / "worlds" / "test.json"
+WORLD = TEST_WORLD_PATH
 CASES: dict[str, tuple[str, str, str]] = {  # network: (sign in as, handle to look up, post id)
     "linkedin": ("ada-lovelace", "analytical-engines", "urn:li:share:9503"),
     "facebook": ("analyticalengines", "analyticalengines", "104000000001_9601"),

@@ -40,6 +40,7 @@ from socialcrm.tenancy.service import (  # noqa: E402
     get_or_create_tenant,
 )
 from socialcrm.wiring import wire  # noqa: E402
+from socialcrm_sandbox.schema import TEST_WORLD_PATH  # noqa: E402
 
 wire()  # the domain events' subscribers, as every entry point of the product wires them
 
@@ -47,7 +48,7 @@ PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("SOCIALCRM_TEST_REDIS_URL", "")
 # One schema per test process: several runs (and developers) can share one PostgreSQL.
 PG_SCHEMA = f"socialcrm_test_{os.getpid()}"
-TEST_WORLD = Path(__file__).parents[1] / "src" / "socialcrm" / "sandbox" / "worlds" / "test.json"
+TEST_WORLD = TEST_WORLD_PATH
 
 
 def _sqlite_transactional(engine: Engine) -> None:
