@@ -39,6 +39,9 @@ from socialcrm.tenancy.service import (  # noqa: E402
     forget_principals,
     get_or_create_tenant,
 )
+from tests.txn_guard import (  # noqa: E402  every test: no provider call in a write transaction
+    no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
+)
 
 PG_URL = os.environ.get("SOCIALCRM_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("SOCIALCRM_TEST_REDIS_URL", "")

@@ -8,9 +8,13 @@ it ends; a network call made meanwhile keeps everybody else waiting, and on SQLi
   row, or an INSERT/UPDATE/DELETE it executes) until its transaction ends;
 - the network side: every request the provider adapters send (``httpx.AsyncClient.send``,
   the one door of their HTTP) is checked against the sessions writing at that moment in the
-  same thread (the adapters run their event loop in the caller's thread; another thread's
-  writer, as in the racing-worker tests, is not this call's doing). ``test_txn_guard``
-  proves the guard still sees a call made through the production gateway.
+  thread that asked for it (the adapters run on the provider runtime's loop thread, which
+  tells whose call it runs: ``runtime.caller_thread``; another thread's writer, as in the
+  racing-worker tests, is not this call's doing). ``test_txn_guard`` proves the guard still
+  sees a call made through the production gateway.
+
+Every test of every suite runs under it (autouse, from ``tests/conftest.py``), on SQLite and
+PostgreSQL alike.
 
 The tests share one database connection (a rolled-back outer transaction), so the state is
 kept per ``Session``, not per connection: the check is the same on SQLite and PostgreSQL.
@@ -29,6 +33,8 @@ import httpx
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+
+from socialcrm.providers import runtime
 
 WRITES = ("insert", "update", "delete")
 
@@ -93,7 +99,7 @@ class WriteTransactionGuard:
             self.wrote(state.session)
 
     def provider_call(self, request: httpx.Request) -> None:
-        me = threading.get_ident()
+        me = runtime.caller_thread() or threading.get_ident()
         with self.lock:
             open_writes = tuple(site for threads, site in self.writing.values() if me in threads)
         if open_writes:
@@ -108,9 +114,13 @@ class WriteTransactionGuard:
         )
 
 
+_watching: list[WriteTransactionGuard] = []  # nested watches: the innermost one judges
+
+
 @contextmanager
 def provider_calls_watched() -> Iterator[WriteTransactionGuard]:
-    """Instrument sessions and the adapters' HTTP for the duration; the caller judges."""
+    """Instrument sessions and the adapters' HTTP for the duration; the caller judges (a watch
+    inside another, as in ``test_txn_guard``, takes the calls made meanwhile)."""
     guard = WriteTransactionGuard()
     listeners = (
         ("after_flush", guard.after_flush),
@@ -123,13 +133,16 @@ def provider_calls_watched() -> Iterator[WriteTransactionGuard]:
     original = httpx.AsyncClient.send
 
     async def send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
-        guard.provider_call(request)
+        if _watching[-1] is guard:
+            guard.provider_call(request)
         return await original(self, request, **kwargs)
 
     httpx.AsyncClient.send = send  # type: ignore[method-assign]
+    _watching.append(guard)
     try:
         yield guard
     finally:
+        _watching.remove(guard)
         httpx.AsyncClient.send = original  # type: ignore[method-assign]
         for name, listener in listeners:
             event.remove(Session, name, listener)
@@ -138,7 +151,7 @@ def provider_calls_watched() -> Iterator[WriteTransactionGuard]:
 
 @pytest.fixture(autouse=True)
 def no_provider_call_in_write_transaction() -> Iterator[None]:
-    """Import into a test package's conftest: each of its tests fails on such a call."""
+    """Each test fails on such a call (imported by ``tests/conftest.py``: every suite)."""
     with provider_calls_watched() as guard:
         yield
     if guard.violations:

@@ -65,7 +65,7 @@ from socialcrm.providers.base import (
     TokenSet,
     TransientProviderError,
 )
-from socialcrm.providers.registry import PROVIDERS
+from socialcrm.providers.registry import PROVIDERS, adapter_class
 from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import Principal
 
@@ -182,35 +182,24 @@ def _call(provider: str, action: Callable[[Provider], Awaitable[T]], instance_ur
 
 # --- app credentials ----------------------------------------------------------------------
 
-DEFAULT_MASTODON_INSTANCE = "https://mastodon.social"
-
 
 def instance_for(provider: str, instance_url: str) -> str:
-    """The instance origin a connection talks to: only Mastodon has instances.
+    """The instance origin a connection talks to, for a network of instances (the adapter's
+    ``has_instances``: Mastodon), normalised by the adapter.
 
     Under the sandbox there is one instance (the sandbox's), so the value is ignored; otherwise
     it is normalised to an https origin (fetched later only through the SSRF-safe client).
     """
-    if provider != "mastodon":
-        if instance_url:
-            raise ValidationFailed(
-                f"instance_url applies only to Mastodon, not {provider}",
-                details={"provider": provider},
-            )
+    adapter = adapter_class(provider)
+    if adapter.has_instances and get_settings().sandbox_url:
         return ""
-    if get_settings().sandbox_url:
-        return ""
-    value = (instance_url or DEFAULT_MASTODON_INSTANCE).strip().rstrip("/")
-    if "://" not in value:
-        value = f"https://{value}"
-    parts = urlsplit(value)
-    host = parts.hostname or ""
-    if parts.scheme != "https" or not host or "." not in host or parts.path or parts.query:
-        raise ValidationFailed(
-            "instance_url must be a Mastodon server such as https://mastodon.social",
-            details={"instance_url": instance_url},
+    try:
+        return adapter.connection_instance(instance_url)
+    except ValueError as exc:
+        details = (
+            {"instance_url": instance_url} if adapter.has_instances else {"provider": provider}
         )
-    return f"https://{parts.netloc.lower()}"
+        raise ValidationFailed(str(exc), details=details) from exc
 
 
 def set_provider_app(

@@ -26,7 +26,6 @@ from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
-from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Activity, Contact, Lead, Ticket
 from socialcrm.engage.models import (
@@ -47,7 +46,7 @@ from socialcrm.providers.base import (
     TransientProviderError,
 )
 from socialcrm.providers.outcomes import RequestRejected
-from socialcrm.providers.registry import PROVIDERS
+from socialcrm.providers.registry import PROVIDERS, adapter_class
 from socialcrm.publishing import listening_source, reconcile, textrules
 from socialcrm.tenancy.models import Role, Tenant
 from socialcrm.tenancy.service import Principal
@@ -327,7 +326,7 @@ def _deliver(message: OutboundMessage) -> Any:
     async def act(provider: Provider, ctx: CallContext) -> _Delivery:
         if kind == MessageKind.DM:
             user_id = recipient
-            if not _looks_like_id(provider.name, recipient):
+            if not adapter_class(provider.name).looks_like_user_id(recipient):
                 user_id = (await provider.lookup_handle(ctx, recipient)).user_id
             return _Delivery(await provider.send_dm(ctx, user_id, text), "", user_id)
         parent = await provider.metrics(ctx, in_reply_to)  # the post, with what a reply needs
@@ -378,7 +377,7 @@ def _look_for(message: OutboundMessage, taken: frozenset[str]) -> Any:
     async def act(provider: Provider, ctx: CallContext) -> _Delivery | None:
         if kind == MessageKind.DM:
             user_id = recipient
-            if not _looks_like_id(provider.name, recipient):
+            if not adapter_class(provider.name).looks_like_user_id(recipient):
                 user_id = (await provider.lookup_handle(ctx, recipient)).user_id
             history = await provider.dm_history(ctx, user_id)
             ours = [m for m in history if m.author_user_id == ctx.user_id]
@@ -391,12 +390,6 @@ def _look_for(message: OutboundMessage, taken: frozenset[str]) -> Any:
         return _Delivery(found.id, found.url) if found else None
 
     return act
-
-
-def _looks_like_id(network: str, value: str) -> bool:
-    if network == "bluesky":
-        return value.startswith("did:")
-    return is_ascii_number(value)
 
 
 def _finish(

@@ -25,6 +25,7 @@ from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
 from socialcrm.crm.ui import record_id
+from socialcrm.providers.registry import PROVIDERS
 from socialcrm.publishing import attribution, calendar, charts, service, textrules
 from socialcrm.publishing.clock import Occurrence
 from socialcrm.publishing.routes import post_out
@@ -62,7 +63,7 @@ def _page(
         error=error,
         notice=notice,
         form=form or {},
-        limits={n: r.limit for n, r in textrules.RULES.items()},
+        limits={n: info.text_rule.limit for n, info in PROVIDERS.items()},
         is_admin=ctx.principal.role == "admin",
     )
 
