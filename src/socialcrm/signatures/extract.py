@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from nameparser import HumanName
 
 from socialcrm.providers.handles import InvalidHandle, canonical_url, parse_handle
+from socialcrm.providers.registry import ALIASES, PROVIDERS
 
 # Every bound below keeps the work linear in the message: a mail is anyone's input, and one
 # 400 KB "Tel:" line used to cost minutes of CPU. A signature line is short (the corpus' longest
@@ -377,27 +378,14 @@ _BARE_DOMAIN = re.compile(
     re.IGNORECASE,
 )
 _WEB_LABEL = re.compile(r"^\s*(web|website|site|internet|homepage|url|w|www)\s*[:.]", re.I)
+# A label naming a network ("Twitter: @ada", "IG - ada"): its names and aliases (the adapters').
+_LABEL_NETWORK = {name: name for name in PROVIDERS} | dict(ALIASES)
 _SOCIAL_LABEL = re.compile(
-    r"(?<![\w])(?P<label>twitter|x|linkedin|instagram|insta|ig|mastodon|bluesky|bsky|facebook|fb|"
-    r"tiktok|youtube|yt)\s*[:\-]\s*(?P<value>\S+)",
+    r"(?<![\w])(?P<label>"
+    + "|".join(sorted(map(re.escape, _LABEL_NETWORK), key=len, reverse=True))
+    + r")\s*[:\-]\s*(?P<value>\S+)",
     re.IGNORECASE,
 )
-_LABEL_NETWORK = {
-    "twitter": "x",
-    "x": "x",
-    "linkedin": "linkedin",
-    "instagram": "instagram",
-    "insta": "instagram",
-    "ig": "instagram",
-    "mastodon": "mastodon",
-    "bluesky": "bluesky",
-    "bsky": "bluesky",
-    "facebook": "facebook",
-    "fb": "facebook",
-    "tiktok": "tiktok",
-    "youtube": "youtube",
-    "yt": "youtube",
-}
 _FEDI_HANDLE = re.compile(r"(?<![\w@])@[a-z0-9_]{1,30}@[a-z0-9.\-]+\.[a-z]{2,}", re.IGNORECASE)
 _BSKY_HANDLE = re.compile(r"(?<![\w@])@[a-z0-9.\-]+\.bsky\.social\b", re.IGNORECASE)
 _SEPARATORS = re.compile(r"\s*(?:\||•|·|\u2022|\t|\s{3,}|\s[\u2013\u2014]\s)\s*")
