@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from huey import crontab
 
-from socialcrm.connections import service
+from socialcrm.connections import connecting, service, tokens
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import NotFound
 from socialcrm.core.queue import huey
@@ -16,13 +16,13 @@ log = structlog.get_logger(__name__)
 
 @huey.task(retries=8, retry_delay=30)
 def revoke_at_provider(tenant_id: int, account_id: int) -> bool:
-    return service.revoke_tokens(get_database(), tenant_id, account_id)
+    return tokens.revoke_tokens(get_database(), tenant_id, account_id)
 
 
 @huey.task(retries=5, retry_delay=20)
 def refresh_account(tenant_id: int, account_id: int) -> bool:
     try:
-        return service.refresh_tokens(get_database(), tenant_id, account_id)
+        return tokens.refresh_tokens(get_database(), tenant_id, account_id)
     except RateLimited as exc:
         # Not a failure: try again when the network says so (a queue ETA, no sleeping thread).
         refresh_account.schedule((tenant_id, account_id), eta=exc.retry_at)
@@ -32,7 +32,7 @@ def refresh_account(tenant_id: int, account_id: int) -> bool:
 @huey.task(retries=3, retry_delay=60)
 def sync_account_profile(tenant_id: int, account_id: int) -> None:
     try:
-        service.sync_profile(get_database(), tenant_id, account_id)
+        tokens.sync_profile(get_database(), tenant_id, account_id)
     except (service.AccountNotActive, NotFound):
         log.info("sync_skipped_inactive", account_id=account_id)
     except RateLimited as exc:
@@ -43,7 +43,7 @@ def sync_account_profile(tenant_id: int, account_id: int) -> None:
 
 @huey.periodic_task(crontab(minute="*/5"))
 def refresh_due_tokens() -> int:
-    due = service.accounts_due_for_refresh(get_database())
+    due = tokens.accounts_due_for_refresh(get_database())
     for tenant_id, account_id in due:
         refresh_account(tenant_id, account_id)
     return len(due)
@@ -52,7 +52,7 @@ def refresh_due_tokens() -> int:
 @huey.periodic_task(crontab(minute="17", hour="*/6"))
 def sync_connected_profiles() -> int:
     """Only active accounts are polled: a disconnected account drops out at once."""
-    accounts = service.active_accounts(get_database())
+    accounts = tokens.active_accounts(get_database())
     for tenant_id, account_id in accounts:
         sync_account_profile(tenant_id, account_id)
     return len(accounts)
@@ -60,4 +60,4 @@ def sync_connected_profiles() -> int:
 
 @huey.periodic_task(crontab(minute="3", hour="4"))
 def purge_oauth_states() -> int:
-    return service.purge_expired_states(get_database())
+    return connecting.purge_expired_states(get_database())

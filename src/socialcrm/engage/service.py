@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
@@ -296,7 +297,7 @@ def send(db: Database, principal: Principal, req: SendRequest) -> Sent:
         return Sent(checked.message, True)
     message = claimed.message
     try:
-        delivery: _Delivery = connections.with_account(
+        delivery: _Delivery = tokens.with_account(
             db, principal.tenant_id, message.social_account_id, _deliver(message)
         )
     except RateLimited as exc:
@@ -342,7 +343,7 @@ def _settle(db: Database, message: OutboundMessage, what: str) -> Sent:
     cannot show it, or does not answer): unconfirmed, and the user is told to check."""
     taken = _taken_ids(db, message)
     try:
-        found: _Delivery | None = connections.with_account(
+        found: _Delivery | None = tokens.with_account(
             db, message.tenant_id, message.social_account_id, _look_for(message, taken)
         )
     except (ProviderError, connections.AccountNotActive, NotFound):

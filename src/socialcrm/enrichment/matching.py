@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from socialcrm.connections import gateway
-from socialcrm.connections.service import AccountHandle
+from socialcrm.connections.tokens import AccountHandle
 from socialcrm.core.db import utcnow
 from socialcrm.enrichment.pacing import Pacer
 from socialcrm.enrichment.scoring import Candidate, ContactFacts
