@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -37,6 +37,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from socialcrm.providers import runtime
 
 WRITES = ("insert", "update", "delete")
+T = TypeVar("T")
 
 
 def _our_frames() -> str:
@@ -69,6 +70,9 @@ class WriteTransactionGuard:
     writing: dict[int, tuple[set[int], str]] = field(default_factory=dict)
     violations: list[Violation] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # thread -> where it last handed a coroutine to the provider runtime (the loop thread's
+    # own stack shows only the adapter's frames)
+    submitted: dict[int, str] = field(default_factory=dict)
 
     def wrote(self, session: Session) -> None:
         with self.lock:
@@ -104,7 +108,10 @@ class WriteTransactionGuard:
             open_writes = tuple(site for threads, site in self.writing.values() if me in threads)
         if open_writes:
             target = f"{request.method} {str(request.url).partition('?')[0]}"
-            self.violations.append(Violation(target, _our_frames(), open_writes))
+            called_from = _our_frames()
+            if me in self.submitted:
+                called_from += " <- " + self.submitted[me]
+            self.violations.append(Violation(target, called_from, open_writes))
 
     def report(self) -> str:
         return (
@@ -137,12 +144,20 @@ def provider_calls_watched() -> Iterator[WriteTransactionGuard]:
             guard.provider_call(request)
         return await original(self, request, **kwargs)
 
+    original_run = runtime.run
+
+    def run(coroutine: Coroutine[Any, Any, T], *, timeout: float | None) -> T:
+        guard.submitted[threading.get_ident()] = _our_frames()
+        return original_run(coroutine, timeout=timeout)
+
     httpx.AsyncClient.send = send  # type: ignore[method-assign]
+    runtime.run = run
     _watching.append(guard)
     try:
         yield guard
     finally:
         _watching.remove(guard)
+        runtime.run = original_run
         httpx.AsyncClient.send = original  # type: ignore[method-assign]
         for name, listener in listeners:
             event.remove(Session, name, listener)

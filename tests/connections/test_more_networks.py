@@ -48,9 +48,9 @@ def test_connect_and_disconnect(
     assert gone.status_code == 200, gone.text
     assert api.get(f"/api/connections/{account['id']}").json()["status"] == "revoked"
     # At the network: revoked where its API can revoke (Instagram's cannot: it simply expires).
-    tokens = sandbox.control.get("/tokens", params={"network": network}).json()
+    at_network = sandbox.control.get("/tokens", params={"network": network}).json()
     can_revoke = Capability.REVOKE in PROVIDERS[network].capabilities
-    assert (tokens["revoked"] > 0) == can_revoke, tokens
+    assert (at_network["revoked"] > 0) == can_revoke, at_network
 
 
 def _facebook_choice(api: TestClient) -> str:
@@ -102,9 +102,9 @@ def test_facebook_connect_lists_the_pages_and_each_pick_acts_with_its_page_token
 
     with database.session(system=True) as session:
         rows = session.scalars(select(SocialAccount).order_by(SocialAccount.id)).all()
-        tenant_id, tokens = rows[0].tenant_id, {r.access_token for r in rows}
+        tenant_id, pages = rows[0].tenant_id, {r.access_token for r in rows}
         raw = session.execute(text("SELECT access_token FROM social_accounts")).scalars().all()
-    assert len(tokens) == 2 and not tokens & set(raw)  # two Page tokens, encrypted at rest
+    assert len(pages) == 2 and not pages & set(raw)  # two Page tokens, encrypted at rest
     posted = tokens.with_account(database, tenant_id, accounts[0]["id"], publish)
     assert posted.id.startswith("104000000001_")
     assert tokens.with_account(database, tenant_id, accounts[1]["id"], publish).id.startswith(
