@@ -1,8 +1,10 @@
 """Provider adapters over real HTTP: each network's profile lookup and metrics read, through
 our adapter, against the sandbox on a loopback port (in a child process).
 
-Prints calls/s and p50/p95/p99 latency per network and operation, the pure limit readers'
-speed (Meta usage headers, Pacific midnight), and this process's peak memory.
+Prints calls/s and p50/p95/p99 latency per network and operation, the same lookups made from
+synchronous code through the production gateway (``connections.gateway.call``: the provider
+runtime's event loop and pooled clients) from one thread and from several, the pure limit
+readers' speed (Meta usage headers, Pacific midnight), and this process's peak memory.
 
     .venv/bin/python bench/providers.py [--calls 300] [--concurrency 8]
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import socket
 import statistics
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,8 +36,8 @@ from socialcrm_sandbox.schema import TEST_WORLD_PATH
 WORLD = TEST_WORLD_PATH
 CASES: dict[str, tuple[str, str, str]] = {  # network: (sign in as, handle to look up, post id)
     "linkedin": ("ada-lovelace", "analytical-engines", "urn:li:share:9503"),
-    "facebook": ("analyticalengines", "analyticalengines", "104000000001_9601"),
-    "instagram": ("ada.lovelace", "grace.codes", "9701"),
+    "facebook": ("ada.lovelace", "analyticalengines", "104000000001_9601"),
+    "instagram": ("ada.lovelace", "", "9701"),
     "youtube": ("adalovelace", "@adalovelace", "v0000009801"),
     "tiktok": ("ada.codes", "", "9901"),
 }
@@ -76,6 +80,8 @@ async def connect(http: httpx.AsyncClient, url: str, network: str) -> tuple[Prov
     consent = await http.post(
         auth.split("?")[0], data={**form, "account": CASES[network][0], "decision": "allow"}
     )
+    if "location" not in consent.headers:
+        raise SystemExit(f"{network}: consent answered {consent.status_code}: {consent.text[:300]}")
     code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
     tokens = await provider.exchange_code(
         app, code=code, redirect_uri=redirect, code_verifier=verifier
@@ -105,11 +111,13 @@ async def measure(
     )
 
 
-async def run(url: str, calls: int, concurrency: int) -> None:
+async def run(url: str, calls: int, concurrency: int) -> dict[str, CallContext]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    contexts: dict[str, CallContext] = {}
     async with httpx.AsyncClient(timeout=10.0, limits=limits) as http:
         for network, (_who, handle, post_id) in CASES.items():
             provider, ctx = await connect(http, url, network)
+            contexts[network] = ctx
             if handle:
                 await measure(
                     f"{network} lookup_handle",
@@ -126,6 +134,58 @@ async def run(url: str, calls: int, concurrency: int) -> None:
                 lambda p=provider, c=ctx, i=post_id: p.metrics(c, i),
                 calls,
                 concurrency,
+            )
+    return contexts
+
+
+def count_connections() -> list[int]:
+    """Count the TCP connections httpx opens from here on (httpcore's backend, a private API:
+    a bench may look inside)."""
+    from httpcore._backends.auto import AutoBackend
+
+    opened = [0]
+    connect = AutoBackend.connect_tcp
+
+    async def counted(self: AutoBackend, *args: object, **kwargs: object) -> object:
+        opened[0] += 1
+        return await connect(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    AutoBackend.connect_tcp = counted  # type: ignore[assignment,method-assign]
+    return opened
+
+
+def through_gateway(contexts: dict[str, CallContext], calls: int, threads: int) -> None:
+    """What the product's synchronous code pays per provider call (request threads, workers),
+    and how many connections it opens for them."""
+    from socialcrm.connections import gateway
+
+    opened = count_connections()
+
+    for network, (_who, handle, _post) in CASES.items():
+        ctx = contexts[network]
+
+        async def one(p: Provider, c: CallContext = ctx, h: str = handle) -> object:
+            return await (p.lookup_handle(c, h) if h else p.me(c))
+
+        for workers in (1, threads):
+            latencies: list[float] = []
+            before = opened[0]
+
+            def call(_: int, n: str = network, out: list[float] = latencies) -> None:
+                started = time.perf_counter()
+                gateway.call(n, one)
+                out.append((time.perf_counter() - started) * 1000)
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(call, range(calls)))
+            elapsed = time.perf_counter() - started
+            cuts = statistics.quantiles(latencies, n=100)
+            label = f"gateway {network} x{workers}"
+            print(
+                f"{label:<28} {calls / elapsed:8.0f} calls/s   p50 {cuts[49]:6.1f} ms   "
+                f"p95 {cuts[94]:6.1f} ms   p99 {cuts[98]:6.1f} ms   "
+                f"{opened[0] - before} connections"
             )
 
 
@@ -157,11 +217,13 @@ def main() -> None:
     port = free_port()
     server = start_sandbox(port)
     url = f"http://127.0.0.1:{port}"
+    os.environ["SOCIALCRM_SANDBOX_URL"] = url  # the gateway's adapters talk to the sandbox
     try:
         wait_healthy(url)
         calls, workers = args.calls, args.concurrency
         print(f"adapters -> sandbox over HTTP, {calls} calls each, concurrency {workers}")
-        asyncio.run(run(url, args.calls, args.concurrency))
+        contexts = asyncio.run(run(url, args.calls, args.concurrency))
+        through_gateway(contexts, args.calls, workers)
         pure_limits()
     finally:
         server.terminate()

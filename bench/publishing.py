@@ -87,7 +87,7 @@ def world(accounts: int) -> dict[str, Any]:
 
 
 def connect_accounts(db: Any, tenant_id: int, accounts: int) -> list[int]:
-    from socialcrm.connections import service as connections
+    from socialcrm.connections import connecting
     from socialcrm.connections.models import Ownership, ProviderApp
     from socialcrm.tenancy.models import Role
     from socialcrm.tenancy.service import Principal
@@ -99,7 +99,7 @@ def connect_accounts(db: Any, tenant_id: int, accounts: int) -> list[int]:
     with httpx.Client(timeout=30) as http:
         for i in range(accounts):
             with db.session(tenant_id=tenant_id) as session:
-                start = connections.start_oauth(
+                start = connecting.start_oauth(
                     session, principal, provider="x", ownership=Ownership.BRAND
                 )
             parts = urlsplit(start.authorization_url)
@@ -109,7 +109,7 @@ def connect_accounts(db: Any, tenant_id: int, accounts: int) -> list[int]:
             back = {
                 k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()
             }
-            account = connections.complete_oauth(db, provider="x", params=back)
+            account = connecting.complete_oauth(db, provider="x", params=back)
             ids.append(account.id)
     return ids
 
@@ -118,7 +118,7 @@ def compose_due(db: Any, tenant_id: int, account_ids: list[int], pairs: int) -> 
     from sqlalchemy import update
 
     from socialcrm.core.db import utcnow
-    from socialcrm.publishing import service
+    from socialcrm.publishing import compose
     from socialcrm.publishing.models import PostTarget
     from socialcrm.tenancy.models import Role
     from socialcrm.tenancy.service import Principal
@@ -129,12 +129,12 @@ def compose_due(db: Any, tenant_id: int, account_ids: list[int], pairs: int) -> 
     local = (utcnow() + timedelta(minutes=30)).replace(tzinfo=None)
     for n in range(posts):
         with db.session(tenant_id=tenant_id) as session:
-            service.compose(
+            compose.compose(
                 session,
                 principal,
-                service.Composition(
+                compose.Composition(
                     text=f"Bench post {n}",
-                    targets=[service.TargetSpec(a, f"Bench {n} from {a}") for a in account_ids],
+                    targets=[compose.TargetSpec(a, f"Bench {n} from {a}") for a in account_ids],
                     action="schedule",
                     local_time=local,
                     time_zone="UTC",

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from socialcrm.connections import service as connections
+from socialcrm.connections import connecting
 from socialcrm.connections.models import Ownership, ProviderApp
 from socialcrm.core.db import Database
 from socialcrm.core.settings import get_settings
@@ -42,7 +42,7 @@ def connect_brand_x(db: Database, tenant_id: int) -> None:
     """The tenant's admin connects the brand account @ada through X's consent screen."""
     principal = Principal(tenant_id=tenant_id, role=Role.ADMIN, user_id=None, api_key_id=0)
     with db.session(tenant_id=tenant_id) as session:
-        start = connections.start_oauth(session, principal, provider="x", ownership=Ownership.BRAND)
+        start = connecting.start_oauth(session, principal, provider="x", ownership=Ownership.BRAND)
     parts = urlsplit(start.authorization_url)
     form = {k: v[0] for k, v in parse_qs(parts.query).items()} | {
         "account": "ada",
@@ -50,7 +50,7 @@ def connect_brand_x(db: Database, tenant_id: int) -> None:
     }
     answer = httpx.post(f"{parts.scheme}://{parts.netloc}{parts.path}", data=form)
     back = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-    connections.complete_oauth(db, provider="x", params=back)
+    connecting.complete_oauth(db, provider="x", params=back)
 
 
 def connect_x_app_and_brand(

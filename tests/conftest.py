@@ -41,6 +41,9 @@ from socialcrm.tenancy.service import (  # noqa: E402
 )
 from socialcrm.wiring import wire  # noqa: E402
 from socialcrm_sandbox.schema import TEST_WORLD_PATH  # noqa: E402
+from tests.txn_guard import (  # noqa: E402  every test: no provider call in a write transaction
+    no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
+)
 
 wire()  # the domain events' subscribers, as every entry point of the product wires them
 

@@ -8,9 +8,13 @@ it ends; a network call made meanwhile keeps everybody else waiting, and on SQLi
   row, or an INSERT/UPDATE/DELETE it executes) until its transaction ends;
 - the network side: every request the provider adapters send (``httpx.AsyncClient.send``,
   the one door of their HTTP) is checked against the sessions writing at that moment in the
-  same thread (the adapters run their event loop in the caller's thread; another thread's
-  writer, as in the racing-worker tests, is not this call's doing). ``test_txn_guard``
-  proves the guard still sees a call made through the production gateway.
+  thread that asked for it (the adapters run on the provider runtime's loop thread, which
+  tells whose call it runs: ``runtime.caller_thread``; another thread's writer, as in the
+  racing-worker tests, is not this call's doing). ``test_txn_guard`` proves the guard still
+  sees a call made through the production gateway.
+
+Every test of every suite runs under it (autouse, from ``tests/conftest.py``), on SQLite and
+PostgreSQL alike.
 
 The tests share one database connection (a rolled-back outer transaction), so the state is
 kept per ``Session``, not per connection: the check is the same on SQLite and PostgreSQL.
@@ -20,17 +24,20 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from socialcrm.providers import runtime
+
 WRITES = ("insert", "update", "delete")
+T = TypeVar("T")
 
 
 def _our_frames() -> str:
@@ -63,6 +70,9 @@ class WriteTransactionGuard:
     writing: dict[int, tuple[set[int], str]] = field(default_factory=dict)
     violations: list[Violation] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # thread -> where it last handed a coroutine to the provider runtime (the loop thread's
+    # own stack shows only the adapter's frames)
+    submitted: dict[int, str] = field(default_factory=dict)
 
     def wrote(self, session: Session) -> None:
         with self.lock:
@@ -93,12 +103,15 @@ class WriteTransactionGuard:
             self.wrote(state.session)
 
     def provider_call(self, request: httpx.Request) -> None:
-        me = threading.get_ident()
+        me = runtime.caller_thread() or threading.get_ident()
         with self.lock:
             open_writes = tuple(site for threads, site in self.writing.values() if me in threads)
         if open_writes:
             target = f"{request.method} {str(request.url).partition('?')[0]}"
-            self.violations.append(Violation(target, _our_frames(), open_writes))
+            called_from = _our_frames()
+            if me in self.submitted:
+                called_from += " <- " + self.submitted[me]
+            self.violations.append(Violation(target, called_from, open_writes))
 
     def report(self) -> str:
         return (
@@ -108,9 +121,13 @@ class WriteTransactionGuard:
         )
 
 
+_watching: list[WriteTransactionGuard] = []  # nested watches: the innermost one judges
+
+
 @contextmanager
 def provider_calls_watched() -> Iterator[WriteTransactionGuard]:
-    """Instrument sessions and the adapters' HTTP for the duration; the caller judges."""
+    """Instrument sessions and the adapters' HTTP for the duration; the caller judges (a watch
+    inside another, as in ``test_txn_guard``, takes the calls made meanwhile)."""
     guard = WriteTransactionGuard()
     listeners = (
         ("after_flush", guard.after_flush),
@@ -123,13 +140,24 @@ def provider_calls_watched() -> Iterator[WriteTransactionGuard]:
     original = httpx.AsyncClient.send
 
     async def send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
-        guard.provider_call(request)
+        if _watching[-1] is guard:
+            guard.provider_call(request)
         return await original(self, request, **kwargs)
 
+    original_run = runtime.run
+
+    def run(coroutine: Coroutine[Any, Any, T], *, timeout: float | None) -> T:
+        guard.submitted[threading.get_ident()] = _our_frames()
+        return original_run(coroutine, timeout=timeout)
+
     httpx.AsyncClient.send = send  # type: ignore[method-assign]
+    runtime.run = run
+    _watching.append(guard)
     try:
         yield guard
     finally:
+        _watching.remove(guard)
+        runtime.run = original_run
         httpx.AsyncClient.send = original  # type: ignore[method-assign]
         for name, listener in listeners:
             event.remove(Session, name, listener)
@@ -138,7 +166,7 @@ def provider_calls_watched() -> Iterator[WriteTransactionGuard]:
 
 @pytest.fixture(autouse=True)
 def no_provider_call_in_write_transaction() -> Iterator[None]:
-    """Import into a test package's conftest: each of its tests fails on such a call."""
+    """Each test fails on such a call (imported by ``tests/conftest.py``: every suite)."""
     with provider_calls_watched() as guard:
         yield
     if guard.violations:

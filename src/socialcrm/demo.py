@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlalchemy import select
 
+from socialcrm.connections import connecting
 from socialcrm.connections import service as connections
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import Database
@@ -258,7 +259,7 @@ def _connect_brand_accounts(db: Database, principal: Principal) -> dict[str, int
     ids: dict[str, int] = {}
     for network, handle in BRAND_OAUTH:
         with db.session(tenant_id=principal.tenant_id) as session:
-            start = connections.start_oauth(
+            start = connecting.start_oauth(
                 session, principal, provider=network, ownership=Ownership.BRAND
             )
         parts = urlsplit(start.authorization_url)
@@ -269,13 +270,13 @@ def _connect_brand_accounts(db: Database, principal: Principal) -> dict[str, int
             timeout=10,
         )
         back = parse_qs(urlsplit(consent.headers["location"]).query)
-        outcome = connections.complete_oauth(
+        outcome = connecting.complete_oauth(
             db, provider=network, params={k: v[0] for k, v in back.items()}
         )
         assert isinstance(outcome, SocialAccount)
         ids[network] = outcome.id
     with db.session(tenant_id=principal.tenant_id) as session:
-        account = connections.connect_with_app_password(
+        account = connecting.connect_with_app_password(
             session,
             principal,
             provider="bluesky",
@@ -289,6 +290,7 @@ def _connect_brand_accounts(db: Database, principal: Principal) -> dict[str, int
 
 def _seed_campaign(session: Any, principal: Principal, accounts: dict[str, int]) -> int:
     from socialcrm.crm.models import Campaign, CampaignStatus
+    from socialcrm.publishing import compose
     from socialcrm.publishing import service as publishing
 
     now = datetime.now(UTC)
@@ -304,21 +306,21 @@ def _seed_campaign(session: Any, principal: Principal, accounts: dict[str, int])
         },
     )
     publishing.set_budget(session, principal, campaign.id, 2500, "USD")
-    everywhere = [publishing.TargetSpec(account_id) for account_id in accounts.values()]
-    publishing.compose(
+    everywhere = [compose.TargetSpec(account_id) for account_id in accounts.values()]
+    compose.compose(
         session,
         principal,
-        publishing.Composition(
+        compose.Composition(
             text=f"The autumn trail collection is here: light packs, warm layers. {LANDING}",
             targets=everywhere,
             action="now",
             campaign_id=campaign.id,
         ),
     )
-    publishing.compose(
+    compose.compose(
         session,
         principal,
-        publishing.Composition(
+        compose.Composition(
             text="Show us your first hike of the season with #acmetrail: the best photo wins "
             f"a Ridge 2 tent. {LANDING}",
             targets=everywhere[:2],
@@ -330,10 +332,10 @@ def _seed_campaign(session: Any, principal: Principal, accounts: dict[str, int])
             campaign_id=campaign.id,
         ),
     )
-    publishing.compose(
+    compose.compose(
         session,
         principal,
-        publishing.Composition(
+        compose.Composition(
             text="Winter care guide for down jackets (draft)", targets=everywhere[:1]
         ),
     )

@@ -13,7 +13,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core import notify
 from socialcrm.core.db import Database, utcnow
@@ -215,7 +215,7 @@ def _break_grant(database: Database, sandbox: object, account_id: int) -> int:
         auth=_x_client_auth(),
     ).raise_for_status()
     with pytest.raises(Exception):  # noqa: B017 - the account's state is asserted instead
-        connections.with_account(database, tenant_id, account_id, whoami)
+        tokens.with_account(database, tenant_id, account_id, whoami)
     with database.session(system=True) as session:
         assert session.get(SocialAccount, account_id).status == AccountStatus.ERROR  # type: ignore[union-attr]
     return tenant_id

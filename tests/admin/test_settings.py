@@ -20,7 +20,7 @@ from socialcrm.crm.models import Contact, Ticket
 from socialcrm.enrichment import service as enrichment
 from socialcrm.identity import tenant_policy as identity
 from socialcrm.listening import service as listening
-from socialcrm.publishing import service as publishing
+from socialcrm.publishing import compose
 from socialcrm.signatures import policy as email_policy
 from socialcrm.signatures.models import ImapAccount
 from socialcrm.tenancy.models import Tenant
@@ -163,14 +163,14 @@ def test_publishing_approval(database: Database, people: People, ada: TestClient
         "/admin/publishing",
     )
     with database.session(tenant_id=people.tenant_a) as session:
-        assert publishing.approval_policy(session, people.tenant_a) is True
+        assert compose.approval_policy(session, people.tenant_a) is True
     assert (
         'name="approval_required" id="f-approval_required" checked'
         in ada.get("/admin/publishing").text
     )
     saved(post_form(ada, "/admin/publishing", "/admin/publishing"), "/admin/publishing")
     with database.session(tenant_id=people.tenant_a) as session:
-        assert publishing.approval_policy(session, people.tenant_a) is False
+        assert compose.approval_policy(session, people.tenant_a) is False
 
 
 def support_fields(**changes: str) -> dict[str, str]:

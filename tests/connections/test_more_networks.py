@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from socialcrm.connections import service
+from socialcrm.connections import connecting, service, tokens
 from socialcrm.connections.models import AccountChoice, SocialAccount
 from socialcrm.core.db import Database, utcnow
 from socialcrm.providers.base import CallContext, Capability, PostData, Provider
@@ -48,9 +48,9 @@ def test_connect_and_disconnect(
     assert gone.status_code == 200, gone.text
     assert api.get(f"/api/connections/{account['id']}").json()["status"] == "revoked"
     # At the network: revoked where its API can revoke (Instagram's cannot: it simply expires).
-    tokens = sandbox.control.get("/tokens", params={"network": network}).json()
+    at_network = sandbox.control.get("/tokens", params={"network": network}).json()
     can_revoke = Capability.REVOKE in PROVIDERS[network].capabilities
-    assert (tokens["revoked"] > 0) == can_revoke, tokens
+    assert (at_network["revoked"] > 0) == can_revoke, at_network
 
 
 def _facebook_choice(api: TestClient) -> str:
@@ -102,12 +102,12 @@ def test_facebook_connect_lists_the_pages_and_each_pick_acts_with_its_page_token
 
     with database.session(system=True) as session:
         rows = session.scalars(select(SocialAccount).order_by(SocialAccount.id)).all()
-        tenant_id, tokens = rows[0].tenant_id, {r.access_token for r in rows}
+        tenant_id, pages = rows[0].tenant_id, {r.access_token for r in rows}
         raw = session.execute(text("SELECT access_token FROM social_accounts")).scalars().all()
-    assert len(tokens) == 2 and not tokens & set(raw)  # two Page tokens, encrypted at rest
-    posted = service.with_account(database, tenant_id, accounts[0]["id"], publish)
+    assert len(pages) == 2 and not pages & set(raw)  # two Page tokens, encrypted at rest
+    posted = tokens.with_account(database, tenant_id, accounts[0]["id"], publish)
     assert posted.id.startswith("104000000001_")
-    assert service.with_account(database, tenant_id, accounts[1]["id"], publish).id.startswith(
+    assert tokens.with_account(database, tenant_id, accounts[1]["id"], publish).id.startswith(
         "104000000004_"
     )
 
@@ -125,7 +125,7 @@ def test_facebook_choice_refuses_what_was_not_offered_and_expires(
         choice = session.scalars(select(AccountChoice)).one()
         choice.expires_at = utcnow() - timedelta(seconds=1)
     assert api.get(f"/api/connections/choices/{key}").status_code == 404
-    assert service.purge_expired_states(database) >= 1
+    assert connecting.purge_expired_states(database) >= 1
     assert _count(database, AccountChoice) == 0
 
 
@@ -211,7 +211,7 @@ def test_instagram_connects_long_lived_and_the_crm_refreshes_it(
         tenant_id, before = stored.tenant_id, stored.access_token
         assert stored.expires_at - utcnow() > timedelta(days=59)
         assert stored.refresh_token == stored.access_token
-    assert service.refresh_tokens(database, tenant_id, account["id"], force=True)
+    assert tokens.refresh_tokens(database, tenant_id, account["id"], force=True)
 
     async def whoami(provider: Provider, ctx: CallContext) -> str:
         return (await provider.me(ctx)).handle
@@ -219,4 +219,4 @@ def test_instagram_connects_long_lived_and_the_crm_refreshes_it(
     with database.session(system=True) as session:
         refreshed = session.get(SocialAccount, account["id"])
         assert refreshed is not None and refreshed.access_token != before
-    assert service.with_account(database, tenant_id, account["id"], whoami) == "ada.lovelace"
+    assert tokens.with_account(database, tenant_id, account["id"], whoami) == "ada.lovelace"

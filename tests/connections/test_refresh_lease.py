@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from socialcrm.connections import gateway, service
+from socialcrm.connections import gateway, tokens
 from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core.db import Database
 from socialcrm.providers.base import CallContext, ProfileData, Provider
@@ -95,7 +95,7 @@ def test_the_account_stays_writable_while_its_refresh_waits_for_the_network(
 ) -> None:
     db, tenant_id, account_id = x_account
     refresher, results = in_thread(
-        lambda: service.refresh_tokens(db, tenant_id, account_id, force=True)
+        lambda: tokens.refresh_tokens(db, tenant_id, account_id, force=True)
     )
     try:
         assert network.reached.wait(20)
@@ -134,11 +134,11 @@ def test_racing_refreshes_of_one_account_reach_the_network_once(
 
     monkeypatch.setattr(time, "sleep", sleep)
     first, first_result = in_thread(
-        lambda: service.refresh_tokens(db, tenant_id, account_id, force=True)
+        lambda: tokens.refresh_tokens(db, tenant_id, account_id, force=True)
     )
     assert network.reached.wait(20)
     second, second_result = in_thread(
-        lambda: service.refresh_tokens(db, tenant_id, account_id, force=True), name="second"
+        lambda: tokens.refresh_tokens(db, tenant_id, account_id, force=True), name="second"
     )
     try:
         assert waiting.wait(20), "the second refresh did not wait for the first"
@@ -152,4 +152,4 @@ def test_racing_refreshes_of_one_account_reach_the_network_once(
         after = session.get(SocialAccount, account_id)
         assert after is not None
         assert (after.status, after.token_version) == (AccountStatus.ACTIVE, version + 1)
-    assert service.with_account(db, tenant_id, account_id, whoami).handle == "ada"
+    assert tokens.with_account(db, tenant_id, account_id, whoami).handle == "ada"

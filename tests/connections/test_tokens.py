@@ -10,7 +10,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from socialcrm.connections import service
+from socialcrm.connections import service, tokens
 from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.connections.tasks import refresh_due_tokens, sync_connected_profiles
 from socialcrm.core.audit import AuditLog
@@ -58,13 +58,13 @@ def test_refresh_rotates_and_persists_both_tokens(
     database: Database, x_account: dict[str, object]
 ) -> None:
     before = load(database, int(x_account["id"]))  # type: ignore[arg-type]
-    assert service.refresh_tokens(database, before.tenant_id, before.id, force=True)
+    assert tokens.refresh_tokens(database, before.tenant_id, before.id, force=True)
     after = load(database, before.id)
     assert after.access_token != before.access_token
     assert after.refresh_token and after.refresh_token != before.refresh_token
     assert after.token_version == before.token_version + 1
     assert after.status == AccountStatus.ACTIVE
-    profile = service.with_account(database, after.tenant_id, after.id, whoami)
+    profile = tokens.with_account(database, after.tenant_id, after.id, whoami)
     assert profile.handle == "ada"
 
 
@@ -84,14 +84,14 @@ def test_transient_failures_never_kill_an_account(
     account = load(database, int(x_account["id"]))  # type: ignore[arg-type]
     fault(sandbox, network="x", endpoint="token", status=503, count=1)
     with pytest.raises(TransientProviderError):
-        service.refresh_tokens(database, account.tenant_id, account.id, force=True)
+        tokens.refresh_tokens(database, account.tenant_id, account.id, force=True)
     fault(sandbox, network="x", endpoint="token", status=429, retry_after=60, count=1)
     with pytest.raises(RateLimited):
-        service.refresh_tokens(database, account.tenant_id, account.id, force=True)
+        tokens.refresh_tokens(database, account.tenant_id, account.id, force=True)
     fault(sandbox, network="x", endpoint="profile", status=500, count=1)
     fault(sandbox, network="x", endpoint="lookup_handle", status=500, count=1)
     with pytest.raises(TransientProviderError):
-        service.with_account(database, account.tenant_id, account.id, whoami)
+        tokens.with_account(database, account.tenant_id, account.id, whoami)
     after = load(database, account.id)
     assert after.status == AccountStatus.ACTIVE
     assert after.refresh_token == account.refresh_token  # nothing lost
@@ -108,7 +108,7 @@ def test_a_grant_revoked_at_the_network_asks_the_owner_to_reconnect(
         auth=_x_client_auth(),
     ).raise_for_status()
     with pytest.raises(Exception):  # noqa: B017 - the typed error is asserted below
-        service.with_account(database, account.tenant_id, account.id, whoami)
+        tokens.with_account(database, account.tenant_id, account.id, whoami)
     after = load(database, account.id)
     assert after.status == AccountStatus.ERROR
     assert after.access_token  # kept: a reconnect replaces it, nothing is erased
@@ -167,8 +167,8 @@ def test_disconnect_revokes_at_the_network_and_stops_all_use(
     assert me.status_code == 401
     # No task can use it, and periodic work no longer sees it.
     with pytest.raises(service.AccountNotActive):
-        service.with_account(database, account.tenant_id, account.id, whoami)
-    assert (account.tenant_id, account.id) not in service.active_accounts(database)
+        tokens.with_account(database, account.tenant_id, account.id, whoami)
+    assert (account.tenant_id, account.id) not in tokens.active_accounts(database)
     assert sync_connected_profiles.call_local() == 0
     with database.session(system=True) as session:
         entry = session.scalars(
@@ -218,7 +218,7 @@ def test_a_dead_token_without_refresh_asks_to_reconnect(
     account = load(database, connect_without_refresh(api, network))
     fault(sandbox, network=network, endpoint="*", status=401, count=5)
     with pytest.raises(ReconnectRequired):
-        service.with_account(database, account.tenant_id, account.id, whoami)
+        tokens.with_account(database, account.tenant_id, account.id, whoami)
     assert load(database, account.id).status == AccountStatus.ERROR
     shown = api.get(f"/api/connections/{account.id}").json()
     assert shown["status"] == "error" and "reconnect" in shown["status_reason"]

@@ -17,7 +17,7 @@ from atproto_client import models as m
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from socialcrm.connections.service import open_account
+from socialcrm.connections.tokens import open_account
 from socialcrm.core.db import Database
 from socialcrm.providers.base import AppCredentials, CallContext
 from socialcrm.providers.bluesky import BlueskyProvider

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from xdk import Client
 from xdk import schemas as xdk_schemas
 
-from socialcrm.connections.service import open_account
+from socialcrm.connections.tokens import open_account
 from socialcrm.core.db import Database
 from socialcrm.providers.base import CallContext
 from socialcrm.providers.registry import build_provider

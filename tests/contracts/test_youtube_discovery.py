@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 
-from socialcrm.connections.service import open_account
+from socialcrm.connections.tokens import open_account
 from socialcrm.core.db import Database
 from socialcrm.providers.base import CallContext, PostData
 from socialcrm.providers.registry import build_provider

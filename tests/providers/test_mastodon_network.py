@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.core.db import Database
 from socialcrm.providers.base import CallContext, PostData, ProfileData, Provider
 from socialcrm.providers.outcomes import ScopeMissing
@@ -46,7 +46,7 @@ def lookup_email(database: Database, account_id: int, email: str) -> ProfileData
     async def action(p: Provider, ctx: CallContext) -> ProfileData | None:
         return await p.lookup_email(ctx, email)
 
-    return connections.with_account(database, tenant_of(database), account_id, action)
+    return tokens.with_account(database, tenant_of(database), account_id, action)
 
 
 def test_email_lookup_needs_the_permission_asked_for_at_connect(
@@ -116,7 +116,7 @@ def test_a_remote_account_the_instance_has_not_seen_is_found(
     async def action(p: Provider, ctx: CallContext) -> ProfileData:
         return await p.lookup_handle(ctx, "@katherine@remote.example")
 
-    found = connections.with_account(database, tenant_of(database), int(account["id"]), action)
+    found = tokens.with_account(database, tenant_of(database), int(account["id"]), action)
     assert (found.user_id, found.handle) == ("2005", "katherine@remote.example")
 
 
@@ -136,7 +136,7 @@ def test_private_mentions_from_strangers_are_not_filtered_away(
     async def action(p: Provider, ctx: CallContext) -> list[PostData]:
         return (await p.mentions(ctx, None)).posts
 
-    posts = connections.with_account(database, tenant_of(database), int(account["id"]), action)
+    posts = tokens.with_account(database, tenant_of(database), int(account["id"]), action)
     assert "@ada my order never arrived" in [p.text for p in posts]
 
 

@@ -5,10 +5,9 @@ import pytest
 
 from socialcrm.providers.base import Capability, Provider
 from socialcrm.providers.bluesky import BlueskyProvider
-from socialcrm.providers.mastodon import MastodonProvider
+from socialcrm.providers.mastodon import MastodonProvider, MissingInstance
 from socialcrm.providers.registry import (
     PROVIDERS,
-    MissingInstance,
     UnknownProvider,
     build_provider,
     provider_names,

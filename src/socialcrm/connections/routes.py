@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from socialcrm.connections import schemas, service
+from socialcrm.connections import connecting, schemas, service
 from socialcrm.connections.models import ProviderApp
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import ValidationFailed
@@ -50,7 +50,7 @@ def create_connection(ctx: ApiCtx, body: schemas.ConnectionIn) -> Any:
     if body.identifier is not None or body.app_password is not None:
         if not body.identifier or not body.app_password:
             raise ValidationFailed("identifier and app_password go together")
-        account = service.connect_with_app_password(
+        account = connecting.connect_with_app_password(
             ctx.session,
             ctx.principal,
             provider=body.provider,
@@ -59,7 +59,7 @@ def create_connection(ctx: ApiCtx, body: schemas.ConnectionIn) -> Any:
             app_password=body.app_password,
         )
         return schemas.ConnectionOut.model_validate(account)
-    start = service.start_oauth(
+    start = connecting.start_oauth(
         ctx.session,
         ctx.principal,
         provider=body.provider,
@@ -78,13 +78,13 @@ ChoiceKey = Annotated[str, Path(min_length=20, max_length=100)]
 @router.get("/connections/choices/{key}", response_model=schemas.AccountChoiceOut)
 def get_account_choice(ctx: ApiCtx, key: ChoiceKey) -> Any:
     """After Facebook Login: the Pages the person may connect (tokens stay server-side)."""
-    return service.get_account_choice(ctx.session, ctx.principal, key)
+    return connecting.get_account_choice(ctx.session, ctx.principal, key)
 
 
 @router.post("/connections/choices/{key}", response_model=schemas.ConnectionList)
 def choose_accounts(ctx: ApiCtx, key: ChoiceKey, body: schemas.AccountChoiceIn) -> Any:
     """Connect the picked Pages: one connected account each, holding that Page's token."""
-    return {"items": service.choose_accounts(ctx.session, ctx.principal, key, body.ids)}
+    return {"items": connecting.choose_accounts(ctx.session, ctx.principal, key, body.ids)}
 
 
 @router.get("/connections", response_model=schemas.ConnectionList)

@@ -24,7 +24,6 @@ import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -41,6 +40,7 @@ from socialcrm.discovery.failures import FetchFailed, is_passing
 from socialcrm.discovery.inflate import ACCEPT_ENCODING, read_body
 from socialcrm.discovery.internal_pages import likely_internal_pages
 from socialcrm.discovery.settings import DiscoverySettings
+from socialcrm.providers import runtime
 
 _HTML_TYPES: Final = ("text/html", "application/xhtml+xml")
 _META_CHARSET: Final = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_\-:.]+)", re.I)
@@ -77,14 +77,10 @@ class Page:
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a crawl from synchronous code, even from a thread whose event loop is running
-    (the queue's immediate mode inside an async request handler)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    """Run a crawl from synchronous code on the provider runtime's loop (also from a thread
+    whose own event loop is running: the queue's immediate mode inside an async request
+    handler). No overall timeout: a crawl keeps its own per-site and per-page deadlines."""
+    return runtime.run(coroutine, timeout=None)
 
 
 # --- input URLs -------------------------------------------------------------------------------

@@ -22,11 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
-from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import activities
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Activity, Contact, Lead, Ticket
@@ -48,7 +48,7 @@ from socialcrm.providers.base import (
     TransientProviderError,
 )
 from socialcrm.providers.outcomes import RequestRejected
-from socialcrm.providers.registry import PROVIDERS
+from socialcrm.providers.registry import PROVIDERS, adapter_class
 from socialcrm.publishing import listening_source, reconcile, textrules
 from socialcrm.tenancy.models import Role, Tenant
 from socialcrm.tenancy.service import Principal
@@ -297,7 +297,7 @@ def send(db: Database, principal: Principal, req: SendRequest) -> Sent:
         return Sent(checked.message, True)
     message = claimed.message
     try:
-        delivery: _Delivery = connections.with_account(
+        delivery: _Delivery = tokens.with_account(
             db, principal.tenant_id, message.social_account_id, _deliver(message)
         )
     except RateLimited as exc:
@@ -327,7 +327,7 @@ def _deliver(message: OutboundMessage) -> Any:
     async def act(provider: Provider, ctx: CallContext) -> _Delivery:
         if kind == MessageKind.DM:
             user_id = recipient
-            if not _looks_like_id(provider.name, recipient):
+            if not adapter_class(provider.name).looks_like_user_id(recipient):
                 user_id = (await provider.lookup_handle(ctx, recipient)).user_id
             return _Delivery(await provider.send_dm(ctx, user_id, text), "", user_id)
         parent = await provider.metrics(ctx, in_reply_to)  # the post, with what a reply needs
@@ -343,7 +343,7 @@ def _settle(db: Database, message: OutboundMessage, what: str) -> Sent:
     cannot show it, or does not answer): unconfirmed, and the user is told to check."""
     taken = _taken_ids(db, message)
     try:
-        found: _Delivery | None = connections.with_account(
+        found: _Delivery | None = tokens.with_account(
             db, message.tenant_id, message.social_account_id, _look_for(message, taken)
         )
     except (ProviderError, connections.AccountNotActive, NotFound):
@@ -378,7 +378,7 @@ def _look_for(message: OutboundMessage, taken: frozenset[str]) -> Any:
     async def act(provider: Provider, ctx: CallContext) -> _Delivery | None:
         if kind == MessageKind.DM:
             user_id = recipient
-            if not _looks_like_id(provider.name, recipient):
+            if not adapter_class(provider.name).looks_like_user_id(recipient):
                 user_id = (await provider.lookup_handle(ctx, recipient)).user_id
             history = await provider.dm_history(ctx, user_id)
             ours = [m for m in history if m.author_user_id == ctx.user_id]
@@ -391,12 +391,6 @@ def _look_for(message: OutboundMessage, taken: frozenset[str]) -> Any:
         return _Delivery(found.id, found.url) if found else None
 
     return act
-
-
-def _looks_like_id(network: str, value: str) -> bool:
-    if network == "bluesky":
-        return value.startswith("did:")
-    return is_ascii_number(value)
 
 
 def _finish(

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from socialcrm.connections import gateway
-from socialcrm.connections.service import AccountHandle
+from socialcrm.connections.tokens import AccountHandle
 from socialcrm.core.db import utcnow
 from socialcrm.enrichment.pacing import Pacer
 from socialcrm.enrichment.scoring import Candidate, ContactFacts
+from socialcrm.providers import runtime
 from socialcrm.providers.base import (
     CallContext,
     Capability,
@@ -330,7 +331,8 @@ def run_in_accounts(
     handles: list[AccountHandle],
     make: Callable[[Provider, AccountHandle], Awaitable[T]],
 ) -> list[T]:
-    """One event loop; each account's work on its own pooled client, concurrently."""
+    """On the provider runtime's loop; each account's work on its provider's pooled client,
+    concurrently."""
 
     def bound(h: AccountHandle) -> Callable[[Provider], Awaitable[T]]:
         return lambda p: make(p, h)
@@ -341,7 +343,7 @@ def run_in_accounts(
         ]
         return list(await asyncio.gather(*calls))
 
-    return asyncio.run(everything())
+    return runtime.run(everything(), timeout=gateway.CALL_LIMIT_S)
 
 
 def _fresh_loop(pacers: dict[int, Pacer]) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, NotFound
 from socialcrm.crm.models import Contact
@@ -234,7 +235,7 @@ def _check_account(db: Database, tenant_id: int, account_id: int) -> None:
         return await p.me(ctx)
 
     try:
-        connections.with_account(db, tenant_id, account_id, me)
+        tokens.with_account(db, tenant_id, account_id, me)
     except (ProviderError, connections.AccountNotActive, NotFound) as exc:
         log.info("enrichment_account_unusable", account_id=account_id, reason=type(exc).__name__)
 
@@ -320,7 +321,7 @@ def runs_to_resume(db: Database) -> list[tuple[int, int, datetime | None]]:
 
 def tenants_to_enrich(db: Database) -> list[int]:
     """Tenants with at least one active connected account (the nightly fan-out)."""
-    return sorted({tenant_id for tenant_id, _ in connections.active_accounts(db)})
+    return sorted({tenant_id for tenant_id, _ in tokens.active_accounts(db)})
 
 
 def start_run(db: Database, tenant_id: int, *, trigger: str, actor: str) -> tuple[int, bool]:

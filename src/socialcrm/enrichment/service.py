@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database
@@ -122,11 +123,11 @@ def enrichment_accounts(session: Session) -> list[SocialAccount]:
 
 def open_handles(
     db: Database, tenant_id: int, account_ids: Iterable[int]
-) -> list[connections.AccountHandle]:
+) -> list[tokens.AccountHandle]:
     handles = []
     for account_id in account_ids:
         try:
-            handles.append(connections.open_account(db, tenant_id, account_id))
+            handles.append(tokens.open_account(db, tenant_id, account_id))
         except (connections.AccountNotActive, NotFound):
             continue
     return handles

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from socialcrm.crm.models import Contact
@@ -76,7 +76,7 @@ def enrich_contacts(db: Database, tenant_id: int, contact_ids: Sequence[int]) ->
 def fetch_posts(
     db: Database,
     tenant_id: int,
-    handles: list[connections.AccountHandle],
+    handles: list[tokens.AccountHandle],
     wanted: dict[str, list[str]],
     pacers: dict[int, Pacer],
 ) -> int:
@@ -175,7 +175,7 @@ def resolve(db: Database, tenant_id: int, lookup: ManualLookup, typed: str) -> P
 
     network = lookup.network
     try:
-        return connections.with_account(db, tenant_id, lookup.account_id, find)
+        return tokens.with_account(db, tenant_id, lookup.account_id, find)
     except ProfileGone as exc:
         raise NotFound(f"{network} has no profile {typed!r}") from exc
     except RateLimited as exc:

@@ -18,10 +18,9 @@ from socialcrm.providers.handles import (
     canonical_url,
     parse_handle,
 )
+from socialcrm.providers.registry import ALIASES, network_named
 
 MAX_INPUT = 2048
-# What a channel may be called in a payload, beyond the network names themselves.
-CHANNEL_ALIASES = {"twitter": Network.X, "bsky": Network.BLUESKY, "fediverse": Network.MASTODON}
 # Kinds whose value is a case-sensitive or already-canonical id: never case-folded.
 _CASE_SENSITIVE_KINDS = frozenset({"channel", "did"})
 # Kinds shown as ``kind/name`` because the bare name would mean another kind of page.
@@ -72,15 +71,11 @@ class NormalisedHandle:
 def channel_network(channel: str) -> Network:
     """The network a channel name stands for (``twitter`` is X)."""
     name = unicodedata.normalize("NFKC", channel).strip().casefold()
-    if name in CHANNEL_ALIASES:
-        return CHANNEL_ALIASES[name]
-    try:
-        return Network(name)
-    except ValueError:
-        known = ", ".join([n.value for n in Network] + list(CHANNEL_ALIASES))
-        raise ImpossibleHandle(
-            f"unknown channel {channel!r} (known: {known})", network=None
-        ) from None
+    network = network_named(name)  # a network's name, or an alias its adapter declares
+    if network is not None:
+        return Network(network)
+    known = ", ".join([n.value for n in Network] + list(ALIASES))
+    raise ImpossibleHandle(f"unknown channel {channel!r} (known: {known})", network=None)
 
 
 def normalise_handle(text: str, channel: str) -> NormalisedHandle:

@@ -9,7 +9,6 @@ gets it only after that commits.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -30,6 +29,7 @@ from socialcrm.core.http import UnsafeURL, allowed_networks, check_url, safe_asy
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
 from socialcrm.listening.models import WebhookDelivery, WebhookSubscription
+from socialcrm.providers import runtime
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +39,8 @@ MAX_ATTEMPTS = 8
 BASE_DELAY_S = 30
 MAX_DELAY_S = 6 * 3600
 RESUME_GRACE = timedelta(minutes=1)
+POST_TIMEOUT_S = 10.0  # each request (connect, read, …)
+RUN_LIMIT_S = 60.0  # the whole attempt, redirects included
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -86,10 +88,12 @@ def check_target(url: str) -> None:
 
 
 async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    settings = get_settings()
-    async with safe_async_client(
-        allow_private=settings.allow_private_fetch, timeout=10.0
-    ) as client:
+    """POST on the provider runtime's pooled SSRF-safe client (receivers are user-named)."""
+    allow = tuple(get_settings().allow_private_fetch)
+    pooled = runtime.client(
+        ("webhooks", allow), lambda: safe_async_client(allow_private=allow, timeout=POST_TIMEOUT_S)
+    )
+    async with pooled as client:
         response = await client.post(url, content=body, headers=headers)
         return response.status_code
 
@@ -142,7 +146,7 @@ def deliver(db: Database, tenant_id: int, delivery_id: int) -> datetime | None:
     }
     error, refused = "", False
     try:
-        status = asyncio.run(_post(attempt.url, attempt.body, headers))
+        status = runtime.run(_post(attempt.url, attempt.body, headers), timeout=RUN_LIMIT_S)
         if not 200 <= status < 300:
             error = f"HTTP {status}"
     except UnsafeURL as exc:  # retrying cannot help: the address is not one we may call

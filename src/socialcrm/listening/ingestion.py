@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound
@@ -74,7 +75,7 @@ class PollOutcome:
 
 def accounts_to_poll(db: Database) -> list[tuple[int, int]]:
     """Active accounts whose network lists mentions and that are not waiting out a rate limit."""
-    active = connections.active_accounts(db)
+    active = tokens.active_accounts(db)
     now = utcnow()
     with db.session(system=True) as session:
         paused = {
@@ -127,7 +128,7 @@ def poll_account(db: Database, tenant_id: int, account_id: int) -> PollOutcome:
         return await p.mentions(ctx, cursor)
 
     try:
-        page = connections.with_account(db, tenant_id, account_id, fetch)
+        page = tokens.with_account(db, tenant_id, account_id, fetch)
     except RateLimited as exc:
         with db.session(tenant_id=tenant_id) as session:
             row = _cursor(session, account_id)
@@ -188,7 +189,7 @@ def _author_handles(
         return names
 
     with contextlib.suppress(ProviderError):  # the mentions are worth storing without handles
-        found.update(connections.with_account(db, tenant_id, account_id, lookup))
+        found.update(tokens.with_account(db, tenant_id, account_id, lookup))
     return found
 
 

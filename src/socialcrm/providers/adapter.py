@@ -1,11 +1,18 @@
 """Shared shape of the adapters: every operation raises ``NotSupported`` until a network's
 adapter implements it, so an adapter only writes what its API really offers. Also the small
-helpers every adapter needs (its own account's id, a handle parsed for a lookup)."""
+helpers every adapter needs (its own account's id, a handle parsed for a lookup), and the
+network's rules as class attributes (where the sandbox plays it, what else it is called, how
+its text is measured, what its ids look like, whether it has instances), so no code outside
+``providers/`` asks ``if network == …``."""
 
 from __future__ import annotations
 
-from typing import ClassVar, NoReturn
+from dataclasses import dataclass
+from typing import ClassVar, NoReturn, Self
 
+import httpx
+
+from socialcrm.core.numbers import is_ascii_number
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -20,6 +27,16 @@ from socialcrm.providers.base import (
     TokenSet,
 )
 from socialcrm.providers.handles import InvalidHandle, ParsedHandle, parse_handle
+from socialcrm.providers.text import DEFAULT_RULE, TextRule
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkOptions:
+    """Operator settings an adapter needs (from ``Settings``; defaults for tests and tools)."""
+
+    linkedin_version: str = ""  # "": the adapter's default version
+    tiktok_audited: bool = False  # TikTok lets an unaudited app post only SELF_ONLY
+    poll_interval_s: float = 2.0  # between reads of a post still being processed
 
 
 class AdapterBase:
@@ -28,6 +45,42 @@ class AdapterBase:
     capabilities: ClassVar[frozenset[Capability]]
     # A person has one profile on this network (its terms allow one): a Contact links one.
     one_profile_per_person: ClassVar[bool] = False
+    # Where the sandbox serves this network (under its URL).
+    sandbox_prefix: ClassVar[str]
+    # Registers its own OAuth app per instance (Mastodon).
+    dynamic_registration: ClassVar[bool] = False
+    # Other names people and payloads give the network ("twitter" for X), lower case.
+    aliases: ClassVar[tuple[str, ...]] = ()
+    # How long a post (and a direct message) may be, in the network's own units.
+    text_rule: ClassVar[TextRule] = DEFAULT_RULE
+    # The network is many servers a connection names (Mastodon instances).
+    has_instances: ClassVar[bool] = False
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        """The adapter talking to ``sandbox_base`` (the sandbox's URL + ``sandbox_prefix``)
+        when set, else to the real network."""
+        raise NotImplementedError(cls.name)
+
+    @classmethod
+    def connection_instance(cls, instance_url: str) -> str:
+        """The instance a connection names, normalised ("" where the network has none);
+        ``ValueError`` when the network cannot take it."""
+        if instance_url:
+            raise ValueError(f"instance_url applies only to Mastodon, not {cls.name}")
+        return ""
+
+    @classmethod
+    def looks_like_user_id(cls, value: str) -> bool:
+        """``value`` has the shape of the network's user ids (not a handle to look up)."""
+        return is_ascii_number(value)
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -23,11 +23,11 @@ import json as jsonlib
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
-from socialcrm.providers.adapter import AdapterBase, parse_profile
+from socialcrm.providers.adapter import AdapterBase, NetworkOptions, parse_profile
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -42,6 +42,7 @@ from socialcrm.providers.base import (
 )
 from socialcrm.providers.outcomes import RequestRejected, ScopeMissing, TokenExpired
 from socialcrm.providers.ratelimit import BLUESKY_HEADERS
+from socialcrm.providers.text import TextRule
 from socialcrm.providers.wire import (
     EPOCH,
     JsonObject,
@@ -82,6 +83,9 @@ _GONE_MESSAGES = ("not found", "unable to resolve")
 class BlueskyProvider(AdapterBase):
     name: ClassVar[str] = "bluesky"
     display_name: ClassVar[str] = "Bluesky"
+    sandbox_prefix: ClassVar[str] = "/bsky"
+    aliases: ClassVar[tuple[str, ...]] = ("bsky",)
+    text_rule: ClassVar[TextRule] = TextRule(300, "graphemes", 1000)
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.APP_PASSWORD,
@@ -102,6 +106,26 @@ class BlueskyProvider(AdapterBase):
     capability_requires: ClassVar[Mapping[Capability, str]] = {
         Capability.DM: "an app password created with access to direct messages",
     }
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        """``instance_url``: the account's PDS, when not the default one."""
+        if sandbox_base is not None:  # the sandbox is PDS, AppView and PLC directory in one
+            root = sandbox_base.removesuffix(cls.sandbox_prefix)
+            return cls(http, instance_url or sandbox_base, plc_url=f"{root}/plc")
+        return cls(http, instance_url or REAL_PDS_URL, appview_url=REAL_APPVIEW_URL)
+
+    @classmethod
+    def looks_like_user_id(cls, value: str) -> bool:
+        """A DID (``did:plc:…``, ``did:web:…``), not a handle."""
+        return value.startswith("did:")
 
     def __init__(
         self,

@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
 import httpx
 
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.providers.adapter import NetworkOptions
 from socialcrm.providers.base import (
     CallContext,
     Capability,
@@ -36,6 +37,7 @@ from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.limits import NO_RATE_HEADERS, next_utc_midnight
 from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import RequestRejected, ScopeMissing, TokenExpired, VersionRetired
+from socialcrm.providers.text import TextRule
 from socialcrm.providers.wire import (
     JsonObject,
     QueryParams,
@@ -76,6 +78,8 @@ DEFAULT_SCOPES = (
 class LinkedInProvider(OAuth2Adapter):
     name: ClassVar[str] = "linkedin"
     display_name: ClassVar[str] = "LinkedIn"
+    sandbox_prefix: ClassVar[str] = "/linkedin"
+    text_rule: ClassVar[TextRule] = TextRule(3000, "characters", 8000)
     one_profile_per_person: ClassVar[bool] = True  # the User Agreement allows one profile
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -116,6 +120,22 @@ class LinkedInProvider(OAuth2Adapter):
     # authenticates with its client secret, and state guards the redirect.
     pkce: ClassVar[str | None] = None
     # ``revoke`` revokes the access token: the refresh token dies with its grant.
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        return cls(
+            http,
+            sandbox_base or REAL_API_URL,
+            auth_base_url=sandbox_base or REAL_AUTH_URL,
+            version=options.linkedin_version,
+        )
 
     def __init__(
         self,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import httpx
 
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.providers.adapter import NetworkOptions
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -33,6 +34,7 @@ from socialcrm.providers.html_text import html_links, html_to_text
 from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import ScopeMissing
 from socialcrm.providers.ratelimit import MASTODON_HEADERS
+from socialcrm.providers.text import TextRule, mastodon_length
 from socialcrm.providers.wire import (
     JsonObject,
     QueryParams,
@@ -55,6 +57,22 @@ EMAIL_SCOPE = "admin:read:accounts"
 CLIENT_NAME = "socialcrm"
 PAGE_SIZE = 40  # Mastodon's maximum for statuses and notifications
 MAX_MENTION_PAGES = 5
+SANDBOX_INSTANCE_HOST = "mastodon.social"  # the instance the sandbox plays
+DEFAULT_INSTANCE = "https://mastodon.social"
+
+
+class MissingInstance(ValueError):
+    """Mastodon needs the user's instance URL outside the sandbox."""
+
+
+def instance_origin(instance_url: str | None) -> str:
+    """``mastodon.social`` or ``https://mastodon.social/`` → ``https://mastodon.social``."""
+    if not instance_url or not instance_url.strip():
+        raise MissingInstance("Mastodon needs instance_url (e.g. https://mastodon.social)")
+    value = instance_url.strip().rstrip("/")
+    return value if "://" in value else f"https://{value}"
+
+
 _ACCT = re.compile(r"@?([A-Za-z0-9_]{1,30})(?:@([A-Za-z0-9.\-]+(?::[0-9]+)?))?")
 _ID = re.compile(r"[0-9A-Za-z]{1,64}")
 
@@ -62,6 +80,13 @@ _ID = re.compile(r"[0-9A-Za-z]{1,64}")
 class MastodonProvider(OAuth2Adapter):
     name: ClassVar[str] = "mastodon"
     display_name: ClassVar[str] = "Mastodon"
+    sandbox_prefix: ClassVar[str] = "/mastodon"
+    dynamic_registration: ClassVar[bool] = True
+    aliases: ClassVar[tuple[str, ...]] = ("fediverse",)
+    text_rule: ClassVar[TextRule] = TextRule(
+        500, "characters", 500, post_length=mastodon_length, dm_length=mastodon_length
+    )
+    has_instances: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.OAUTH,
@@ -94,6 +119,33 @@ class MastodonProvider(OAuth2Adapter):
     wire: ClassVar[Wire] = MASTODON_WIRE
     optional_scopes: ClassVar[Mapping[str, tuple[str, ...]]] = {"email_lookup": (EMAIL_SCOPE,)}
     # Tokens do not expire (no REFRESH); ``revoke`` revokes the access token.
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        if sandbox_base is not None:  # the sandbox plays the default instance
+            return cls(http, sandbox_base, instance_host=SANDBOX_INSTANCE_HOST)
+        return cls(http, instance_origin(instance_url))
+
+    @classmethod
+    def connection_instance(cls, instance_url: str) -> str:
+        """The https origin of the instance a connection names (the default one when none)."""
+        value = (instance_url or DEFAULT_INSTANCE).strip().rstrip("/")
+        if "://" not in value:
+            value = f"https://{value}"
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        if parts.scheme != "https" or not host or "." not in host or parts.path or parts.query:
+            raise ValueError(
+                "instance_url must be a Mastodon server such as https://mastodon.social"
+            )
+        return f"https://{parts.netloc.lower()}"
 
     def __init__(
         self, http: httpx.AsyncClient, instance_url: str, *, instance_host: str | None = None

@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from socialcrm.core.numbers import is_ascii_number
-from socialcrm.providers.adapter import parse_profile
+from socialcrm.providers.adapter import NetworkOptions, parse_profile
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -50,6 +50,7 @@ from socialcrm.providers.limits import (
 )
 from socialcrm.providers.oauth import OAuth2Adapter, token_set
 from socialcrm.providers.outcomes import RequestRejected
+from socialcrm.providers.text import TextRule
 from socialcrm.providers.wire import (
     EPOCH,
     JsonObject,
@@ -209,6 +210,9 @@ class FacebookProvider(_GraphAdapter):
 
     name: ClassVar[str] = "facebook"
     display_name: ClassVar[str] = "Facebook Pages"
+    sandbox_prefix: ClassVar[str] = "/facebook"
+    aliases: ClassVar[tuple[str, ...]] = ("fb",)
+    text_rule: ClassVar[TextRule] = TextRule(63_206, "characters", 2000)
     one_profile_per_person: ClassVar[bool] = True  # one Facebook option per Contact (Creatio)
     wire: ClassVar[Wire] = FACEBOOK_WIRE
     # Disconnecting one Page forgets its token: Page tokens cannot be revoked one by one, and
@@ -248,6 +252,22 @@ class FacebookProvider(_GraphAdapter):
     # Connecting lists the person's Pages (``managed_accounts``): each picked Page is one
     # connected account holding that Page's own token.
     picks_managed_accounts: ClassVar[bool] = True
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        return cls(
+            http,
+            sandbox_base or REAL_FACEBOOK_GRAPH_URL,
+            auth_url=sandbox_base or REAL_FACEBOOK_DIALOG_URL,
+            token_url=sandbox_base or REAL_FACEBOOK_GRAPH_URL,
+        )
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         return OAuthEndpoints(
@@ -359,6 +379,9 @@ class InstagramProvider(_GraphAdapter):
 
     name: ClassVar[str] = "instagram"
     display_name: ClassVar[str] = "Instagram"
+    sandbox_prefix: ClassVar[str] = "/instagram"
+    aliases: ClassVar[tuple[str, ...]] = ("insta", "ig")
+    text_rule: ClassVar[TextRule] = TextRule(2200, "characters", 1000)
     wire: ClassVar[Wire] = INSTAGRAM_WIRE
     # No lookup by handle and no mentions: business_discovery and /{ig-user}/tags exist only
     # with a Facebook-Login token on graph.facebook.com, not with Instagram Login.
@@ -383,6 +406,23 @@ class InstagramProvider(_GraphAdapter):
         Capability.PUBLISH_MEDIA: "instagram_business_content_publish (App Review)",
     }
     token_in_data_list: ClassVar[bool] = True
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        return cls(
+            http,
+            sandbox_base or REAL_INSTAGRAM_GRAPH_URL,
+            auth_url=sandbox_base or REAL_INSTAGRAM_AUTH_URL,
+            token_url=sandbox_base or REAL_INSTAGRAM_TOKEN_URL,
+            poll_interval_s=options.poll_interval_s,
+        )
 
     def __init__(
         self,

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.providers.adapter import NetworkOptions
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -33,6 +34,7 @@ from socialcrm.providers.base import (
 from socialcrm.providers.limits import NO_RATE_HEADERS
 from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import RequestRejected, TokenExpired
+from socialcrm.providers.text import TextRule
 from socialcrm.providers.wire import (
     JsonObject,
     QueryParams,
@@ -89,6 +91,8 @@ _REFUSALS = {
 class TikTokProvider(OAuth2Adapter):
     name: ClassVar[str] = "tiktok"
     display_name: ClassVar[str] = "TikTok"
+    sandbox_prefix: ClassVar[str] = "/tiktok"
+    text_rule: ClassVar[TextRule] = TextRule(2200, "characters", 1000)
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.OAUTH,
@@ -123,6 +127,23 @@ class TikTokProvider(OAuth2Adapter):
     # Login Kit's code_challenge is the hex SHA-256 digest of the verifier, not RFC 7636's
     # base64url (developers.tiktok.com/doc/login-kit-desktop); the web flow accepts it too.
     pkce: ClassVar[str | None] = "hex"
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        return cls(
+            http,
+            sandbox_base or REAL_API_URL,
+            auth_base_url=sandbox_base or REAL_AUTH_URL,
+            audited=options.tiktok_audited,
+            poll_interval_s=options.poll_interval_s,
+        )
 
     def __init__(
         self,

@@ -7,10 +7,12 @@ expired access token is a bare 401, so a 401 here is ``TokenExpired`` (refresh, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
+
+import httpx
 
 from socialcrm.core.numbers import is_ascii_number
-from socialcrm.providers.adapter import parse_profile
+from socialcrm.providers.adapter import NetworkOptions, parse_profile
 from socialcrm.providers.base import (
     CallContext,
     Capability,
@@ -24,6 +26,7 @@ from socialcrm.providers.base import (
 from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import ReplyNotAllowed, RequestRejected, TokenExpired
 from socialcrm.providers.ratelimit import X_HEADERS
+from socialcrm.providers.text import TextRule, x_weighted_length
 from socialcrm.providers.wire import (
     JsonObject,
     QueryParams,
@@ -66,6 +69,11 @@ _GONE_TYPES = ("/resource-not-found", "/not-authorized-for-resource")
 class XProvider(OAuth2Adapter):
     name: ClassVar[str] = "x"
     display_name: ClassVar[str] = "X"
+    sandbox_prefix: ClassVar[str] = "/x"
+    aliases: ClassVar[tuple[str, ...]] = ("twitter",)
+    text_rule: ClassVar[TextRule] = TextRule(
+        280, "weighted characters", 10_000, post_length=x_weighted_length
+    )
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.OAUTH,
@@ -94,6 +102,17 @@ class XProvider(OAuth2Adapter):
     revoke_refresh_token: ClassVar[bool] = True
 
     # --- connecting ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        return cls(http, sandbox_base or REAL_API_URL, auth_base_url=sandbox_base or REAL_AUTH_URL)
 
     def oauth_endpoints(self) -> OAuthEndpoints:
         return OAuthEndpoints(

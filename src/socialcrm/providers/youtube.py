@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from socialcrm.core.numbers import is_ascii_number
-from socialcrm.providers.adapter import parse_profile
+from socialcrm.providers.adapter import NetworkOptions, parse_profile
 from socialcrm.providers.base import (
     AppCredentials,
     CallContext,
@@ -36,6 +36,7 @@ from socialcrm.providers.limits import NO_RATE_HEADERS, next_pacific_midnight
 from socialcrm.providers.oauth import OAuth2Adapter
 from socialcrm.providers.outcomes import RequestRejected, TokenExpired
 from socialcrm.providers.ratelimit import rate_limited
+from socialcrm.providers.text import TextRule
 from socialcrm.providers.wire import (
     JsonObject,
     QueryParams,
@@ -71,6 +72,9 @@ _GONE_REASONS = frozenset(
 class YouTubeProvider(OAuth2Adapter):
     name: ClassVar[str] = "youtube"
     display_name: ClassVar[str] = "YouTube"
+    sandbox_prefix: ClassVar[str] = "/youtube"
+    aliases: ClassVar[tuple[str, ...]] = ("yt",)
+    text_rule: ClassVar[TextRule] = TextRule(10_000, "characters", 10_000)
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.OAUTH,
@@ -102,6 +106,22 @@ class YouTubeProvider(OAuth2Adapter):
     revoke_auth: ClassVar[str | None] = "none"
     revoke_type_hint: ClassVar[bool] = False
     revoke_refresh_token: ClassVar[bool] = True
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.AsyncClient,
+        sandbox_base: str | None,
+        *,
+        instance_url: str | None = None,
+        options: NetworkOptions,
+    ) -> Self:
+        return cls(
+            http,
+            sandbox_base or REAL_API_URL,
+            auth_url=sandbox_base or REAL_AUTH_URL,
+            token_url=sandbox_base or REAL_TOKEN_URL,
+        )
 
     def __init__(
         self,

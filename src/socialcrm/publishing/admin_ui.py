@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialcrm.publishing import service
+from socialcrm.publishing import compose, service
 from socialcrm.publishing.schemas import ApprovalPolicy
 from socialcrm.web.deps import Ctx
 from socialcrm.web.forms import SettingsForm, checked
 
 
 def _current(ctx: Ctx) -> dict[str, Any]:
-    return {"approval_required": service.approval_policy(ctx.session, ctx.principal.tenant_id)}
+    return {"approval_required": compose.approval_policy(ctx.session, ctx.principal.tenant_id)}
 
 
 def _save(ctx: Ctx, form: dict[str, Any]) -> object:

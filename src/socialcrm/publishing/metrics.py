@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.core import lease
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound
@@ -189,7 +190,7 @@ def _read(db: Database, tenant_id: int, account_id: int, ids: Sequence[str]) -> 
         return _Read(got, gone, None)
 
     try:
-        outcome: _Read = connections.with_account(db, tenant_id, account_id, read)
+        outcome: _Read = tokens.with_account(db, tenant_id, account_id, read)
     except RateLimited as exc:
         return _Read({}, [], exc.retry_at)
     return outcome

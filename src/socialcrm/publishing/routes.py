@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core.db import MAX_ID, get_database, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
 from socialcrm.core.numbers import parse_cursor
-from socialcrm.publishing import attribution, next_steps, service, textrules
+from socialcrm.publishing import attribution, compose, next_steps, service, textrules
 from socialcrm.publishing.models import ScheduledPost
 from socialcrm.publishing.schemas import (
     ApprovalPolicy,
@@ -34,10 +34,10 @@ redirects = APIRouter(tags=["publishing"])
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def composition(body: PostIn) -> service.Composition:
-    return service.Composition(
+def composition(body: PostIn) -> compose.Composition:
+    return compose.Composition(
         text=body.text,
-        targets=[service.TargetSpec(t.account_id, t.text) for t in body.targets],
+        targets=[compose.TargetSpec(t.account_id, t.text) for t in body.targets],
         action=body.action,
         local_time=body.local_time,
         time_zone=body.time_zone,
@@ -76,7 +76,7 @@ def post_out(session: Session, posts: list[ScheduledPost]) -> list[PostOut]:
                 targets=[
                     TargetOut.model_validate(t).model_copy(
                         update={
-                            "stuck": service.is_stuck(t, now),
+                            "stuck": next_steps.is_stuck(t, now),
                             "next_steps": next_steps.next_steps(
                                 t, account_active=active.get(t.social_account_id, False), now=now
                             ),
@@ -92,7 +92,7 @@ def post_out(session: Session, posts: list[ScheduledPost]) -> list[PostOut]:
 
 @router.post("/publishing/posts", status_code=201, response_model=PostOut)
 def create_post(ctx: ApiCtx, body: PostIn) -> PostOut:
-    post = service.compose(ctx.session, ctx.principal, composition(body))
+    post = compose.compose(ctx.session, ctx.principal, composition(body))
     return post_out(ctx.session, [post])[0]
 
 
@@ -122,12 +122,12 @@ def list_posts(
 
 @router.get("/publishing/posts/{post_id}", response_model=PostOut)
 def get_post(ctx: ApiCtx, post_id: RecordId) -> PostOut:
-    return post_out(ctx.session, [service.get_post(ctx.session, post_id)])[0]
+    return post_out(ctx.session, [compose.get_post(ctx.session, post_id)])[0]
 
 
 @router.put("/publishing/posts/{post_id}", response_model=PostOut)
 def update_post(ctx: ApiCtx, post_id: RecordId, body: PostIn) -> PostOut:
-    post = service.update_post(ctx.session, ctx.principal, post_id, composition(body))
+    post = compose.update_post(ctx.session, ctx.principal, post_id, composition(body))
     return post_out(ctx.session, [post])[0]
 
 

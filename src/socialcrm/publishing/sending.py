@@ -24,6 +24,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from socialcrm.connections import service as connections
+from socialcrm.connections import tokens
 from socialcrm.core import lease
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound
@@ -199,7 +200,7 @@ def publish_target(db: Database, tenant_id: int, target_id: int, *, worker: str 
     if job.external_id:
         return _verify(db, job)
     try:
-        result: _Published = connections.with_account(db, tenant_id, job.account_id, _attempt(job))
+        result: _Published = tokens.with_account(db, tenant_id, job.account_id, _attempt(job))
     except RateLimited as exc:
         return _retry(db, job, exc.retry_at, "rate limited by the network", count=False)
     except TransientProviderError as exc:
@@ -285,7 +286,7 @@ def _verify(db: Database, job: _Job) -> str:
         return await provider.metrics(ctx, external_id)
 
     try:
-        live: PostData = connections.with_account(db, job.tenant_id, job.account_id, read)
+        live: PostData = tokens.with_account(db, job.tenant_id, job.account_id, read)
     except ProfileGone:
         error = "the network accepted the post but does not show it"
         _outcome(db, job, status=TargetStatus.FAILED, error=error)

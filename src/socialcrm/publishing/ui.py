@@ -25,7 +25,9 @@ from socialcrm.core.numbers import is_ascii_number
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
 from socialcrm.crm.ui import record_id
+from socialcrm.providers.registry import PROVIDERS
 from socialcrm.publishing import attribution, calendar, charts, service, textrules
+from socialcrm.publishing import compose as composing
 from socialcrm.publishing.clock import Occurrence
 from socialcrm.publishing.routes import post_out
 from socialcrm.publishing.schemas import BudgetIn
@@ -46,7 +48,7 @@ def _page(
     status: int = 200,
     form: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    accounts = service.brand_accounts(ctx.session)
+    accounts = composing.brand_accounts(ctx.session)
     posts = post_out(ctx.session, service.list_posts(ctx.session, limit=50))
     handles = {a.id: f"{a.provider} @{a.handle}" for a in accounts}
     campaigns = list(ctx.session.scalars(select(Campaign).order_by(Campaign.name).limit(200)))
@@ -62,7 +64,7 @@ def _page(
         error=error,
         notice=notice,
         form=form or {},
-        limits={n: r.limit for n, r in textrules.RULES.items()},
+        limits={n: info.text_rule.limit for n, info in PROVIDERS.items()},
         is_admin=ctx.principal.role == "admin",
     )
 
@@ -75,7 +77,7 @@ def composer(request: Request, ctx: UiCtx) -> HTMLResponse:
 @router.post("/publishing/count")
 def count(ctx: UiCtx, text: Annotated[str, Form(max_length=70_000)] = "") -> JSONResponse:
     """The composer's live counters: each network's own units, from the same rules as the API."""
-    networks = sorted({a.provider for a in service.brand_accounts(ctx.session)} or {"x"})
+    networks = sorted({a.provider for a in composing.brand_accounts(ctx.session)} or {"x"})
     counted = [textrules.count(n, text) for n in networks]
     return JSONResponse(
         [
@@ -98,11 +100,11 @@ def _compose(
     request: Request, ctx: Any, values: dict[str, str], account_ids: list[int]
 ) -> Response:
     """The database work of the composer, off the event loop."""
-    targets = [service.TargetSpec(a, values.get(f"variant_{a}") or None) for a in account_ids]
+    targets = [composing.TargetSpec(a, values.get(f"variant_{a}") or None) for a in account_ids]
     try:
         local = datetime.fromisoformat(values["local_time"]) if values.get("local_time") else None
         campaign = values.get("campaign_id", "")
-        comp = service.Composition(
+        comp = composing.Composition(
             text=values.get("text", "")[:70_000],
             targets=targets,
             action=values.get("action", "draft"),
@@ -112,7 +114,7 @@ def _compose(
             campaign_id=int(campaign) if is_ascii_number(campaign) else None,
             track_links=values.get("track_links") == "on",
         )
-        post = service.compose(ctx.session, ctx.principal, comp)
+        post = composing.compose(ctx.session, ctx.principal, comp)
     except (AppError, ValueError) as exc:
         ctx.session.rollback()
         message = exc.message if isinstance(exc, AppError) else "the time is not valid"
@@ -285,7 +287,7 @@ def set_budget(
     currency: Annotated[str, Form(max_length=10)] = "USD",
 ) -> Response:
     _check_csrf(request, csrf)
-    service.require_writer(ctx.principal)  # a refusal, not a form error, for an agent
+    composing.require_writer(ctx.principal)  # a refusal, not a form error, for an agent
     typed = {"amount": amount, "currency": currency}
     try:
         budget = BudgetIn.model_validate({"amount": amount.strip() or None, "currency": currency})

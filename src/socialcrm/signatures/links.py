@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from socialcrm.providers.handles import InvalidHandle, canonical_url, parse_handle
+from socialcrm.providers.registry import ALIASES, PROVIDERS
 from socialcrm.signatures.fields import MAX_VALUES, Profile, SignatureFields
 
 EMAIL = re.compile(r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+\-']*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,24}")
@@ -20,27 +21,14 @@ BARE_DOMAIN = re.compile(
     re.IGNORECASE,
 )
 WEB_LABEL = re.compile(r"^\s*(web|website|site|internet|homepage|url|w|www)\s*[:.]", re.I)
+# A label naming a network ("Twitter: @ada", "IG - ada"): its names and aliases (the adapters').
+LABEL_NETWORK = {name: name for name in PROVIDERS} | dict(ALIASES)
 SOCIAL_LABEL = re.compile(
-    r"(?<![\w])(?P<label>twitter|x|linkedin|instagram|insta|ig|mastodon|bluesky|bsky|facebook|fb|"
-    r"tiktok|youtube|yt)\s*[:\-]\s*(?P<value>\S+)",
+    r"(?<![\w])(?P<label>"
+    + "|".join(sorted(map(re.escape, LABEL_NETWORK), key=len, reverse=True))
+    + r")\s*[:\-]\s*(?P<value>\S+)",
     re.IGNORECASE,
 )
-LABEL_NETWORK = {
-    "twitter": "x",
-    "x": "x",
-    "linkedin": "linkedin",
-    "instagram": "instagram",
-    "insta": "instagram",
-    "ig": "instagram",
-    "mastodon": "mastodon",
-    "bluesky": "bluesky",
-    "bsky": "bluesky",
-    "facebook": "facebook",
-    "fb": "facebook",
-    "tiktok": "tiktok",
-    "youtube": "youtube",
-    "yt": "youtube",
-}
 FEDI_HANDLE = re.compile(r"(?<![\w@])@[a-z0-9_]{1,30}@[a-z0-9.\-]+\.[a-z]{2,}", re.IGNORECASE)
 BSKY_HANDLE = re.compile(r"(?<![\w@])@[a-z0-9.\-]+\.bsky\.social\b", re.IGNORECASE)
 _SOCIAL_HOSTS = (

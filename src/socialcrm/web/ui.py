@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from socialcrm.connections import connecting
 from socialcrm.connections import service as connections
 from socialcrm.connections.models import Ownership
 from socialcrm.core import notify
@@ -241,7 +242,7 @@ def connect(
     _check_csrf(request, csrf)
     try:
         if identifier or app_password:
-            account = connections.connect_with_app_password(
+            account = connecting.connect_with_app_password(
                 ctx.session,
                 ctx.principal,
                 provider=provider,
@@ -250,7 +251,7 @@ def connect(
                 app_password=app_password,
             )
             return RedirectResponse(f"/connections?connected={account.id}", status_code=303)
-        start = connections.start_oauth(
+        start = connecting.start_oauth(
             ctx.session, ctx.principal, provider=provider, ownership=scope
         )
     except AppError as exc:
@@ -277,7 +278,7 @@ def oauth_callback(request: Request, provider: str) -> Response:
     """Where the network sends the browser back. Errors: a clear 400 page, nothing stored."""
     params = {k: v for k, v in request.query_params.items() if k in {"code", "state", "error"}}
     try:
-        outcome = connections.complete_oauth(get_database(), provider=provider, params=params)
+        outcome = connecting.complete_oauth(get_database(), provider=provider, params=params)
     except AppError as exc:
         if "text/html" not in request.headers.get("accept", ""):
             raise
@@ -289,7 +290,7 @@ def oauth_callback(request: Request, provider: str) -> Response:
             title="Could not connect the account",
             message=exc.message,
         )
-    if isinstance(outcome, connections.AccountChoiceStart):
+    if isinstance(outcome, connecting.AccountChoiceStart):
         return RedirectResponse(f"/connections/choose/{outcome.key}", status_code=303)
     return RedirectResponse(f"/connections?connected={outcome.id}", status_code=303)
 
@@ -297,7 +298,7 @@ def oauth_callback(request: Request, provider: str) -> Response:
 @router.get("/connections/choose/{key}", response_class=HTMLResponse)
 def choose_page(request: Request, ctx: UiCtx, key: str) -> HTMLResponse:
     """After Facebook Login: tick the Pages to connect (each becomes its own account)."""
-    choice = connections.get_account_choice(ctx.session, ctx.principal, key)
+    choice = connecting.get_account_choice(ctx.session, ctx.principal, key)
     return render(request, ctx, "connections_choose.html", choice=choice)
 
 
@@ -311,10 +312,10 @@ def choose(
 ) -> Response:
     _check_csrf(request, csrf)
     try:
-        accounts = connections.choose_accounts(ctx.session, ctx.principal, key, ids)
+        accounts = connecting.choose_accounts(ctx.session, ctx.principal, key, ids)
     except AppError as exc:
         ctx.session.rollback()
-        choice = connections.get_account_choice(ctx.session, ctx.principal, key)
+        choice = connecting.get_account_choice(ctx.session, ctx.principal, key)
         return render(
             request,
             ctx,
