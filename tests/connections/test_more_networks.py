@@ -12,11 +12,11 @@ from sqlalchemy import func, select, text
 from socialcrm.connections import service
 from socialcrm.connections.models import AccountChoice, SocialAccount
 from socialcrm.core.db import Database, utcnow
+from socialcrm.core.principal import Principal, Role
 from socialcrm.providers.base import CallContext, Capability, PostData, Provider
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.sandbox.testing import RunningSandbox
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal, create_user
+from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
 
 from .flow import callback, connect, consent, register_app, start, world_app

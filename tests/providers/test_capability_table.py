@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.providers.base import Capability
 from socialcrm.providers.capability_table import (
     COLUMNS,
@@ -21,7 +22,6 @@ from socialcrm.providers.capability_table import (
 from socialcrm.providers.handles import Network
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.sandbox.schema import NETWORKS
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 
 README = Path(__file__).parents[2] / "README.md"

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID, utcnow
+from socialcrm.core.principal import Role
+from socialcrm.core.web.context import ApiCtx
 from socialcrm.crm import leads, schemas, service, tickets
 from socialcrm.crm.models import LeadStatus, Priority, TicketStatus
-from socialcrm.tenancy.models import Role
-from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api", tags=["crm"])
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound
+from socialcrm.core.principal import Principal
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Account
 from socialcrm.discovery.crawler import Crawler, SiteRequest, SiteResult, run_sync, site_url
@@ -24,7 +25,6 @@ from socialcrm.discovery.models import (
     SuggestionStatus,
 )
 from socialcrm.discovery.settings import get_discovery_settings
-from socialcrm.tenancy.service import Principal
 
 _QUEUED = "socialcrm.discovery.accounts_queued"
 

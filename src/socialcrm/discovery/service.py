@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import AppError, Conflict, NotFound, RateLimitExceeded, ValidationFailed
+from socialcrm.core.principal import Principal
 from socialcrm.core.settings import get_settings
 from socialcrm.discovery import chunks
 from socialcrm.discovery.canonical import NETWORKS
@@ -38,7 +39,6 @@ from socialcrm.discovery.export import csv_chunks
 from socialcrm.discovery.models import DiscoveryItem, DiscoveryJob, ItemStatus, JobStatus
 from socialcrm.discovery.settings import DiscoverySettings, get_discovery_settings
 from socialcrm.tenancy.models import Tenant
-from socialcrm.tenancy.service import Principal
 
 log = structlog.get_logger(__name__)
 

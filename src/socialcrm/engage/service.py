@@ -27,6 +27,7 @@ from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.core.principal import Principal, Role
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Activity, Contact, Lead, Ticket
 from socialcrm.engage.models import (
@@ -49,8 +50,7 @@ from socialcrm.providers.base import (
 from socialcrm.providers.outcomes import RequestRejected
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.publishing import listening_source, reconcile, textrules
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
 

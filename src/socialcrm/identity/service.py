@@ -25,6 +25,7 @@ from socialcrm.core.errors import (
     RateLimitExceeded,
     ValidationFailed,
 )
+from socialcrm.core.principal import Principal, Role
 from socialcrm.crm.models import Activity, Contact, Lead, LeadStatus
 from socialcrm.identity import cachebus, graph, ratelimit, reviews
 from socialcrm.identity.botfilter import BotFilter
@@ -55,8 +56,7 @@ from socialcrm.identity.schemas import (
     ResolveIn,
     ResolveOut,
 )
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
 

@@ -22,6 +22,7 @@ from socialcrm.core.days import as_day, bounds, utc_day, window
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from socialcrm.core.numbers import parse_cursor
+from socialcrm.core.principal import Principal, Role
 from socialcrm.crm.models import Campaign
 from socialcrm.listening import delivery, hooks, pipeline
 from socialcrm.listening.matcher import MentionFeatures, RuleIndex
@@ -45,8 +46,7 @@ from socialcrm.providers.base import (
     RateLimited,
 )
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.models import Role, Tenant, User
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant, User
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

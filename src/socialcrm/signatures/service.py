@@ -20,6 +20,7 @@ from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from socialcrm.core.numbers import parse_cursor
+from socialcrm.core.principal import Principal, Role
 from socialcrm.crm import phones as crm_phones
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Ticket
@@ -33,8 +34,7 @@ from socialcrm.signatures.models import (
     ReceivedEmail,
     SuggestionStatus,
 )
-from socialcrm.tenancy.models import Role, Tenant, User
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant, User
 
 POLICY_KEY = "email_enrichment"
 THREAD_UPDATE_WINDOW = timedelta(days=7)

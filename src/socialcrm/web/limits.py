@@ -30,9 +30,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, Unauthenticated, ValidationFailed, envelope
 from socialcrm.core.numbers import ascii_number
+from socialcrm.core.web.context import bearer_token
 from socialcrm.signatures.routes import MAX_MESSAGE_BYTES
 from socialcrm.tenancy.service import authenticate_api_key, cached_principal
-from socialcrm.web.deps import bearer_token
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +86,7 @@ def _refusal(exc: AppError, *, close: bool) -> JSONResponse:
 
 
 def _authenticate(token: str) -> None:
-    """The route's own check (``web.deps.api_context``), which also warms the key cache."""
+    """The route's own check (``core.web.context.api_context``), which also warms the key cache."""
     with get_database().session(system=True) as session:
         authenticate_api_key(session, token)
 

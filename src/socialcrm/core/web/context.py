@@ -1,4 +1,5 @@
-"""Request dependencies: who is calling, and a unit of work scoped to their tenant."""
+"""Request dependencies: who is calling, and a unit of work scoped to their tenant (the API's
+key, the UI's login session, or either)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import Forbidden, Unauthenticated
+from socialcrm.core.principal import Principal, Role
 from socialcrm.tenancy import login as logins
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal, authenticate_api_key
+from socialcrm.tenancy.service import authenticate_api_key
 
 # The key of the login session's token in the UI cookie (Starlette's signed session).
 LOGIN_TOKEN = "login"  # noqa: S105 - a key's name, not a secret
@@ -69,3 +70,48 @@ def api_context(request: Request) -> Iterator[Ctx]:
 
 
 ApiCtx = Annotated[Ctx, Depends(api_context, scope="function")]
+
+
+class LoginRequired(Exception):
+    """Raised by UI dependencies; answered with a redirect to /login."""
+
+
+def safe_next(target: str) -> str:
+    """Only same-site paths: no open redirect through ?next=."""
+    return target if target.startswith("/") and not target.startswith("//") else "/contacts"
+
+
+def ui_context(request: Request) -> Iterator[Ctx]:
+    """The logged-in user's unit of work. A session logged out (from any copy of the cookie),
+    expired, or whose user or tenant was deactivated, sends the browser to /login."""
+    principal = login_principal(request)
+    if principal is None:
+        request.session.clear()
+        raise LoginRequired
+    with get_database().session(tenant_id=principal.tenant_id) as session:
+        yield Ctx(session=session, principal=principal)
+
+
+UiCtx = Annotated[Ctx, Depends(ui_context, scope="function")]
+
+
+def api_or_ui_context(request: Request) -> Iterator[Ctx]:
+    """An API key, or the UI's login session: a page's EventSource and its download links
+    send the session cookie, never a key. Neither: the API's 401 envelope."""
+    if bearer_token(request) or not login_token(request):
+        yield from api_context(request)
+    else:
+        yield from ui_context(request)
+
+
+ApiOrUiCtx = Annotated[Ctx, Depends(api_or_ui_context, scope="function")]
+
+
+def admin_context(ctx: UiCtx) -> Ctx:
+    """The Admin area's pages: an admin's, anyone else gets the 403 page."""
+    if ctx.principal.role != Role.ADMIN:
+        raise Forbidden("the Admin area is for admins: ask one of your admins")
+    return ctx
+
+
+AdminCtx = Annotated[Ctx, Depends(admin_context)]
