@@ -21,7 +21,7 @@ from socialcrm.connections.ui import router as connections_ui_router
 from socialcrm.core.errors import AppError, envelope, install_error_handlers
 from socialcrm.core.health import dependencies
 from socialcrm.core.settings import get_settings
-from socialcrm.core.web.context import LoginRequired
+from socialcrm.core.web.context import LoginRequired, install_authenticator
 from socialcrm.core.web.render import STATIC_DIR, render
 from socialcrm.crm.admin_ui import router as crm_admin_router
 from socialcrm.crm.routes import router as crm_router
@@ -52,6 +52,7 @@ from socialcrm.publishing.ui import router as publishing_ui_router
 from socialcrm.signatures.admin_ui import router as signatures_admin_router
 from socialcrm.signatures.routes import router as signatures_router
 from socialcrm.signatures.ui import router as signatures_ui_router
+from socialcrm.tenancy.auth import TenancyAuthenticator
 from socialcrm.tenancy.routes import router as tenancy_router
 from socialcrm.tenancy.ui import router as tenancy_ui_router
 from socialcrm.web import notifications
@@ -80,6 +81,8 @@ def create_app() -> FastAPI:
         docs_url=None,  # served from local files by install_api_docs
         redoc_url=None,
     )
+    # Who is calling: tenancy answers for the web kit's dependencies and the request limits.
+    install_authenticator(app, TenancyAuthenticator())
     install_api_docs(app)
     install_error_handlers(app)
 

@@ -1,23 +1,58 @@
 """Request dependencies: who is calling, and a unit of work scoped to their tenant (the API's
-key, the UI's login session, or either)."""
+key, the UI's login session, or either).
+
+Who is calling is answered by an ``Authenticator`` the composition root installs on the app
+(``install_authenticator``; tenancy implements it): core never imports tenancy.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import Forbidden, Unauthenticated
 from socialcrm.core.principal import Principal, Role
-from socialcrm.tenancy import login as logins
-from socialcrm.tenancy.service import authenticate_api_key
 
 # The key of the login session's token in the UI cookie (Starlette's signed session).
 LOGIN_TOKEN = "login"  # noqa: S105 - a key's name, not a secret
+
+
+class Authenticator(Protocol):
+    """Who is calling. One object per app, installed by the composition root."""
+
+    def api_key(self, session: Session, token: str) -> Principal:
+        """The principal of an API key; raises ``Unauthenticated`` (unknown, revoked) or
+        ``InactiveAccount``. ``session`` is a system session (no tenant yet)."""
+        ...
+
+    def remembered_api_key(self, token: str) -> Principal | None:
+        """The principal of a key that authenticated moments ago, without the database."""
+        ...
+
+    def resume_login(self, token: str) -> Principal | None:
+        """Who a login session's token logs in, or ``None`` when it is unknown, ended,
+        expired, or its user or tenant inactive (its own short unit of work)."""
+        ...
+
+    def page_header(self, session: Session, principal: Principal) -> tuple[object, object]:
+        """The user and the tenant a page's header shows (either may be ``None``)."""
+        ...
+
+
+def install_authenticator(app: FastAPI, authenticator: Authenticator) -> None:
+    app.state.authenticator = authenticator
+
+
+def authenticator(connection: HTTPConnection) -> Authenticator:
+    """The app's authenticator (a request, or a middleware's ``Request(scope)``)."""
+    found: Authenticator = connection.app.state.authenticator
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +87,7 @@ def login_token(request: Request) -> str:
 def login_principal(request: Request) -> Principal | None:
     """Who the UI cookie logs in, checked against the server-side session (it may have been
     logged out, expired, or its user deactivated since the cookie was set)."""
-    return logins.resume(get_database(), login_token(request))
+    return authenticator(request).resume_login(login_token(request))
 
 
 def api_context(request: Request) -> Iterator[Ctx]:
@@ -63,7 +98,7 @@ def api_context(request: Request) -> Iterator[Ctx]:
     """
     token = _bearer(request)
     with get_database().session(system=True) as session:
-        principal = authenticate_api_key(session, token)
+        principal = authenticator(request).api_key(session, token)
         session.info["system"] = False
         session.info["tenant_id"] = principal.tenant_id
         yield Ctx(session=session, principal=principal)

@@ -13,9 +13,8 @@ from fastapi.templating import Jinja2Templates
 
 from socialcrm.core import notify
 from socialcrm.core.principal import Role
-from socialcrm.core.web.context import Ctx
+from socialcrm.core.web.context import Ctx, authenticator
 from socialcrm.core.web.csrf import csrf_token
-from socialcrm.tenancy.models import Tenant, User
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -56,9 +55,9 @@ def render(
         "unread_count": 0,
     }
     if ctx is not None:
-        user = ctx.session.get(User, ctx.principal.user_id)
-        tenant = ctx.session.get(Tenant, ctx.principal.tenant_id)
-        common["user"], common["tenant"] = user, tenant
+        common["user"], common["tenant"] = authenticator(request).page_header(
+            ctx.session, ctx.principal
+        )
         # The navigation's indicator; the notices themselves wait in /notifications.
         common["unread_count"] = notify.unread_count(
             ctx.session, ctx.principal.user_id or 0, is_admin=ctx.principal.role == Role.ADMIN
