@@ -1,8 +1,8 @@
 """The notifications centre: a person's notices, read/unread, dismiss, open the thing.
 
 The notices themselves live in ``core.notify`` (where every domain writes them); this is only
-their page. It sits in ``web`` rather than beside ``core.notify`` because core may not import
-the UI layer.
+their page. It sits in ``web`` (the HTTP edge) because core holds no pages, and a notice links
+to any domain's page.
 """
 
 from __future__ import annotations
