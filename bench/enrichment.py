@@ -99,9 +99,9 @@ def connect_x(base_env: dict[str, str], sandbox_url: str) -> None:
     """Connect X for the tenant the way a person does (OAuth + consent), in this process."""
     from fastapi.testclient import TestClient
 
+    from socialcrm.app import create_app
     from socialcrm.core.db import get_database
     from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
-    from socialcrm.web.app import create_app
 
     with get_database().session(system=True) as session:
         tenant = get_or_create_tenant(session, "Bench")

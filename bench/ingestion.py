@@ -36,11 +36,11 @@ os.environ.pop("SOCIALCRM_QUEUE_URL", None)
 import httpx  # noqa: E402
 
 from socialcrm.core.db import Database, make_engine, set_database  # noqa: E402
+from socialcrm.core.principal import Role  # noqa: E402
 from socialcrm.core.settings import get_settings  # noqa: E402
 from socialcrm.listening import analysis, pipeline  # noqa: E402
 from socialcrm.listening.models import ListeningRule  # noqa: E402
 from socialcrm.migrations import upgrade  # noqa: E402
-from socialcrm.tenancy.models import Role  # noqa: E402
 from socialcrm.tenancy.service import create_api_key, get_or_create_tenant  # noqa: E402
 
 # --- a labelled sentiment set (written for this project: support and brand chatter) --------

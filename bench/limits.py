@@ -31,7 +31,7 @@ from serving import free_port, rss_mb
 
 SERVE = """
 import sys, uvicorn
-from socialcrm.web.app import create_app
+from socialcrm.app import create_app
 from socialcrm.web.limits import RequestLimits
 app = create_app()
 if sys.argv[2] == "without":

@@ -89,8 +89,7 @@ def world(accounts: int) -> dict[str, Any]:
 def connect_accounts(db: Any, tenant_id: int, accounts: int) -> list[int]:
     from socialcrm.connections import connecting
     from socialcrm.connections.models import Ownership, ProviderApp
-    from socialcrm.tenancy.models import Role
-    from socialcrm.tenancy.service import Principal
+    from socialcrm.core.principal import Principal, Role
 
     principal = Principal(tenant_id=tenant_id, role=Role.ADMIN, user_id=None, api_key_id=0)
     with db.session(tenant_id=tenant_id) as session:
@@ -118,10 +117,9 @@ def compose_due(db: Any, tenant_id: int, account_ids: list[int], pairs: int) -> 
     from sqlalchemy import update
 
     from socialcrm.core.db import utcnow
+    from socialcrm.core.principal import Principal, Role
     from socialcrm.publishing import compose
     from socialcrm.publishing.models import PostTarget
-    from socialcrm.tenancy.models import Role
-    from socialcrm.tenancy.service import Principal
 
     principal = Principal(tenant_id=tenant_id, role=Role.ADMIN, user_id=None, api_key_id=0)
     per_post = len(account_ids)

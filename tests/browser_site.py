@@ -15,9 +15,8 @@ import httpx
 from socialcrm.connections import connecting
 from socialcrm.connections.models import Ownership, ProviderApp
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.settings import get_settings
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal
 from tests.conftest import committed_database
 from tests.live import live_app
 

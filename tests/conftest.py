@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from socialcrm.core.db import Database, make_engine, set_database  # noqa: E402
 from socialcrm.core.logging import configure_logging  # noqa: E402
+from socialcrm.core.principal import Role  # noqa: E402
 from socialcrm.core.settings import get_settings  # noqa: E402
 from socialcrm.migrations import upgrade  # noqa: E402
-from socialcrm.tenancy.models import Role, Tenant  # noqa: E402
+from socialcrm.tenancy.models import Tenant  # noqa: E402
 from socialcrm.tenancy.service import (  # noqa: E402
     create_api_key,
     forget_principals,
@@ -219,7 +220,7 @@ def make_api_key(session: Session, *, tenant: Tenant, role: Role = Role.ADMIN) -
 
 @pytest.fixture
 def app_client(database: Database) -> Iterator[TestClient]:
-    from socialcrm.web.app import create_app
+    from socialcrm.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as client:
         yield client

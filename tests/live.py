@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 
-from socialcrm.web.app import create_app
+from socialcrm.app import create_app
 
 
 def free_port() -> int:

@@ -437,7 +437,7 @@ def test_commands_print_no_deprecation_warning(tmp_path: Path) -> None:
     """Authlib's httpx integration warned on every command (it wants httpx2); the OAuth code
     now uses Authlib's framework-neutral client with our own httpx clients."""
     everything = subprocess.run(
-        [sys.executable, "-c", "import socialcrm.web.app, socialcrm.worker"],
+        [sys.executable, "-c", "import socialcrm.app, socialcrm.worker"],
         env=cli_env(tmp_path),
         capture_output=True,
         text=True,

@@ -162,7 +162,7 @@ def serve(
         consumer = start_consumer(settings.queue_workers)
     try:
         if workers == 1:
-            from socialcrm.web.app import create_app
+            from socialcrm.app import create_app
 
             uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=False)
         else:  # the server processes read their settings from the environment

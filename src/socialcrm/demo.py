@@ -24,11 +24,12 @@ from socialcrm.connections import connecting
 from socialcrm.connections import service as connections
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.settings import Settings
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Account, Contact, Tier
-from socialcrm.tenancy.models import Role, User
-from socialcrm.tenancy.service import Principal, create_api_key, create_user, get_or_create_tenant
+from socialcrm.tenancy.models import User
+from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant
 from socialcrm_sandbox.schema import DEMO_WORLD_PATH
 
 DEMO_TENANT = "Acme Outdoor"

@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from socialcrm.app import create_app
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.core.principal import Role
+from socialcrm.tenancy.models import Tenant
 from socialcrm.tenancy.service import create_user
-from socialcrm.web.app import create_app
 from tests.conftest import csrf_of, make_tenant, ui_login
 
 PASSWORD = "correct horse battery staple"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from socialcrm.core import audit, notify
-from socialcrm.tenancy.models import Role
+from socialcrm.core.principal import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.browser_site import PASSWORD, live_site, logged_in
 from tests.conftest import CHROMIUM_ARGS

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from socialcrm.core.errors import Conflict, ValidationFailed
-from socialcrm.web.forms import FORM, app_error_fields, field_errors
+from socialcrm.core.web.forms import FORM, app_error_fields, field_errors
 
 
 class Inner(BaseModel):

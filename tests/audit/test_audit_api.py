@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from socialcrm.cli import app
 from socialcrm.core import audit
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.core.principal import Role
+from socialcrm.tenancy.models import Tenant
 from tests.conftest import make_api_key, make_tenant
 
 

@@ -83,7 +83,7 @@ def api_of_new_tenant(db: Database, name: str) -> Iterator[tuple[TestClient, int
         tenant = get_or_create_tenant(session, name)
         _, key = create_api_key(session, tenant=tenant)
         tenant_id = tenant.id
-    from socialcrm.web.app import create_app
+    from socialcrm.app import create_app
 
     with TestClient(create_app()) as api:
         api.headers["Authorization"] = f"Bearer {key}"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from socialcrm.connections.models import OAuthState, SocialAccount
 from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database, utcnow
-from socialcrm.tenancy.models import Role
+from socialcrm.core.principal import Role
 from tests.conftest import make_api_key, make_tenant
 from tests.connections.flow import callback, connect, consent, register_app, start
 

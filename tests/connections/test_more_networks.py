@@ -12,10 +12,10 @@ from sqlalchemy import func, select, text
 from socialcrm.connections import connecting, service, tokens
 from socialcrm.connections.models import AccountChoice, SocialAccount
 from socialcrm.core.db import Database, utcnow
+from socialcrm.core.principal import Principal, Role
 from socialcrm.providers.base import CallContext, Capability, PostData, Provider
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal, create_user
+from socialcrm.tenancy.service import create_user
 from socialcrm_sandbox.testing import RunningSandbox
 from tests.conftest import csrf_of, make_tenant, ui_login
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role, User
+from socialcrm.core.principal import Role
+from socialcrm.tenancy.models import User
 from socialcrm.tenancy.service import create_api_key, create_user
 from tests.conftest import make_tenant, ui_login
 from tests.connections.flow import callback, connect, consent, register_app, start

@@ -8,9 +8,10 @@ from sqlalchemy import select, update
 
 from socialcrm.core.db import Database
 from socialcrm.core.errors import NotFound
+from socialcrm.core.principal import Role
 from socialcrm.core.settings import get_settings
 from socialcrm.tenancy import service as tenancy_service
-from socialcrm.tenancy.models import ApiKey, Role, Tenant
+from socialcrm.tenancy.models import ApiKey, Tenant
 from socialcrm.tenancy.service import revoke_api_key
 from tests.conftest import make_api_key, make_tenant
 

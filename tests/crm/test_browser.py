@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from socialcrm.core.principal import Role
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign, Contact, Lead, Ticket
 from socialcrm.listening import ingestion as listening
 from socialcrm.listening.models import SocialMention
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant
 from tests.browser_site import PASSWORD, live_site, log_in
 from tests.conftest import CHROMIUM_ARGS

@@ -7,8 +7,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.crm.models import Contact
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.tenancy.models import Tenant
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, ui_login
 

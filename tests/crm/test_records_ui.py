@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Account, Activity, Campaign, Contact, Lead, Ticket
-from socialcrm.tenancy.models import Role
 from tests.crm.ui_helpers import login, make_user, submit, text_of, value_of
 
 CONTACT_FORM: dict[str, Any] = {

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role
+from socialcrm.core.principal import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.conftest import csrf_of, ui_login
 

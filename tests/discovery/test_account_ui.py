@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Account
 from socialcrm.discovery import accounts
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
 from tests.discovery.sites import Site, serve_site

@@ -13,13 +13,13 @@ import time_machine
 from sqlalchemy import select, update
 
 from socialcrm.core.db import Database, utcnow
+from socialcrm.core.principal import Principal, Role
 from socialcrm.discovery import chunks, jobs, runner
 from socialcrm.discovery.chunks import LeaseLost
 from socialcrm.discovery.crawler import SiteResult
 from socialcrm.discovery.models import DiscoveryChunk, DiscoveryItem
 from socialcrm.discovery.settings import get_discovery_settings
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal, get_or_create_tenant
+from socialcrm.tenancy.service import get_or_create_tenant
 from tests.discovery.sites import Site, serve_site
 
 pytestmark = pytest.mark.usefixtures("allow_loopback", "fast_crawl")

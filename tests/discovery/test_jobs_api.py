@@ -446,7 +446,7 @@ def test_the_event_stream_and_results_follow_a_login_session_but_no_stranger(
     app_client: TestClient, database: Database, bakery: Site
 ) -> None:
     """A page's EventSource and download links send the session cookie, never a key."""
-    from socialcrm.tenancy.models import Role
+    from socialcrm.core.principal import Role
     from socialcrm.tenancy.service import create_user
     from tests.conftest import ui_login
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from socialcrm.core.principal import Role
 from socialcrm.core.queue import huey
 from socialcrm.discovery import runner
 from socialcrm.discovery.models import DiscoveryJob
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.conftest import CHROMIUM_ARGS, committed_database
 from tests.discovery.sites import Site, serve_site

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.core.queue import huey
 from socialcrm.discovery.models import DiscoveryJob
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, make_api_key, make_tenant, ui_login
 from tests.discovery.sites import serve_site

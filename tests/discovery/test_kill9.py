@@ -19,13 +19,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings, get_settings
 from socialcrm.discovery import jobs, tasks
 from socialcrm.discovery.models import DiscoveryChunk, DiscoveryItem, DiscoveryJob
 from socialcrm.discovery.settings import get_discovery_settings
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal, create_api_key, get_or_create_tenant
+from socialcrm.tenancy.models import Tenant
+from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
 from tests.conftest import committed_database
 from tests.discovery.sites import Site, serve_site
 
@@ -150,7 +151,7 @@ def test_a_job_whose_worker_is_killed_finishes_with_every_site_once(
     assert max(attempts) >= 2  # a chunk the dead worker held was taken again
     assert (usage.ef_used, usage.jobs) == (ef_cost, 1)  # charged once
 
-    from socialcrm.web.app import create_app
+    from socialcrm.app import create_app
 
     with TestClient(create_app()) as api:
         api.headers["Authorization"] = f"Bearer {key}"

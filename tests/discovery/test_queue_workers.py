@@ -10,14 +10,14 @@ import pytest
 from huey import Huey
 
 from socialcrm.core.db import Database, make_engine, set_database
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings
 from socialcrm.discovery import jobs, tasks
 from socialcrm.discovery.models import DiscoveryItem, DiscoveryJob
 from socialcrm.discovery.settings import get_discovery_settings
 from socialcrm.migrations import upgrade
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal, get_or_create_tenant
+from socialcrm.tenancy.service import get_or_create_tenant
 from tests.discovery.sites import serve_site
 
 PAGES = Path(__file__).parent / "pages"

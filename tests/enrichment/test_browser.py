@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from socialcrm.core.db import Database, make_engine, set_database
+from socialcrm.core.principal import Role
 from socialcrm.crm.models import Contact
 from socialcrm.migrations import upgrade
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, create_user, get_or_create_tenant
 from tests.conftest import CHROMIUM_ARGS
 from tests.enrichment.conftest import ADA
@@ -45,7 +45,7 @@ def site(tmp_path: Path, sandbox: Any) -> Iterator[tuple[str, int]]:
             # Connected accounts the usual way (OAuth against the sandbox; Bluesky app password).
             from fastapi.testclient import TestClient
 
-            from socialcrm.web.app import create_app
+            from socialcrm.app import create_app
             from tests.enrichment.conftest import connect_bluesky, connect_x
 
             # The Contact first: created after the accounts, it would be enriched at once.

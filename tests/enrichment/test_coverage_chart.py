@@ -7,10 +7,10 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment import links
 from socialcrm.enrichment.models import LinkStatus, SocialProfileLink
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import make_tenant, ui_login
 

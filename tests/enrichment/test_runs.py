@@ -269,7 +269,7 @@ def test_a_removed_profile_turns_the_link_stale_and_keeps_the_snapshot(
 def test_only_one_run_at_a_time_and_roles(
     api: TestClient, app_client: TestClient, sandbox: Any, database: Database
 ) -> None:
-    from socialcrm.tenancy.models import Role
+    from socialcrm.core.principal import Role
     from tests.conftest import make_api_key, make_tenant
 
     assert api.post("/api/enrichment/runs").status_code == 409  # nothing connected yet
@@ -292,7 +292,7 @@ def test_only_one_run_at_a_time_and_roles(
 def test_a_run_streams_its_progress_to_its_end_and_a_gone_run_is_not_found(
     api: TestClient, sandbox: Any
 ) -> None:
-    """The events loop is the shared one (web/sse.py): progress, then ``end`` once the run
+    """The events loop is the shared one (core/web/sse.py): progress, then ``end`` once the run
     is over; an unknown run is a 404 envelope before any stream starts."""
     import json
 

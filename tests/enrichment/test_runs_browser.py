@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from socialcrm.core.db import utcnow
+from socialcrm.core.principal import Role
 from socialcrm.core.queue import huey
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment import runs
 from socialcrm.enrichment.models import EnrichmentRun, RunStatus
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.browser_site import PASSWORD, connect_x_app_and_brand, live_site, log_in
 from tests.conftest import CHROMIUM_ARGS

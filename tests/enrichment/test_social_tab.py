@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role
+from socialcrm.core.principal import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
 from tests.enrichment.conftest import make_contact

@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.identity.homoglyphs import differences
 from socialcrm.identity.models import IdentityProfile, IdentityReview
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.tenancy.models import Tenant
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, ui_login
 from tests.identity.conftest import make_contact, resolve, set_policy

@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.crm.models import Activity, Contact, Lead, Ticket
 from socialcrm.identity.graph import record_identity
 from socialcrm.identity.models import HandleAlias, IdentityProfile
-from socialcrm.tenancy.models import Role
 from tests.conftest import make_api_key, make_tenant
 from tests.identity.conftest import make_contact, resolve
 

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Principal, Role
 from socialcrm.listening import ingestion, service
 from socialcrm.listening.models import ListeningRule
 from socialcrm.listening.pipeline import Incoming, IngestResult
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal, create_user, get_or_create_tenant
+from socialcrm.tenancy.models import Tenant
+from socialcrm.tenancy.service import create_user, get_or_create_tenant
 
 _ids = itertools.count(5_000_000)
 

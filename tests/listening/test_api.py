@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.core.principal import Role
+from socialcrm.tenancy.models import Tenant
 from tests.conftest import make_api_key, make_tenant
 from tests.listening.factories import ingest, post
 

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
+from socialcrm.core.web import charts
 from socialcrm.listening import service
 from socialcrm.listening.models import SocialMention
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
-from socialcrm.web import charts
 from tests.conftest import make_tenant, ui_login
 
 PASSWORD = "correct horse battery staple"

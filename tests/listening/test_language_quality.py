@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.listening import analysis
-from socialcrm.tenancy.models import Role
 from tests.conftest import make_api_key, unavailable
 from tests.datasets import hutto_tweets, udhr_snippets
 from tests.listening.factories import ingest, make_tenant, post

@@ -11,9 +11,9 @@ from selectolax.lexbor import LexborHTMLParser
 from selectolax.lexbor import LexborNode as Node
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.listening import service
 from socialcrm.listening.models import ListeningRule
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
 

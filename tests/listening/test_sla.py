@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.notify import Notification
+from socialcrm.core.principal import Role
 from socialcrm.crm import service as crm
 from socialcrm.crm import sla
 from socialcrm.crm.models import Priority, Ticket
@@ -28,7 +29,7 @@ from socialcrm.listening.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.tenancy.models import Tenant
 from socialcrm.tenancy.service import create_user
 from tests.conftest import committed_tenant, ui_login
 from tests.listening.conftest import WebhookReceiver

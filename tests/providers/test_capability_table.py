@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.providers.base import Capability
 from socialcrm.providers.capability_table import (
     COLUMNS,
@@ -20,7 +21,6 @@ from socialcrm.providers.capability_table import (
 )
 from socialcrm.providers.handles import Network
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from socialcrm_sandbox.schema import NETWORKS
 

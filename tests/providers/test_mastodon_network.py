@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from socialcrm.connections import tokens
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.providers.base import CallContext, PostData, ProfileData, Provider
 from socialcrm.providers.outcomes import ScopeMissing
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.tenancy.models import Tenant
 from tests.conftest import make_api_key
 from tests.connections.flow import callback, connect, consent
 

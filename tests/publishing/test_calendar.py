@@ -12,10 +12,10 @@ from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.connections.models import Ownership, SocialAccount
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.publishing import calendar
 from socialcrm.publishing.calendar import View
 from socialcrm.publishing.models import PostTarget, ScheduledPost, TargetStatus
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import make_tenant, ui_login
 

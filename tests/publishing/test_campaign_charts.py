@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 from selectolax.lexbor import LexborHTMLParser
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.crm.models import Campaign, Lead
 from socialcrm.listening.models import SocialMention
 from socialcrm.publishing import attribution
 from socialcrm.publishing.charts import day_axis, per_day
 from socialcrm.publishing.models import EngagementDaily
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import make_tenant, ui_login
 

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.engage.models import MessageKind, OutboundMessage
 from socialcrm.listening.models import SocialMention
-from socialcrm.tenancy.models import Role
 from tests.conftest import make_api_key, make_tenant
 from tests.connections.flow import connect
 from tests.publishing.conftest import connect_brand, fault, sandbox_posts

@@ -15,13 +15,14 @@ from huey.api import TaskWrapper
 from sqlalchemy import Engine, select, update
 
 from socialcrm.core.db import Database, utcnow
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings
 from socialcrm.publishing import compose, sending
 from socialcrm.publishing import tasks as publishing_tasks
 from socialcrm.publishing.models import PostTarget, TargetStatus
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal, create_api_key
+from socialcrm.tenancy.models import Tenant
+from socialcrm.tenancy.service import create_api_key
 from tests.conftest import committed_tenant
 from tests.publishing.conftest import connect_brand, sandbox_posts
 
@@ -39,7 +40,7 @@ def committed(
             tenant = session.get(Tenant, tenant_id)
             assert tenant is not None
             key = create_api_key(session, tenant=tenant, role=Role.ADMIN)[1]
-        from socialcrm.web.app import create_app
+        from socialcrm.app import create_app
 
         with TestClient(create_app()) as client:
             client.headers["Authorization"] = f"Bearer {key}"

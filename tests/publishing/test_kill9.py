@@ -17,6 +17,7 @@ from huey.api import TaskWrapper
 from sqlalchemy import func, select, update
 
 from socialcrm.core.db import Database, utcnow
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.queue import make_huey
 from socialcrm.core.settings import Settings
 from socialcrm.publishing import compose
@@ -28,8 +29,7 @@ from socialcrm.publishing.models import (
     ScheduledPost,
     TargetStatus,
 )
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal, create_api_key, get_or_create_tenant
+from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
 from tests.conftest import TEST_WORLD, committed_database
 from tests.publishing.conftest import connect_brand, fault, sandbox_posts
 from tests.worker_process import wait_for, worker_env, workers
@@ -60,7 +60,7 @@ def brand_x(
             tenant = get_or_create_tenant(session, "Kill Publishing")
             _, key = create_api_key(session, tenant=tenant)
             tenant_id = tenant.id
-        from socialcrm.web.app import create_app
+        from socialcrm.app import create_app
 
         with TestClient(create_app()) as api:
             api.headers["Authorization"] = f"Bearer {key}"

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import utcnow
-from socialcrm.tenancy.models import Role
+from socialcrm.core.principal import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.browser_site import PASSWORD, connect_x_app_and_brand, live_site, log_in
 from tests.conftest import CHROMIUM_ARGS

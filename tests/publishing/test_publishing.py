@@ -13,7 +13,7 @@ import time_machine
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database, utcnow
-from socialcrm.tenancy.models import Role
+from socialcrm.core.principal import Role
 from tests.conftest import make_api_key, make_tenant
 from tests.publishing.conftest import fault, run_due, sandbox_posts
 

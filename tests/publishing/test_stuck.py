@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from socialcrm.core.db import Database, utcnow
+from socialcrm.core.principal import Role
 from socialcrm.publishing import sending
 from socialcrm.publishing.models import PostTarget, TargetStatus
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
 from tests.publishing.conftest import sandbox_posts

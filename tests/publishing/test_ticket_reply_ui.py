@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.crm.models import Ticket
 from socialcrm.listening.models import SocialMention
-from socialcrm.tenancy.models import Role
 from tests.crm.ui_helpers import login, make_user, submit, text_of, value_of
 from tests.listening.factories import ingest, make_rule, post
 from tests.publishing.conftest import connect_brand, sandbox_posts

@@ -246,7 +246,8 @@ def test_thread_participants_are_all_considered(api: TestClient) -> None:
 
 
 def test_staff_addresses_are_not_enriched(api: TestClient, database: Database) -> None:
-    from socialcrm.tenancy.models import Role, Tenant
+    from socialcrm.core.principal import Role
+    from socialcrm.tenancy.models import Tenant
     from socialcrm.tenancy.service import create_user
 
     with database.session(system=True) as session:
@@ -376,7 +377,8 @@ def test_email_mining_switch_stores_mail_but_suggests_nothing_while_off(
     post_email(api, message(body=SIGNED, message_id="<on@t>"))
     assert ("company", "BrightPath Analytics") in labels(pending(api, contact["id"]))
 
-    from socialcrm.tenancy.models import Role, Tenant
+    from socialcrm.core.principal import Role
+    from socialcrm.tenancy.models import Tenant
 
     with database.session(system=True) as session:
         tenant = session.query(Tenant).filter_by(name="Tenant A").one()

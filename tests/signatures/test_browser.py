@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from socialcrm.core.db import Database, make_engine, set_database
+from socialcrm.core.principal import Role
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.migrations import upgrade
 from socialcrm.signatures import intake
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.conftest import CHROMIUM_ARGS
 from tests.live import live_app

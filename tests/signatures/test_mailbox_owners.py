@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.signatures import mailboxes
 from socialcrm.signatures.models import ImapAccount
-from socialcrm.tenancy.models import Role
 from tests.conftest import make_api_key, make_tenant
 
 NON_ADMINS = [Role.MARKETING, Role.AGENT]

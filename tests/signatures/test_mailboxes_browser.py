@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from socialcrm.core.principal import Role
 from socialcrm.core.queue import huey
 from socialcrm.signatures.imap import ImapError, sync_account
 from socialcrm.signatures.models import ImapAccount
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.conftest import CHROMIUM_ARGS, committed_database
 from tests.live import live_app

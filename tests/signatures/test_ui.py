@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.signatures import intake, policy
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
 

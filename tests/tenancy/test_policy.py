@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from socialcrm.cli import app
 from socialcrm.core.audit import AuditLog
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.discovery.jobs import reset_rate_limits
-from socialcrm.tenancy.models import Role, Tenant
+from socialcrm.tenancy.models import Tenant
 from socialcrm.tenancy.service import create_user
 from tests.conftest import make_api_key, make_tenant, ui_login
 

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
+from socialcrm.app import create_app
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role
+from socialcrm.core.principal import Role
 from socialcrm.tenancy.service import create_user
-from socialcrm.web.app import create_app
 from tests.conftest import make_api_key, make_tenant, ui_login
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())

@@ -15,9 +15,9 @@ from sqlalchemy import update
 
 from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.enrichment.models import SocialProfileSnapshot
 from socialcrm.providers.base import ProfileData
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import TEST_WORLD, make_tenant, ui_login
 from tests.enrichment.conftest import ADA, connect_x, make_contact

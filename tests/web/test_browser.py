@@ -11,9 +11,9 @@ import pytest
 
 from socialcrm.connections.models import ProviderApp
 from socialcrm.core.db import Database, make_engine, set_database
+from socialcrm.core.principal import Role
 from socialcrm.core.settings import get_settings
 from socialcrm.migrations import upgrade
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.conftest import CHROMIUM_ARGS
 from tests.live import live_app

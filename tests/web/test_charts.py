@@ -11,8 +11,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from socialcrm.web import charts
-from socialcrm.web.charts import Series
+from socialcrm.core.web import charts
+from socialcrm.core.web.charts import Series
 
 # What charts show: counts, scores and shares, not 1e-123.
 finite = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False).map(lambda v: round(v, 4))

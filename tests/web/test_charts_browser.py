@@ -12,10 +12,10 @@ import pytest
 
 from socialcrm.connections.models import Ownership, SocialAccount
 from socialcrm.core.db import utcnow
+from socialcrm.core.principal import Role
 from socialcrm.core.settings import get_settings
 from socialcrm.listening.models import SocialMention
 from socialcrm.publishing.models import PostTarget, ScheduledPost, TargetStatus
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.conftest import CHROMIUM_ARGS, committed_database
 from tests.live import live_app

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from socialcrm.core import notify
+from socialcrm.core.principal import Role
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Account, Campaign, Contact, Lead, Ticket
 from socialcrm.listening import pipeline
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user, get_or_create_tenant
 from tests.browser_site import PASSWORD, live_site, logged_in
 from tests.conftest import CHROMIUM_ARGS

@@ -16,10 +16,10 @@ from selectolax.lexbor import LexborHTMLParser
 from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import notify
 from socialcrm.core.db import Database
+from socialcrm.core.principal import Role
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Account, Campaign, Contact, Lead, Ticket
 from socialcrm.listening import pipeline
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
 from tests.conftest import csrf_of
 from tests.crm.ui_helpers import login, make_user

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from socialcrm.web.ui import templates, web_href
+from socialcrm.core.web.render import templates, web_href
 
 
 @pytest.mark.parametrize(

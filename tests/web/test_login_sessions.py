@@ -11,13 +11,14 @@ import pytest
 import time_machine
 from fastapi.testclient import TestClient
 
+from socialcrm.app import create_app
 from socialcrm.core.db import Database, utcnow
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.settings import get_settings
-from socialcrm.tenancy.models import Role, Tenant, User
+from socialcrm.tenancy.models import Tenant, User
 from socialcrm.tenancy.policy import TenantPolicyChange
 from socialcrm.tenancy.schemas import UserChange
-from socialcrm.tenancy.service import Principal, change_tenant_policy, change_user, create_user
-from socialcrm.web.app import create_app
+from socialcrm.tenancy.service import change_tenant_policy, change_user, create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
 
 PASSWORD = "correct horse battery staple"

@@ -12,11 +12,11 @@ import time_machine
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from socialcrm.app import create_app
 from socialcrm.core.db import Database, utcnow
+from socialcrm.core.principal import Role
 from socialcrm.core.settings import Settings, get_settings
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_user
-from socialcrm.web.app import create_app
 from tests.conftest import csrf_of, make_tenant
 
 PASSWORD = "correct horse battery staple"

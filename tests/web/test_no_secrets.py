@@ -22,7 +22,7 @@ from socialcrm.connections import tokens
 from socialcrm.connections.models import OAuthState, SocialAccount
 from socialcrm.core.db import Database
 from socialcrm.core.logging import configure_logging
-from socialcrm.tenancy.models import Role
+from socialcrm.core.principal import Role
 from socialcrm.tenancy.service import create_user
 from tests.conftest import make_tenant
 from tests.connections.flow import callback, consent, register_app, start, world_app

@@ -21,8 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from socialcrm.core.db import Database, make_engine, set_database
+from socialcrm.core.principal import Role
 from socialcrm.migrations import upgrade
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import create_api_key, get_or_create_tenant
 from socialcrm.web.limits import BODY_LIMITS, DEFAULT_BODY_LIMIT, MiB
 from tests.live import live_app

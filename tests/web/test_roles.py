@@ -25,7 +25,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database
-from socialcrm.tenancy.models import Role, Tenant, User
+from socialcrm.core.principal import Role
+from socialcrm.tenancy.models import Tenant, User
 from socialcrm.tenancy.service import create_api_key, create_user
 from tests.conftest import csrf_of, make_tenant, ui_login
 from tests.connections.flow import connect, register_app
@@ -368,7 +369,7 @@ UI: dict[str, Who | None] = {
 # are tested in tests/listening/test_live.py and the live pages' browser tests).
 ENDLESS = {
     "GET /api/notifications/stream",
-    # the pages' live sections (web/sse.py): they follow the page for as long as it is open
+    # the pages' live sections (core/web/sse.py): they follow the page for as long as it is open
     "GET /enrichment/events",
     "GET /publishing/events",
     "GET /discovery/jobs/events",
@@ -408,7 +409,7 @@ def ui_routes(app: FastAPI) -> list[str]:
 
 
 def test_every_route_is_in_the_table() -> None:
-    from socialcrm.web.app import create_app
+    from socialcrm.app import create_app
 
     app = create_app()
     api, ui = api_routes(app), ui_routes(app)
@@ -648,7 +649,7 @@ def _submit(client: TestClient, route: str, ids: dict[str, Any], csrf: str) -> A
 
 
 def test_pages_refuse_and_admit_by_role(app_client: TestClient, world: World) -> None:
-    from socialcrm.web.app import create_app
+    from socialcrm.app import create_app
 
     routes = [r for r in ui_routes(app_client.app) if UI.get(r) is not None]  # type: ignore[arg-type]
     csrf = csrf_of(app_client.get("/login").text)

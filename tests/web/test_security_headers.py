@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from socialcrm.app import create_app
 from socialcrm.core.db import Database
 from socialcrm.core.settings import get_settings
-from socialcrm.web.app import create_app
 
 PATHS = [
     "/login",  # a page

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from socialcrm.core.terminal import open_database, print_rows, tenant_id
+from socialcrm.core.terminal import open_database, print_rows
+from socialcrm.tenancy.cli import tenant_id
 
 audit_app = typer.Typer(help="Read the audit log.", no_args_is_help=True)
 

@@ -11,8 +11,8 @@ from socialcrm.audit import service
 from socialcrm.audit.filters import parse_cursor, parse_filter
 from socialcrm.audit.schemas import AuditEntryOut, AuditPageOut
 from socialcrm.core.db import get_database
-from socialcrm.tenancy.roles import Role
-from socialcrm.web.deps import ApiCtx
+from socialcrm.core.principal import Role
+from socialcrm.core.web.context import ApiCtx
 
 router = APIRouter(prefix="/api", tags=["audit"])
 

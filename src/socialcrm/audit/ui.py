@@ -13,9 +13,10 @@ from socialcrm.audit import service
 from socialcrm.audit.filters import AuditFilter, parse_cursor, parse_filter
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import ValidationFailed
+from socialcrm.core.web.context import AdminCtx
+from socialcrm.core.web.forms import FormState, app_error_fields
+from socialcrm.core.web.render import render
 from socialcrm.tenancy.service import list_users
-from socialcrm.web.forms import FormState, app_error_fields
-from socialcrm.web.ui import AdminCtx, render
 
 router = APIRouter()
 

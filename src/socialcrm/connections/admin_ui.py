@@ -6,10 +6,10 @@ from typing import Any
 
 from socialcrm.connections import service
 from socialcrm.connections.schemas import ProviderAppIn
+from socialcrm.core.web.context import Ctx
+from socialcrm.core.web.forms import SettingsForm
 from socialcrm.providers.base import Capability
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import SettingsForm
 
 OAUTH = [
     (name, info.display_name)

@@ -47,6 +47,7 @@ from socialcrm.core.errors import (
     ValidationFailed,
 )
 from socialcrm.core.notify import Subject, resolve
+from socialcrm.core.principal import Principal, Role
 from socialcrm.providers.base import (
     CallContext,
     Capability,
@@ -57,8 +58,6 @@ from socialcrm.providers.base import (
     TokenSet,
 )
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""HTTP API of connections: thin; the OAuth callback itself is a UI route (web/ui.py)."""
+"""HTTP API of connections: thin; the OAuth callback itself is a UI route (connections/ui.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from socialcrm.connections import connecting, schemas, service
 from socialcrm.connections.models import ProviderApp
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import ValidationFailed
+from socialcrm.core.web.context import ApiCtx
 from socialcrm.providers.base import Capability
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api", tags=["connections"])
 

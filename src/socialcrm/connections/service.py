@@ -36,6 +36,7 @@ from socialcrm.core.errors import (
 )
 from socialcrm.core.http import UnsafeURL
 from socialcrm.core.notify import Subject, resolve
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
 from socialcrm.providers.base import (
@@ -47,8 +48,6 @@ from socialcrm.providers.base import (
     TransientProviderError,
 )
 from socialcrm.providers.registry import PROVIDERS, adapter_class
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -59,19 +59,6 @@ def is_missing_schema(exc: BaseException) -> bool:
     return "no such table" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "42P01"
 
 
-def tenant_id(name: str) -> int:
-    """The id of the tenant called ``name``, or a one-line error."""
-    from sqlalchemy import select
-
-    from socialcrm.tenancy.models import Tenant
-
-    with open_database().session(system=True) as session:
-        found = session.scalar(select(Tenant.id).where(Tenant.name == name.strip()))
-    if found is None:
-        fail(f"no tenant named {name!r} (`socialcrm tenant list` shows them)")
-    return int(found)
-
-
 def print_rows(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """A table at a terminal; tab-separated lines, header first, when piped (for scripts)."""
     if out.is_terminal:

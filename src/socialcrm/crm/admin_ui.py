@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from socialcrm.core.web.context import Ctx
+from socialcrm.core.web.forms import SettingsForm, text_or_none
 from socialcrm.crm.models import Priority
 from socialcrm.crm.support import TIERS, SupportPolicy, set_support_policy, support_policy
 from socialcrm.tenancy.models import Tenant
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import SettingsForm, text_or_none
 
 TERMS = ("queue", "priority", "first_response_minutes")
 

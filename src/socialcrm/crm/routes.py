@@ -10,10 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID, utcnow
+from socialcrm.core.principal import Role
+from socialcrm.core.web.context import ApiCtx, Ctx
 from socialcrm.crm import leads, schemas, service, tickets
 from socialcrm.crm.models import LeadStatus, Priority, TicketStatus
-from socialcrm.tenancy.models import Role
-from socialcrm.web.deps import ApiCtx, Ctx
 
 router = APIRouter(prefix="/api", tags=["crm"])
 

@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
+from socialcrm.core.principal import Principal
 from socialcrm.crm import tiers
 from socialcrm.crm.models import Priority
-from socialcrm.tenancy.service import Principal, own_tenant
+from socialcrm.tenancy.service import own_tenant
 
 TIERS: Final = ("platinum", "gold", "standard", tiers.GUEST)
 TierName = Literal["platinum", "gold", "standard", "guest"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from socialcrm.core.web.context import ApiCtx
 from socialcrm.crm.support import SupportPolicy, set_support_policy, support_policy
 from socialcrm.tenancy.models import Tenant
-from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api/support", tags=["crm"])
 

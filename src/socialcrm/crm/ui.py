@@ -23,6 +23,10 @@ from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID, Base, utcnow
 from socialcrm.core.errors import AppError, NotFound
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.core.principal import Role
+from socialcrm.core.web.context import Ctx, UiCtx
+from socialcrm.core.web.csrf import check_csrf
+from socialcrm.core.web.render import render, templates
 from socialcrm.crm import forms, leads, phones, service, sla, tickets
 from socialcrm.crm.models import (
     Account,
@@ -37,10 +41,8 @@ from socialcrm.crm.models import (
 )
 from socialcrm.crm.routes import SHAPES
 from socialcrm.crm.schemas import NETWORKS, TypedPhone
-from socialcrm.tenancy.models import Role, User
+from socialcrm.tenancy.models import User
 from socialcrm.tenancy.service import list_users
-from socialcrm.web.deps import Ctx
-from socialcrm.web.ui import UiCtx, _check_csrf, render, templates
 
 router = APIRouter()
 
@@ -201,7 +203,7 @@ def _register(kind: Kind) -> None:
 
     @router.post(f"/{resource}", response_model=None, name=f"ui_create_{kind.singular}")
     def create(request: Request, ctx: UiCtx, form: Submitted) -> Response:
-        _check_csrf(request, str(form.get("csrf", "")))
+        check_csrf(request, str(form.get("csrf", "")))
         ctx.require(*writers)
         values = forms.read(kind.fields, form)
         changes, errors = _validated(kind, kind.create, kind.fields, values)
@@ -229,7 +231,7 @@ def _register(kind: Kind) -> None:
     @router.post(f"/{resource}/{{rid}}/edit", response_model=None)
     def edit(request: Request, ctx: UiCtx, rid: int, form: Submitted) -> Response:
         """The whole form (it says ``form=full``), or a quick form of a few of its fields."""
-        _check_csrf(request, str(form.get("csrf", "")))
+        check_csrf(request, str(form.get("csrf", "")))
         ctx.require(*writers)
         record = service.get(ctx.session, kind.model, record_id(rid))
         full = form.get("form") == "full"
@@ -255,7 +257,7 @@ def _register(kind: Kind) -> None:
 
     @router.post(f"/{resource}/{{rid}}/delete", response_model=None)
     def delete(request: Request, ctx: UiCtx, rid: int, form: Submitted) -> Response:
-        _check_csrf(request, str(form.get("csrf", "")))
+        check_csrf(request, str(form.get("csrf", "")))
         ctx.require(*writers)
         service.delete(ctx.session, kind.model, record_id(rid))
         _audit(ctx, f"{kind.singular}.delete", kind, rid)
@@ -332,7 +334,7 @@ def contact_view(
 @router.post("/contacts/{contact_id}/phone-types", response_model=None)
 def change_phone_types(request: Request, ctx: UiCtx, contact_id: int, form: Submitted) -> Response:
     """The type of each of the Contact's phones (its numbers stay as they are)."""
-    _check_csrf(request, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     ctx.require(*WRITERS["contacts"])
     contact = service.get(ctx.session, Contact, record_id(contact_id))
     chosen = dict(zip(form.getlist("number"), form.getlist("type"), strict=False))
@@ -411,7 +413,7 @@ def lead_page(request: Request, ctx: UiCtx, lead_id: int) -> HTMLResponse:
 
 @router.post("/leads/{lead_id}/convert", response_model=None)
 def convert_lead(request: Request, ctx: UiCtx, lead_id: int, form: Submitted) -> Response:
-    _check_csrf(request, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     ctx.require(*WRITERS["leads"])
     contact = leads.convert_to_contact(ctx.session, record_id(lead_id))
     _audit(ctx, "lead.convert", KINDS["leads"], lead_id)

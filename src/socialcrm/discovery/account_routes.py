@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from socialcrm.core.db import MAX_ID
+from socialcrm.core.web.context import ApiCtx
 from socialcrm.crm.models import Account
 from socialcrm.discovery import accounts, tasks
 from socialcrm.discovery.schemas import AccountProfilesOut, SuggestionOut
-from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound
+from socialcrm.core.principal import Principal
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.events import AccountWebsiteChanged
@@ -24,7 +25,6 @@ from socialcrm.discovery.models import (
     SuggestionStatus,
 )
 from socialcrm.discovery.settings import get_discovery_settings
-from socialcrm.tenancy.service import Principal
 
 # --- the trigger ------------------------------------------------------------------------------
 

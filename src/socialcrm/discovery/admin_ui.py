@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from socialcrm.core.web.context import Ctx
+from socialcrm.core.web.forms import SettingsForm, text_or_none
 from socialcrm.discovery import jobs
 from socialcrm.discovery.settings import get_discovery_settings
 from socialcrm.tenancy.policy import TenantPolicyChange
 from socialcrm.tenancy.service import change_tenant_policy, own_tenant, tenant_policy
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import SettingsForm, text_or_none
 
 
 def _current(ctx: Ctx) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import AppError, Conflict, NotFound, RateLimitExceeded, ValidationFailed
+from socialcrm.core.principal import Principal
 from socialcrm.core.settings import get_settings
 from socialcrm.discovery import chunks
 from socialcrm.discovery.canonical import NETWORKS
@@ -32,7 +33,6 @@ from socialcrm.discovery.export import csv_chunks
 from socialcrm.discovery.models import DiscoveryItem, DiscoveryJob, ItemStatus, JobStatus
 from socialcrm.discovery.settings import DiscoverySettings, get_discovery_settings
 from socialcrm.tenancy.models import Tenant
-from socialcrm.tenancy.service import Principal
 
 MAX_ITEMS: Final = 10_000
 JOB_TYPE: Final = "socials"

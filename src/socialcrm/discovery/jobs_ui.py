@@ -12,13 +12,14 @@ from starlette.datastructures import UploadFile
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
+from socialcrm.core.web import sse
+from socialcrm.core.web.context import Ctx, UiCtx
+from socialcrm.core.web.csrf import check_csrf
+from socialcrm.core.web.forms import FORM, FormState, choice, done
+from socialcrm.core.web.render import render
 from socialcrm.discovery import failures, files, jobs, tasks
 from socialcrm.discovery.jobs import MAX_ITEMS
 from socialcrm.tenancy.models import Tenant
-from socialcrm.web import sse
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import FORM, FormState, choice, done
-from socialcrm.web.ui import UiCtx, _check_csrf, render
 
 router = APIRouter()
 
@@ -60,7 +61,7 @@ def jobs_page(request: Request, ctx: UiCtx) -> HTMLResponse:
 @router.post(PATH, response_model=None)
 async def create_job(request: Request, ctx: UiCtx) -> Response:
     form = await request.form(max_files=1, max_fields=10)
-    _check_csrf(request, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     sites = str(form.get("sites", ""))[:2_000_000]
     upload = form.get("file")
     data, name = b"", ""
@@ -148,6 +149,6 @@ def job_page(request: Request, ctx: UiCtx, job_id: str) -> HTMLResponse:
 @router.post(PATH + "/{job_id}/cancel", response_model=None)
 async def cancel_job(request: Request, ctx: UiCtx, job_id: str) -> Response:
     form = await request.form(max_files=0, max_fields=5)
-    _check_csrf(request, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     await run_in_threadpool(jobs.cancel_job, ctx.session, ctx.principal, job_id)
     return RedirectResponse(f"{PATH}/{job_id}?done=cancelled", status_code=303)

@@ -9,13 +9,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import Conflict
+from socialcrm.core.web import sse
+from socialcrm.core.web.context import ApiCtx, ApiOrUiCtx
 from socialcrm.discovery import jobs, tasks
 from socialcrm.discovery.models import DiscoveryJob
 from socialcrm.discovery.schemas import JobCreated, JobSnapshot, JobUsage, SocialsJobIn
 from socialcrm.tenancy.models import Tenant
-from socialcrm.web import sse
-from socialcrm.web.deps import ApiCtx
-from socialcrm.web.ui import ApiOrUiCtx
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 

@@ -9,12 +9,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import NotFound
+from socialcrm.core.web.context import UiCtx
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.notices import shown, with_notice
+from socialcrm.core.web.render import render
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Account
 from socialcrm.discovery import accounts
 from socialcrm.discovery.models import SuggestionStatus
-from socialcrm.web.notices import shown, with_notice
-from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
 
@@ -75,7 +77,7 @@ def decide(
     action: str,
     csrf: CsrfField,
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     if action not in DECISIONS:
         return render(request, ctx, "error.html", status=404, title="Not found", message="")
     accept, notice = DECISIONS[action]

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import ValidationFailed
+from socialcrm.core.web.context import ApiCtx
 from socialcrm.engage import service
 from socialcrm.engage.schemas import FirstResponseOut, MessageIn, MessageOut, UsableAccount
-from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api/engage", tags=["engage"])
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -6,6 +6,9 @@ never send twice: the second request finds the row and gets the first one's outc
 A send whose answer is lost (a timeout, a 5xx) may have reached the network: it is looked up
 there first (the account's recent posts, the DM conversation) and adopted if found; when the
 network cannot show it, the message is ``unconfirmed`` and the same key looks again.
+
+One module: claiming the key, sending, reconciling an unconfirmed send and recording the
+outcome are one protocol, and its exactly-once argument is easier to check in one place.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
+from socialcrm.core.principal import Principal, Role
 from socialcrm.crm import activities
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Activity, Contact, Lead, Ticket
@@ -50,8 +54,7 @@ from socialcrm.providers.base import (
 from socialcrm.providers.outcomes import RequestRejected
 from socialcrm.providers.registry import PROVIDERS, adapter_class
 from socialcrm.publishing import listening_source, reconcile, textrules
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
 

@@ -12,14 +12,15 @@ from fastapi.responses import RedirectResponse, Response
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import AppError, NotFound
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.core.principal import Principal, Role
+from socialcrm.core.web.context import Ctx, UiCtx
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.render import templates
 from socialcrm.crm.models import Ticket
 from socialcrm.crm.ui import add_ticket_panel, contact_view, record_id, ticket_page
 from socialcrm.engage import service
 from socialcrm.engage.models import MessageKind, OutboundMessage
-from socialcrm.tenancy.models import Role, User
-from socialcrm.tenancy.service import Principal
-from socialcrm.web.deps import Ctx
-from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, templates
+from socialcrm.tenancy.models import User
 
 router = APIRouter()
 
@@ -86,7 +87,7 @@ def send_from_contact(
     idempotency_key: Annotated[str, Form(min_length=8, max_length=100)],
     target: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     request_ = service.SendRequest(
         kind=kind,
         account_id=account_id,
@@ -171,7 +172,7 @@ def reply_from_ticket(
     mention_id: Annotated[str, Form(max_length=12)] = "",
     account_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     values = {"mention_id": mention_id, "account_id": account_id, "text": text}
     try:
         sent = service.reply_to_ticket(

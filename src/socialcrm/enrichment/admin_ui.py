@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from socialcrm.core.web.context import Ctx
+from socialcrm.core.web.forms import SettingsForm, checked
 from socialcrm.enrichment import service
 from socialcrm.enrichment.schemas import SettingsIn
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import SettingsForm, checked
 
 
 def _current(ctx: Ctx) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from socialcrm.core.terminal import err, fail, open_database, tenant_id
+from socialcrm.core.terminal import err, fail, open_database
+from socialcrm.tenancy.cli import tenant_id
 
 if TYPE_CHECKING:
     from socialcrm.core.db import Database

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
+from socialcrm.core.principal import Principal
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment import keys, matching
 from socialcrm.enrichment.models import (
@@ -30,7 +31,6 @@ from socialcrm.enrichment.store import latest_snapshot, remember_snapshot
 from socialcrm.providers.base import (
     ProfileData,
 )
-from socialcrm.tenancy.service import Principal
 
 
 def contact_or_404(session: Session, contact_id: int) -> Contact:

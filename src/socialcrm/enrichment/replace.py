@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import Conflict
+from socialcrm.core.principal import Principal
 from socialcrm.enrichment.models import LinkStatus, SocialProfileLink
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.service import Principal
 
 HELD = (LinkStatus.LINKED, LinkStatus.STALE)  # the profile the Contact has on a network
 

@@ -9,13 +9,12 @@ from fastapi.responses import StreamingResponse
 
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import NotFound
+from socialcrm.core.principal import Role
 from socialcrm.core.queue import enqueue_after_commit
+from socialcrm.core.web import sse
+from socialcrm.core.web.context import ApiCtx, ApiOrUiCtx
 from socialcrm.enrichment import links, runs, schemas, service, views, workflows
 from socialcrm.enrichment.models import ACTIVE_RUN_STATUSES, EnrichmentRun
-from socialcrm.tenancy.models import Role
-from socialcrm.web import sse
-from socialcrm.web.deps import ApiCtx
-from socialcrm.web.ui import ApiOrUiCtx
 
 router = APIRouter(prefix="/api", tags=["enrichment"])
 

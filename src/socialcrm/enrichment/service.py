@@ -24,6 +24,7 @@ from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import Database
 from socialcrm.core.errors import Forbidden, NotFound, ValidationFailed
+from socialcrm.core.principal import Principal, Role
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment import keys, matching
 from socialcrm.enrichment.matching import ContactWork
@@ -47,8 +48,7 @@ from socialcrm.providers.base import (
     ProfileData,
 )
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
 

@@ -11,18 +11,19 @@ from markupsafe import Markup
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
+from socialcrm.core.principal import Role
 from socialcrm.core.queue import enqueue_after_commit
+from socialcrm.core.web import charts, sse
+from socialcrm.core.web.context import Ctx, UiCtx
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.forms import choice
+from socialcrm.core.web.notices import shown, with_notice
+from socialcrm.core.web.render import render
 from socialcrm.enrichment import links, runs, workflows
 from socialcrm.enrichment.models import LinkStatus
 from socialcrm.enrichment.replace import ReplaceRequired
 from socialcrm.providers.base import Capability
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.models import Role
-from socialcrm.web import charts, sse
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import choice
-from socialcrm.web.notices import shown, with_notice
-from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
 ReplaceField = Annotated[bool, Form()]
@@ -86,7 +87,7 @@ def _back(contact_id: int, notice: str) -> RedirectResponse:
 
 @router.post("/contacts/{contact_id}/social/find", response_model=None)
 def find_profiles(request: Request, ctx: UiCtx, contact_id: int, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     contact = links.contact_or_404(ctx.session, contact_id)
     try:
         runs.ensure_startable(ctx.session)
@@ -110,7 +111,7 @@ def add_profile(
     provider: Annotated[str, Form(max_length=20)] = "",
     replace: ReplaceField = False,
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     try:
         workflows.add_manual_link(
             get_database(),
@@ -135,7 +136,7 @@ def add_profile(
 def confirm(
     request: Request, ctx: UiCtx, link_id: int, csrf: CsrfField, replace: ReplaceField = False
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     try:
         link = links.confirm_link(ctx.session, ctx.principal, link_id, replace=replace)
     except ReplaceRequired as exc:
@@ -147,7 +148,7 @@ def confirm(
 
 @router.post("/social-links/{link_id}/{action}", response_model=None)
 def decide(request: Request, ctx: UiCtx, link_id: int, action: str, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     actions = {
         "reject": (links.reject_link, "Suggestion rejected; it will not be suggested again."),
         "use-as-photo": (links.use_as_photo, "Contact photo updated."),
@@ -223,7 +224,7 @@ def runs_events(request: Request, ctx: UiCtx) -> StreamingResponse:
 @router.post("/enrichment/runs", response_model=None)
 def start_run(request: Request, ctx: UiCtx, csrf: CsrfField) -> Response:
     """Start a run (or Retry after a failed one: a new run from the first Contact)."""
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     ctx.require(Role.ADMIN, Role.MARKETING)
     runs.ensure_startable(ctx.session)
     run, new = runs.create_run(ctx.session, trigger="manual", actor=ctx.principal.actor)

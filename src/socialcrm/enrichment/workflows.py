@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from socialcrm.connections import tokens
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import NotFound, UpstreamUnavailable, ValidationFailed
+from socialcrm.core.principal import Principal
 from socialcrm.crm.models import Contact
 from socialcrm.enrichment import links, matching, service, store
 from socialcrm.enrichment.matching import Stop
@@ -34,7 +35,6 @@ from socialcrm.providers.base import (
 )
 from socialcrm.providers.handles import InvalidHandle, parse_handle
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.service import Principal
 
 FIND_BUDGET_S = 60  # a person is waiting: what is not done by then goes back to the queue
 

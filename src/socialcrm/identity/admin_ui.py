@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from socialcrm.core.web.context import Ctx
+from socialcrm.core.web.forms import SettingsForm, lines
 from socialcrm.crm.models import Tier
 from socialcrm.identity import tenant_policy
 from socialcrm.identity.policy import IdentityPolicy
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import SettingsForm, lines
 
 NUMBERS = (
     "confidence_threshold",

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from socialcrm.crm.models import Contact
-from socialcrm.identity import graph
+from socialcrm.identity import graph, lookups
 from socialcrm.identity.models import (
     EmailHandleLink,
     HandleAlias,
@@ -42,7 +42,7 @@ def forget_contact(session: Session, tenant_id: int, contact_id: int) -> int:
     """A Contact is being erased: its profiles in the graph (with every handle alias they had)
     and its email-to-handle links go, except a profile a guest Lead still holds. Returns the
     profiles erased."""
-    profiles = graph.profiles_of_contact(session, tenant_id, contact_id)
+    profiles = lookups.profiles_of_contact(session, tenant_id, contact_id)
     keys = [key for profile in profiles for key in graph.cache_keys(tenant_id, profile)]
     graph.invalidate(session, tenant_id, contact_ids=(contact_id,), keys=keys)
     erased = [p.id for p in profiles if p.lead_id is None]

@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from socialcrm.identity import graph
+from socialcrm.identity import graph, lookups
 from socialcrm.identity.models import (
     IdentityProfile,
     ReviewKind,
@@ -61,7 +61,7 @@ def find_candidate(
 ) -> Candidate | ResolveOut | None:
     net = n.network.value
     if uid is not None:
-        account = graph.account_by_user_id(session, tenant_id, net, uid)
+        account = lookups.account_by_user_id(session, tenant_id, net, uid)
         if account is not None and (account.contact_id is not None or account.lead_id is not None):
             previous = None
             if account.handle != n.handle:  # renamed: the model, to keep the old handle
@@ -86,7 +86,7 @@ def find_candidate(
 
     current: list[IdentityProfile] = []
     retired: list[tuple[str, IdentityProfile]] = []
-    for alias, profile in graph.aliases_for_handle(session, tenant_id, net, n.handle):
+    for alias, profile in lookups.aliases_for_handle(session, tenant_id, net, n.handle):
         if alias.retired_at is None:
             current.append(profile)
         elif profile.contact_id is not None:
@@ -117,7 +117,7 @@ def find_candidate(
     if leads and (uid is None or leads[0].user_id in (None, uid)):
         return unresolved("known_lead", 0.0, lead_id=leads[0].lead_id, method="handle")
 
-    alikes = graph.look_alikes(session, tenant_id, net, n.skeletons, n.handle)
+    alikes = lookups.look_alikes(session, tenant_id, net, n.skeletons, n.handle)
     if alikes:
         alias, profile = alikes[0]
         return Candidate(
@@ -148,7 +148,7 @@ def find_candidate(
             force_review=True,
             kind=ReviewKind.HANDLE_REUSED,
         )
-    elsewhere = graph.same_name_elsewhere(session, tenant_id, net, n.local)
+    elsewhere = lookups.same_name_elsewhere(session, tenant_id, net, n.local)
     if elsewhere:
         alias, profile = elsewhere[0]
         return Candidate(
@@ -182,11 +182,11 @@ def _owner_changed(
 def _email_candidate(
     session: Session, tenant_id: int, n: NormalisedHandle, uid: str | None, req: ResolveIn
 ) -> Candidate | None:
-    links = graph.email_links(session, tenant_id, n.network.value, n.handle, uid)
+    links = lookups.email_links(session, tenant_id, n.network.value, n.handle, uid)
     for link in links:
         contact_id = link.contact_id
         if contact_id is None:  # the Contact may have been created after the mapping
-            found = graph.contacts_with_email(session, tenant_id, link.email)
+            found = lookups.contacts_with_email(session, tenant_id, link.email)
             contact_id = found[0] if len(found) == 1 else None
         if contact_id is not None:
             return Candidate(
@@ -197,7 +197,7 @@ def _email_candidate(
                 {"email_source": link.source},
             )
     if req.email:
-        found = graph.contacts_with_email(session, tenant_id, str(req.email))
+        found = lookups.contacts_with_email(session, tenant_id, str(req.email))
         if len(found) == 1:
             return Candidate(
                 found[0],

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from socialcrm.core.terminal import fail, open_database, out, tenant_id
+from socialcrm.core.terminal import fail, open_database, out
+from socialcrm.tenancy.cli import tenant_id
 
 identity_app = typer.Typer(
     help="Identity resolution: the social identity graph.", no_args_is_help=True

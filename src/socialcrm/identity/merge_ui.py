@@ -15,12 +15,13 @@ from starlette.datastructures import FormData
 from socialcrm.core import audit
 from socialcrm.core.errors import AppError
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.core.web.context import Ctx, UiCtx
+from socialcrm.core.web.csrf import check_csrf
+from socialcrm.core.web.render import render
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.crm.ui import WRITERS, options, record_id, submitted
 from socialcrm.identity.merge import MERGEABLE_FIELDS, merge_choices, merge_contacts
-from socialcrm.web.deps import Ctx
-from socialcrm.web.ui import UiCtx, _check_csrf, render
 
 router = APIRouter()
 
@@ -81,7 +82,7 @@ Submitted = Annotated[FormData, Depends(submitted)]
 def merge(
     request: Request, ctx: UiCtx, contact_id: int, form: Submitted
 ) -> RedirectResponse | HTMLResponse:
-    _check_csrf(request, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     ctx.require(*WRITERS["contacts"])
     other = str(form.get("other", ""))
     keep = [f for f in MERGEABLE_FIELDS if form.get(f"keep_{f}") == "other"]

@@ -22,7 +22,7 @@ from socialcrm.core.errors import (
     ValidationFailed,
 )
 from socialcrm.crm.models import Activity, Contact
-from socialcrm.identity import cachebus, graph, ratelimit, reviews
+from socialcrm.identity import cachebus, graph, lookups, ratelimit, reviews
 from socialcrm.identity.botfilter import BotFilter
 from socialcrm.identity.cache import CachedResolution, CacheKey, resolution_cache
 from socialcrm.identity.candidates import Candidate, find_candidate, unresolved
@@ -249,7 +249,7 @@ def _impossible(
 ) -> ResolveOut:
     """A handle no network allows is refused, unless it imitates a known customer's."""
     if exc.network is not None and exc.skeleton:
-        alikes = graph.look_alikes(session, tenant_id, exc.network.value, (exc.skeleton,), "")
+        alikes = lookups.look_alikes(session, tenant_id, exc.network.value, (exc.skeleton,), "")
         if alikes:
             alias, profile = alikes[0]
             bare = unicodedata.normalize("NFKC", req.handle).strip().casefold().removeprefix("@")
@@ -292,7 +292,7 @@ def _resolved(
             candidate.signals["conflict_with_contact"] = contact_id
             reviews.open_conflict(session, tenant_id, linked.profile, contact_id)
             contact_id = linked.conflict_contact_id
-    rows = graph.read_rows(
+    rows = lookups.read_rows(
         session, _CONTACT_CARD, {"tenant_id": tenant_id, "contact_id": contact_id}
     )
     if not rows:  # deleted meanwhile

@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
+from socialcrm.core.principal import Role
+from socialcrm.core.web.context import ApiCtx, api_context, bearer_token
 from socialcrm.identity import decisions, reviews, tenant_policy
 from socialcrm.identity import resolve as resolving
 from socialcrm.identity.models import ReviewStatus
@@ -28,9 +30,7 @@ from socialcrm.identity.schemas import (
     ReviewOut,
     ReviewPage,
 )
-from socialcrm.tenancy.models import Role
 from socialcrm.tenancy.service import cached_principal
-from socialcrm.web.deps import ApiCtx, api_context, bearer_token
 
 router = APIRouter(tags=["identity"])
 

@@ -14,11 +14,11 @@ from socialcrm.core.errors import (
     Forbidden,
     NotFound,
 )
+from socialcrm.core.principal import Principal, Role
 from socialcrm.identity import cachebus, graph
 from socialcrm.identity.botfilter import BotFilter
 from socialcrm.identity.policy import IdentityPolicy
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
 

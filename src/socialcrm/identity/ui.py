@@ -14,14 +14,16 @@ from sqlalchemy.orm import Session
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import AppError
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.core.principal import Role
+from socialcrm.core.web.context import UiCtx
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.notices import shown, with_notice
+from socialcrm.core.web.render import render
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact, Lead
 from socialcrm.identity import decisions, reviews
 from socialcrm.identity.homoglyphs import Glyph, differences
 from socialcrm.identity.models import IdentityReview, ReviewKind, ReviewStatus
-from socialcrm.tenancy.models import Role
-from socialcrm.web.notices import shown, with_notice
-from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
 
@@ -148,7 +150,7 @@ def merge_from_ui(
     csrf: CsrfField,
     contact_id: Annotated[str, Form(max_length=12)] = "",
 ) -> RedirectResponse:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     ctx.require(Role.ADMIN, Role.AGENT)
     target = int(contact_id) if is_ascii_number(contact_id.strip()) else None
     if target is not None and not 1 <= target <= MAX_ID:
@@ -175,7 +177,7 @@ def merge_from_ui(
 def reject_from_ui(
     ctx: UiCtx, request: Request, review_id: ReviewId, csrf: CsrfField
 ) -> RedirectResponse:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     ctx.require(Role.ADMIN, Role.AGENT)
     try:
         with ctx.session.begin_nested():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from socialcrm.core.web.context import Ctx
+from socialcrm.core.web.forms import SettingsForm
 from socialcrm.listening import service
 from socialcrm.listening.policy import ListeningPolicy
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import SettingsForm
 
 
 def _current(ctx: Ctx) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.errors import Unauthenticated, ValidationFailed
 from socialcrm.core.settings import get_settings
+from socialcrm.core.web.context import ApiCtx, login_principal
 from socialcrm.listening import hooks, ingestion, live, schemas, service
 from socialcrm.listening.models import InboundWebhook, WebhookSubscription
 from socialcrm.listening.policy import ListeningPolicy
 from socialcrm.tenancy.service import authenticate_api_key
-from socialcrm.web.deps import ApiCtx, login_principal
 
 router = APIRouter(prefix="/api", tags=["listening"])
 hooks_router = APIRouter(prefix="/hooks/listening", tags=["listening: webhooks in"])

@@ -20,6 +20,7 @@ from socialcrm.core.days import as_day, bounds, utc_day, window
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from socialcrm.core.numbers import parse_cursor
+from socialcrm.core.principal import Principal, Role
 from socialcrm.crm.models import Campaign
 from socialcrm.listening import actions, delivery, pipeline
 from socialcrm.listening.matcher import MentionFeatures, RuleIndex
@@ -34,8 +35,7 @@ from socialcrm.listening.models import (
 from socialcrm.listening.policy import ListeningPolicy
 from socialcrm.listening.query import QuerySyntaxError, parse
 from socialcrm.providers.registry import PROVIDERS
-from socialcrm.tenancy.models import Role, Tenant, User
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant, User
 
 log = structlog.get_logger(__name__)
 

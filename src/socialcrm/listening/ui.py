@@ -16,6 +16,12 @@ from socialcrm.connections.models import SocialAccount
 from socialcrm.core.db import MAX_ID, utcnow
 from socialcrm.core.errors import AppError
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.core.web import charts
+from socialcrm.core.web.context import Ctx, UiCtx
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.forms import field_errors
+from socialcrm.core.web.notices import shown, with_notice
+from socialcrm.core.web.render import render
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
 from socialcrm.crm.sla import Marker
@@ -23,11 +29,6 @@ from socialcrm.listening import schemas, service
 from socialcrm.listening.models import ListeningRule, SocialMention
 from socialcrm.providers.registry import PROVIDERS
 from socialcrm.tenancy.models import User
-from socialcrm.web import charts
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import field_errors
-from socialcrm.web.notices import shown, with_notice
-from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
 
@@ -105,7 +106,7 @@ def rules_page(
 @router.post("/listening/rules", response_model=None)
 async def save_rule(request: Request, ctx: UiCtx) -> Response:
     form = await _form_dict(request)
-    _check_csrf(request, form.get("csrf", ""))
+    check_csrf(request, form.get("csrf", ""))
     service.require_editor(ctx.principal)  # a refusal, not a form error, for the read-only
     try:
         body = schemas.RuleIn.model_validate({**_rule_form(form), "name": form.get("name", "")})
@@ -153,7 +154,7 @@ def _typed(form: dict[str, Any], editing: ListeningRule | None) -> SimpleNamespa
 @router.post("/listening/rules/preview", response_class=HTMLResponse)
 async def preview_rule(request: Request, ctx: UiCtx) -> HTMLResponse:
     form = await _form_dict(request)
-    _check_csrf(request, form.get("csrf", ""))
+    check_csrf(request, form.get("csrf", ""))
     try:
         body = schemas.RuleFields.model_validate(_rule_form(form))
         result = service.preview(ctx.session, body.values())
@@ -172,7 +173,7 @@ def _esc(text: str) -> str:
 
 @router.post("/listening/rules/{rule_id}/toggle", response_model=None)
 def toggle_rule(request: Request, ctx: UiCtx, rule_id: int, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     rule = service.get_rule(ctx.session, rule_id)
     service.update_rule(ctx.session, ctx.principal, rule_id, {"active": not rule.active})
     return RedirectResponse("/listening/rules", status_code=303)
@@ -180,7 +181,7 @@ def toggle_rule(request: Request, ctx: UiCtx, rule_id: int, csrf: CsrfField) -> 
 
 @router.post("/listening/rules/{rule_id}/delete", response_model=None)
 def delete_rule(request: Request, ctx: UiCtx, rule_id: int, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     service.delete_rule(ctx.session, ctx.principal, rule_id)
     return RedirectResponse("/listening/rules", status_code=303)
 
@@ -195,7 +196,7 @@ async def update_rule(
     request: Request, ctx: UiCtx, rule_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> Response:
     form = await _form_dict(request)
-    _check_csrf(request, form.get("csrf", ""))
+    check_csrf(request, form.get("csrf", ""))
     service.require_editor(ctx.principal)
     rule = service.get_rule(ctx.session, rule_id)
     try:
@@ -370,7 +371,7 @@ def ui_convert(
     csrf: CsrfField,
     back: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     outcome = service.convert_to_ticket(ctx.session, ctx.principal, mention_id)
     verb = "Opened" if outcome.created else "Joined"
     return _back_to_inbox(back, f"{verb} ticket #{outcome.ticket_id}")
@@ -384,7 +385,7 @@ def ui_lead(
     csrf: CsrfField,
     back: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     try:
         outcome = service.create_lead(ctx.session, ctx.principal, mention_id)
     except AppError as exc:

@@ -14,6 +14,9 @@ Direct messages (``chat.bsky.*``, proxied by the PDS) need an app password creat
 "Allow access to your direct messages": such a session's JWT scope is
 ``com.atproto.appPassPrivileged``; a plain app password's (``com.atproto.appPass``) is refused
 with 400 ``InvalidToken`` "Bad token method", which becomes a ``ScopeMissing`` that says so.
+
+One module: one adapter class for the atproto XRPC API (the Provider protocol for Bluesky),
+with its identity resolution and session handling, which every call depends on.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ person picks which Pages to connect. Instagram Login gives a short-lived token w
 days) and refreshes that one with itself (``ig_refresh_token``). ``business_discovery`` and
 ``/{ig-user}/tags`` exist only in the Facebook-Login setup on graph.facebook.com, not on
 graph.instagram.com: this adapter does not offer them.
+
+One module: one adapter class per network API (the Provider protocol for Facebook and
+Instagram over Graph), with its error dialect and token trades; splitting it would scatter
+one API's contract over several files.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from socialcrm.core.web.context import Ctx
+from socialcrm.core.web.forms import SettingsForm, checked
 from socialcrm.publishing import compose, service
 from socialcrm.publishing.schemas import ApprovalPolicy
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import SettingsForm, checked
 
 
 def _current(ctx: Ctx) -> dict[str, Any]:

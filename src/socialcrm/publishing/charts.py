@@ -10,9 +10,9 @@ from typing import Any
 
 from markupsafe import Markup
 
+from socialcrm.core.web import charts
+from socialcrm.core.web.charts import Series
 from socialcrm.publishing.attribution import Attribution
-from socialcrm.web import charts
-from socialcrm.web.charts import Series
 
 MAX_DAYS = 366  # the axis of a long campaign shows its last year
 ENGAGEMENT = (("likes", charts.BLUE), ("comments", charts.GREEN), ("shares", charts.BROWN))

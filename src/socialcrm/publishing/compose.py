@@ -19,6 +19,7 @@ from socialcrm.connections.models import AccountStatus, Ownership, SocialAccount
 from socialcrm.core import audit
 from socialcrm.core.db import utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.core.settings import get_settings
 from socialcrm.crm.models import Campaign
@@ -34,8 +35,7 @@ from socialcrm.publishing.models import (
     TargetStatus,
     TrackedLink,
 )
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
 

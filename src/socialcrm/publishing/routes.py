@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from socialcrm.core.db import MAX_ID, get_database, utcnow
 from socialcrm.core.errors import NotFound, ValidationFailed
 from socialcrm.core.numbers import parse_cursor
+from socialcrm.core.web.context import ApiCtx
 from socialcrm.publishing import attribution, compose, next_steps, service, textrules
 from socialcrm.publishing.models import ScheduledPost
 from socialcrm.publishing.schemas import (
@@ -26,7 +27,6 @@ from socialcrm.publishing.schemas import (
     ReviewIn,
     TargetOut,
 )
-from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api", tags=["publishing"])
 redirects = APIRouter(tags=["publishing"])

@@ -19,6 +19,7 @@ from socialcrm.connections.models import AccountStatus, SocialAccount
 from socialcrm.core import audit, lease
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import Conflict, Forbidden, NotFound
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.queue import enqueue_after_commit
 from socialcrm.crm.models import Campaign
 from socialcrm.publishing import next_steps
@@ -37,8 +38,7 @@ from socialcrm.publishing.models import (
     TargetStatus,
     TrackedLink,
 )
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal
+from socialcrm.tenancy.models import Tenant
 
 log = structlog.get_logger(__name__)
 

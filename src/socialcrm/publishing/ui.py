@@ -22,6 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from socialcrm.core.db import get_database, utcnow
 from socialcrm.core.errors import AppError
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.core.web import sse
+from socialcrm.core.web.context import UiCtx
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.notices import shown, with_notice
+from socialcrm.core.web.render import render
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Campaign
 from socialcrm.crm.ui import record_id
@@ -31,9 +36,6 @@ from socialcrm.publishing import compose as composing
 from socialcrm.publishing.clock import Occurrence
 from socialcrm.publishing.routes import post_out
 from socialcrm.publishing.schemas import BudgetIn
-from socialcrm.web import sse
-from socialcrm.web.notices import shown, with_notice
-from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
 LIST_INTERVAL_S = 1.0
@@ -89,7 +91,7 @@ def count(ctx: UiCtx, text: Annotated[str, Form(max_length=70_000)] = "") -> JSO
 
 @router.post("/publishing", response_model=None)
 async def compose(request: Request, ctx: UiCtx, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     form = await request.form()
     values = {k: str(v) for k, v in form.items()}
     account_ids = [int(str(v)) for v in form.getlist("account_id") if is_ascii_number(str(v))]
@@ -141,7 +143,7 @@ def _act(request: Request, ctx: Any, action: Callable[[], object], notice: str) 
 
 @router.post("/publishing/{post_id}/cancel", response_model=None)
 def cancel(request: Request, ctx: UiCtx, post_id: int, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     return _act(
         request,
         ctx,
@@ -153,7 +155,7 @@ def cancel(request: Request, ctx: UiCtx, post_id: int, csrf: CsrfField) -> Respo
 @router.post("/publishing/targets/{target_id}/cancel", response_model=None)
 def cancel_target(request: Request, ctx: UiCtx, target_id: int, csrf: CsrfField) -> Response:
     """A target stuck in ``publishing`` (or still waiting), one account at a time."""
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     return _act(
         request,
         ctx,
@@ -165,7 +167,7 @@ def cancel_target(request: Request, ctx: UiCtx, target_id: int, csrf: CsrfField)
 @router.post("/publishing/targets/{target_id}/retry", response_model=None)
 def retry_target(request: Request, ctx: UiCtx, target_id: int, csrf: CsrfField) -> Response:
     """A failed account of a post, published again now."""
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     return _act(
         request,
         ctx,
@@ -196,7 +198,7 @@ def review(
     csrf: CsrfField,
     decision: Annotated[str, Form(max_length=10)] = "approve",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     approve = decision == "approve"
     return _act(
         request,
@@ -286,7 +288,7 @@ def set_budget(
     amount: Annotated[str, Form(max_length=40)] = "",
     currency: Annotated[str, Form(max_length=10)] = "USD",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     composing.require_writer(ctx.principal)  # a refusal, not a form error, for an agent
     typed = {"amount": amount, "currency": currency}
     try:

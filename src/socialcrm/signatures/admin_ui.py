@@ -9,13 +9,13 @@ from fastapi.responses import Response, StreamingResponse
 
 from socialcrm.core.db import MAX_ID, get_database
 from socialcrm.core.queue import enqueue_after_commit
+from socialcrm.core.web import sse
+from socialcrm.core.web.context import AdminCtx, Ctx
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.forms import FormState, SettingsForm, attempt, checked, done, read_form
 from socialcrm.signatures import mailboxes, policy, tasks
 from socialcrm.signatures.models import ImapSecurity
 from socialcrm.signatures.schemas import EmailSettingsIn, ImapAccountIn
-from socialcrm.web import sse
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import FormState, SettingsForm, attempt, checked, done, read_form
-from socialcrm.web.ui import AdminCtx, CsrfField, _check_csrf
 
 PATH = "/admin/email"
 NEW_MAILBOX = {"port": "993", "security": ImapSecurity.SSL.value, "mailbox": "INBOX"}
@@ -94,7 +94,7 @@ def delete_mailbox(
     account_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     csrf: CsrfField,
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     mailboxes.delete_imap_account(ctx.session, ctx.principal, account_id)
     return done(PATH, "mailbox-deleted")
 
@@ -107,7 +107,7 @@ def sync_mailbox(
     csrf: CsrfField,
 ) -> Response:
     """Read the mailbox now (a retry after a failed sync; it also runs every few minutes)."""
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     account = mailboxes.get_imap_account(
         ctx.session, account_id, user_id=ctx.principal.user_id, admin=True
     )

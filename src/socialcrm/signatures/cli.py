@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from socialcrm.core.terminal import err, fail, open_database, out, tenant_id
+from socialcrm.core.terminal import err, fail, open_database, out
+from socialcrm.tenancy.cli import tenant_id
 
 if TYPE_CHECKING:
     from rich.progress import Progress

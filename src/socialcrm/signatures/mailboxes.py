@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
 from socialcrm.core.errors import Forbidden, NotFound
+from socialcrm.core.principal import Principal, Role
 from socialcrm.signatures.models import (
     ImapAccount,
     ReceivedEmail,
 )
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal
 
 
 def create_imap_account(

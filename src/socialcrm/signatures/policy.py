@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core import audit
 from socialcrm.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from socialcrm.tenancy.models import Role, Tenant
-from socialcrm.tenancy.service import Principal
+from socialcrm.core.principal import Principal, Role
+from socialcrm.tenancy.models import Tenant
 
 POLICY_KEY = "email_enrichment"
 

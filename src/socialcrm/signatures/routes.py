@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.exceptions import HTTPException
 
 from socialcrm.core.db import MAX_ID
+from socialcrm.core.principal import Role
 from socialcrm.core.queue import enqueue_after_commit
+from socialcrm.core.web.context import ApiCtx
 from socialcrm.signatures import inbox, intake, mailboxes, policy, schemas, suggestions, tasks
-from socialcrm.tenancy.models import Role
-from socialcrm.web.deps import ApiCtx
 
 router = APIRouter(prefix="/api", tags=["email enrichment"])
 

@@ -13,14 +13,15 @@ from sqlalchemy.orm import Session, object_session
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError
 from socialcrm.core.numbers import is_ascii_number
+from socialcrm.core.principal import Role
+from socialcrm.core.web import sse
+from socialcrm.core.web.context import Ctx, UiCtx
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.render import render, templates
 from socialcrm.crm import service as crm
 from socialcrm.crm.models import Contact
 from socialcrm.signatures import inbox, policy, suggestions
 from socialcrm.signatures.models import EnrichmentSuggestion, SuggestionStatus
-from socialcrm.tenancy.models import Role
-from socialcrm.web import sse, ui
-from socialcrm.web.deps import Ctx
-from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, render
 
 router = APIRouter()
 LIST_INTERVAL_S = 1.0
@@ -44,7 +45,7 @@ def pending_email_values(contact: Contact) -> int:
     return int(count or 0)
 
 
-ui.templates.env.globals["pending_email_values"] = pending_email_values
+templates.env.globals["pending_email_values"] = pending_email_values
 
 
 @router.get("/emails", response_class=HTMLResponse)
@@ -111,7 +112,7 @@ def save_email_enrichment(
     link_contact: TextList = [],  # noqa: B006
     back: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     inbox.get_email(ctx.session, email_id)  # a missing email is its 404, never "saved"
     try:
         save_window(
@@ -259,7 +260,7 @@ def save_contact_enrichment(
     shown: IdList = [],  # noqa: B006
     accept: IdList = [],  # noqa: B006
 ) -> RedirectResponse:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     pending = {s["id"] for s in suggestions.contact_enrichment(ctx.session, contact_id)["pending"]}
     shown_ids = [i for i in shown if i in pending]
     ticked = [i for i in accept if i in shown_ids]

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from socialcrm.core.principal import Role
 from socialcrm.core.terminal import err, fail, open_database, out, print_rows
-from socialcrm.tenancy.roles import Role
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -26,6 +26,19 @@ CreateTenant = Annotated[
     bool, typer.Option("--create-tenant", help="Create the tenant if there is none of that name.")
 ]
 TenantFilter = Annotated[str | None, typer.Option(help="Only this tenant's.")]
+
+
+def tenant_id(name: str) -> int:
+    """The id of the tenant called ``name``, or a one-line error."""
+    from sqlalchemy import select
+
+    from socialcrm.tenancy.models import Tenant
+
+    with open_database().session(system=True) as session:
+        found = session.scalar(select(Tenant.id).where(Tenant.name == name.strip()))
+    if found is None:
+        fail(f"no tenant named {name!r} (`socialcrm tenant list` shows them)")
+    return int(found)
 
 
 def _tenant(session: Session, name: str, *, create: bool = False) -> Tenant:

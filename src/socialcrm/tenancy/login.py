@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from socialcrm.core.db import Database, utcnow
 from socialcrm.core.errors import RateLimitExceeded, Unauthenticated
+from socialcrm.core.principal import Principal
 from socialcrm.core.settings import get_settings
 from socialcrm.tenancy import sessions
 from socialcrm.tenancy.models import LoginFailure
-from socialcrm.tenancy.service import Principal, authenticate_password
+from socialcrm.tenancy.service import authenticate_password
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from socialcrm.core.db import Base, TenantScoped, utcnow
-from socialcrm.tenancy.roles import Role
+from socialcrm.core.principal import Role
 
-__all__ = ["ApiKey", "LoginFailure", "LoginSession", "Role", "Tenant", "User"]
+__all__ = ["ApiKey", "LoginFailure", "LoginSession", "Tenant", "User"]
 
 
 class Tenant(Base):

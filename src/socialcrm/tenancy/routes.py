@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from socialcrm.core.principal import Role
+from socialcrm.core.web.context import ApiCtx, Ctx
 from socialcrm.tenancy.models import Tenant
 from socialcrm.tenancy.policy import TenantPolicy, TenantPolicyChange
-from socialcrm.tenancy.roles import Role
 from socialcrm.tenancy.service import change_tenant_policy, tenant_policy
-from socialcrm.web.deps import ApiCtx, Ctx
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from socialcrm.tenancy.roles import Role
+from socialcrm.core.principal import Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,8 +23,9 @@ from socialcrm.core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from socialcrm.core.principal import Principal, Role
 from socialcrm.core.settings import get_settings
-from socialcrm.tenancy.models import ApiKey, Role, Tenant, User
+from socialcrm.tenancy.models import ApiKey, Tenant, User
 from socialcrm.tenancy.policy import TenantPolicy, TenantPolicyChange, apply_change
 from socialcrm.tenancy.schemas import NewApiKey, NewUser, UserChange
 from socialcrm.tenancy.sessions import end_tenant_sessions, end_user_sessions
@@ -34,22 +34,6 @@ KEY_PREFIX = "scrm_"
 _hasher = PasswordHasher()
 # A fixed hash to verify against when the user does not exist, so timing does not reveal it.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a tenant, a role, and the user or key acting."""
-
-    tenant_id: int
-    role: Role
-    user_id: int | None
-    api_key_id: int | None = None
-
-    @property
-    def actor(self) -> str:
-        if self.user_id is not None:
-            return f"user:{self.user_id}"
-        return f"api_key:{self.api_key_id}"
 
 
 def hash_api_key(raw: str) -> str:

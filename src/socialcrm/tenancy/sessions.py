@@ -16,8 +16,9 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import utcnow
+from socialcrm.core.principal import Role
 from socialcrm.core.settings import get_settings
-from socialcrm.tenancy.models import LoginSession, Role, Tenant, User
+from socialcrm.tenancy.models import LoginSession, Tenant, User
 
 # ``last_seen_at`` is written at most this often per session: a page's requests (its live
 # stream, its fetches) cost one write a minute, not one each; idle expiry is as coarse.

@@ -1,20 +1,24 @@
-"""The Admin area's front page, and its users and API keys (admins of the tenant only)."""
+"""The login pages (home, login, logout), and the Admin area's front page with its users and
+API keys (admins of the tenant only)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from socialcrm.core.crypto import secret_box
-from socialcrm.core.db import MAX_ID
+from socialcrm.core.db import MAX_ID, get_database
+from socialcrm.core.errors import AppError, RateLimitExceeded
+from socialcrm.core.principal import Role
+from socialcrm.core.web.context import LOGIN_TOKEN, AdminCtx, Ctx, login_token, safe_next
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.forms import FormState, attempt, choice, done, read_form
+from socialcrm.core.web.render import render
+from socialcrm.tenancy import login as logins
 from socialcrm.tenancy import service
-from socialcrm.tenancy.roles import Role
 from socialcrm.tenancy.schemas import NewApiKey, NewUser, UserChange
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import FormState, attempt, choice, done, read_form
-from socialcrm.web.ui import AdminCtx, CsrfField, _check_csrf, render
 
 router = APIRouter()
 
@@ -111,13 +115,13 @@ async def change_role(request: Request, ctx: AdminCtx, user_id: RecordId) -> Res
 def deactivate_user(
     request: Request, ctx: AdminCtx, user_id: RecordId, csrf: CsrfField
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     return _change_user(request, ctx, user_id, {"active": False})
 
 
 @router.post("/admin/users/{user_id}/activate", response_model=None)
 def activate_user(request: Request, ctx: AdminCtx, user_id: RecordId, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     return _change_user(request, ctx, user_id, {"active": True})
 
 
@@ -174,6 +178,60 @@ async def create_key(request: Request, ctx: AdminCtx) -> Response:
 
 @router.post("/admin/api-keys/{key_id}/revoke", response_model=None)
 def revoke_key(request: Request, ctx: AdminCtx, key_id: RecordId, csrf: CsrfField) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     service.revoke_tenant_key(ctx.session, ctx.principal, key_id)
     return done("/admin/api-keys", "key-revoked")
+
+
+# --- home, login and logout --------------------------------------------------------------
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/contacts", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(
+    request: Request, next: Annotated[str, Query(max_length=200)] = "/contacts"
+) -> HTMLResponse:
+    return render(request, None, "login.html", next=safe_next(next), error="")
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
+    next: Annotated[str, Form(max_length=200)] = "/contacts",
+) -> Response:
+    check_csrf(request, csrf)
+    address = request.client.host if request.client else ""
+    try:
+        started = logins.log_in(get_database(), email=email, password=password, address=address)
+    except RateLimitExceeded as exc:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise  # the error envelope, with Retry-After
+        page = render(
+            request, None, "login.html", status=429, next=safe_next(next), error=exc.message
+        )
+        page.headers["Retry-After"] = str(exc.details["retry_after"])
+        return page
+    except AppError as exc:
+        return render(
+            request, None, "login.html", status=401, next=safe_next(next), error=exc.message
+        )
+    logins.log_out(get_database(), login_token(request))  # a login replaces the browser's last
+    request.session.clear()  # new session on login (fixation defence)
+    request.session[LOGIN_TOKEN] = started.token
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: CsrfField) -> RedirectResponse:
+    """Ends the session on the server too: a copy of the cookie no longer logs anyone in."""
+    check_csrf(request, csrf)
+    logins.log_out(get_database(), login_token(request))
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)

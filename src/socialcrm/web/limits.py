@@ -30,9 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import AppError, Unauthenticated, ValidationFailed, envelope
 from socialcrm.core.numbers import ascii_number
+from socialcrm.core.web.context import Authenticator, authenticator, bearer_token
 from socialcrm.signatures.routes import MAX_MESSAGE_BYTES
-from socialcrm.tenancy.service import authenticate_api_key, cached_principal
-from socialcrm.web.deps import bearer_token
 
 log = structlog.get_logger(__name__)
 
@@ -85,21 +84,23 @@ def _refusal(exc: AppError, *, close: bool) -> JSONResponse:
     )
 
 
-def _authenticate(token: str) -> None:
-    """The route's own check (``web.deps.api_context``), which also warms the key cache."""
+def _authenticate(auth: Authenticator, token: str) -> None:
+    """The route's own check (``core.web.context.api_context``), which also warms the key cache."""
     with get_database().session(system=True) as session:
-        authenticate_api_key(session, token)
+        auth.api_key(session, token)
 
 
 async def _refuse_unauthenticated(scope: Scope) -> AppError | None:
     """Why an API request with a body is refused before its body is read, or None."""
-    token = bearer_token(Request(scope))
+    request = Request(scope)
+    token = bearer_token(request)
     if not token:
         return Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
-    if cached_principal(token) is not None:
+    auth = authenticator(request)  # the app's, installed by the composition root
+    if auth.remembered_api_key(token) is not None:
         return None
     try:
-        await run_in_threadpool(_authenticate, token)
+        await run_in_threadpool(_authenticate, auth, token)
     except AppError as exc:
         return exc
     except Exception as exc:  # the database is failing: the route's own check answers that

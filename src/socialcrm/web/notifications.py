@@ -1,8 +1,8 @@
 """The notifications centre: a person's notices, read/unread, dismiss, open the thing.
 
 The notices themselves live in ``core.notify`` (where every domain writes them); this is only
-their page. It sits in ``web`` rather than beside ``core.notify`` because core may not import
-the UI layer.
+their page. It sits in ``web`` (the HTTP edge) because core holds no pages, and a notice links
+to any domain's page.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from socialcrm.core import notify
 from socialcrm.core.db import MAX_ID
+from socialcrm.core.principal import Role
 from socialcrm.core.settings import get_settings
-from socialcrm.tenancy.models import Role
-from socialcrm.web.deps import Ctx
-from socialcrm.web.forms import choice, done
-from socialcrm.web.ui import CsrfField, UiCtx, _check_csrf, _safe_next, render
+from socialcrm.core.web.context import Ctx, UiCtx, safe_next
+from socialcrm.core.web.csrf import CsrfField, check_csrf
+from socialcrm.core.web.forms import choice, done
+from socialcrm.core.web.render import render
 
 router = APIRouter()
 
@@ -67,7 +68,7 @@ def notifications_page(
 def read_all(
     request: Request, ctx: UiCtx, csrf: CsrfField, show: Annotated[str, Query()] = "all"
 ) -> RedirectResponse:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     user_id, admin = _who(ctx)
     notify.mark_all_read(ctx.session, user_id, is_admin=admin)
     return _back(show, "all-read")
@@ -76,10 +77,10 @@ def read_all(
 @router.post("/notifications/{note_id}/open")
 def open_notice(request: Request, ctx: UiCtx, note_id: NoteId, csrf: CsrfField) -> RedirectResponse:
     """Go to the thing the notice is about; the notice counts as read."""
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     user_id, admin = _who(ctx)
     note = notify.mark_read(ctx.session, note_id, user_id, is_admin=admin)
-    return RedirectResponse(_safe_next(note.link or "/notifications"), status_code=303)
+    return RedirectResponse(safe_next(note.link or "/notifications"), status_code=303)
 
 
 @router.post("/notifications/{note_id}/{action}")
@@ -92,7 +93,7 @@ def change(
     show: Annotated[str, Query()] = "all",
 ) -> RedirectResponse:
     """Mark one notice read or unread, or dismiss it (it is deleted)."""
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     user_id, admin = _who(ctx)
     if action == "dismiss":
         notify.dismiss(ctx.session, note_id, user_id, is_admin=admin)

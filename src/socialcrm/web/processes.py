@@ -15,7 +15,7 @@ import socket
 import time
 from types import FrameType
 
-APP = "socialcrm.web.app:create_served_app"
+APP = "socialcrm.app:create_served_app"
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -1,4 +1,5 @@
-"""The application factory: API, UI, error envelope, health."""
+"""The composition root: builds the app (API, UI, error envelope, health), mounts every domain's
+routers, and wires the domains together. Nothing imports it but the entry points."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from socialcrm.audit.routes import router as audit_router
 from socialcrm.audit.ui import router as audit_ui_router
 from socialcrm.connections.admin_ui import router as connections_admin_router
 from socialcrm.connections.routes import router as connections_router
+from socialcrm.connections.ui import router as connections_ui_router
 from socialcrm.core.errors import AppError, envelope, install_error_handlers
 from socialcrm.core.health import dependencies
 from socialcrm.core.settings import get_settings
+from socialcrm.core.web.context import LoginRequired, install_authenticator
+from socialcrm.core.web.render import STATIC_DIR, render
 from socialcrm.crm.admin_ui import router as crm_admin_router
 from socialcrm.crm.routes import router as crm_router
 from socialcrm.crm.support_routes import router as support_router
@@ -48,15 +52,14 @@ from socialcrm.publishing.ui import router as publishing_ui_router
 from socialcrm.signatures.admin_ui import router as signatures_admin_router
 from socialcrm.signatures.routes import router as signatures_router
 from socialcrm.signatures.ui import router as signatures_ui_router
+from socialcrm.tenancy.auth import TenancyAuthenticator
 from socialcrm.tenancy.routes import router as tenancy_router
 from socialcrm.tenancy.ui import router as tenancy_ui_router
-from socialcrm.web import notifications, ui
+from socialcrm.web import notifications
 from socialcrm.web.apidocs import install_api_docs
 from socialcrm.web.headers import SecurityHeaders
 from socialcrm.web.limits import install_request_limits
 from socialcrm.wiring import wire
-
-STATIC_DIR = ui.WEB_DIR / "static"
 
 
 def session_secret() -> str:
@@ -78,10 +81,12 @@ def create_app() -> FastAPI:
         docs_url=None,  # served from local files by install_api_docs
         redoc_url=None,
     )
+    # Who is calling: tenancy answers for the web kit's dependencies and the request limits.
+    install_authenticator(app, TenancyAuthenticator())
     install_api_docs(app)
     install_error_handlers(app)
 
-    @app.exception_handler(ui.LoginRequired)
+    @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, _exc: Exception) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
@@ -98,7 +103,7 @@ def create_app() -> FastAPI:
             return JSONResponse(
                 envelope(exc.code, exc.message, exc.details), exc.status_code, headers=headers
             )
-        return ui.render(
+        return render(
             request,
             None,
             "error.html",
@@ -168,7 +173,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(admin_router, include_in_schema=False)
     app.include_router(notifications.router, include_in_schema=False)
-    app.include_router(ui.router, include_in_schema=False)
+    app.include_router(connections_ui_router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_request_limits(app)
     # outermost: every answer carries the headers, the limits' early refusals too

@@ -1,23 +1,59 @@
-"""Request dependencies: who is calling, and a unit of work scoped to their tenant."""
+"""Request dependencies: who is calling, and a unit of work scoped to their tenant (the API's
+key, the UI's login session, or either).
+
+Who is calling is answered by an ``Authenticator`` the composition root installs on the app
+(``install_authenticator``; tenancy implements it): core never imports tenancy.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from socialcrm.core.db import get_database
 from socialcrm.core.errors import Forbidden, Unauthenticated
-from socialcrm.tenancy import login as logins
-from socialcrm.tenancy.models import Role
-from socialcrm.tenancy.service import Principal, authenticate_api_key, cached_principal
+from socialcrm.core.principal import Principal, Role
 
 # The key of the login session's token in the UI cookie (Starlette's signed session).
 LOGIN_TOKEN = "login"  # noqa: S105 - a key's name, not a secret
+
+
+class Authenticator(Protocol):
+    """Who is calling. One object per app, installed by the composition root."""
+
+    def api_key(self, session: Session, token: str) -> Principal:
+        """The principal of an API key; raises ``Unauthenticated`` (unknown, revoked) or
+        ``InactiveAccount``. ``session`` is a system session (no tenant yet)."""
+        ...
+
+    def remembered_api_key(self, token: str) -> Principal | None:
+        """The principal of a key that authenticated moments ago, without the database."""
+        ...
+
+    def resume_login(self, token: str) -> Principal | None:
+        """Who a login session's token logs in, or ``None`` when it is unknown, ended,
+        expired, or its user or tenant inactive (its own short unit of work)."""
+        ...
+
+    def page_header(self, session: Session, principal: Principal) -> tuple[object, object]:
+        """The user and the tenant a page's header shows (either may be ``None``)."""
+        ...
+
+
+def install_authenticator(app: FastAPI, authenticator: Authenticator) -> None:
+    app.state.authenticator = authenticator
+
+
+def authenticator(connection: HTTPConnection) -> Authenticator:
+    """The app's authenticator (a request, or a middleware's ``Request(scope)``)."""
+    found: Authenticator = connection.app.state.authenticator
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +88,7 @@ def login_token(request: Request) -> str:
 def login_principal(request: Request) -> Principal | None:
     """Who the UI cookie logs in, checked against the server-side session (it may have been
     logged out, expired, or its user deactivated since the cookie was set)."""
-    return logins.resume(get_database(), login_token(request))
+    return authenticator(request).resume_login(login_token(request))
 
 
 def api_context(request: Request) -> Iterator[Ctx]:
@@ -63,14 +99,14 @@ def api_context(request: Request) -> Iterator[Ctx]:
     """
     token = _bearer(request)
     with get_database().session(system=True) as session:
-        principal = authenticate_api_key(session, token)
+        principal = authenticator(request).api_key(session, token)
         session.info["system"] = False
         session.info["tenant_id"] = principal.tenant_id
         yield Ctx(session=session, principal=principal)
 
 
-def _authenticated(session: Session, token: str) -> Principal:
-    principal = authenticate_api_key(session, token)
+def _authenticated(auth: Authenticator, session: Session, token: str) -> Principal:
+    principal = auth.api_key(session, token)
     session.info["system"] = False
     session.info["tenant_id"] = principal.tenant_id
     return principal
@@ -96,18 +132,19 @@ def _discard(session: Session) -> None:
 async def api_unit_of_work(request: Request) -> AsyncIterator[Ctx]:
     """``api_context`` for the routes: the same authentication and unit of work, with no
     worker thread where there is no database work. A key that authenticated moments ago is
-    known here, on the event loop (``cached_principal``); otherwise it is checked in a
+    known here, on the event loop (``remembered_api_key``); otherwise it is checked in a
     worker thread. At the end the session commits (or rolls back) in a worker thread only
     when it still holds a transaction: a route that committed its own work in its one thread
     (the CRM reads) costs no second one. Each hop to a worker thread waits for the GIL behind
     the busy ones, which is what a tail of requests is made of."""
     token = _bearer(request)
+    auth = authenticator(request)
     session = get_database().factory()
     try:
-        principal = cached_principal(token)
+        principal = auth.remembered_api_key(token)
         if principal is None:
             session.info["system"] = True
-            principal = await run_in_threadpool(_authenticated, session, token)
+            principal = await run_in_threadpool(_authenticated, auth, session, token)
         else:
             session.info["system"] = False
             session.info["tenant_id"] = principal.tenant_id
@@ -127,3 +164,48 @@ async def api_unit_of_work(request: Request) -> AsyncIterator[Ctx]:
 
 
 ApiCtx = Annotated[Ctx, Depends(api_unit_of_work, scope="function")]
+
+
+class LoginRequired(Exception):
+    """Raised by UI dependencies; answered with a redirect to /login."""
+
+
+def safe_next(target: str) -> str:
+    """Only same-site paths: no open redirect through ?next=."""
+    return target if target.startswith("/") and not target.startswith("//") else "/contacts"
+
+
+def ui_context(request: Request) -> Iterator[Ctx]:
+    """The logged-in user's unit of work. A session logged out (from any copy of the cookie),
+    expired, or whose user or tenant was deactivated, sends the browser to /login."""
+    principal = login_principal(request)
+    if principal is None:
+        request.session.clear()
+        raise LoginRequired
+    with get_database().session(tenant_id=principal.tenant_id) as session:
+        yield Ctx(session=session, principal=principal)
+
+
+UiCtx = Annotated[Ctx, Depends(ui_context, scope="function")]
+
+
+def api_or_ui_context(request: Request) -> Iterator[Ctx]:
+    """An API key, or the UI's login session: a page's EventSource and its download links
+    send the session cookie, never a key. Neither: the API's 401 envelope."""
+    if bearer_token(request) or not login_token(request):
+        yield from api_context(request)
+    else:
+        yield from ui_context(request)
+
+
+ApiOrUiCtx = Annotated[Ctx, Depends(api_or_ui_context, scope="function")]
+
+
+def admin_context(ctx: UiCtx) -> Ctx:
+    """The Admin area's pages: an admin's, anyone else gets the 403 page."""
+    if ctx.principal.role != Role.ADMIN:
+        raise Forbidden("the Admin area is for admins: ask one of your admins")
+    return ctx
+
+
+AdminCtx = Annotated[Ctx, Depends(admin_context)]

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from socialcrm.core.errors import AppError
-from socialcrm.web.deps import Ctx
-from socialcrm.web.ui import AdminCtx, _check_csrf, render
+from socialcrm.core.web.context import AdminCtx, Ctx
+from socialcrm.core.web.csrf import check_csrf
+from socialcrm.core.web.render import render
 
 FORM = ""  # the key of an error that belongs to no one field
 
@@ -115,7 +116,7 @@ async def read_form(request: Request, *, lists: Iterable[str] = ()) -> dict[str,
     """The posted fields (CSRF checked): text as typed (up to 20,000 characters), and for the
     names in ``lists`` (checkbox groups) every value."""
     form = await request.form()
-    _check_csrf(request, str(form.get("csrf", "")))
+    check_csrf(request, str(form.get("csrf", "")))
     several = set(lists)
     values: dict[str, Any] = {name: [str(v) for v in form.getlist(name)] for name in several}
     for name, value in form.items():
