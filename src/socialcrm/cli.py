@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from socialcrm import __version__
 from socialcrm.audit.cli import audit_app
-from socialcrm.core.terminal import MIGRATE_FIRST, err, fail, is_missing_schema, out
+from socialcrm.core.terminal import MIGRATE_FIRST, err, fail, is_missing_schema, on_open, out
 from socialcrm.enrichment.cli import enrich_app
 from socialcrm.identity.cli import identity_app
 from socialcrm.listening.cli import app as listening_app
@@ -97,9 +97,13 @@ def main(
 ) -> None:
     """socialcrm: the social layer of a CRM."""
     if ctx.invoked_subcommand in _WRITING_COMMANDS:
-        from socialcrm.wiring import wire
+        on_open(_wire)  # once the database is known to exist (the imports create files)
 
-        wire()
+
+def _wire() -> None:
+    from socialcrm.wiring import wire
+
+    wire()
 
 
 @app.command()

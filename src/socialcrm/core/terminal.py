@@ -6,7 +6,7 @@ Imports stay light: ``socialcrm --help`` loads every command module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 out = Console()
 err = Console(stderr=True)
 MIGRATE_FIRST = "run `socialcrm migrate` first"
+_on_open: list[Callable[[], None]] = []
+
+
+def on_open(prepare: Callable[[], None]) -> None:
+    """Run ``prepare()`` once the command's database is known to exist, before it is used
+    (the CLI wires the domain events so: importing the domains creates files on disk)."""
+    _on_open.append(prepare)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -46,6 +53,8 @@ def open_database() -> Database:
     path = sqlite_file(settings.database_url or f"sqlite:///{settings.data_dir / 'socialcrm.db'}")
     if path is not None and not path.is_file():
         fail(f"no database at {path.absolute()}: {MIGRATE_FIRST} (or set SOCIALCRM_DATA_DIR)")
+    while _on_open:
+        _on_open.pop(0)()
     return get_database()
 
 
