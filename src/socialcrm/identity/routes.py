@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
 from socialcrm.core.principal import Role
-from socialcrm.core.web.context import ApiCtx, api_context, bearer_token
+from socialcrm.core.web.context import ApiCtx, api_context, authenticator, bearer_token
 from socialcrm.identity import decisions, reviews, tenant_policy
 from socialcrm.identity import resolve as resolving
 from socialcrm.identity.models import ReviewStatus
@@ -30,7 +30,6 @@ from socialcrm.identity.schemas import (
     ReviewOut,
     ReviewPage,
 )
-from socialcrm.tenancy.service import cached_principal
 
 router = APIRouter(tags=["identity"])
 
@@ -54,7 +53,7 @@ async def resolve(request: Request, body: ResolveIn) -> Response:
     # A caller authenticated moments ago asking about a sender answered moments ago (the usual
     # case in front of routing) is answered here, on the event loop: no thread, no connection.
     screened: resolving.Screening | None = None
-    principal = cached_principal(bearer_token(request))
+    principal = authenticator(request).remembered_api_key(bearer_token(request))
     if principal is not None:
         try:
             screened = await resolving.screen_without_database(principal.tenant_id, body)
