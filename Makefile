@@ -26,9 +26,8 @@ run: install  ## migrate, load demo data, start API + UI + worker + sandbox on :
 test-deps:  ## what the browser tests need from Debian (chromium)
 	@scripts/ensure-test-deps.sh
 
-test: install test-deps  ## the whole suite: SQLite, then PostgreSQL + Redis
-	@$(MAKE) --no-print-directory test-sqlite
-	@$(MAKE) --no-print-directory test-scaleout
+test: install test-deps  ## the whole suite: SQLite and PostgreSQL + Redis, side by side
+	@scripts/test-all.sh
 
 test-sqlite: install
 	env -u SOCIALCRM_TEST_POSTGRES_URL $(BIN)/pytest -q -p no:cacheprovider --ignore=tests/atproto
