@@ -240,6 +240,46 @@ def _value_axis(
     return tick_values, linear((tick_values[0], tick_values[-1]), (HEIGHT - BOTTOM, TOP))
 
 
+@dataclass(frozen=True)
+class Plot:
+    """Where a line or bar chart puts things: its labels (axis and table), the value axis's
+    ticks and scale, and the x of the i-th label."""
+
+    labels: Sequence[str]
+    names: Sequence[str]
+    tick_values: list[float]
+    y: Callable[[float], float]
+    x: Callable[[int], float]
+
+
+def _over_days(
+    title: str,
+    kind: str,
+    plot: Plot,
+    series: Sequence[Series],
+    marks: list[str],
+    index_name: str,
+    fmt: Format,
+) -> Markup:
+    """A line or bar chart's figure: the frame, the marks, the x labels, legend and table."""
+    body = (
+        _frame(plot.tick_values, fmt, plot.y)
+        + "<g>"
+        + "".join(marks)
+        + "</g>"
+        + _x_labels(plot.labels, plot.x)
+    )
+    return _figure(
+        title,
+        summarise(title, plot.names, series, fmt),
+        body,
+        HEIGHT,
+        _legend(series) if len(series) > 1 else "",
+        _table(title, index_name, plot.names, series, fmt),
+        kind,
+    )
+
+
 def line_chart(
     title: str,
     labels: Sequence[str],
@@ -278,16 +318,8 @@ def line_chart(
             f"{escape(s.name)}</title></circle>"
             for i, v in enumerate(s.values)
         )
-    body = _frame(tick_values, fmt, y) + "<g>" + "".join(marks) + "</g>" + _x_labels(labels, x)
-    return _figure(
-        title,
-        summarise(title, names, series, fmt),
-        body,
-        HEIGHT,
-        _legend(series) if len(series) > 1 else "",
-        _table(title, index_name, names, series, fmt),
-        "line",
-    )
+    plot = Plot(labels, names, tick_values, y, x)
+    return _over_days(title, "line", plot, series, marks, index_name, fmt)
 
 
 def bar_chart(
@@ -332,16 +364,8 @@ def bar_chart(
                 f'width="{bar:.1f}" height="{max(0.5, bottom - top):.1f}" fill="{s.colour}">'
                 f"<title>{escape(names[i])}: {escape(fmt(value))} {escape(s.name)}</title></rect>"
             )
-    body = _frame(tick_values, fmt, y) + "<g>" + "".join(marks) + "</g>" + _x_labels(labels, x)
-    return _figure(
-        title,
-        summarise(title, names, series, fmt),
-        body,
-        HEIGHT,
-        _legend(series) if len(series) > 1 else "",
-        _table(title, index_name, names, series, fmt),
-        "bar",
-    )
+    plot = Plot(labels, names, tick_values, y, x)
+    return _over_days(title, "bar", plot, series, marks, index_name, fmt)
 
 
 def hbar_chart(
