@@ -78,16 +78,15 @@ def operations(tenant_id: int, ids: list[int]) -> dict[str, tuple[str, Callable[
 
     def get(session: Session, record_id: int) -> Any:
         contact = session.get(Contact, record_id)
-        assert contact is not None and contact.tenant_id == tenant_id
+        assert contact is not None
+        assert contact.tenant_id == tenant_id
         return contact
 
     def orm_select(session: Session, record_id: int) -> Any:
         return session.scalars(select(Contact).where(Contact.id == record_id)).one()
 
     def core_select(session: Session, record_id: int) -> Any:
-        stmt = select(CONTACTS).where(
-            CONTACTS.c.id == record_id, CONTACTS.c.tenant_id == tenant_id
-        )
+        stmt = select(CONTACTS).where(CONTACTS.c.id == record_id, CONTACTS.c.tenant_id == tenant_id)
         return session.connection().execute(stmt).one()
 
     def orm_list(session: Session, _record_id: int) -> Any:
@@ -155,7 +154,7 @@ def run(label: str, engine: Engine, url: str, args: argparse.Namespace) -> None:
     upgrade(url)
     db = Database(engine)
     tenant_id, ids = seed(db, args.contacts)
-    print(f"\n[{label}] {len(ids):,} contacts of tenant {tenant_id}, {args.ops} ops x {args.rounds}")
+    print(f"\n[{label}] {len(ids):,} contacts of one tenant, {args.ops} ops x {args.rounds} rounds")
     measure(db, tenant_id, ids, args)
     engine.dispose()
 
