@@ -7,6 +7,8 @@ session's identity map emptied before each, so every read reaches the database):
 
 - ``get``: ``session.get(Contact, id)``, random ids;
 - ``select``: ``session.scalars(select(Contact).where(Contact.id == id)).one()``;
+- ``3 columns``: ``session.execute(select(Contact.id, Contact.name, Contact.account_id)...)``,
+  rows rather than models (what identity's resolve path reads);
 - ``list 50``: the newest 50 contacts, ``select(Contact).order_by(id desc).limit(50)``;
 
 each in a tenant session (the tenant criteria apply), in a system session (no criteria), and
@@ -17,7 +19,8 @@ wall-clock µs per operation (p50 and mean) and CPU µs per operation (process t
     .venv/bin/python bench/tenant_scope.py [--contacts 2000] [--ops 2000] [--rounds 5]
         [--only sqlite|postgresql]
 
-Run it under ``flock /tmp/cpu.lock`` on the shared machine.
+Run it under ``flock /tmp/cpu.lock`` on the shared machine. To compare with another version
+of the code in the same minute, put that version's ``src`` first on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
@@ -89,6 +92,16 @@ def operations(tenant_id: int, ids: list[int]) -> dict[str, tuple[str, Callable[
         stmt = select(CONTACTS).where(CONTACTS.c.id == record_id, CONTACTS.c.tenant_id == tenant_id)
         return session.connection().execute(stmt).one()
 
+    def orm_columns(session: Session, record_id: int) -> Any:
+        stmt = select(Contact.id, Contact.name, Contact.account_id).where(Contact.id == record_id)
+        return session.execute(stmt).one()
+
+    def core_columns(session: Session, record_id: int) -> Any:
+        stmt = select(CONTACTS.c.id, CONTACTS.c.name, CONTACTS.c.account_id).where(
+            CONTACTS.c.id == record_id, CONTACTS.c.tenant_id == tenant_id
+        )
+        return session.connection().execute(stmt).one()
+
     def orm_list(session: Session, _record_id: int) -> Any:
         stmt = select(Contact).order_by(Contact.id.desc()).limit(50)
         rows = session.scalars(stmt).all()
@@ -112,6 +125,9 @@ def operations(tenant_id: int, ids: list[int]) -> dict[str, tuple[str, Callable[
         "ORM select, tenant session": ("tenant", orm_select),
         "ORM select, system session": ("system", orm_select),
         "Core select, same row": ("tenant", core_select),
+        "ORM 3 columns, tenant session": ("tenant", orm_columns),
+        "ORM 3 columns, system session": ("system", orm_columns),
+        "Core 3 columns": ("tenant", core_columns),
         "ORM list 50, tenant session": ("tenant", orm_list),
         "ORM list 50, system session": ("system", orm_list),
         "Core list 50": ("tenant", core_list),
