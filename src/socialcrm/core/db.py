@@ -1,9 +1,11 @@
 """Engine, sessions and the structural tenant guard.
 
 Every model that belongs to a tenant inherits ``TenantScoped``. A session opened for a tenant
-adds ``tenant_id = :tenant`` to every ORM query it runs (SELECT, UPDATE, DELETE) and stamps new
-rows; a session opened for no tenant refuses to touch tenant data unless it is a ``system``
-session (migrations, periodic fan-out). Forgetting the tenant filter is therefore impossible.
+adds ``tenant_id = :scope_tenant_id`` to every ORM query it runs (SELECT, UPDATE, DELETE; joins,
+aliases and relationship loads included), refuses ORM bulk UPDATE by primary key (which takes
+no such criteria), and stamps new rows; a session opened for no tenant refuses to touch tenant
+data unless it is a ``system`` session (migrations, periodic fan-out). Forgetting the tenant
+filter is therefore impossible.
 """
 
 from __future__ import annotations
