@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from sqlalchemy import (
     JSON,
+    BindParameter,
     ColumnElement,
     Connection,
     DateTime,
@@ -300,12 +301,13 @@ class Database:
 # built into the statement): a statement compiles once, and is found in the compiled cache,
 # whatever the tenant. A statement that carries the criteria but not the parameter fails
 # ("a value is required for bind parameter"), it never runs unscoped.
-_SCOPE = bindparam("scope_tenant_id")
+_SCOPE: BindParameter[int] = bindparam("scope_tenant_id")
 SCOPE_PARAM = _SCOPE.key
 
 
 def _tenant_criterion(cls: type[TenantScoped]) -> ColumnElement[bool]:
-    return cls.tenant_id == _SCOPE
+    criterion: ColumnElement[bool] = cls.tenant_id == _SCOPE
+    return criterion
 
 
 # One option for every tenant and statement. Called once per mapped class (SQLAlchemy caches
@@ -333,7 +335,7 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
             raise TenantScopeMissing("tenant data queried without a tenant")
         return
     params = state.parameters
-    if isinstance(params, list):  # several parameter sets: UPDATE or DELETE only
+    if params is not None and not isinstance(params, Mapping):  # several parameter sets
         if any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
             # ORM bulk UPDATE by primary key: the ORM applies no loader criteria to it.
             raise TenantScopeMissing("bulk UPDATE/DELETE of tenant data by primary key")
