@@ -1,9 +1,11 @@
 """Engine, sessions and the structural tenant guard.
 
 Every model that belongs to a tenant inherits ``TenantScoped``. A session opened for a tenant
-adds ``tenant_id = :tenant`` to every ORM query it runs (SELECT, UPDATE, DELETE) and stamps new
-rows; a session opened for no tenant refuses to touch tenant data unless it is a ``system``
-session (migrations, periodic fan-out). Forgetting the tenant filter is therefore impossible.
+adds ``tenant_id = :scope_tenant_id`` to every ORM query it runs (SELECT, UPDATE, DELETE; joins,
+aliases and relationship loads included), refuses ORM bulk UPDATE by primary key (which takes
+no such criteria), and stamps new rows; a session opened for no tenant refuses to touch tenant
+data unless it is a ``system`` session (migrations, periodic fan-out). Forgetting the tenant
+filter is therefore impossible.
 """
 
 from __future__ import annotations
@@ -13,21 +15,23 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import structlog
 from sqlalchemy import (
     JSON,
+    BindParameter,
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
     ForeignKey,
     Integer,
     MetaData,
+    bindparam,
     create_engine,
     event,
 )
@@ -40,7 +44,6 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
-from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -294,32 +297,54 @@ class Database:
             session.close()
 
 
+# The tenant of a statement is a bound parameter, given with each execution (never a value
+# built into the statement): a statement compiles once, and is found in the compiled cache,
+# whatever the tenant. A statement that carries the criteria but not the parameter fails
+# ("a value is required for bind parameter"), it never runs unscoped.
+_SCOPE: BindParameter[int] = bindparam("scope_tenant_id")
+SCOPE_PARAM = _SCOPE.key
+
+
+def _tenant_criterion(cls: type[TenantScoped]) -> ColumnElement[bool]:
+    criterion: ColumnElement[bool] = cls.tenant_id == _SCOPE
+    return criterion
+
+
+# One option for every tenant and statement. Called once per mapped class (SQLAlchemy caches
+# the criterion of each); ``include_aliases`` covers aliased entities, and the option travels
+# with loaded objects to their relationship loads (``propagate_to_loaders``).
+_TENANT_CRITERIA = with_loader_criteria(
+    TenantScoped, _tenant_criterion, include_aliases=True, track_closure_variables=False
+)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_to_tenant(state: ORMExecuteState) -> None:
+    """Every ORM SELECT, UPDATE and DELETE of a tenant session gets the tenant criteria and
+    the tenant's id as its parameter; a session of no tenant refuses tenant data unless it is
+    a system session."""
     if not (state.is_select or state.is_update or state.is_delete):
-        return
-    if state.is_column_load or state.is_relationship_load:
         return
     tenant_id = state.session.info.get("tenant_id")
     if tenant_id is None:
         if state.session.info.get("system"):
             return
+        if state.is_column_load or state.is_relationship_load:
+            return
         if any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
             raise TenantScopeMissing("tenant data queried without a tenant")
         return
-    state.statement = state.statement.options(_tenant_criteria(tenant_id))
-
-
-@lru_cache(maxsize=4096)
-def _tenant_criteria(tenant_id: int) -> ExecutableOption:
-    """Every TenantScoped entity of a statement filtered to ``tenant_id`` (one option object per
-    tenant, reused: building it costs more than most queries it guards)."""
-    return with_loader_criteria(
-        TenantScoped,
-        lambda cls: cls.tenant_id == tenant_id,
-        include_aliases=True,
-        track_closure_variables=True,
-    )
+    params = state.parameters
+    if params is not None and not isinstance(params, Mapping):  # several parameter sets
+        if any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
+            # ORM bulk UPDATE by primary key: the ORM applies no loader criteria to it.
+            raise TenantScopeMissing("bulk UPDATE/DELETE of tenant data by primary key")
+        return  # Core statement on tables: no loader criteria to feed
+    state.parameters = {**params, SCOPE_PARAM: tenant_id} if params else {SCOPE_PARAM: tenant_id}
+    # Column and relationship loads carry the criteria of the statement that loaded the
+    # object already; they only need the parameter.
+    if not (state.is_column_load or state.is_relationship_load):
+        state.statement = state.statement.options(_TENANT_CRITERIA)
 
 
 @event.listens_for(Session, "before_flush")
