@@ -187,9 +187,10 @@ def freeze_start_up_heap() -> None:
 
     The app, its routes and schemas, the mappers and every imported module are some 280,000
     objects that live as long as the process. Each full collection walked all of them: 100-135
-    ms with every request in flight stopped, every few seconds under load, which was most of
+    ms with every request in flight stopped, every two seconds or so under load: most of
     the API's p99 (bench/api.py). Frozen, a full collection walks only what was made since
-    (6-11 ms). Not for tests: a frozen object is never freed, and they build many apps."""
+    (6-11 ms). Frozen objects are still freed by reference counting, but a cycle among them
+    never is: not for tests, which build and drop many apps."""
     gc.collect()
     gc.freeze()
 
