@@ -3,7 +3,7 @@ contacts by id, and the samples are summed into the parts of the request path (i
 sample counts for every part on its stack).
 
     .venv/bin/python bench/profile_api.py [--contacts 10000] [--seconds 15] [--path list|get|search]
-        [--database-url postgresql://…]
+        [--database-url postgresql://…] [--gil]
 
 py-spy is in the dev extra; wrk is Debian's package (see bench/api.py). py-spy needs ptrace
 rights over the server (root, or ``kernel.yama.ptrace_scope=0``).
@@ -82,6 +82,12 @@ def main() -> None:
     parser.add_argument("--path", choices=("get", "list", "search"), default="get")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--raw", type=Path, help="summarise this py-spy raw file only")
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (where the CPU goes; without it, threads "
+        "waiting for the GIL inside C calls count as busy)",
+    )
     args = parser.parse_args()
     if args.raw:
         summarise(args.raw)
@@ -108,6 +114,7 @@ def main() -> None:
         raw = Path(name) / "profile.txt"
         load_command = [wrk, "-t1", "-c16", f"-d{args.seconds + 3}s", "-s", str(script)]
         spy_command = [spy, "record", "-r", "250", "-d", str(args.seconds), "-f", "raw"]
+        spy_command += ["--gil"] if args.gil else []
         try:
             load = subprocess.Popen(
                 [*load_command, "-H", f"Authorization: Bearer {key}", f"http://127.0.0.1:{port}"],

@@ -3,6 +3,7 @@ routers, and wires the domains together. Nothing imports it but the entry points
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from typing import Any
@@ -181,9 +182,24 @@ def create_app() -> FastAPI:
     return app
 
 
+def freeze_start_up_heap() -> None:
+    """Hide what start-up built from the garbage collector, once, just before serving.
+
+    The app, its routes and schemas, the mappers and every imported module are some 280,000
+    objects that live as long as the process. Each full collection walked all of them: 100-135
+    ms with every request in flight stopped, every two seconds or so under load: most of
+    the API's p99 (bench/api.py). Frozen, a full collection walks only what was made since
+    (6-11 ms). Frozen objects are still freed by reference counting, but a cycle among them
+    never is: not for tests, which build and drop many apps."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_served_app() -> FastAPI:
     """The app of one process of ``socialcrm serve --workers N`` (it starts with no logging)."""
     from socialcrm.core.logging import configure_logging
 
     configure_logging(get_settings().log_format, level=get_settings().log_level)
-    return create_app()
+    app = create_app()
+    freeze_start_up_heap()
+    return app

@@ -135,9 +135,23 @@ _STRING_SECRETS: Final[tuple[_Secret, ...]] = (
 )
 
 
+# Every pattern's literals, lower-cased, in one alternation: a text whose lower-cased form holds
+# none of them cannot match any pattern (a case-sensitive literal in the text is in the
+# lower-cased text too, lower-cased). Most strings of a line (its level, logger, timestamp, an
+# access line without a query) are cleared by this one search instead of nine literal scans.
+_ANY_LITERAL: Final = re.compile(
+    "|".join(
+        re.escape(literal.lower())
+        for literal in dict.fromkeys(lit for secret in _STRING_SECRETS for lit in secret.needs)
+    )
+)
+
+
 def redact_text(text: str) -> str:
     """``text`` with bearer tokens, API keys and secret URL parameters replaced."""
     lowered = text.lower()
+    if _ANY_LITERAL.search(lowered) is None:
+        return text
     for secret in _STRING_SECRETS:
         if secret.may_match(text, lowered):
             text = secret.pattern.sub(secret.replacement, text)
