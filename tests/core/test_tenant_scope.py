@@ -216,3 +216,24 @@ def test_no_tenant_and_no_system_refuses_every_path(database: Database, world: W
             session.execute(statement)
     with pytest.raises(TenantScopeMissing), database.session() as session:
         session.get(Contact, world.contact_a)
+
+
+def test_orm_bulk_insert_must_name_the_sessions_tenant(database: Database, world: World) -> None:
+    """``session.execute(insert(Model), rows)`` skips the flush's tenant stamp: each row must
+    name the session's tenant, else nothing is written."""
+    from sqlalchemy import insert
+
+    def rows(tenant_id: int | None) -> list[dict[str, object]]:
+        row: dict[str, object] = {"folder_id": world.folder_a, "text": "bulk"}
+        return [row | ({"tenant_id": tenant_id} if tenant_id is not None else {})]
+
+    for tenant_id in (world.b, None):
+        with pytest.raises(TenantScopeMissing), database.session(tenant_id=world.a) as session:
+            session.execute(insert(Note), rows(tenant_id))
+    with pytest.raises(TenantScopeMissing), database.session() as session:
+        session.execute(insert(Note), rows(world.a))
+    with database.session(tenant_id=world.a) as session:
+        session.execute(insert(Note), rows(world.a) * 2)
+    with database.session(system=True) as session:
+        texts = session.scalars(select(Note.text).where(Note.tenant_id == world.a)).all()
+        assert texts.count("bulk") == 2

@@ -323,6 +323,9 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     """Every ORM SELECT, UPDATE and DELETE of a tenant session gets the tenant criteria and
     the tenant's id as its parameter; a session of no tenant refuses tenant data unless it is
     a system session."""
+    if state.is_insert:
+        _check_inserted_tenant(state)
+        return
     if not (state.is_select or state.is_update or state.is_delete):
         return
     tenant_id = state.session.info.get("tenant_id")
@@ -345,6 +348,26 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     # object already; they only need the parameter.
     if not (state.is_column_load or state.is_relationship_load):
         state.statement = state.statement.options(_TENANT_CRITERIA)
+
+
+def _check_inserted_tenant(state: ORMExecuteState) -> None:
+    """An ORM INSERT of parameter sets (``session.execute(insert(Model), rows)``) bypasses the
+    flush and its tenant stamp: in a tenant session each row must name the session's tenant."""
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TenantScoped):
+        return
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is None:
+        if not state.session.info.get("system"):
+            raise TenantScopeMissing("tenant data inserted without a tenant")
+        return
+    params = state.parameters
+    if not params:
+        return  # values written into the statement itself
+    rows = [params] if isinstance(params, Mapping) else params
+    for row in rows:
+        if row.get("tenant_id") != tenant_id:
+            raise TenantScopeMissing(f"{mapper.class_.__name__} inserted into another tenant")
 
 
 @event.listens_for(Session, "before_flush")
