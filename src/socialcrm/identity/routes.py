@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
 from socialcrm.core.principal import Role
-from socialcrm.core.web.context import ApiCtx, Ctx
+from socialcrm.core.web.context import (
+    ApiCtx,
+    Ctx,
+    api_unit_of_work,
+    authenticator,
+    bearer_token,
+)
 from socialcrm.identity import decisions, reviews, tenant_policy
 from socialcrm.identity import resolve as resolving
 from socialcrm.identity.models import ReviewStatus
@@ -40,6 +47,12 @@ DECIDERS = (Role.ADMIN, Role.AGENT)
 T = TypeVar("T")
 
 
+# The API's unit of work (``ApiCtx``'s), opened by the resolve routes themselves: a sender
+# answered from memory needs none, and FastAPI's machinery for a generator dependency costs
+# more CPU than the rest of such an answer (bench/identity.py, session 8).
+_unit_of_work = asynccontextmanager(api_unit_of_work)
+
+
 async def _in_one_thread(ctx: Ctx, work: Callable[[Session], T]) -> T:
     """The unit of work's database part in ONE worker thread, its commit included (the unit of
     work then has nothing left to end and needs no second thread; ``crm.routes._read``). An
@@ -59,29 +72,36 @@ async def _in_one_thread(ctx: Ctx, work: Callable[[Session], T]) -> T:
     name="resolve_identity",
     responses={429: {"description": "this platform user id went over its budget"}},
 )
-async def resolve(ctx: ApiCtx, body: ResolveIn) -> Response:
+async def resolve(request: Request, body: ResolveIn) -> Response:
     """Who is this sender? Resolves a handle (and platform user id) to a known customer."""
-    # A sender answered moments ago (the usual case in front of routing) is answered here, on
-    # the event loop: no thread, no connection (the key was known to the unit of work there
-    # too, unless it had not authenticated in the last seconds). Anything else: one thread.
-    tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
-    try:
-        screened = await resolving.screen_without_database(tenant_id, body)
-    except resolving.SenderRateLimited as exc:
-        limited = partial(_rate_limited, tenant_id=tenant_id, exc=exc, actor=actor)
-        return await _in_one_thread(ctx, limited)
-    if isinstance(screened, ResolveOut):
-        return _json(screened)
-
-    def work(session: Session) -> Response:
+    # A caller authenticated moments ago asking about a sender answered moments ago (the usual
+    # case in front of routing) is answered here, on the event loop: no unit of work, no
+    # thread, no connection. Anything else: the unit of work, its database part in one thread.
+    screened: resolving.Screening | None = None
+    principal = authenticator(request).remembered_api_key(bearer_token(request))
+    limited: resolving.SenderRateLimited | None = None
+    if principal is not None:
         try:
-            answer = resolving.resolve(session, tenant_id, body, actor=actor, screened=screened)
+            screened = await resolving.screen_without_database(principal.tenant_id, body)
         except resolving.SenderRateLimited as exc:
-            # Answered, not raised: the report for review is committed with this request.
-            return _rate_limited(session, tenant_id=tenant_id, exc=exc, actor=actor)
-        return _json(answer)
+            limited = exc
+        if isinstance(screened, ResolveOut):
+            return _json(screened)
+    async with _unit_of_work(request) as ctx:
+        tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
+        if limited is not None:
+            report = partial(_rate_limited, tenant_id=tenant_id, exc=limited, actor=actor)
+            return await _in_one_thread(ctx, report)
 
-    return await _in_one_thread(ctx, work)
+        def work(session: Session) -> Response:
+            try:
+                answer = resolving.resolve(session, tenant_id, body, actor=actor, screened=screened)
+            except resolving.SenderRateLimited as exc:
+                # Answered, not raised: the report for review is committed with this request.
+                return _rate_limited(session, tenant_id=tenant_id, exc=exc, actor=actor)
+            return _json(answer)
+
+        return await _in_one_thread(ctx, work)
 
 
 def _rate_limited(
