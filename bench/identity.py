@@ -250,18 +250,77 @@ def rss_self_mb() -> float:
 # --- over HTTP ----------------------------------------------------------------------------------
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection of the load generator: a request is written whole
+    and its answer read from the buffer by Content-Length (no stream reader, no task per
+    line): the load generator shares the two cores with the server it measures."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[int] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"content-length:")
+        length = int(head[at + 15 :].split(b"\r\n", 1)[0]) if at >= 0 else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        del self.buffer[: end + 4 + length]
+        try:
+            waiter.set_result(int(head[9:12]))
+        except ValueError:
+            waiter.set_exception(ValueError("not an HTTP answer"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("the server closed the connection"))
+
+    def send(self, request: bytes, timeout: float) -> asyncio.Future[int]:
+        """The answer's status, or ``TimeoutError`` after ``timeout`` seconds."""
+        waiter = self.waiter = self.loop.create_future()
+        if self.transport is None:
+            waiter.set_exception(ConnectionError("not connected"))
+            return waiter
+        self.transport.write(request)
+        self.loop.call_later(timeout, _expire, waiter)
+        return waiter
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future[int]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 async def open_loop(
     base: str, key: str, bodies: list[dict[str, Any]], rate: float, clients: int
-) -> tuple[float, list[float], int, int]:
+) -> tuple[float, list[float], int, int, float]:
     """Send at a fixed rate regardless of answers (open loop): queueing shows in latency.
 
     A lean HTTP/1.1 client over ``clients`` keep-alive connections (requests encoded up front,
-    answers read by Content-Length): on a 2-core machine the load generator shares the CPU with
-    the server, and a general-purpose client costs as much CPU per request as the server.
-    Latency counts from the moment a request was due (its intended send time), so waiting for a
-    connection or for the server is not hidden (no coordinated omission). Returns the achieved
-    rate of answers, the latencies, the errored count (not 200, connection failure) and the
-    dropped count (no answer within ``TIMEOUT_S``).
+    answers read by Content-Length, on uvloop): on a 2-core machine the load generator shares
+    the CPU with the server, and a general-purpose client costs as much CPU per request as the
+    server. Latency counts from the moment a request was due (its intended send time), so
+    waiting for a connection or for the server is not hidden (no coordinated omission).
+    Returns the achieved rate of answers, the latencies, the errored count (not 200,
+    connection failure), the dropped count (no answer within ``TIMEOUT_S``) and the load
+    generator's own CPU seconds while sending.
     """
     host, port = base.removeprefix("http://").split(":")
     head = (
@@ -272,44 +331,38 @@ async def open_loop(
     for body in bodies:
         payload = json.dumps(body).encode()
         requests.append(f"{head}Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
-    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    async def connect() -> _Connection:
+        _, protocol = await loop.create_connection(lambda: _Connection(loop), host, int(port))
+        return protocol
+
+    idle: asyncio.Queue[_Connection] = asyncio.Queue()
     for _ in range(clients):
-        idle.put_nowait(await asyncio.open_connection(host, int(port)))
+        idle.put_nowait(await connect())
     latencies: list[float] = []
     errors = dropped = 0
 
-    async def exchange(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: bytes
-    ) -> int:
-        writer.write(req)
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return status
-
     async def one(request: bytes, due: float) -> None:
         nonlocal errors, dropped
-        reader, writer = await idle.get()
+        connection = await idle.get()
         try:
             left = TIMEOUT_S - (time.perf_counter() - due)
-            status = await asyncio.wait_for(exchange(reader, writer, request), max(left, 0.001))
+            status = await connection.send(request, max(left, 0.001))
             errors += status != 200
             latencies.append((time.perf_counter() - due) * 1000)
         except TimeoutError:
             dropped += 1
-            writer.close()
-            reader, writer = await asyncio.open_connection(host, int(port))
-        except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
+            connection.close()
+            connection = await connect()
+        except (OSError, ValueError):
             errors += 1
-            writer.close()
-            reader, writer = await asyncio.open_connection(host, int(port))
-        idle.put_nowait((reader, writer))
+            connection.close()
+            connection = await connect()
+        idle.put_nowait(connection)
 
     tasks = []
+    cpu = time.process_time()
     started = time.perf_counter()
     for i, request in enumerate(requests):
         due = started + i / rate
@@ -319,22 +372,52 @@ async def open_loop(
         tasks.append(asyncio.create_task(one(request, due)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     while not idle.empty():
-        idle.get_nowait()[1].close()
-    return len(latencies) / elapsed, latencies, errors, dropped
+        idle.get_nowait().close()
+    return len(latencies) / elapsed, latencies, errors, dropped, cpu
+
+
+def load(coroutine: Any) -> Any:
+    """Run the load generator on uvloop (the server's event loop too): less of the shared CPU."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of the server process and its worker processes so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for process in [pid, *children(pid)]:
-        try:
-            fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
-        except FileNotFoundError:
+    return sum(_cpu_of(process) for process in [pid, *children(pid)])
+
+
+def _cpu_of(pid: int | str, *, reaped: bool = False) -> float:
+    """CPU seconds of one process (``reaped``: with its children that ended, e.g. the
+    PostgreSQL backends the postmaster has collected)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    used = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped:
+        used += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return used / os.sysconf("SC_CLK_TCK")
+
+
+def service_cpu() -> dict[str, float]:
+    """CPU seconds so far of the PostgreSQL processes and of Redis on this machine (what the
+    server's requests cost them; the benchmark holds the machine's CPU lock)."""
+    totals = {"postgres": 0.0, "redis-server": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if name in totals:
+            totals[name] += _cpu_of(entry.name, reaped=name == "postgres")
+    return totals
 
 
 def pct(values: list[float], q: float) -> float:
@@ -412,7 +495,7 @@ def serve_and_load(env: dict[str, str], args: argparse.Namespace, key: str, work
             {"handle": handle_of(i), "channel": "x", "user_id": str(UID_BASE + i)}
             for i in (rng.randrange(args.identities) for _ in range(300))
         ]
-        asyncio.run(open_loop(base, key, warm, 200, args.clients))
+        load(open_loop(base, key, warm, 200, args.clients))
         # The active senders are the ones the routing flow saw in the last minutes: each has
         # been resolved once before the measured run (at a rate the server keeps up with).
         active = [i * 499 % args.identities for i in range(2_000)]
@@ -439,19 +522,23 @@ def serve_and_load(env: dict[str, str], args: argparse.Namespace, key: str, work
             ),
         ):
             if before:
-                asyncio.run(open_loop(base, key, before, 150, args.clients))
-            cpu0 = cpu_seconds(server.pid)
-            achieved, lat, errors, dropped = asyncio.run(
+                load(open_loop(base, key, before, 150, args.clients))
+            cpu0, services0 = cpu_seconds(server.pid), service_cpu()
+            achieved, lat, errors, dropped, own = load(
                 open_loop(base, key, bodies, args.rate, args.clients)
             )
-            cpu = (cpu_seconds(server.pid) - cpu0) / max(len(lat), 1) * 1000
+            services = service_cpu()
+            answered = max(len(lat), 1)
+            cpu = (cpu_seconds(server.pid) - cpu0) / answered * 1000
+            pg, redis = ((services[n] - services0[n]) / answered * 1000 for n in services)
             goal = "meets" if pct(lat, 99) <= 20 and not (errors or dropped) else "MISSES"
-            load = os.getloadavg()[0]
             print(
                 f" HTTP {name:46} offered {args.rate:.0f}/s achieved {achieved:4.0f}/s  "
                 f"p50 {pct(lat, 50):6.2f} ms  p99 {pct(lat, 99):7.2f} ms  "
-                f"errored {errors} dropped {dropped}  CPU/resolve {cpu:.2f} ms  "
-                f"load {load:.1f}  ({goal} p99<=20ms, none dropped)"
+                f"errored {errors} dropped {dropped}  ({goal} p99<=20ms, none dropped)\n"
+                f"      CPU per resolve: server {cpu:.2f} ms, load generator "
+                f"{own / answered * 1000:.2f} ms, PostgreSQL {pg:.2f} ms, Redis {redis:.2f} ms"
+                f"  (load average {os.getloadavg()[0]:.1f})"
             )
         print(f" server peak RSS: {rss_mb(server.pid):.0f} MB")
     finally:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from socialcrm.core.db import Database, utcnow
 from socialcrm.crm.models import Activity, Contact
@@ -379,17 +379,22 @@ def test_another_tenant_sees_nothing(
 
 
 def test_a_repeated_sender_is_answered_without_the_database(
-    api: TestClient, database: Database, tenant_id: int, monkeypatch: pytest.MonkeyPatch
+    api: TestClient, database: Database, tenant_id: int
 ) -> None:
-    """The caller and the answer are both in memory: no unit of work is opened for it."""
+    """The caller and the answer are both in memory: no statement reaches the database."""
     make_contact(database, tenant_id, handles=[{"network": "x", "handle": "rep", "user_id": "77"}])
     assert resolve(api, "rep", user_id="77")["cached"] is False
+    statements: list[str] = []
 
-    def no_database(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the database was asked")
+    def seen(_conn: object, _cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
 
-    monkeypatch.setattr(database, "session", no_database)
-    again = resolve(api, "rep", user_id="77")
-    assert again["cached"] is True and again["resolved"] is True
-    new_sender = {"handle": "someone_new", "channel": "x", "user_id": "78"}
-    assert api.post("/api/v1/resolve", json=new_sender).status_code == 500  # it asked
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        again = resolve(api, "rep", user_id="77")
+        assert again["cached"] is True and again["resolved"] is True
+        assert statements == []
+        new_sender = resolve(api, "someone_new", user_id="78")
+        assert new_sender["resolved"] is False and statements  # it asked
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)

@@ -3,6 +3,7 @@ retired handles, same name elsewhere) as one best ``Candidate`` with its confide
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +52,11 @@ class Candidate:
     signals: dict[str, Any] = field(default_factory=dict)
     # The graph's profile this evidence came from (its user id): ``None`` when the evidence is
     # not a profile (an email, another network), which the graph then learns.
-    profile: IdentityProfile | Row[Any] | None = None
+    profile: IdentityProfile | lookups.Account | None = None
     force_review: bool = False
     kind: ReviewKind = ReviewKind.LOW_CONFIDENCE
+    # The card of ``contact_id`` (``lookups.contact_card``) when it was read with the evidence.
+    card: Sequence[Row[Any]] | None = None
 
 
 def find_candidate(
@@ -61,13 +64,15 @@ def find_candidate(
 ) -> Candidate | ResolveOut | None:
     net = n.network.value
     if uid is not None:
-        account = lookups.account_by_user_id(session, tenant_id, net, uid)
+        found = lookups.account_with_card(session, tenant_id, net, uid)
+        account, card = found if found is not None else (None, None)
         if account is not None and (account.contact_id is not None or account.lead_id is not None):
             previous = None
             if account.handle != n.handle:  # renamed: the model, to keep the old handle
                 known = session.get(IdentityProfile, account.id)
                 assert known is not None
                 previous = graph.rename_profile(session, tenant_id, known, n)
+                card = None  # it shows the old handle
             signals: dict[str, Any] = {"user_id": uid}
             if previous is not None:
                 signals["previous_handle"] = previous
@@ -82,6 +87,7 @@ def find_candidate(
                 "user_id_match",
                 signals,
                 account,
+                card=card or None,
             )
 
     current: list[IdentityProfile] = []

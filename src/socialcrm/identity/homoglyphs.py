@@ -3,7 +3,8 @@
 Two strings whose skeletons are equal look alike to a person. The skeleton is case-insensitive
 (handles are), ignores invisible format characters, and maps every character of a confusable
 class to that class's prototype (the character every other member points at in the data).
-Pure and cached: building the table once takes ~50 ms, a skeleton takes microseconds.
+Pure. The table is built once, when this module is imported (at start-up: the app imports the
+resolve path), ~50 ms; a skeleton then takes microseconds and no request pays for the table.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from functools import cache
 
 from confusable_homoglyphs import confusables  # type: ignore[import-untyped]
 
@@ -22,7 +22,6 @@ def _clean(text: str) -> str:
     return text.strip(_MARKS)
 
 
-@cache
 def _prototypes() -> dict[str, str]:
     """Every confusable character -> its class prototype (single chars or short sequences)."""
     data: dict[str, list[dict[str, str]]] = confusables.confusables_data
@@ -66,12 +65,15 @@ def _ignorable(ch: str) -> bool:
     return unicodedata.category(ch) == "Cf" or 0xFE00 <= ord(ch) <= 0xFE0F
 
 
+_TABLE = _prototypes()
+
+
 def skeleton(text: str) -> str:
     """The look-alike class of ``text``: equal skeletons mean a person cannot tell them apart.
 
     Mapping happens before case-folding, so a capital ``I`` counts as the ``l`` it imitates.
     """
-    table = _prototypes()
+    table = _TABLE
     value = text
     for _ in range(8):  # mapping can expose new mappable characters; stop at the fixpoint
         decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", value))

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 import structlog
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from socialcrm.core.db import utcnow
@@ -21,14 +21,12 @@ from socialcrm.core.errors import (
     RateLimitExceeded,
     ValidationFailed,
 )
-from socialcrm.crm.models import Activity, Contact
 from socialcrm.identity import cachebus, graph, lookups, ratelimit, reviews
 from socialcrm.identity.botfilter import BotFilter
 from socialcrm.identity.cache import CachedResolution, CacheKey, resolution_cache
 from socialcrm.identity.candidates import Candidate, find_candidate, unresolved
 from socialcrm.identity.guests import guest
 from socialcrm.identity.models import (
-    IdentityProfile,
     ReviewKind,
     ReviewStatus,
 )
@@ -280,7 +278,9 @@ def _resolved(
 ) -> ResolveOut:
     contact_id = candidate.contact_id
     assert contact_id is not None
+    rows = candidate.card  # read with the evidence, unless the graph changes below
     if candidate.profile is None or (uid is not None and candidate.profile.user_id != uid):
+        rows = None
         # Learnt something (an email, a user id for a known handle): keep it in the graph. A
         # handle-only match teaches nothing: recording it would copy the account without its
         # id, and the copy would resolve the handle's next owner to this customer.
@@ -292,9 +292,8 @@ def _resolved(
             candidate.signals["conflict_with_contact"] = contact_id
             reviews.open_conflict(session, tenant_id, linked.profile, contact_id)
             contact_id = linked.conflict_contact_id
-    rows = lookups.read_rows(
-        session, _CONTACT_CARD, {"tenant_id": tenant_id, "contact_id": contact_id}
-    )
+    if rows is None or rows[0].id != contact_id:
+        rows = lookups.contact_card(session, tenant_id, contact_id)
     if not rows:  # deleted meanwhile
         return unresolved("no_match", 0.0)
     contact = rows[0]
@@ -320,40 +319,6 @@ def _resolved(
             ),
         )
     return answer
-
-
-# What an answer says about the Contact, its last interaction and every profile linked to it
-# (one row per profile, oldest first), in one round trip; Core rows, built once.
-_C, _P, _A = Contact.__table__.c, IdentityProfile.__table__.c, Activity.__table__.c
-_CONTACT_CARD = (
-    select(
-        _C.id,
-        _C.name,
-        _C.tier,
-        _C.preferred_channel,
-        _C.language,
-        _C.marketing_consent,
-        _C.enrichment_consent,
-        _C.profile_updated_at,
-        _C.updated_at,
-        select(func.max(func.coalesce(_A.occurred_at, _A.created_at)))
-        .where(_A.tenant_id == _C.tenant_id, _A.contact_id == _C.id)
-        .scalar_subquery()
-        .label("last_interaction"),
-        _P.network,
-        _P.user_id,
-        _P.handle,
-        _P.url,
-    )
-    .select_from(
-        Contact.__table__.outerjoin(
-            IdentityProfile.__table__,
-            (_P.tenant_id == _C.tenant_id) & (_P.contact_id == _C.id),
-        )
-    )
-    .where(_C.tenant_id == bindparam("tenant_id"), _C.id == bindparam("contact_id"))
-    .order_by(_P.updated_at, _P.id)
-)
 
 
 def _profile_data(contact: Row[Any], policy: IdentityPolicy, now: datetime) -> ProfileData:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Annotated, Any
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
 from socialcrm.core.principal import Role
-from socialcrm.core.web.context import ApiCtx, api_context, authenticator, bearer_token
+from socialcrm.core.web.context import (
+    ApiCtx,
+    Ctx,
+    api_unit_of_work,
+    authenticator,
+    bearer_token,
+)
 from socialcrm.identity import decisions, reviews, tenant_policy
 from socialcrm.identity import resolve as resolving
 from socialcrm.identity.models import ReviewStatus
@@ -33,13 +42,28 @@ from socialcrm.identity.schemas import (
 
 router = APIRouter(tags=["identity"])
 
-# The resolve endpoints authenticate, resolve and commit in ONE worker thread: with the
-# authentication in a separate dependency, a burst of concurrent requests can hold every
-# worker thread while waiting for a pooled connection whose holders wait for a thread.
-_unit_of_work = contextmanager(api_context)
-
 ReviewId = Annotated[int, Path(ge=1, le=MAX_ID)]
 DECIDERS = (Role.ADMIN, Role.AGENT)
+T = TypeVar("T")
+
+
+# The API's unit of work (``ApiCtx``'s), opened by the resolve routes themselves: a sender
+# answered from memory needs none, and FastAPI's machinery for a generator dependency costs
+# more CPU than the rest of such an answer (bench/identity.py, session 8).
+_unit_of_work = asynccontextmanager(api_unit_of_work)
+
+
+async def _in_one_thread(ctx: Ctx, work: Callable[[Session], T]) -> T:
+    """The unit of work's database part in ONE worker thread, its commit included (the unit of
+    work then has nothing left to end and needs no second thread; ``crm.routes._read``). An
+    error leaves the transaction open for the unit of work to roll back."""
+
+    def unit() -> T:
+        result = work(ctx.session)
+        ctx.session.commit()
+        return result
+
+    return await run_in_threadpool(unit)
 
 
 @router.post(
@@ -51,39 +75,39 @@ DECIDERS = (Role.ADMIN, Role.AGENT)
 async def resolve(request: Request, body: ResolveIn) -> Response:
     """Who is this sender? Resolves a handle (and platform user id) to a known customer."""
     # A caller authenticated moments ago asking about a sender answered moments ago (the usual
-    # case in front of routing) is answered here, on the event loop: no thread, no connection.
+    # case in front of routing) is answered here, on the event loop: no unit of work, no
+    # thread, no connection. Anything else: the unit of work, its database part in one thread.
     screened: resolving.Screening | None = None
     principal = authenticator(request).remembered_api_key(bearer_token(request))
+    limited: resolving.SenderRateLimited | None = None
     if principal is not None:
         try:
             screened = await resolving.screen_without_database(principal.tenant_id, body)
         except resolving.SenderRateLimited as exc:
-            return await run_in_threadpool(_rate_limited, request, exc)
+            limited = exc
         if isinstance(screened, ResolveOut):
             return _json(screened)
-    return await run_in_threadpool(_resolve, request, body, screened)
-
-
-def _resolve(request: Request, body: ResolveIn, screened: resolving.Screening | None) -> Response:
-    with _unit_of_work(request) as ctx:
+    async with _unit_of_work(request) as ctx:
         tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
-        try:
-            answer = resolving.resolve(ctx.session, tenant_id, body, actor=actor, screened=screened)
-        except resolving.SenderRateLimited as exc:
-            # Answered, not raised: the report for review is committed with this request.
-            resolving.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
-            return _limited_answer(exc)
-    return _json(answer)
+        if limited is not None:
+            report = partial(_rate_limited, tenant_id=tenant_id, exc=limited, actor=actor)
+            return await _in_one_thread(ctx, report)
+
+        def work(session: Session) -> Response:
+            try:
+                answer = resolving.resolve(session, tenant_id, body, actor=actor, screened=screened)
+            except resolving.SenderRateLimited as exc:
+                # Answered, not raised: the report for review is committed with this request.
+                return _rate_limited(session, tenant_id=tenant_id, exc=exc, actor=actor)
+            return _json(answer)
+
+        return await _in_one_thread(ctx, work)
 
 
-def _rate_limited(request: Request, exc: resolving.SenderRateLimited) -> Response:
-    with _unit_of_work(request) as ctx:
-        tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
-        resolving.log_rate_limited(ctx.session, tenant_id, exc, actor=actor)
-    return _limited_answer(exc)
-
-
-def _limited_answer(exc: resolving.SenderRateLimited) -> Response:
+def _rate_limited(
+    session: Session, *, tenant_id: int, exc: resolving.SenderRateLimited, actor: str
+) -> Response:
+    resolving.log_rate_limited(session, tenant_id, exc, actor=actor)
     return JSONResponse(
         envelope(exc.code, exc.message, exc.details),
         exc.status_code,
@@ -97,12 +121,12 @@ def _json(answer: ResolveOut) -> Response:
 
 
 @router.post("/api/v1/resolve:batch", response_model=BatchOut, name="resolve_identity_batch")
-def resolve_batch(request: Request, body: BatchIn) -> BatchOut:
+async def resolve_batch(ctx: ApiCtx, body: BatchIn) -> BatchOut:
     """Up to 1,000 senders at once; each item answers with its result or its own error."""
-    with _unit_of_work(request) as ctx:
-        results = resolving.resolve_batch(
-            ctx.session, ctx.principal.tenant_id, body.requests, actor=ctx.principal.actor
-        )
+    tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
+    results = await _in_one_thread(
+        ctx, lambda session: resolving.resolve_batch(session, tenant_id, body.requests, actor=actor)
+    )
     items = [
         BatchItemOut(
             index=i,
