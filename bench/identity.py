@@ -310,7 +310,7 @@ def _expire(waiter: asyncio.Future[int]) -> None:
 
 async def open_loop(
     base: str, key: str, bodies: list[dict[str, Any]], rate: float, clients: int
-) -> tuple[float, list[float], int, int, float]:
+) -> tuple[float, list[float], int, int, float, list[float]]:
     """Send at a fixed rate regardless of answers (open loop): queueing shows in latency.
 
     A lean HTTP/1.1 client over ``clients`` keep-alive connections (requests encoded up front,
@@ -320,7 +320,8 @@ async def open_loop(
     waiting for a connection or for the server is not hidden (no coordinated omission).
     Returns the achieved rate of answers, the latencies, the errored count (not 200,
     connection failure), the dropped count (no answer within ``TIMEOUT_S``) and the load
-    generator's own CPU seconds while sending.
+    generator's own CPU seconds while sending, and when (s into the run) each answer over 20 ms
+    was due.
     """
     host, port = base.removeprefix("http://").split(":")
     head = (
@@ -341,6 +342,7 @@ async def open_loop(
     for _ in range(clients):
         idle.put_nowait(await connect())
     latencies: list[float] = []
+    slow: list[float] = []  # when (s into the run) each answer over 20 ms was due
     errors = dropped = 0
 
     async def one(request: bytes, due: float) -> None:
@@ -350,7 +352,10 @@ async def open_loop(
             left = TIMEOUT_S - (time.perf_counter() - due)
             status = await connection.send(request, max(left, 0.001))
             errors += status != 200
-            latencies.append((time.perf_counter() - due) * 1000)
+            latency = (time.perf_counter() - due) * 1000
+            latencies.append(latency)
+            if latency > 20:
+                slow.append(due - started)
         except TimeoutError:
             dropped += 1
             connection.close()
@@ -375,7 +380,20 @@ async def open_loop(
     cpu = time.process_time() - cpu
     while not idle.empty():
         idle.get_nowait().close()
-    return len(latencies) / elapsed, latencies, errors, dropped, cpu
+    return len(latencies) / elapsed, latencies, errors, dropped, cpu, slow
+
+
+def when_slow(slow: list[float]) -> str:
+    """How many answers took over 20 ms and in which seconds of the run they were due: a
+    burst in one second is a stall, a spread is queueing."""
+    if not slow:
+        return "none"
+    seconds: dict[int, int] = {}
+    for t in slow:
+        seconds[int(t)] = seconds.get(int(t), 0) + 1
+    busiest = sorted(seconds.items(), key=lambda item: -item[1])[:3]
+    where = ", ".join(f"{n} in second {second}" for second, n in sorted(busiest))
+    return f"{len(slow)} ({where})"
 
 
 def load(coroutine: Any) -> Any:
@@ -491,11 +509,22 @@ def serve_and_load(env: dict[str, str], args: argparse.Namespace, key: str, work
     base = f"http://127.0.0.1:{port}"
     try:
         rng = random.Random(5)
+        # Warm-up: 2 s at the measured rate and concurrency, so that the measured run sees a
+        # server in its steady state (every pool connection and worker thread in use once;
+        # on PostgreSQL each new backend's first statements). Its senders are kept out of
+        # the measured runs, and its own figures are printed: what a cold start costs.
+        warm_ids = {rng.randrange(args.identities) for _ in range(int(args.rate * 2))}
         warm = [
             {"handle": handle_of(i), "channel": "x", "user_id": str(UID_BASE + i)}
-            for i in (rng.randrange(args.identities) for _ in range(300))
+            for i in sorted(warm_ids)
         ]
-        load(open_loop(base, key, warm, 200, args.clients))
+        rng.shuffle(warm)
+        _, lat, errors, dropped, _, slow = load(open_loop(base, key, warm, args.rate, args.clients))
+        print(
+            f" warm-up (not counted), cold start at {args.rate:.0f}/s for 2 s: p50 "
+            f"{pct(lat, 50):.2f} ms p99 {pct(lat, 99):.2f} ms, errored {errors} dropped "
+            f"{dropped}, answers over 20 ms: {when_slow(slow)}"
+        )
         # The active senders are the ones the routing flow saw in the last minutes: each has
         # been resolved once before the measured run (at a rate the server keeps up with).
         active = [i * 499 % args.identities for i in range(2_000)]
@@ -506,6 +535,7 @@ def serve_and_load(env: dict[str, str], args: argparse.Namespace, key: str, work
                 [
                     {"handle": handle_of(i), "channel": "x", "user_id": str(UID_BASE + i)}
                     for i in (rng.randrange(args.identities) for _ in range(total))
+                    if i not in warm_ids
                 ],
                 [],
             ),
@@ -524,7 +554,7 @@ def serve_and_load(env: dict[str, str], args: argparse.Namespace, key: str, work
             if before:
                 load(open_loop(base, key, before, 150, args.clients))
             cpu0, services0 = cpu_seconds(server.pid), service_cpu()
-            achieved, lat, errors, dropped, own = load(
+            achieved, lat, errors, dropped, own, slow = load(
                 open_loop(base, key, bodies, args.rate, args.clients)
             )
             services = service_cpu()
@@ -538,7 +568,8 @@ def serve_and_load(env: dict[str, str], args: argparse.Namespace, key: str, work
                 f"errored {errors} dropped {dropped}  ({goal} p99<=20ms, none dropped)\n"
                 f"      CPU per resolve: server {cpu:.2f} ms, load generator "
                 f"{own / answered * 1000:.2f} ms, PostgreSQL {pg:.2f} ms, Redis {redis:.2f} ms"
-                f"  (load average {os.getloadavg()[0]:.1f})"
+                f"  (load average {os.getloadavg()[0]:.1f})\n"
+                f"      answers over 20 ms: {when_slow(slow)}"
             )
         print(f" server peak RSS: {rss_mb(server.pid):.0f} MB")
     finally:
