@@ -8,6 +8,7 @@ import hashlib
 import os
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -182,6 +183,35 @@ def create_app() -> FastAPI:
     return app
 
 
+def warm_database_pool(connections: int = 16) -> None:
+    """PostgreSQL: open the pool's connections and plan a statement on every table in each,
+    before serving. A new backend loads its catalog caches (each table and index it touches)
+    on first use: left to the first requests, a process's first second at 500 resolves/s
+    queued to a p50 of 186-340 ms (bench/identity.py), warmed 5.5 ms. A database that cannot
+    be reached now is not an error here: the requests will say so (503)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    import socialcrm.all_models  # noqa: F401  (every table on Base.metadata)
+    from socialcrm.core.db import POOL_SIZE, Base, get_database
+
+    engine = get_database().engine
+    if engine.dialect.name == "sqlite":
+        return
+    opened = []
+    try:
+        for _ in range(min(connections, POOL_SIZE)):
+            opened.append(connection := engine.connect())
+            for table in Base.metadata.sorted_tables:
+                connection.execute(select(table).limit(0))
+            connection.rollback()
+    except SQLAlchemyError as exc:
+        structlog.get_logger(__name__).warning("database_not_warmed", error=type(exc).__name__)
+    finally:
+        for connection in opened:
+            connection.close()
+
+
 def freeze_start_up_heap() -> None:
     """Hide what start-up built from the garbage collector, once, just before serving.
 
@@ -201,5 +231,6 @@ def create_served_app() -> FastAPI:
 
     configure_logging(get_settings().log_format, level=get_settings().log_level)
     app = create_app()
+    warm_database_pool()
     freeze_start_up_heap()
     return app
