@@ -1,17 +1,16 @@
 """HTTP API of the CRM records: thin, generated from one table of resources."""
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core import audit
 from socialcrm.core.db import MAX_ID, utcnow
 from socialcrm.core.principal import Role
-from socialcrm.core.web.context import ApiCtx, Ctx
+from socialcrm.core.web.context import ApiCtx, in_one_thread
 from socialcrm.crm import leads, schemas, service, tickets
 from socialcrm.crm.models import LeadStatus, Priority, TicketStatus
 
@@ -45,23 +44,6 @@ PRESENT: dict[str, Callable[[Session, Sequence[Any]], Sequence[Any]]] = {
 }
 # Resources whose list has filters of its own (registered below the loop).
 FILTERED_LISTS = ("leads", "tickets")
-
-
-T = TypeVar("T")
-
-
-async def _read(ctx: Ctx, work: Callable[[Session], T]) -> T:
-    """A read in ONE worker thread: the query and the end of its transaction (the unit of work
-    then has nothing left to commit, and needs no second thread). The route itself is async,
-    so its answer is validated and serialised on the event loop, not in a third thread: the
-    records are loaded (``expire_on_commit=False``) and the output schemas read only columns."""
-
-    def unit() -> T:
-        result = work(ctx.session)
-        ctx.session.commit()
-        return result
-
-    return await run_in_threadpool(unit)
 
 
 def _present(resource: str, session: Session, records: Sequence[Any]) -> Sequence[Any]:
@@ -117,7 +99,7 @@ def _register(resource: str) -> None:
             def read(session: Session) -> service.Page:
                 return service.list_page(session, model, limit=limit, cursor=cursor, query=q)
 
-            page = await _read(ctx, read)
+            page = await in_one_thread(ctx, read)
             return {"items": page.items, "next_cursor": page.next_cursor}
 
     @router.get(f"/{resource}/{{record_id}}", response_model=out_schema, name=f"get_{singular}")
@@ -125,7 +107,7 @@ def _register(resource: str) -> None:
         def read(session: Session) -> Any:
             return _present(resource, session, [service.get(session, model, record_id)])[0]
 
-        return await _read(ctx, read)
+        return await in_one_thread(ctx, read)
 
     @router.patch(
         f"/{resource}/{{record_id}}", response_model=out_schema, name=f"update_{singular}"

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from socialcrm.core.db import MAX_ID
 from socialcrm.core.errors import envelope
 from socialcrm.core.principal import Role
 from socialcrm.core.web.context import (
     ApiCtx,
-    Ctx,
     api_unit_of_work,
     authenticator,
     bearer_token,
+    in_one_thread,
 )
 from socialcrm.identity import decisions, reviews, tenant_policy
 from socialcrm.identity import resolve as resolving
@@ -44,26 +42,12 @@ router = APIRouter(tags=["identity"])
 
 ReviewId = Annotated[int, Path(ge=1, le=MAX_ID)]
 DECIDERS = (Role.ADMIN, Role.AGENT)
-T = TypeVar("T")
 
 
 # The API's unit of work (``ApiCtx``'s), opened by the resolve routes themselves: a sender
 # answered from memory needs none, and FastAPI's machinery for a generator dependency costs
 # more CPU than the rest of such an answer (bench/identity.py, session 8).
 _unit_of_work = asynccontextmanager(api_unit_of_work)
-
-
-async def _in_one_thread(ctx: Ctx, work: Callable[[Session], T]) -> T:
-    """The unit of work's database part in ONE worker thread, its commit included (the unit of
-    work then has nothing left to end and needs no second thread; ``crm.routes._read``). An
-    error leaves the transaction open for the unit of work to roll back."""
-
-    def unit() -> T:
-        result = work(ctx.session)
-        ctx.session.commit()
-        return result
-
-    return await run_in_threadpool(unit)
 
 
 @router.post(
@@ -91,7 +75,7 @@ async def resolve(request: Request, body: ResolveIn) -> Response:
         tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
         if limited is not None:
             report = partial(_rate_limited, tenant_id=tenant_id, exc=limited, actor=actor)
-            return await _in_one_thread(ctx, report)
+            return await in_one_thread(ctx, report)
 
         def work(session: Session) -> Response:
             try:
@@ -101,7 +85,7 @@ async def resolve(request: Request, body: ResolveIn) -> Response:
                 return _rate_limited(session, tenant_id=tenant_id, exc=exc, actor=actor)
             return _json(answer)
 
-        return await _in_one_thread(ctx, work)
+        return await in_one_thread(ctx, work)
 
 
 def _rate_limited(
@@ -124,7 +108,7 @@ def _json(answer: ResolveOut) -> Response:
 async def resolve_batch(ctx: ApiCtx, body: BatchIn) -> BatchOut:
     """Up to 1,000 senders at once; each item answers with its result or its own error."""
     tenant_id, actor = ctx.principal.tenant_id, ctx.principal.actor
-    results = await _in_one_thread(
+    results = await in_one_thread(
         ctx, lambda session: resolving.resolve_batch(session, tenant_id, body.requests, actor=actor)
     )
     items = [

@@ -7,9 +7,9 @@ Who is calling is answered by an ``Authenticator`` the composition root installs
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.orm import Session
@@ -164,6 +164,23 @@ async def api_unit_of_work(request: Request) -> AsyncIterator[Ctx]:
 
 
 ApiCtx = Annotated[Ctx, Depends(api_unit_of_work, scope="function")]
+
+T = TypeVar("T")
+
+
+async def in_one_thread(ctx: Ctx, work: Callable[[Session], T]) -> T:
+    """A route's database part in ONE worker thread, its commit included: the unit of work
+    then has nothing left to end and needs no second thread. An error leaves the transaction
+    open for the unit of work to roll back. The route itself is async, so its answer is
+    validated and serialised on the event loop (records are loaded with
+    ``expire_on_commit=False``)."""
+
+    def unit() -> T:
+        result = work(ctx.session)
+        ctx.session.commit()
+        return result
+
+    return await run_in_threadpool(unit)
 
 
 class LoginRequired(Exception):
