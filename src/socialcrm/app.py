@@ -230,7 +230,12 @@ def create_served_app() -> FastAPI:
     from socialcrm.core.logging import configure_logging
 
     configure_logging(get_settings().log_format, level=get_settings().log_level)
-    app = create_app()
+    return ready_to_serve(create_app())
+
+
+def ready_to_serve(app: FastAPI) -> FastAPI:
+    """What a serving process does once its app is built, before its first request (one
+    process or each of ``--workers N``): warm the database pool, freeze the start-up heap."""
     warm_database_pool()
     freeze_start_up_heap()
     return app

@@ -166,11 +166,9 @@ def serve(
         consumer = start_consumer(settings.queue_workers)
     try:
         if workers == 1:
-            from socialcrm.app import create_app, freeze_start_up_heap, warm_database_pool
+            from socialcrm.app import create_app, ready_to_serve
 
-            served = create_app()
-            warm_database_pool()
-            freeze_start_up_heap()
+            served = ready_to_serve(create_app())
             uvicorn.run(served, host=host, port=port, log_config=None, proxy_headers=False)
         else:  # the server processes read their settings from the environment
             from socialcrm.web import processes
